@@ -1,0 +1,230 @@
+//! Key types: RSA private and public keys (PEM in and out) and the HS256 shared secret.
+//!
+//! Every type's `Debug` prints only the key size, never key material.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rsa::pkcs1::der::pem;
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
+use rsa::traits::PublicKeyParts;
+use zeroize::Zeroizing;
+
+use crate::encoding::STANDARD_LENIENT;
+use crate::error::{Cause, Error, Result};
+
+/// Modulus size of keys made by [`PrivateKey::generate`].
+pub const GENERATED_KEY_BITS: usize = 2048;
+
+const PRIVATE_PEM: &str = "RSA private key (PKCS#8 \"PRIVATE KEY\" or PKCS#1 \"RSA PRIVATE KEY\")";
+const PUBLIC_PEM: &str = "RSA public key (SPKI \"PUBLIC KEY\" or PKCS#1 \"RSA PUBLIC KEY\")";
+
+/// Decodes a PEM document with the decoder `by_label` picks for its label (`None`: a label
+/// this key type does not take).
+fn read_pem<K>(
+    pem: &str,
+    expected: &'static str,
+    by_label: impl FnOnce(&str) -> Option<Result<K, Cause>>,
+) -> Result<K> {
+    let bad = |cause| Error::BadPem { expected, cause };
+    let label = pem::decode_label(pem.as_bytes()).map_err(|e| bad(e.into()))?;
+    match by_label(label) {
+        Some(decoded) => decoded.map_err(bad),
+        None => Err(bad(format!("unexpected PEM label {label:?}").into())),
+    }
+}
+
+/// An RSA private key: signs `X-Body-Signature` and RS256 tokens.
+///
+/// ```
+/// use psi_webhook::PrivateKey;
+///
+/// let key = PrivateKey::generate()?;
+/// let pem = key.to_pkcs8_pem()?;
+/// let again = PrivateKey::from_pem(&pem)?;
+/// assert_eq!(again.public_key(), key.public_key());
+/// assert_eq!(format!("{key:?}"), "PrivateKey { bits: 2048, .. }");
+/// # Ok::<(), psi_webhook::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct PrivateKey(rsa::PrivateKey);
+
+impl PrivateKey {
+    /// Reads a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        read_pem(pem, PRIVATE_PEM, |label| match label {
+            "PRIVATE KEY" => Some(rsa::PrivateKey::from_pkcs8_pem(pem).map_err(Into::into)),
+            "RSA PRIVATE KEY" => Some(rsa::PrivateKey::from_pkcs1_pem(pem).map_err(Into::into)),
+            _ => None,
+        })
+        .map(Self)
+    }
+
+    /// Generates a new RSA key ([`GENERATED_KEY_BITS`] bits, exponent 65537) from the OS RNG.
+    pub fn generate() -> Result<Self> {
+        rsa::PrivateKey::new(&mut getrandom::SysRng, GENERATED_KEY_BITS)
+            .map(Self)
+            .map_err(|e| Error::KeyGeneration(e.into()))
+    }
+
+    /// The key as PKCS#8 PEM (`BEGIN PRIVATE KEY`), wiped from memory when dropped.
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>> {
+        self.0
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| Error::KeyEncoding(e.into()))
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.to_public_key())
+    }
+
+    /// PKCS#1 v1.5 signature over `message` hashed with `D`. Deterministic: the same key and
+    /// message always give the same bytes (the RNG only blinds the private operation).
+    pub(crate) fn sign_pkcs1v15<D>(&self, message: &[u8]) -> Result<Vec<u8>>
+    where
+        D: sha2::Digest + rsa::pkcs8::AssociatedOid,
+    {
+        self.0
+            .pkcs1v15_sign::<D>(message)
+            .map_err(|e| Error::Signing(e.into()))
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PrivateKey {{ bits: {}, .. }}", self.0.size() * 8)
+    }
+}
+
+/// An RSA public key: verifies `X-Body-Signature` and RS256 tokens.
+///
+/// ```
+/// use psi_webhook::PrivateKey;
+///
+/// let public = PrivateKey::generate()?.public_key();
+/// let pem = public.to_spki_pem()?;
+/// assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+/// assert_eq!(psi_webhook::PublicKey::from_pem(&pem)?, public);
+/// # Ok::<(), psi_webhook::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey(rsa::PublicKey);
+
+impl PublicKey {
+    /// Reads a PEM public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        read_pem(pem, PUBLIC_PEM, |label| match label {
+            "PUBLIC KEY" => Some(rsa::PublicKey::from_public_key_pem(pem).map_err(Into::into)),
+            "RSA PUBLIC KEY" => Some(rsa::PublicKey::from_pkcs1_pem(pem).map_err(Into::into)),
+            _ => None,
+        })
+        .map(Self)
+    }
+
+    /// The key as SPKI PEM (`BEGIN PUBLIC KEY`), the form third parties load.
+    pub fn to_spki_pem(&self) -> Result<String> {
+        self.0
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| Error::KeyEncoding(e.into()))
+    }
+
+    /// Checks a PKCS#1 v1.5 signature over `message` hashed with `D`.
+    /// The padding and hash comparison inside `rsa` are constant-time.
+    pub(crate) fn verify_pkcs1v15<D>(&self, message: &[u8], signature: &[u8]) -> bool
+    where
+        D: sha2::Digest + rsa::pkcs8::AssociatedOid,
+    {
+        self.0.pkcs1v15_verify::<D>(message, signature).is_ok()
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey {{ bits: {}, .. }}", self.0.size() * 8)
+    }
+}
+
+/// A shared "SHA secret" for HS256 Bearer tokens.
+///
+/// The HMAC key is the secret's raw bytes; it travels and is stored as standard base64
+/// (the vectors' `sha_secret_base64`: their HS256 token verifies with the decoded bytes,
+/// not with the base64 text).
+///
+/// ```
+/// use psi_webhook::SharedSecret;
+///
+/// let secret = SharedSecret::generate()?;
+/// let again = SharedSecret::from_base64(&secret.to_base64())?;
+/// assert_eq!(again, secret);
+/// assert_eq!(format!("{secret:?}"), "SharedSecret { len: 32, .. }");
+/// # Ok::<(), psi_webhook::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SharedSecret(Zeroizing<Vec<u8>>);
+
+impl SharedSecret {
+    /// Minimum length: RFC 7518 §3.2 requires an HS256 key of at least the hash size.
+    pub const MIN_LEN: usize = 32;
+    /// Length of secrets made by [`SharedSecret::generate`].
+    pub const GENERATED_LEN: usize = 32;
+
+    /// Generates [`Self::GENERATED_LEN`] random bytes from the OS RNG.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = Zeroizing::new(vec![0u8; Self::GENERATED_LEN]);
+        getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.into()))?;
+        Ok(Self(bytes))
+    }
+
+    /// Reads a secret from standard base64 (padded or not; surrounding whitespace ignored).
+    pub fn from_base64(text: &str) -> Result<Self> {
+        let bytes =
+            Zeroizing::new(
+                STANDARD_LENIENT
+                    .decode(text.trim())
+                    .map_err(|_| Error::BadBase64 {
+                        what: "shared secret",
+                    })?,
+            );
+        Self::from_bytes(&bytes)
+    }
+
+    /// Uses `bytes` as the secret; they must be at least [`Self::MIN_LEN`] long.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < Self::MIN_LEN {
+            return Err(Error::SecretTooShort {
+                len: bytes.len(),
+                min: Self::MIN_LEN,
+            });
+        }
+        Ok(Self(Zeroizing::new(bytes.to_vec())))
+    }
+
+    /// The secret as standard padded base64, wiped from memory when dropped.
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(STANDARD.encode(&*self.0))
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl PartialEq for SharedSecret {
+    /// Constant-time: the comparison does not reveal where two secrets differ.
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.as_bytes(), other.as_bytes()).into()
+    }
+}
+
+impl Eq for SharedSecret {}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedSecret {{ len: {}, .. }}", self.0.len())
+    }
+}
