@@ -1,0 +1,49 @@
+//! `psi`: the command line of psi, a self-hostable integration server for a verifiable-credential
+//! platform. Each subcommand lives in its own module under `cmd/`; this file only lists and
+//! dispatches them.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "psi",
+    version,
+    about = "Interaction links, QR codes and integrations for a ProofSpace-style credential platform",
+    long_about = "psi works with the links that start an interaction in a holder's wallet app \
+(`https://<domain>/native/execute/<payload>` and `<scheme>://<domain>/...`): it encodes and \
+decodes them, checks them against the protocol, creates them in bulk from a CSV file, and draws \
+them as QR codes.
+
+Examples:
+  psi link encode request.json
+  psi link encode --service-did GbzPqgnU4XsMs7xg9mYJW8 --action-id 100 --deep
+  psi link decode 'https://proofspace.id/native/execute/eyJ...'
+  psi link decode --batch links.txt > requests.jsonl
+  psi link batch rows.csv --template request.json --qr-dir qr -o links.csv
+  psi qr 'https://proofspace.id/native/execute/eyJ...' -o code.svg
+
+Errors are printed on stderr as `error: <cause>`; the exit status is 0 on success, 1 on an \
+error, 2 on a usage error, and 3 when a batch finished but some lines or rows failed."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Link(cmd::link::LinkArgs),
+    Qr(cmd::qr::QrArgs),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Link(args) => cmd::link::run(args),
+        Command::Qr(args) => cmd::qr::run(args),
+    };
+    cmd::finish(result)
+}
