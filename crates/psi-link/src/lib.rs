@@ -47,3 +47,8 @@ pub use target::{Environment, LinkKind, LinkOrigin, LinkTarget};
 /// common web servers (nginx's default buffer is 8 KiB), so a longer app link could not even open
 /// the platform's fallback web page. Larger requests belong behind a `sourceURL` link.
 pub const MAX_LINK_LEN: usize = 8 * 1024;
+
+/// Runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
