@@ -51,7 +51,7 @@ fn read_pem<K>(
 /// # Ok::<(), psi_webhook::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct PrivateKey(rsa::PrivateKey);
+pub struct PrivateKey(Box<rsa::PrivateKey>); // boxed: the key with its CRT values is large
 
 impl PrivateKey {
     /// Reads a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
@@ -61,13 +61,13 @@ impl PrivateKey {
             "RSA PRIVATE KEY" => Some(rsa::PrivateKey::from_pkcs1_pem(pem).map_err(Into::into)),
             _ => None,
         })
-        .map(Self)
+        .map(|key| Self(Box::new(key)))
     }
 
     /// Generates a new RSA key ([`GENERATED_KEY_BITS`] bits, exponent 65537) from the OS RNG.
     pub fn generate() -> Result<Self> {
         rsa::PrivateKey::new(&mut getrandom::SysRng, GENERATED_KEY_BITS)
-            .map(Self)
+            .map(|key| Self(Box::new(key)))
             .map_err(|e| Error::KeyGeneration(e.into()))
     }
 
