@@ -19,7 +19,12 @@ use super::{arg_or_stdin, batch, decode_batch, read_text};
 
 An app link is `https://<domain>/native/execute/<payload>` (opens the app if installed, else a \
 web page); a deep link is `<scheme>://<domain>/native/execute/<payload>` (opens only an \
-installed app). The payload is the request's compact JSON in URL-safe base64."
+installed app). The payload is the request's compact JSON in URL-safe base64.
+
+Examples:
+  psi link encode --env test request.json
+  psi link decode 'https://proofspace.id/native/execute/eyJ...'
+  psi link batch rows.csv --template request.json -o links.csv"
 )]
 pub struct LinkArgs {
     #[command(subcommand)]

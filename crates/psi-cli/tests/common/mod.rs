@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: the real `psi` binary, the vectors and a QR reader.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+/// Runs the `psi` binary with arguments and standard input.
+pub fn psi(args: &[&str], stdin: &str) -> Output {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_psi"))
+        .args(args)
+        .write_stdin(stdin)
+        .output()
+        .expect("the psi binary runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// Asserts the command failed with exit status `code` and an `error: ` line naming `cause`.
+pub fn assert_fails(output: &Output, code: i32, cause: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "stderr: {err}");
+    assert!(
+        err.lines().any(|line| line.starts_with("error: ")),
+        "stderr: {err}"
+    );
+    assert!(err.contains(cause), "expected {cause:?} in stderr: {err}");
+    assert!(!err.contains("panicked"), "stderr: {err}");
+}
+
+pub fn vectors() -> Value {
+    serde_json::from_str(include_str!("../../../../vectors/links.json")).unwrap()
+}
+
+pub fn good_vectors() -> Vec<Value> {
+    let links = vectors()["links"].as_array().unwrap().clone();
+    assert!(!links.is_empty());
+    links
+}
+
+/// `(link, expected error code)` for every bad vector.
+pub fn bad_vectors() -> Vec<(String, &'static str)> {
+    let bad = vectors()["bad"].as_array().unwrap().clone();
+    assert_eq!(bad.len(), 8);
+    bad.iter()
+        .map(|v| {
+            let why = v["why"].as_str().unwrap();
+            let code = match why {
+                "empty payload" => "empty_payload",
+                "not base64" => "bad_base64",
+                "not JSON" => "not_json",
+                "JSON but not an object" => "not_an_object",
+                "wrong path" => "wrong_path",
+                "unknown scheme" => "unknown_scheme",
+                "callback with a script scheme" => "refused_callback_scheme",
+                _ if why.starts_with("sourceURL") => "source_url_not_http",
+                _ => panic!("unmapped bad vector: {why}"),
+            };
+            (v["link"].as_str().unwrap().to_owned(), code)
+        })
+        .collect()
+}
+
+/// Reads the one QR code in a PNG file with rqrr.
+pub fn read_qr_png(path: &Path) -> String {
+    let image = image::open(path).expect("a PNG file").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in {}", path.display());
+    grids[0].decode().expect("a readable QR code").1
+}
