@@ -23,16 +23,18 @@ pub const GENERATED_KEY_BITS: usize = 2048;
 const PRIVATE_PEM: &str = "RSA private key (PKCS#8 \"PRIVATE KEY\" or PKCS#1 \"RSA PRIVATE KEY\")";
 const PUBLIC_PEM: &str = "RSA public key (SPKI \"PUBLIC KEY\" or PKCS#1 \"RSA PUBLIC KEY\")";
 
-/// Decodes a PEM document with the decoder `by_label` picks for its label (`None`: a label
-/// this key type does not take).
+/// Decodes a PEM document with the decoder `by_label(label, pem)` picks for its label (`None`:
+/// a label this key type does not take). Surrounding whitespace, as keys pasted into
+/// configuration often have, is ignored.
 fn read_pem<K>(
     pem: &str,
     expected: &'static str,
-    by_label: impl FnOnce(&str) -> Option<Result<K, Cause>>,
+    by_label: impl FnOnce(&str, &str) -> Option<Result<K, Cause>>,
 ) -> Result<K> {
     let bad = |cause| Error::BadPem { expected, cause };
+    let pem = pem.trim();
     let label = pem::decode_label(pem.as_bytes()).map_err(|e| bad(e.into()))?;
-    match by_label(label) {
+    match by_label(label, pem) {
         Some(decoded) => decoded.map_err(bad),
         None => Err(bad(format!("unexpected PEM label {label:?}").into())),
     }
@@ -56,7 +58,7 @@ pub struct PrivateKey(Box<rsa::PrivateKey>); // boxed: the key with its CRT valu
 impl PrivateKey {
     /// Reads a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<Self> {
-        read_pem(pem, PRIVATE_PEM, |label| match label {
+        read_pem(pem, PRIVATE_PEM, |label, pem| match label {
             "PRIVATE KEY" => Some(rsa::PrivateKey::from_pkcs8_pem(pem).map_err(Into::into)),
             "RSA PRIVATE KEY" => Some(rsa::PrivateKey::from_pkcs1_pem(pem).map_err(Into::into)),
             _ => None,
@@ -118,7 +120,7 @@ pub struct PublicKey(rsa::PublicKey);
 impl PublicKey {
     /// Reads a PEM public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
     pub fn from_pem(pem: &str) -> Result<Self> {
-        read_pem(pem, PUBLIC_PEM, |label| match label {
+        read_pem(pem, PUBLIC_PEM, |label, pem| match label {
             "PUBLIC KEY" => Some(rsa::PublicKey::from_public_key_pem(pem).map_err(Into::into)),
             "RSA PUBLIC KEY" => Some(rsa::PublicKey::from_pkcs1_pem(pem).map_err(Into::into)),
             _ => None,

@@ -18,6 +18,20 @@ fn pkcs8_and_pkcs1_private_keys_load_to_the_key_of_the_spki_public_key() {
 }
 
 #[test]
+fn pem_with_crlf_line_endings_and_surrounding_whitespace_loads() {
+    let v = vectors();
+    let private = format!(
+        "\n  {}\n",
+        v.rsa_private_key_pkcs1_pem.replace('\n', "\r\n")
+    );
+    let public = format!("{}\n\n", v.rsa_public_key_spki_pem.replace('\n', "\r\n"));
+    assert_eq!(
+        PrivateKey::from_pem(&private).unwrap().public_key(),
+        PublicKey::from_pem(&public).unwrap()
+    );
+}
+
+#[test]
 fn a_pkcs1_public_key_pem_loads_and_verifies() {
     let v = vectors();
     let spki = rsa::PublicKey::from(
