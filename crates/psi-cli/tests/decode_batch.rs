@@ -6,7 +6,7 @@ use common::{assert_fails, bad_vectors, good_vectors, psi, stderr, stdout};
 use serde_json::Value;
 
 /// Per non-blank input line: its line number and the expected payload or error code.
-type Expected = Vec<(u64, Result<Value, &'static str>)>;
+type Expected = Vec<(u64, Result<Value, psi_link::LinkError>)>;
 
 /// Interleaves good and bad links with blank lines; returns the input and, per non-blank line,
 /// its line number and either the expected payload or the expected error code.
@@ -20,12 +20,12 @@ fn mixed_input() -> (String, Expected) {
         input.push_str(v["standard_base64_app_link"].as_str().unwrap());
         input.push_str("\r\n");
         expected.push((line, Ok(v["payload"].clone())));
-        if let Some((link, code)) = bad.get(i) {
+        if let Some((link, err)) = bad.get(i) {
             line += 2;
             input.push_str("   \n");
             input.push_str(link);
             input.push('\n');
-            expected.push((line, Err(*code)));
+            expected.push((line, Err(err.clone())));
         }
     }
     (input, expected)
@@ -41,9 +41,9 @@ fn check_output(out: &str, expected: &Expected) {
         assert_eq!(got["line"], *line);
         match want {
             Ok(payload) => assert_eq!(&got["request"], payload, "line {line}"),
-            Err(code) => {
-                assert_eq!(got["error"]["code"], *code, "line {line}");
-                assert!(!got["error"]["message"].as_str().unwrap().is_empty());
+            Err(err) => {
+                assert_eq!(got["error"]["code"], err.code(), "line {line}");
+                assert_eq!(got["error"]["message"], err.to_string(), "line {line}");
             }
         }
     }

@@ -50,27 +50,9 @@ fn decoding_every_vector_link_prints_its_payload() {
 
 #[test]
 fn every_bad_vector_exits_non_zero_naming_the_cause() {
-    let messages = [
-        ("empty_payload", "empty payload"),
-        ("bad_base64", "not base64"),
-        ("not_json", "not JSON"),
-        ("not_an_object", "not an object"),
-        ("wrong_path", "wrong link path"),
-        ("unknown_scheme", "unknown link scheme `ftp`"),
-        (
-            "refused_callback_scheme",
-            "callback scheme `javascript:` is refused",
-        ),
-        (
-            "source_url_not_http",
-            "is not an http(s) URL and is never fetched",
-        ),
-    ];
-    for (link, code) in bad_vectors() {
+    for (link, err) in bad_vectors() {
         let output = psi(&["link", "decode", &link], "");
-        let cause = messages.iter().find(|(c, _)| *c == code).unwrap().1;
-        assert_fails(&output, 1, "invalid link: ");
-        assert_fails(&output, 1, cause);
+        assert_fails(&output, 1, &format!("error: invalid link: {err}\n"));
         assert!(output.stdout.is_empty());
     }
 }
