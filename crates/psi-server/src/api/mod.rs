@@ -1,0 +1,81 @@
+//! The management API, `/api/v1`: one module per resource, each a set of annotated handlers.
+//!
+//! Handlers are short: extract (auth, scope, JSON), validate into domain values, call `db`, map
+//! the result. Routes and the OpenAPI document come from the same `routes!` calls below.
+
+pub mod keys;
+pub mod services;
+pub mod tokens;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+/// The document's header; paths are added by [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "psi",
+        description = "Management API and public endpoints of the psi integration server. \
+            Errors answer `{\"error\":{\"code\",\"message\"}}`. Times are unix milliseconds."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "services", description = "Tenants, each with a public DID (admin token)"),
+        (name = "tokens", description = "Service API tokens (admin token)"),
+        (name = "keys", description = "RSA keys and SHA secrets of a service"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+impl ApiDoc {
+    /// The document without paths, for [`crate::http::routes`] to fill.
+    pub fn openapi_base() -> utoipa::openapi::OpenApi {
+        <Self as OpenApi>::openapi()
+    }
+}
+
+/// Registers the `bearer` security scheme every `/api/v1` path refers to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The `/api/v1` routes. Handlers sharing a path go in one `routes!`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(services::create, services::list))
+        .routes(routes!(services::get))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::get, keys::delete))
+}
+
+/// Checks a user-chosen name: 1 to 200 characters after trimming, no control characters.
+pub(crate) fn validate_name(field: &str, value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 200 {
+        return Err(ApiError::Validation(format!(
+            "`{field}` must be 1 to 200 characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::Validation(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    Ok(value.to_owned())
+}

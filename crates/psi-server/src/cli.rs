@@ -1,0 +1,59 @@
+//! Command-line arguments of `psi serve` and `psi migrate`, for the `psi` binary to embed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::{LogFormat, Overrides};
+
+/// Where the configuration and the database come from (shared by `serve` and `migrate`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// TOML configuration file (keys as in the embedded defaults; see `config.default.toml`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and the generated master key [default: ./psi-data]
+    /// [env: PSI_DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `sqlite:<path>` or `postgres://user:password@host/db` [default: SQLite in the data
+    /// directory] [env: PSI_DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log JSON lines instead of human-readable text [env: PSI_LOG_FORMAT=json]
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// `psi serve`: run the server until SIGTERM or Ctrl-C.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080] [env: PSI_LISTEN]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Create (once) a demo service and print its URLs and the admin token
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// `psi migrate`: apply pending database migrations and exit.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+impl StorageArgs {
+    /// The flags as the top configuration layer.
+    pub(crate) fn overrides(&self, listen: Option<SocketAddr>) -> Overrides {
+        Overrides {
+            listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_json.then_some(LogFormat::Json),
+        }
+    }
+}

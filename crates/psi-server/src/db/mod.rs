@@ -1,0 +1,155 @@
+//! Storage: one code path over SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Queries use `$1`-style placeholders (both dialects accept them), times are `i64` unix
+//! milliseconds, JSON is `TEXT`. Functions on service-owned rows take a [`ServiceScope`], so no
+//! query can forget the tenant. Unique violations surface as `sqlx::Error`s that the caller maps
+//! where the query runs ([`crate::http::error::ResultExt::on_unique`]).
+//!
+//! [`ServiceScope`]: crate::scope::ServiceScope
+
+pub mod keys;
+pub mod services;
+pub mod settings;
+pub mod tokens;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::Config;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Db`] talks to, for the rare query that differs by dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, the default.
+    Sqlite,
+    /// A server that several psi processes may share.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if any.
+    ///
+    /// ```
+    /// use psi_server::db::Backend;
+    /// assert_eq!(Backend::from_url("sqlite://psi.db"), Some(Backend::Sqlite));
+    /// assert_eq!(Backend::from_url("postgres://db/psi"), Some(Backend::Postgres));
+    /// assert_eq!(Backend::from_url("mysql://db/psi"), None);
+    /// ```
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The connection pool and the backend it talks to. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `config.database_url`. A SQLite file (and its directory) is created if missing,
+    /// and every SQLite connection runs in WAL mode with foreign keys enforced.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let mut url = config.database_url.expose_secret().to_owned();
+        if config.backend == Backend::Sqlite {
+            url = sqlite_create_if_missing(&url)?;
+        }
+        let options: AnyConnectOptions = url.parse().context("database_url")?;
+        let backend = config.backend;
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.database_max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        (&mut *conn).execute("PRAGMA foreign_keys = ON").await?;
+                        (&mut *conn).execute("PRAGMA journal_mode = WAL").await?;
+                        (&mut *conn).execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to the {backend:?} database"))?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies the migrations this backend has not run yet (PostgreSQL: under an advisory lock, so
+    /// servers starting together do not race).
+    pub async fn migrate(&self) -> Result<(), MigrateError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// The pool, to run queries on.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The backend, for dialect-specific SQL.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (after the server has stopped).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Adds `mode=rwc` (create if missing) unless the URL sets a mode, and creates the file's
+/// directory.
+fn sqlite_create_if_missing(url: &str) -> anyhow::Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+    }
+    if query.split('&').any(|pair| pair.starts_with("mode=")) {
+        return Ok(url.to_owned());
+    }
+    let separator = if query.is_empty() { "?" } else { "&" };
+    Ok(format!("{url}{separator}mode=rwc"))
+}
+
+/// The current time in unix milliseconds, as stored.
+pub fn now_ms() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A new random row id: 32 hex characters.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,78 @@
+//! Services (`services` table): one row per tenant.
+
+use sqlx::FromRow;
+
+use super::keys::{self, NewKey};
+use super::{Db, now_ms};
+use crate::crypto::did::Did;
+use crate::scope::ServiceScope;
+
+/// A service as the management API shows it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Service {
+    pub did: String,
+    pub name: String,
+    pub verkey: String,
+    pub created_at: i64,
+}
+
+/// A service to insert; its sealed seed must have been sealed with `id` as associated data.
+pub struct NewService {
+    pub id: String,
+    pub did: Did,
+    pub name: String,
+    pub verkey: String,
+    pub did_seed_sealed: Vec<u8>,
+}
+
+/// Inserts a service and its default key in one transaction.
+pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx::Result<Service> {
+    let created_at = now_ms();
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO services (id, did, name, verkey, did_seed_sealed, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&service.id)
+    .bind(service.did.as_str())
+    .bind(&service.name)
+    .bind(&service.verkey)
+    .bind(&service.did_seed_sealed)
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await?;
+    keys::insert_row(&mut *tx, &service.id, default_key).await?;
+    tx.commit().await?;
+    Ok(Service {
+        did: service.did.to_string(),
+        name: service.name.clone(),
+        verkey: service.verkey.clone(),
+        created_at,
+    })
+}
+
+/// Every service, oldest first. Only the admin may list across tenants.
+pub async fn list_all(db: &Db) -> sqlx::Result<Vec<Service>> {
+    sqlx::query_as("SELECT did, name, verkey, created_at FROM services ORDER BY created_at, did")
+        .fetch_all(db.pool())
+        .await
+}
+
+/// The scoped service.
+pub async fn get(db: &Db, scope: &ServiceScope) -> sqlx::Result<Service> {
+    sqlx::query_as("SELECT did, name, verkey, created_at FROM services WHERE id = $1")
+        .bind(scope.service_id())
+        .fetch_one(db.pool())
+        .await
+}
+
+/// The scope of the service with this DID, if it exists. The DID alone is no authority: callers
+/// are the auth extractor (after checking the token) and code serving public, unauthenticated
+/// data.
+pub async fn scope_for_did(db: &Db, did: &Did) -> sqlx::Result<Option<ServiceScope>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
+        .bind(did.as_str())
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(id.map(|id| ServiceScope::new(id, did.clone())))
+}

@@ -1,0 +1,98 @@
+//! The HTTP layer: shared state, the router with its middleware, and the pieces every resource
+//! uses (errors, JSON, auth).
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod json;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, Uri};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use auth::AdminCredential;
+use error::ApiError;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub master_key: MasterKey,
+    pub admin: AdminCredential,
+    /// Base URL clients reach this server under, without a trailing slash.
+    pub public_url: Arc<str>,
+    pub config: Arc<Config>,
+}
+
+/// Every documented route: operations endpoints and the management API.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi_base())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::render))
+        .merge(crate::api::routes())
+}
+
+/// The OpenAPI document of [`routes`].
+pub fn openapi() -> OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The application: routes, the OpenAPI document, fallbacks and middleware.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    let config = Arc::clone(&state.config);
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+        )
+        .fallback(
+            |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
+        )
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(config.request_timeout_secs),
+                ))
+                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+        )
+        .with_state(state)
+}
+
+/// The span of one request: method, path (never the query, which may carry tokens) and id.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id,
+    )
+}

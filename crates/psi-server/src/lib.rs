@@ -1,0 +1,171 @@
+//! The psi integration server: storage, the management API and the public endpoints.
+//!
+//! The whole wiring is [`build`]: configuration → database → migrations → master key → admin
+//! token → state → router → listener, and [`serve`] adds logging, the demo seed and shutdown on
+//! SIGTERM or Ctrl-C. The `psi` binary calls [`serve`] and [`migrate`] with [`cli::ServeArgs`] and
+//! [`cli::MigrateArgs`]; tests call [`build`] with a [`Config`] listening on port 0.
+//!
+//! Layout: [`config`] (layers and validation), [`db`] (one module per table, tenant-scoped by
+//! [`scope::ServiceScope`]), [`crypto`] (master-key AEAD, DIDs), [`http`] (state, router,
+//! middleware, errors, auth), [`api`] (one module per resource of `/api/v1`).
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+mod demo;
+pub mod http;
+pub mod scope;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+use crypto::MasterKey;
+use db::Db;
+use http::AppState;
+use http::auth::AdminCredential;
+
+/// A running server.
+pub struct App {
+    /// The address it listens on (the real port when configured with port 0).
+    pub addr: SocketAddr,
+    /// The admin token, when this start generated it (first start without a configured token).
+    pub generated_admin_token: Option<SecretString>,
+    state: AppState,
+    shutdown: CancellationToken,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+/// Prepares storage and starts serving in a background task.
+pub async fn build(config: Config) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    let db = Db::connect(&config).await?;
+    db.migrate().await.context("database migrations")?;
+    let master_key = MasterKey::load_or_create(&config)?;
+    db::settings::check_master_key(&db, &master_key).await?;
+    let (admin, generated_admin_token) =
+        AdminCredential::ensure(&db, config.admin_token.as_ref()).await?;
+    http::metrics::init();
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = AppState {
+        db,
+        master_key,
+        admin,
+        public_url: public_url.into(),
+        config: Arc::new(config),
+    };
+    let shutdown = CancellationToken::new();
+    let server = axum::serve(listener, http::router(state.clone()))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let handle = tokio::spawn(async move { server.await });
+    Ok(App {
+        addr,
+        generated_admin_token,
+        state,
+        shutdown,
+        handle,
+    })
+}
+
+impl App {
+    /// The state handlers see (database, master key, configuration).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, closes the database.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after [`stop`](Self::stop) or a failure).
+    async fn wait(self) -> anyhow::Result<()> {
+        let result = self.handle.await.context("server task")?;
+        self.state.db.close().await;
+        result.context("server")
+    }
+}
+
+/// `psi serve`: loads the configuration, starts the server, stops on SIGTERM or Ctrl-C.
+pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
+    let overrides = args.storage.overrides(args.listen);
+    let config = Config::load(args.storage.config.as_deref(), &overrides)?;
+    telemetry::init(config.log_format, &config.log_level);
+    let app = build(config).await?;
+    if let Some(token) = &app.generated_admin_token {
+        println!(
+            "admin token (shown once, store it now): {}",
+            token.expose_secret()
+        );
+    }
+    if args.demo {
+        let did = demo::seed(app.state()).await?;
+        let base = &app.state().public_url;
+        println!("demo service: {base}/api/v1/services/{did}");
+        println!("API description: {base}/api/openapi.json");
+    }
+    tracing::info!(addr = %app.addr, public_url = %app.state().public_url, "listening");
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move {
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "shutting down");
+        shutdown.cancel();
+    });
+    app.wait().await
+}
+
+/// `psi migrate`: applies pending migrations and exits.
+pub async fn migrate(args: cli::MigrateArgs) -> anyhow::Result<()> {
+    let config = Config::load(
+        args.storage.config.as_deref(),
+        &args.storage.overrides(None),
+    )?;
+    telemetry::init(config.log_format, &config.log_level);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    let db = Db::connect(&config).await?;
+    db.migrate().await.context("database migrations")?;
+    db.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => "Ctrl-C",
+        () = terminate => "SIGTERM",
+    }
+}

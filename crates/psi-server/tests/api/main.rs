@@ -1,0 +1,11 @@
+//! End-to-end tests of the server over real HTTP on loopback; each runs on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod admin;
+mod errors;
+mod health;
+mod keys;
+mod services;
+mod storage;
+mod tokens;
