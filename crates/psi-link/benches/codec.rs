@@ -41,6 +41,9 @@ fn codec(c: &mut Criterion) {
     c.bench_function("decode/typical_standard_base64", |b| {
         b.iter(|| decode(black_box(&typical.standard_base64_app_link)).unwrap())
     });
+    c.bench_function("validate/typical", |b| {
+        b.iter(|| black_box(&typical.request).validate().unwrap())
+    });
     c.bench_function("encode/typical", |b| {
         b.iter(|| encode(black_box(&typical.request), &target, LinkKind::App).unwrap())
     });

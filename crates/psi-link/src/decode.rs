@@ -206,20 +206,20 @@ fn payload_of(path: &str) -> Result<Cow<'_, [u8]>, LinkError> {
 }
 
 fn decode_base64(payload: &[u8]) -> Result<Vec<u8>, LinkError> {
-    let standard = payload.iter().any(|&b| b == b'+' || b == b'/');
-    let url_safe = payload.iter().any(|&b| b == b'-' || b == b'_');
-    let engine = match (standard, url_safe) {
-        (true, true) => {
-            let detail =
-                "it mixes the standard (`+`, `/`) and URL-safe (`-`, `_`) alphabets".to_owned();
-            return Err(LinkError::BadBase64 { detail });
-        }
-        (true, false) => &STANDARD,
-        (false, _) => &URL_SAFE,
-    };
-    engine.decode(payload).map_err(|e| LinkError::BadBase64 {
-        detail: e.to_string(),
-    })
+    // Links we encode are URL-safe, so try that alphabet first; only a payload with `+` or `/`
+    // can be standard base64.
+    URL_SAFE
+        .decode(payload)
+        .or_else(|e| {
+            if payload.iter().any(|&b| b == b'+' || b == b'/') {
+                STANDARD.decode(payload)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| LinkError::BadBase64 {
+            detail: e.to_string(),
+        })
 }
 
 fn parse_request(payload: Cow<'_, [u8]>) -> Result<LinkRequest, LinkError> {
@@ -266,5 +266,21 @@ mod tests {
         assert_eq!(decode_base64(b"ab+-").unwrap_err().code(), "bad_base64");
         assert_eq!(decode_base64(b"e30").unwrap(), b"{}");
         assert_eq!(decode_base64(b"e30=").unwrap(), b"{}");
+        // The same JSON in both alphabets, with and without padding.
+        for (standard, url_safe) in [
+            ("eyJhIjoiPz8/In0=", "eyJhIjoiPz8_In0"),
+            ("eyJhIjoifn5+PiJ9", "eyJhIjoifn5-PiJ9"),
+        ] {
+            assert_eq!(
+                decode_base64(standard.as_bytes()).unwrap(),
+                decode_base64(url_safe.as_bytes()).unwrap()
+            );
+            let unpadded = standard.trim_end_matches('=');
+            assert_eq!(
+                decode_base64(unpadded.as_bytes()).unwrap(),
+                decode_base64(url_safe.as_bytes()).unwrap()
+            );
+        }
+        assert_eq!(decode_base64(b"e3-/").unwrap_err().code(), "bad_base64");
     }
 }

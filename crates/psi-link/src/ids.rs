@@ -171,26 +171,33 @@ impl CredentialDefinitionId {
 impl FromStr for CredentialDefinitionId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        let shape = IdError::WrongShape {
-            expected: CRED_DEF_SHAPE,
-        };
-        let (did, rest) = split_did(s, CRED_DEF_SHAPE)?;
-        let rest = rest.strip_prefix("3:CL:").ok_or(shape)?;
-        let (seq, tag) = rest.split_once(':').ok_or(shape)?;
-        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(IdError::BadSeqNo);
-        }
-        let seq_no = seq.parse().map_err(|_| IdError::BadSeqNo)?;
-        if tag.is_empty() {
-            return Err(IdError::EmptyTag);
-        }
+        let (did_len, seq_no, tag_start) = parse_credential_definition_id(s)?;
         Ok(Self {
             raw: s.to_owned(),
-            did_len: did.len(),
+            did_len,
             seq_no,
-            tag_start: s.len() - tag.len(),
+            tag_start,
         })
     }
+}
+
+/// Checks a credential definition id without copying it, returning the DID length, the schema
+/// sequence number and where the tag starts.
+pub(crate) fn parse_credential_definition_id(s: &str) -> Result<(usize, u64, usize), IdError> {
+    let shape = IdError::WrongShape {
+        expected: CRED_DEF_SHAPE,
+    };
+    let (did, rest) = split_did(s, CRED_DEF_SHAPE)?;
+    let rest = rest.strip_prefix("3:CL:").ok_or(shape)?;
+    let (seq, tag) = rest.split_once(':').ok_or(shape)?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IdError::BadSeqNo);
+    }
+    let seq_no = seq.parse().map_err(|_| IdError::BadSeqNo)?;
+    if tag.is_empty() {
+        return Err(IdError::EmptyTag);
+    }
+    Ok((did.len(), seq_no, s.len() - tag.len()))
 }
 string_id!(CredentialDefinitionId);
 

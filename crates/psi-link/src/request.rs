@@ -1,6 +1,6 @@
 //! The request a link carries and its validation (PROTOCOL §2).
 
-use crate::{CredentialDefinitionId, LinkError, is_valid_did};
+use crate::{LinkError, is_valid_did};
 
 /// The request carried by a link: which interaction to start, with what.
 ///
@@ -88,7 +88,7 @@ impl LinkRequest {
     ///    `javascript`, `vbscript`, `data`, `file`, `blob` or `filesystem`;
     /// 3. `actionId` and `serviceDid` must be present and not empty, unless `sourceURL` is present;
     /// 4. `serviceDid`, if present and not empty, must be a DID ([`is_valid_did`]);
-    /// 5. every `credentialId` must be a [`CredentialDefinitionId`].
+    /// 5. every `credentialId` must be a [`CredentialDefinitionId`](crate::CredentialDefinitionId).
     ///
     /// ```
     /// use psi_link::{LinkError, LinkRequest};
@@ -118,7 +118,9 @@ impl LinkRequest {
             });
         }
         for credential in self.prepared_credentials.iter().flatten() {
-            if let Err(reason) = credential.credential_id.parse::<CredentialDefinitionId>() {
+            if let Err(reason) =
+                crate::ids::parse_credential_definition_id(&credential.credential_id)
+            {
                 return Err(LinkError::MalformedCredentialId {
                     credential_id: credential.credential_id.clone(),
                     reason,
