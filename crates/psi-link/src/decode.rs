@@ -119,19 +119,20 @@ impl Decoder {
             let origin = self.app_origin(host).ok_or_else(unknown_domain)?;
             return Ok((LinkKind::App, origin));
         }
-        if let Some(env) = Environment::ALL
+        let env = Environment::ALL
             .into_iter()
-            .find(|env| scheme.eq_ignore_ascii_case(env.scheme()))
-        {
-            let origin = platform_origin(host).filter(|o| o.environment() == Some(env));
-            return Ok((LinkKind::Deep, origin.ok_or_else(unknown_domain)?));
+            .find(|env| scheme.eq_ignore_ascii_case(env.scheme()));
+        let platform = platform_origin(host).filter(|o| env.is_some() && o.environment() == env);
+        if let Some(origin) = platform {
+            return Ok((LinkKind::Deep, origin));
         }
+        // A deployment may pair its own domain with a platform app's scheme, so fall through.
         let mut same_scheme = self
             .targets
             .iter()
             .filter(|t| scheme.eq_ignore_ascii_case(t.scheme()))
             .peekable();
-        if same_scheme.peek().is_none() {
+        if env.is_none() && same_scheme.peek().is_none() {
             return Err(LinkError::UnknownScheme {
                 scheme: scheme.to_owned(),
             });

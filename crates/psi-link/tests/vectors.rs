@@ -392,6 +392,23 @@ fn a_configured_target_is_accepted_only_by_a_decoder_that_knows_it() {
             domain: "proofspace.id".into()
         }
     );
+    // A deployment's own domain may be paired with a platform app's scheme.
+    let paired = LinkTarget::custom("links.example.org", "zakaio").unwrap();
+    let link = encode(&v.request, &paired, LinkKind::Deep).unwrap();
+    assert_eq!(
+        decode(&link).unwrap_err(),
+        LinkError::UnknownDomain {
+            domain: "links.example.org".into()
+        }
+    );
+    let decoded = Decoder::new().with_target(paired).decode(&link).unwrap();
+    assert_eq!(
+        decoded.origin,
+        LinkOrigin::Custom {
+            domain: "links.example.org".into(),
+            scheme: Some("zakaio".into())
+        }
+    );
     // The platform's own links still decode.
     assert_eq!(
         decoder.decode(&v.deep_link).unwrap().origin,
