@@ -10,7 +10,7 @@ use crate::config::{LogFormat, Overrides};
 /// Where the configuration and the database come from (shared by `serve` and `migrate`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct StorageArgs {
-    /// TOML configuration file (keys as in the embedded defaults; see `config.default.toml`).
+    /// TOML configuration file, keys as in the embedded `config.default.toml` [env: PSI_CONFIG]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory for the SQLite database and the generated master key [default: ./psi-data]

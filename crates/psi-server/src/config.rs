@@ -180,13 +180,13 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
-        if let Some(token) = &raw.admin_token {
-            if token.expose_secret().len() < MIN_ADMIN_TOKEN_LEN {
-                return Err(ConfigError::Invalid {
-                    key: "admin_token".into(),
-                    message: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
-                });
-            }
+        if let Some(token) = &raw.admin_token
+            && token.expose_secret().len() < MIN_ADMIN_TOKEN_LEN
+        {
+            return Err(ConfigError::Invalid {
+                key: "admin_token".into(),
+                message: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+            });
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| {
             ConfigError::Invalid {

@@ -14,7 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
-mod demo;
+pub mod demo;
 pub mod http;
 pub mod scope;
 mod telemetry;
@@ -121,6 +121,9 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         let base = &app.state().public_url;
         println!("demo service: {base}/api/v1/services/{did}");
         println!("API description: {base}/api/openapi.json");
+        if app.generated_admin_token.is_none() {
+            println!("admin token: the configured one, or the one printed at the first start");
+        }
     }
     tracing::info!(addr = %app.addr, public_url = %app.state().public_url, "listening");
     let shutdown = app.shutdown.clone();
@@ -129,7 +132,9 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         tracing::info!(signal, "shutting down");
         shutdown.cancel();
     });
-    app.wait().await
+    app.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// `psi migrate`: applies pending migrations and exits.

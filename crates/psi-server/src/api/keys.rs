@@ -65,7 +65,7 @@ impl From<KeyInfo> for KeyView {
 }
 
 /// Add a key: generate one, or import PEM or base64.
-#[utoipa::path(post, path = "/api/v1/services/{did}/keys", tag = "keys",
+#[utoipa::path(post, path = "/api/v1/services/{did}/keys", operation_id = "create_key", tag = "keys",
     security(("bearer" = [])), request_body = CreateKey,
     params(("did" = String, Path, description = "The service's public DID")),
     responses(
@@ -142,7 +142,7 @@ pub async fn create(
 }
 
 /// List a service's keys.
-#[utoipa::path(get, path = "/api/v1/services/{did}/keys", tag = "keys",
+#[utoipa::path(get, path = "/api/v1/services/{did}/keys", operation_id = "list_keys", tag = "keys",
     security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID")),
     responses(
@@ -158,7 +158,7 @@ pub async fn list(
 }
 
 /// Get one key.
-#[utoipa::path(get, path = "/api/v1/services/{did}/keys/{name}", tag = "keys",
+#[utoipa::path(get, path = "/api/v1/services/{did}/keys/{name}", operation_id = "get_key", tag = "keys",
     security(("bearer" = [])),
     params(
         ("did" = String, Path, description = "The service's public DID"),
@@ -180,7 +180,7 @@ pub async fn get(
 }
 
 /// Delete a key. The `default` key pair stays.
-#[utoipa::path(delete, path = "/api/v1/services/{did}/keys/{name}", tag = "keys",
+#[utoipa::path(delete, path = "/api/v1/services/{did}/keys/{name}", operation_id = "delete_key", tag = "keys",
     security(("bearer" = [])),
     params(
         ("did" = String, Path, description = "The service's public DID"),

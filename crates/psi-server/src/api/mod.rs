@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
-/// The document's header; paths are added by [`routes`].
+/// The document's header; [`crate::http::routes`] adds the paths.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -32,13 +32,6 @@ use crate::http::error::ApiError;
     )
 )]
 pub struct ApiDoc;
-
-impl ApiDoc {
-    /// The document without paths, for [`crate::http::routes`] to fill.
-    pub fn openapi_base() -> utoipa::openapi::OpenApi {
-        <Self as OpenApi>::openapi()
-    }
-}
 
 /// Registers the `bearer` security scheme every `/api/v1` path refers to.
 struct BearerAuth;

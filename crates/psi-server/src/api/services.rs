@@ -52,7 +52,7 @@ impl From<db::services::Service> for ServiceView {
 }
 
 /// Create a service, with its DID and a `default` RSA key pair.
-#[utoipa::path(post, path = "/api/v1/services", tag = "services",
+#[utoipa::path(post, path = "/api/v1/services", operation_id = "create_service", tag = "services",
     security(("bearer" = [])), request_body = CreateService,
     responses(
         (status = 201, description = "Created", body = ServiceView),
@@ -91,7 +91,7 @@ pub async fn create_service(
 }
 
 /// List every service.
-#[utoipa::path(get, path = "/api/v1/services", tag = "services",
+#[utoipa::path(get, path = "/api/v1/services", operation_id = "list_services", tag = "services",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "All services, oldest first", body = Vec<ServiceView>),
@@ -106,7 +106,7 @@ pub async fn list(
 }
 
 /// Get one service (admin token, or the service's own token).
-#[utoipa::path(get, path = "/api/v1/services/{did}", tag = "services",
+#[utoipa::path(get, path = "/api/v1/services/{did}", operation_id = "get_service", tag = "services",
     security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID")),
     responses(

@@ -59,7 +59,7 @@ impl From<db::tokens::TokenInfo> for TokenView {
 }
 
 /// Create an API token for a service.
-#[utoipa::path(post, path = "/api/v1/services/{did}/tokens", tag = "tokens",
+#[utoipa::path(post, path = "/api/v1/services/{did}/tokens", operation_id = "create_token", tag = "tokens",
     security(("bearer" = [])), request_body = CreateToken,
     params(("did" = String, Path, description = "The service's public DID")),
     responses(
@@ -90,7 +90,7 @@ pub async fn create(
 }
 
 /// List a service's tokens, revoked ones included.
-#[utoipa::path(get, path = "/api/v1/services/{did}/tokens", tag = "tokens",
+#[utoipa::path(get, path = "/api/v1/services/{did}/tokens", operation_id = "list_tokens", tag = "tokens",
     security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID")),
     responses(
@@ -108,7 +108,7 @@ pub async fn list(
 }
 
 /// Revoke a token: it stops working at once. Revoking twice is harmless.
-#[utoipa::path(delete, path = "/api/v1/services/{did}/tokens/{id}", tag = "tokens",
+#[utoipa::path(delete, path = "/api/v1/services/{did}/tokens/{id}", operation_id = "revoke_token", tag = "tokens",
     security(("bearer" = [])),
     params(
         ("did" = String, Path, description = "The service's public DID"),

@@ -59,7 +59,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String,
         content_type = "text/plain")))]
 pub async fn render() -> impl IntoResponse {

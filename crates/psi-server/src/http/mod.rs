@@ -41,7 +41,7 @@ pub struct AppState {
 
 /// Every documented route: operations endpoints and the management API.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(crate::api::ApiDoc::openapi_base())
+    OpenApiRouter::with_openapi(<crate::api::ApiDoc as utoipa::OpenApi>::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::render))

@@ -6,6 +6,8 @@ mod admin;
 mod errors;
 mod health;
 mod keys;
+mod openapi;
 mod services;
+mod startup;
 mod storage;
 mod tokens;

@@ -75,3 +75,16 @@ backend_tests! {
         }
     }
 }
+
+backend_tests! {
+    async fn the_demo_service_is_created_once(backend) {
+        let app = spawn_app(backend).await;
+        let first = psi_server::demo::seed(app.app.state()).await.unwrap();
+        let app = app.restart().await;
+        let again = psi_server::demo::seed(app.app.state()).await.unwrap();
+        assert_eq!(first, again);
+        let list = expect_json(app.get("/api/v1/services", ADMIN_TOKEN).await, StatusCode::OK).await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list[0]["did"], first.as_str());
+    }
+}
