@@ -12,9 +12,10 @@ use rsa::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
 };
 use rsa::traits::PublicKeyParts;
+use sha2::Digest as _;
 use zeroize::Zeroizing;
 
-use crate::encoding::STANDARD_LENIENT;
+use crate::encoding::{STANDARD_LENIENT, URL_SAFE};
 use crate::error::{Cause, Error, Result};
 
 /// Modulus size of keys made by [`PrivateKey::generate`].
@@ -133,6 +134,38 @@ impl PublicKey {
         self.0
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| Error::KeyEncoding(e.into()))
+    }
+
+    /// The key as an RFC 7517 JSON Web Key for verifying RS256 signatures: `kty`, the modulus `n`
+    /// and exponent `e` (big-endian, base64url without padding), `alg: "RS256"`, `use: "sig"`, and
+    /// a `kid` that is the key's RFC 7638 thumbprint, so the same key has the same `kid` wherever
+    /// it is computed and a receiver can pick the key a token names.
+    ///
+    /// ```
+    /// use psi_webhook::PrivateKey;
+    ///
+    /// let jwk = PrivateKey::generate()?.public_key().to_jwk();
+    /// assert_eq!(jwk["kty"], "RSA");
+    /// assert_eq!(jwk["e"], "AQAB");
+    /// assert_eq!(jwk["alg"], "RS256");
+    /// assert_eq!(jwk["kid"].as_str().unwrap().len(), 43); // SHA-256 in base64url
+    /// # Ok::<(), psi_webhook::Error>(())
+    /// ```
+    pub fn to_jwk(&self) -> serde_json::Value {
+        let n = URL_SAFE.encode(self.0.n_bytes());
+        let e = URL_SAFE.encode(self.0.e_bytes());
+        // RFC 7638 §3.2: the required members only, in lexicographic order, without whitespace.
+        // base64url text needs no JSON escaping, so formatting it in is exact.
+        let required = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let kid = URL_SAFE.encode(sha2::Sha256::digest(required.as_bytes()));
+        serde_json::json!({
+            "kty": "RSA",
+            "n": n,
+            "e": e,
+            "alg": "RS256",
+            "use": "sig",
+            "kid": kid,
+        })
     }
 
     /// Checks a PKCS#1 v1.5 signature over `message` hashed with `D`.

@@ -258,3 +258,63 @@ fn error_codes_are_distinct_snake_case() {
         );
     }
 }
+
+/// The vector key's modulus as printed by OpenSSL, an implementation independent of the `rsa`
+/// crate, computed once with
+/// `openssl rsa -pubin -in vector_public_key.pem -noout -modulus` (the file holding
+/// `rsa_public_key_spki_pem`); `-text` on the same key prints `Exponent: 65537 (0x10001)`.
+const VECTOR_MODULUS_HEX_FROM_OPENSSL: &str = "BB04556BC2E42E9917AFE9051A781411703F395303A4D933C80E47444EAF4D7E0697592AA83BE5A0B2B61A2F00F2165646962AD7C8D799CA8EF8A3F096A909B68F7320E4D06181484EAE55C9155BB7294FEF6D68816938D7A2795FFB81528B9A15846ECB64A3A89F1537B064F5B4B6C15AFEE240C5359C1C587B71927A453CE9786565316D7AD9F67D669D92A6788456436E6AC675BBF6AFDBD29FFF3AE1424CD841E57F0D558C2868E9F6409A3D72BFCC64595B47BD9C02A09940BAC6472ED02A984FD1ABD0039901685569BA08BDB1D4372C2B11E0E4BB876113248EB2F762CE3C6DA7711E60FD90B46B5AB7295F893A30039B52B8D3956807E615F67F06CF";
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn the_vector_key_as_jwk_has_the_modulus_and_exponent_openssl_reads() {
+    let modulus: Vec<u8> = (0..VECTOR_MODULUS_HEX_FROM_OPENSSL.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&VECTOR_MODULUS_HEX_FROM_OPENSSL[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(modulus.len(), 256);
+    let jwk = vectors().public_key().to_jwk();
+    assert_eq!(jwk["kty"], "RSA");
+    assert_eq!(jwk["n"], base64url(&modulus));
+    assert_eq!(jwk["e"], base64url(&65537u32.to_be_bytes()[1..]));
+    assert_eq!(jwk["e"], "AQAB");
+    assert_eq!(jwk["alg"], "RS256");
+    assert_eq!(jwk["use"], "sig");
+    let n = jwk["n"].as_str().unwrap();
+    assert!(!n.contains(['=', '+', '/']), "{n}");
+    let members: Vec<&String> = jwk.as_object().unwrap().keys().collect();
+    assert_eq!(members, ["alg", "e", "kid", "kty", "n", "use"]);
+}
+
+#[test]
+fn the_jwk_kid_is_the_rfc_7638_thumbprint_of_the_rfc_example_key() {
+    use base64::Engine as _;
+    use rsa::pkcs8::EncodePublicKey;
+
+    // RFC 7638 §3.1: the example RSA key and its SHA-256 thumbprint.
+    let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+    let e = "AQAB";
+    let decode = |b64: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(b64)
+            .unwrap()
+    };
+    let rfc_key = rsa::PublicKey::new(
+        rsa::BoxedUint::from_be_slice_vartime(&decode(n)),
+        rsa::BoxedUint::from_be_slice_vartime(&decode(e)),
+    )
+    .unwrap();
+    let pem = rfc_key.to_public_key_pem(LineEnding::LF).unwrap();
+
+    let jwk = PublicKey::from_pem(&pem).unwrap().to_jwk();
+    assert_eq!(jwk["n"], n);
+    assert_eq!(jwk["e"], e);
+    assert_eq!(jwk["kid"], "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+
+    let other = PrivateKey::generate().unwrap().public_key().to_jwk();
+    assert_ne!(other["kid"], jwk["kid"]);
+}
