@@ -134,3 +134,35 @@ fn a_missing_file_or_conflicting_flags_fail_before_any_output() {
     assert_eq!(conflict.status.code(), Some(2));
     assert!(conflict.stdout.is_empty());
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_the_batch_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("links.txt");
+    let link = good_vectors()[0]["app_link"].as_str().unwrap().to_owned();
+    // Far more output than a pipe buffers, so psi is still writing when the reader leaves.
+    std::fs::write(&path, format!("{link}\n").repeat(20_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_psi"))
+        .args([
+            "link",
+            "decode",
+            "--batch",
+            path.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with(r#"{"line":1,"request":"#));
+    let output = child.wait_with_output().unwrap(); // the reader is dropped: the pipe is closed
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}

@@ -361,7 +361,7 @@ fn progress_bar(rows: &str) -> Result<ProgressBar> {
     if rows == "-" {
         let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(ProgressStyle::with_template(
-            "{spinner} {pos} rows ({per_sec})",
+            "{spinner} {pos} rows, {elapsed}",
         )?);
         return Ok(bar);
     }
@@ -371,7 +371,7 @@ fn progress_bar(rows: &str) -> Result<ProgressBar> {
         .count();
     let bar = ProgressBar::with_draw_target(Some(count as u64), target);
     bar.set_style(ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} rows, {per_sec}, {eta} left",
+        "{bar:40} {pos}/{len} rows, {elapsed} elapsed, {eta} left",
     )?);
     Ok(bar)
 }

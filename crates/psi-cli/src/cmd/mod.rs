@@ -31,8 +31,21 @@ pub fn finish(result: Result<ExitCode>) -> ExitCode {
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
-        .filter_map(|cause| cause.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        .any(|cause| io_error_kind(cause) == Some(io::ErrorKind::BrokenPipe))
+}
+
+/// The kind of an I/O error, also when a JSON or CSV writer wraps it without exposing it as a source.
+fn io_error_kind(cause: &(dyn std::error::Error + 'static)) -> Option<io::ErrorKind> {
+    if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+        return json.io_error_kind();
+    }
+    if let Some(csv) = cause.downcast_ref::<csv::Error>() {
+        return match csv.kind() {
+            csv::ErrorKind::Io(io) => Some(io.kind()),
+            _ => None,
+        };
+    }
+    cause.downcast_ref::<io::Error>().map(io::Error::kind)
 }
 
 /// Reads a whole file, or standard input when `path` is `-`.
