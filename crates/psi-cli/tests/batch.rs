@@ -258,3 +258,22 @@ fn bad_headers_templates_and_files_stop_before_any_row() {
         "cannot open /no/rows.csv",
     );
 }
+
+#[test]
+fn spreadsheet_exports_with_a_byte_order_mark_and_crlf_lines_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = write_template(dir.path());
+    let output = psi(
+        &["link", "batch", "-", "--template", &template],
+        "\u{feff}instance_id,Name\r\ni-1,Alice\r\n",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("instance_id,Name,link,error\n"), "{text}");
+    let decoded = decode(&read_csv(&text)[0][2]);
+    assert_eq!(decoded["id"], "i-1");
+    assert_eq!(
+        decoded["preparedCredentials"][0]["attributes"][0]["value"],
+        "Alice"
+    );
+}
