@@ -16,9 +16,11 @@ use clap::{Parser, Subcommand};
     long_about = "psi works with the links that start an interaction in a holder's wallet app \
 (`https://<domain>/native/execute/<payload>` and `<scheme>://<domain>/...`): it encodes and \
 decodes them, checks them against the protocol, creates them in bulk from a CSV file, and draws \
-them as QR codes.
+them as QR codes. `psi serve` runs the server: the management API, the platform's public \
+endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL.
 
 Examples:
+  psi serve --demo
   psi link encode request.json
   psi link encode --service-did GbzPqgnU4XsMs7xg9mYJW8 --action-id 100 --deep
   psi link decode 'https://proofspace.id/native/execute/eyJ...'
@@ -36,12 +38,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: management API, public endpoints, demo (`--demo`)
+    Serve(psi_server::cli::ServeArgs),
+    /// Apply pending database migrations and exit
+    Migrate(psi_server::cli::MigrateArgs),
     Link(cmd::link::LinkArgs),
     Qr(cmd::qr::QrArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        Command::Serve(args) => cmd::server::serve(args),
+        Command::Migrate(args) => cmd::server::migrate(args),
         Command::Link(args) => cmd::link::run(args),
         Command::Qr(args) => cmd::qr::run(args),
     };

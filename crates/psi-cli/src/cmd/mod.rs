@@ -6,6 +6,7 @@ pub mod decode_batch;
 pub mod link;
 pub mod qr;
 pub mod request;
+pub mod server;
 pub mod target;
 
 use std::io::{self, IsTerminal, Read};
