@@ -1,9 +1,21 @@
 //! Storage: one code path over SQLite and PostgreSQL through sqlx's `Any` driver.
 //!
-//! Queries use `$1`-style placeholders (both dialects accept them), times are `i64` unix
-//! milliseconds, JSON is `TEXT`. Functions on service-owned rows take a [`ServiceScope`], so no
-//! query can forget the tenant. Unique violations surface as `sqlx::Error`s that the caller maps
-//! where the query runs ([`crate::http::error::ResultExt::on_unique`]).
+//! Queries use `$1`-style placeholders (both dialects accept them). Column types that decode to
+//! the same Rust type on both backends:
+//!
+//! | value | SQLite | PostgreSQL | Rust |
+//! | --- | --- | --- | --- |
+//! | text, JSON | `TEXT` | `TEXT` | `String` |
+//! | time (unix ms), count | `INTEGER` | `BIGINT` | `i64` |
+//! | boolean | `INTEGER` 0/1 | `BIGINT` 0/1 | `i64` |
+//! | number | `DOUBLE PRECISION` | `DOUBLE PRECISION` | `f64` |
+//! | bytes | `BLOB` | `BYTEA` | `Vec<u8>` |
+//!
+//! Not `BOOLEAN`: sqlx's `Any` driver cannot read it from SQLite.
+//!
+//! Functions on service-owned rows take a [`ServiceScope`], so no query can forget the tenant.
+//! Unique violations surface as `sqlx::Error`s that the caller maps where the query runs
+//! ([`crate::http::error::ResultExt::on_unique`]).
 //!
 //! [`ServiceScope`]: crate::scope::ServiceScope
 

@@ -3,54 +3,88 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{ADMIN_TOKEN, TestDb, expect_error, spawn_app, spawn_app_on};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestDb, expect_error, spawn_app, spawn_app_on};
 
-backend_tests! {
-    async fn unknown_routes_answer_404_in_the_error_shape(backend) {
-        let app = spawn_app(backend).await;
-        let response = app.get("/api/v1/nothing-here", ADMIN_TOKEN).await;
-        let message = expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
-        assert!(message.contains("/api/v1/nothing-here"), "{message}");
-    }
+backend_tests!(
+    unknown_routes_answer_404_in_the_error_shape,
+    a_wrong_method_answers_405_in_the_error_shape,
+    malformed_json_answers_400_and_a_wrong_content_type_415,
+    json_of_the_wrong_shape_answers_422_naming_the_field,
+    an_oversized_body_answers_413,
+);
 
-    async fn a_wrong_method_answers_405_in_the_error_shape(backend) {
-        let app = spawn_app(backend).await;
-        let response = app.delete("/api/v1/services", ADMIN_TOKEN).await;
-        expect_error(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
-    }
+async fn unknown_routes_answer_404_in_the_error_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/api/v1/nothing-here", ADMIN_TOKEN).await;
+    let message = expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert!(message.contains("/api/v1/nothing-here"), "{message}");
+}
 
-    async fn malformed_json_answers_400_and_a_wrong_content_type_415(backend) {
-        let app = spawn_app(backend).await;
-        let post = |body: &'static str, content_type: &'static str| {
-            app.client
-                .post(app.url("/api/v1/services"))
-                .bearer_auth(ADMIN_TOKEN)
-                .header("content-type", content_type)
-                .body(body)
-                .send()
-        };
-        let syntax = post("{\"name\": ", "application/json").await.unwrap();
-        expect_error(syntax, StatusCode::BAD_REQUEST, "bad_request").await;
-        let text = post("name=x", "text/plain").await.unwrap();
-        expect_error(text, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
-    }
+async fn a_wrong_method_answers_405_in_the_error_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.delete("/api/v1/services", ADMIN_TOKEN).await;
+    expect_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+}
 
-    async fn json_of_the_wrong_shape_answers_422_naming_the_field(backend) {
-        let app = spawn_app(backend).await;
-        let missing = app.post("/api/v1/services", ADMIN_TOKEN, &json!({})).await;
-        let message = expect_error(missing, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-        assert!(message.contains("name"), "{message}");
-        let unknown = app.post("/api/v1/services", ADMIN_TOKEN, &json!({"name": "x", "colour": "red"})).await;
-        let message = expect_error(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-        assert!(message.contains("colour"), "{message}");
-    }
+async fn malformed_json_answers_400_and_a_wrong_content_type_415(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let post = |body: &'static str, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/v1/services"))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let syntax = post("{\"name\": ", "application/json").await.unwrap();
+    expect_error(syntax, StatusCode::BAD_REQUEST, "bad_request").await;
+    let text = post("name=x", "text/plain").await.unwrap();
+    expect_error(
+        text,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+}
 
-    async fn an_oversized_body_answers_413(backend) {
-        let db = TestDb::new(backend).await;
-        let figment = db.figment().merge(Serialized::default("max_body_bytes", 1024));
-        let app = spawn_app_on(db, figment).await;
-        let body = json!({"name": "x".repeat(2048)});
-        let response = app.post("/api/v1/services", ADMIN_TOKEN, &body).await;
-        expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    }
+async fn json_of_the_wrong_shape_answers_422_naming_the_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let missing = app.post("/api/v1/services", ADMIN_TOKEN, &json!({})).await;
+    let message = expect_error(
+        missing,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(message.contains("name"), "{message}");
+    let unknown = app
+        .post(
+            "/api/v1/services",
+            ADMIN_TOKEN,
+            &json!({"name": "x", "colour": "red"}),
+        )
+        .await;
+    let message = expect_error(
+        unknown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(message.contains("colour"), "{message}");
+}
+
+async fn an_oversized_body_answers_413(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("max_body_bytes", 1024));
+    let app = spawn_app_on(db, figment).await;
+    let body = json!({"name": "x".repeat(2048)});
+    let response = app.post("/api/v1/services", ADMIN_TOKEN, &body).await;
+    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }

@@ -26,25 +26,21 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each `async fn name(backend) { ... }` once per backend, as the tests `name::sqlite` and
-/// `name::postgres`.
+/// Runs each named `async fn name(backend: Backend)` once per backend, as the tests
+/// `name::sqlite` and `name::postgres`. A test function left out of the list is dead code, which
+/// the build reports.
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($backend:ident) $body:block)+) => {$(
+    ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($backend: $crate::helpers::Backend) $body
-
             #[tokio::test]
             async fn sqlite() {
-                run($crate::helpers::Backend::Sqlite).await
+                super::$name($crate::helpers::Backend::Sqlite).await
             }
 
             #[tokio::test]
             async fn postgres() {
-                run($crate::helpers::Backend::Postgres).await
+                super::$name($crate::helpers::Backend::Postgres).await
             }
         }
     )+};

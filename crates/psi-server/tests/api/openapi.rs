@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 
 use crate::backend_tests;
-use crate::helpers::{expect_json, spawn_app};
+use crate::helpers::{Backend, expect_json, spawn_app};
+
+backend_tests!(the_server_serves_its_openapi_document,);
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
 
@@ -25,26 +27,44 @@ fn the_committed_openapi_document_is_the_generated_one() {
     );
 }
 
-backend_tests! {
-    async fn the_server_serves_its_openapi_document(backend) {
-        let app = spawn_app(backend).await;
-        let response = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
-        let served = expect_json(response, StatusCode::OK).await;
-        assert_eq!(served, serde_json::to_value(psi_server::http::openapi()).unwrap());
-        for path in ["/api/v1/services", "/api/v1/services/{did}/keys/{name}", "/api/v1/services/{did}/tokens/{id}", "/healthz"] {
-            assert!(served["paths"].get(path).is_some(), "{path} is documented");
-        }
-        assert_eq!(served["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-        let mut operation_ids: Vec<&str> = served["paths"]
-            .as_object()
-            .unwrap()
-            .values()
-            .flat_map(|methods| methods.as_object().unwrap().values())
-            .map(|operation| operation["operationId"].as_str().expect("an operationId"))
-            .collect();
-        let count = operation_ids.len();
-        operation_ids.sort_unstable();
-        operation_ids.dedup();
-        assert_eq!(operation_ids.len(), count, "operationIds are unique: {operation_ids:?}");
+async fn the_server_serves_its_openapi_document(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let served = expect_json(response, StatusCode::OK).await;
+    assert_eq!(
+        served,
+        serde_json::to_value(psi_server::http::openapi()).unwrap()
+    );
+    for path in [
+        "/api/v1/services",
+        "/api/v1/services/{did}/keys/{name}",
+        "/api/v1/services/{did}/tokens/{id}",
+        "/healthz",
+    ] {
+        assert!(served["paths"].get(path).is_some(), "{path} is documented");
     }
+    assert_eq!(
+        served["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let mut operation_ids: Vec<&str> = served["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().expect("an operationId"))
+        .collect();
+    let count = operation_ids.len();
+    operation_ids.sort_unstable();
+    operation_ids.dedup();
+    assert_eq!(
+        operation_ids.len(),
+        count,
+        "operationIds are unique: {operation_ids:?}"
+    );
 }

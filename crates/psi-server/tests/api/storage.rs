@@ -8,106 +8,211 @@ use sqlx::Row;
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, Backend, TestDb, expect_json, spawn_app, spawn_app_on, start};
 
-backend_tests! {
-    async fn the_database_holds_no_private_key_or_secret_in_clear(backend) {
-        let app = spawn_app(backend).await;
-        let did = app.create_service("Acme").await;
-        let path = format!("/api/v1/services/{did}/keys");
-        let private = PrivateKey::generate().unwrap();
-        let private_pem = private.to_pkcs8_pem().unwrap();
-        let body = json!({"name": "imported", "type": "rsa_key_pair", "private_key_pem": private_pem.as_str()});
-        expect_json(app.post(&path, ADMIN_TOKEN, &body).await, StatusCode::CREATED).await;
-        let generated = expect_json(app.post(&path, ADMIN_TOKEN, &json!({"name": "shared", "type": "sha_secret"})).await, StatusCode::CREATED).await;
-        let secret_b64 = generated["secret"].as_str().unwrap().to_owned();
-        let secret = STANDARD.decode(&secret_b64).unwrap();
-        let pem_body: String = private_pem.lines().filter(|l| !l.starts_with("-----")).collect();
-        let (_, token) = app.create_token(&did).await;
+backend_tests!(
+    the_database_holds_no_private_key_or_secret_in_clear,
+    services_keys_and_tokens_survive_a_restart,
+    two_servers_on_one_database_serve_the_same_data,
+);
 
-        // Every column of every row, as bytes.
-        let pool = app.db.raw_pool().await;
-        let mut dump = Vec::new();
-        for table in ["settings", "services", "service_tokens", "keys"] {
-            let columns: &[&str] = match table {
-                "settings" => &["name", "value"],
-                "services" => &["id", "did", "name", "verkey", "did_seed_sealed"],
-                "service_tokens" => &["id", "name", "secret_sha256"],
-                _ => &["id", "name", "kind", "public_pem", "secret_sealed"],
-            };
-            for row in sqlx::query(&format!("SELECT {} FROM {table}", columns.join(", "))).fetch_all(&pool).await.unwrap() {
-                for i in 0..columns.len() {
-                    if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
-                        dump.extend_from_slice(text.as_bytes());
-                    } else if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                        dump.extend_from_slice(&bytes);
-                    }
-                    dump.push(b'\n');
+async fn the_database_holds_no_private_key_or_secret_in_clear(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let path = format!("/api/v1/services/{did}/keys");
+    let private = PrivateKey::generate().unwrap();
+    let private_pem = private.to_pkcs8_pem().unwrap();
+    let body = json!({"name": "imported", "type": "rsa_key_pair", "private_key_pem": private_pem.as_str()});
+    expect_json(
+        app.post(&path, ADMIN_TOKEN, &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let generated = expect_json(
+        app.post(
+            &path,
+            ADMIN_TOKEN,
+            &json!({"name": "shared", "type": "sha_secret"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let secret_b64 = generated["secret"].as_str().unwrap().to_owned();
+    let secret = STANDARD.decode(&secret_b64).unwrap();
+    let pem_body: String = private_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let (_, token) = app.create_token(&did).await;
+
+    // Every column of every row, as bytes.
+    let pool = app.db.raw_pool().await;
+    let mut dump = Vec::new();
+    for table in ["settings", "services", "service_tokens", "keys"] {
+        let columns: &[&str] = match table {
+            "settings" => &["name", "value"],
+            "services" => &["id", "did", "name", "verkey", "did_seed_sealed"],
+            "service_tokens" => &["id", "name", "secret_sha256"],
+            _ => &["id", "name", "kind", "public_pem", "secret_sealed"],
+        };
+        for row in sqlx::query(&format!("SELECT {} FROM {table}", columns.join(", ")))
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+        {
+            for i in 0..columns.len() {
+                if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
+                    dump.extend_from_slice(text.as_bytes());
+                } else if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                    dump.extend_from_slice(&bytes);
                 }
+                dump.push(b'\n');
             }
         }
-        let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
-        assert!(contains(b"BEGIN PUBLIC KEY"), "the dump does read the keys table");
-        assert!(!contains(b"PRIVATE KEY"), "a private PEM is stored in clear");
-        assert!(!contains(&pem_body.as_bytes()[..64]), "the private key's base64 is stored in clear");
-        assert!(!contains(secret_b64.as_bytes()) && !contains(&secret), "the SHA secret is stored in clear");
-        assert!(!contains(token.as_bytes()) && !contains(token.rsplit('_').next().unwrap().as_bytes()), "a token is stored in clear");
-        assert!(!contains(crate::helpers::ADMIN_TOKEN.as_bytes()), "the admin token is stored in clear");
-
-        // What is sealed opens again with the master key.
-        let scope = psi_server::db::services::scope_for_did(&app.app.state().db, &did.parse().unwrap()).await.unwrap().unwrap();
-        let sealed = psi_server::db::keys::sealed_secret(&app.app.state().db, &scope, "imported").await.unwrap().unwrap();
-        let opened = app.app.state().master_key.open(sealed.id.as_bytes(), &sealed.secret_sealed).unwrap();
-        assert_eq!(&opened[..], private_pem.as_bytes());
     }
+    let contains = |needle: &[u8]| dump.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        contains(b"BEGIN PUBLIC KEY"),
+        "the dump does read the keys table"
+    );
+    assert!(
+        !contains(b"PRIVATE KEY"),
+        "a private PEM is stored in clear"
+    );
+    assert!(
+        !contains(&pem_body.as_bytes()[..64]),
+        "the private key's base64 is stored in clear"
+    );
+    assert!(
+        !contains(secret_b64.as_bytes()) && !contains(&secret),
+        "the SHA secret is stored in clear"
+    );
+    assert!(
+        !contains(token.as_bytes()) && !contains(token.rsplit('_').next().unwrap().as_bytes()),
+        "a token is stored in clear"
+    );
+    assert!(
+        !contains(crate::helpers::ADMIN_TOKEN.as_bytes()),
+        "the admin token is stored in clear"
+    );
 
-    async fn services_keys_and_tokens_survive_a_restart(backend) {
-        let app = spawn_app(backend).await;
-        let did = app.create_service("Acme").await;
-        let (_, token) = app.create_token(&did).await;
-        let path = format!("/api/v1/services/{did}/keys");
-        let before = expect_json(app.post(&path, &token, &json!({"name": "signing", "type": "rsa_key_pair"})).await, StatusCode::CREATED).await;
+    // What is sealed opens again with the master key.
+    let scope = psi_server::db::services::scope_for_did(&app.app.state().db, &did.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = psi_server::db::keys::sealed_secret(&app.app.state().db, &scope, "imported")
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = app
+        .app
+        .state()
+        .master_key
+        .open(sealed.id.as_bytes(), &sealed.secret_sealed)
+        .unwrap();
+    assert_eq!(&opened[..], private_pem.as_bytes());
+}
 
-        let app = app.restart().await;
-        let service = expect_json(app.get(&format!("/api/v1/services/{did}"), &token).await, StatusCode::OK).await;
-        assert_eq!(service["name"], "Acme");
-        let after = expect_json(app.get(&format!("{path}/signing"), &token).await, StatusCode::OK).await;
-        assert_eq!(after["public_pem"], before["public_pem"]);
-        let scope = psi_server::db::services::scope_for_did(&app.app.state().db, &did.parse().unwrap()).await.unwrap().unwrap();
-        let sealed = psi_server::db::keys::sealed_secret(&app.app.state().db, &scope, "signing").await.unwrap().unwrap();
-        let opened = app.app.state().master_key.open(sealed.id.as_bytes(), &sealed.secret_sealed).unwrap();
-        let key = PrivateKey::from_pem(std::str::from_utf8(&opened).unwrap()).unwrap();
-        assert_eq!(key.public_key().to_spki_pem().unwrap(), before["public_pem"].as_str().unwrap());
-    }
+async fn services_keys_and_tokens_survive_a_restart(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let (_, token) = app.create_token(&did).await;
+    let path = format!("/api/v1/services/{did}/keys");
+    let before = expect_json(
+        app.post(
+            &path,
+            &token,
+            &json!({"name": "signing", "type": "rsa_key_pair"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
 
-    async fn two_servers_on_one_database_serve_the_same_data(backend) {
-        let db = TestDb::new(backend).await;
-        let figment = db.figment();
-        // On PostgreSQL both start at once: migrations and first-run setup must not race. A SQLite
-        // file is meant for one server, so there the second starts after the first.
-        let (first, second) = if backend == Backend::Postgres {
-            tokio::join!(spawn_app_on(db, figment.clone()), start(figment))
-        } else {
-            let first = spawn_app_on(db, figment.clone()).await;
-            (first, start(figment).await)
-        };
-        let second_url = format!("http://{}", second.addr);
-        let did = first.create_service("Shared").await;
-        let (_, token) = first.create_token(&did).await;
-        let response = first
-            .client
-            .post(format!("{second_url}/api/v1/services/{did}/keys"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "from-second", "type": "sha_secret"}))
-            .send()
-            .await
-            .unwrap();
-        expect_json(response, StatusCode::CREATED).await;
-        let keys = expect_json(first.get(&format!("/api/v1/services/{did}/keys"), &token).await, StatusCode::OK).await;
-        let names: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["default", "from-second"]);
-        let services = first.client.get(format!("{second_url}/api/v1/services")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
-        let services = expect_json(services, StatusCode::OK).await;
-        assert_eq!(services[0]["did"], did.as_str());
-        second.stop().await.unwrap();
-        assert_eq!(first.get("/readyz", "").await.status(), StatusCode::OK, "the first serves on");
-    }
+    let app = app.restart().await;
+    let service = expect_json(
+        app.get(&format!("/api/v1/services/{did}"), &token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(service["name"], "Acme");
+    let after = expect_json(
+        app.get(&format!("{path}/signing"), &token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(after["public_pem"], before["public_pem"]);
+    let scope = psi_server::db::services::scope_for_did(&app.app.state().db, &did.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = psi_server::db::keys::sealed_secret(&app.app.state().db, &scope, "signing")
+        .await
+        .unwrap()
+        .unwrap();
+    let opened = app
+        .app
+        .state()
+        .master_key
+        .open(sealed.id.as_bytes(), &sealed.secret_sealed)
+        .unwrap();
+    let key = PrivateKey::from_pem(std::str::from_utf8(&opened).unwrap()).unwrap();
+    assert_eq!(
+        key.public_key().to_spki_pem().unwrap(),
+        before["public_pem"].as_str().unwrap()
+    );
+}
+
+async fn two_servers_on_one_database_serve_the_same_data(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db.figment();
+    // On PostgreSQL both start at once: migrations and first-run setup must not race. A SQLite
+    // file is meant for one server, so there the second starts after the first.
+    let (first, second) = if backend == Backend::Postgres {
+        tokio::join!(spawn_app_on(db, figment.clone()), start(figment))
+    } else {
+        let first = spawn_app_on(db, figment.clone()).await;
+        (first, start(figment).await)
+    };
+    let second_url = format!("http://{}", second.addr);
+    let did = first.create_service("Shared").await;
+    let (_, token) = first.create_token(&did).await;
+    let response = first
+        .client
+        .post(format!("{second_url}/api/v1/services/{did}/keys"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "from-second", "type": "sha_secret"}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::CREATED).await;
+    let keys = expect_json(
+        first
+            .get(&format!("/api/v1/services/{did}/keys"), &token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "from-second"]);
+    let services = first
+        .client
+        .get(format!("{second_url}/api/v1/services"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let services = expect_json(services, StatusCode::OK).await;
+    assert_eq!(services[0]["did"], did.as_str());
+    second.stop().await.unwrap();
+    assert_eq!(
+        first.get("/readyz", "").await.status(),
+        StatusCode::OK,
+        "the first serves on"
+    );
 }
