@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod demo;
+pub mod domain;
 pub mod http;
 pub mod scope;
 mod telemetry;

@@ -19,10 +19,15 @@
 //!
 //! [`ServiceScope`]: crate::scope::ServiceScope
 
+pub mod credential_definitions;
+pub mod instances;
+pub mod interactions;
 pub mod keys;
+pub mod schemas;
 pub mod services;
 pub mod settings;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

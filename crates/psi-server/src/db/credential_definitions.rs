@@ -1,0 +1,370 @@
+//! Credential definitions (`credential_definitions` table) and the keys allowed to issue them
+//! from outside (`credential_definition_issuers`).
+//!
+//! The wire id `<DID>:3:CL:<seq>:<tag>` is built from the service's DID and two columns; `seq` is
+//! allocated per service when a definition is stored.
+
+use std::collections::HashMap;
+
+use psi_link::CredentialDefinitionId;
+use sqlx::FromRow;
+
+use super::schemas::{SCHEMA_COLUMNS, Schema, SchemaRow};
+use super::webhooks::{self, NewWebhook, Webhook};
+use super::{Db, new_id, now_ms};
+use crate::domain::{Attestation, SourceIpPrefixes, Tag};
+use crate::scope::ServiceScope;
+
+/// A stored credential definition with its schema.
+#[derive(Debug, Clone)]
+pub struct CredentialDefinition {
+    /// Internal id (interactions refer to it).
+    pub id: String,
+    /// Wire id, `<DID>:3:CL:<seq>:<tag>`.
+    pub credential_id: CredentialDefinitionId,
+    pub schema: Schema,
+    pub attestation: Attestation,
+    pub one_off: bool,
+    /// The credential-check webhook (PROTOCOL §4.2), for external verification.
+    pub check_webhook: Option<Webhook>,
+    /// Names of the keys that may issue it from outside (PROTOCOL §4.3), sorted.
+    pub issuers: Vec<String>,
+    pub source_ip_prefixes: SourceIpPrefixes,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A definition to store.
+#[derive(Debug, Clone)]
+pub struct NewCredentialDefinition {
+    /// Internal id of one of the scoped service's schemas.
+    pub schema_id: String,
+    pub tag: Tag,
+    pub attestation: Attestation,
+    pub settings: DefinitionSettings,
+}
+
+/// The parts of a definition that may change after creation.
+#[derive(Debug, Clone)]
+pub struct DefinitionSettings {
+    pub one_off: bool,
+    pub check_webhook: Option<NewWebhook>,
+    /// Key names of the scoped service; names that do not exist are skipped, so check first.
+    pub issuers: Vec<String>,
+    pub source_ip_prefixes: SourceIpPrefixes,
+}
+
+/// The wire id of the scoped service's definition `seq`, `tag`.
+pub fn wire_id(scope: &ServiceScope, seq: i64, tag: &str) -> sqlx::Result<CredentialDefinitionId> {
+    format!("{}:3:CL:{seq}:{tag}", scope.did())
+        .parse()
+        .map_err(|e: psi_link::IdError| sqlx::Error::Decode(e.to_string().into()))
+}
+
+#[derive(FromRow)]
+struct DefinitionRow {
+    #[sqlx(rename = "def_id")]
+    id: String,
+    seq: i64,
+    tag: String,
+    attestation: String,
+    one_off: i64,
+    check_url: Option<String>,
+    check_key: Option<String>,
+    check_auth: Option<String>,
+    check_timeout_ms: Option<i64>,
+    source_ip_prefixes: String,
+    #[sqlx(rename = "def_created_at")]
+    created_at: i64,
+    #[sqlx(rename = "def_updated_at")]
+    updated_at: i64,
+    #[sqlx(flatten)]
+    schema: SchemaRow,
+}
+
+const SELECT: &str = "SELECT c.id AS def_id, c.seq, c.tag, c.attestation, c.one_off, \
+    c.check_url, k.name AS check_key, c.check_auth, c.check_timeout_ms, c.source_ip_prefixes, \
+    c.created_at AS def_created_at, c.updated_at AS def_updated_at";
+
+/// `SELECT ... FROM` with the schema joined and the check key named; `WHERE c.service_id = $1`.
+fn select(condition: &str) -> String {
+    format!(
+        "{SELECT}, {SCHEMA_COLUMNS} FROM credential_definitions c \
+         JOIN schemas s ON s.id = c.schema_id \
+         LEFT JOIN keys k ON k.id = c.check_key_id \
+         WHERE c.service_id = $1 {condition} ORDER BY c.seq"
+    )
+}
+
+/// A row, with its issuers' names.
+fn into_definition(
+    scope: &ServiceScope,
+    row: DefinitionRow,
+    issuers: Vec<String>,
+) -> sqlx::Result<CredentialDefinition> {
+    let prefixes: Vec<String> =
+        serde_json::from_str(&row.source_ip_prefixes).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(CredentialDefinition {
+        credential_id: wire_id(scope, row.seq, &row.tag)?,
+        schema: row.schema.into_schema(scope)?,
+        attestation: Attestation::from_db(&row.attestation)?,
+        one_off: row.one_off != 0,
+        check_webhook: webhooks::from_columns(
+            row.check_url,
+            row.check_key,
+            row.check_auth,
+            row.check_timeout_ms,
+        )?,
+        issuers,
+        source_ip_prefixes: SourceIpPrefixes::parse(&prefixes)
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
+        id: row.id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Issuer key names by definition id: of all the scoped service's definitions, or of one.
+async fn issuers(
+    db: &Db,
+    scope: &ServiceScope,
+    definition_id: Option<&str>,
+) -> sqlx::Result<HashMap<String, Vec<String>>> {
+    let sql = format!(
+        "SELECT i.credential_definition_id, k.name FROM credential_definition_issuers i \
+         JOIN keys k ON k.id = i.key_id WHERE i.service_id = $1 {} ORDER BY k.name",
+        if definition_id.is_some() {
+            "AND i.credential_definition_id = $2"
+        } else {
+            ""
+        }
+    );
+    let mut query = sqlx::query_as(&sql).bind(scope.service_id());
+    if let Some(id) = definition_id {
+        query = query.bind(id);
+    }
+    let rows: Vec<(String, String)> = query.fetch_all(db.pool()).await?;
+    let mut by_definition: HashMap<String, Vec<String>> = HashMap::new();
+    for (definition, key) in rows {
+        by_definition.entry(definition).or_default().push(key);
+    }
+    Ok(by_definition)
+}
+
+/// The scoped service's definitions, by `seq`.
+pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
+    let rows: Vec<DefinitionRow> = sqlx::query_as(&select(""))
+        .bind(scope.service_id())
+        .fetch_all(db.pool())
+        .await?;
+    let mut issuers = issuers(db, scope, None).await?;
+    rows.into_iter()
+        .map(|row| {
+            let keys = issuers.remove(&row.id).unwrap_or_default();
+            into_definition(scope, row, keys)
+        })
+        .collect()
+}
+
+/// One row (if any) with its issuers.
+async fn with_issuers(
+    db: &Db,
+    scope: &ServiceScope,
+    row: Option<DefinitionRow>,
+) -> sqlx::Result<Option<CredentialDefinition>> {
+    let Some(row) = row else { return Ok(None) };
+    let keys = issuers(db, scope, Some(&row.id))
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    into_definition(scope, row, keys).map(Some)
+}
+
+/// The scoped service's definition with this wire id (`None` when another DID issued it).
+pub async fn get_by_wire_id(
+    db: &Db,
+    scope: &ServiceScope,
+    credential_id: &CredentialDefinitionId,
+) -> sqlx::Result<Option<CredentialDefinition>> {
+    let Ok(seq) = i64::try_from(credential_id.schema_seq_no()) else {
+        return Ok(None);
+    };
+    if credential_id.issuer() != scope.did().as_str() {
+        return Ok(None);
+    }
+    let row = sqlx::query_as(&select("AND c.seq = $2 AND c.tag = $3"))
+        .bind(scope.service_id())
+        .bind(seq)
+        .bind(credential_id.tag())
+        .fetch_optional(db.pool())
+        .await?;
+    with_issuers(db, scope, row).await
+}
+
+/// The scoped service's definition with this internal id.
+pub async fn get(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Option<CredentialDefinition>> {
+    let row = sqlx::query_as(&select("AND c.id = $2"))
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    with_issuers(db, scope, row).await
+}
+
+/// Stores a definition with the next free `seq` of the service; returns its internal id. A
+/// schema and tag already used is a unique violation.
+pub async fn insert(
+    db: &Db,
+    scope: &ServiceScope,
+    new: &NewCredentialDefinition,
+) -> sqlx::Result<String> {
+    // Two servers may pick the same `seq` at once: the loser retries with the next one.
+    let mut attempts = 0;
+    loop {
+        let result = try_insert(db, scope, new).await;
+        let seq_taken = matches!(&result, Err(sqlx::Error::Database(e)) if e.is_unique_violation());
+        attempts += 1;
+        if !seq_taken || attempts == 5 || tag_taken(db, scope, new).await? {
+            return result;
+        }
+    }
+}
+
+async fn tag_taken(
+    db: &Db,
+    scope: &ServiceScope,
+    new: &NewCredentialDefinition,
+) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM credential_definitions \
+         WHERE service_id = $1 AND schema_id = $2 AND tag = $3",
+    )
+    .bind(scope.service_id())
+    .bind(&new.schema_id)
+    .bind(new.tag.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(found.is_some())
+}
+
+async fn try_insert(
+    db: &Db,
+    scope: &ServiceScope,
+    new: &NewCredentialDefinition,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    let settings = &new.settings;
+    let (url, key, auth, timeout) = webhooks::columns(settings.check_webhook.as_ref());
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO credential_definitions (id, service_id, schema_id, seq, tag, attestation, \
+         one_off, check_url, check_key_id, check_auth, check_timeout_ms, source_ip_prefixes, \
+         created_at, updated_at) \
+         SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $6, $7, \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $11, $12, $12 \
+         FROM credential_definitions WHERE service_id = $2",
+    )
+    .bind(&id)
+    .bind(scope.service_id())
+    .bind(&new.schema_id)
+    .bind(new.tag.as_str())
+    .bind(new.attestation.as_str())
+    .bind(i64::from(settings.one_off))
+    .bind(url)
+    .bind(key)
+    .bind(auth)
+    .bind(timeout)
+    .bind(prefixes_json(&settings.source_ip_prefixes))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    insert_issuers(&mut tx, scope, &id, &settings.issuers).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn prefixes_json(prefixes: &SourceIpPrefixes) -> String {
+    serde_json::to_string(&prefixes.to_strings()).expect("strings serialise")
+}
+
+async fn insert_issuers(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    scope: &ServiceScope,
+    definition_id: &str,
+    key_names: &[String],
+) -> sqlx::Result<()> {
+    for name in key_names {
+        sqlx::query(
+            "INSERT INTO credential_definition_issuers (credential_definition_id, service_id, key_id) \
+             SELECT $1, $2, id FROM keys WHERE service_id = $2 AND name = $3",
+        )
+        .bind(definition_id)
+        .bind(scope.service_id())
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Replaces the mutable parts of the scoped service's definition; false if there is none.
+pub async fn update_settings(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    settings: &DefinitionSettings,
+) -> sqlx::Result<bool> {
+    let (url, key, auth, timeout) = webhooks::columns(settings.check_webhook.as_ref());
+    let mut tx = db.pool().begin().await?;
+    let result = sqlx::query(
+        "UPDATE credential_definitions SET one_off = $3, check_url = $4, \
+         check_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $5), \
+         check_auth = $6, check_timeout_ms = $7, source_ip_prefixes = $8, updated_at = $9 \
+         WHERE service_id = $1 AND id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .bind(i64::from(settings.one_off))
+    .bind(url)
+    .bind(key)
+    .bind(auth)
+    .bind(timeout)
+    .bind(prefixes_json(&settings.source_ip_prefixes))
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM credential_definition_issuers WHERE service_id = $1 AND credential_definition_id = $2")
+        .bind(scope.service_id())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    insert_issuers(&mut tx, scope, id, &settings.issuers).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Names of the scoped service's interactions that ask this definition's check webhook (it
+/// cannot be removed while they do).
+pub async fn verifying_interactions(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT i.name FROM interaction_credentials ic JOIN interactions i ON i.id = ic.interaction_id \
+         WHERE ic.service_id = $1 AND ic.credential_definition_id = $2 \
+         AND ic.external_verification = 1 ORDER BY i.name",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_all(db.pool())
+    .await
+}

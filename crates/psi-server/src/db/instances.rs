@@ -1,0 +1,272 @@
+//! Interaction instances (`instances` table): the same interaction with different parameters.
+//! Each interaction has exactly one default instance, created with it.
+
+use std::collections::HashMap;
+
+use sqlx::{Any, FromRow, Transaction};
+
+use super::{Db, new_id, now_ms};
+use crate::domain::{Parameter, Parameters};
+use crate::scope::ServiceScope;
+
+/// A stored instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Also the wire instance id (`id` of a link, `actionInstanceId` of a webhook).
+    pub id: String,
+    pub interaction_id: String,
+    /// Sent as `actionParams`.
+    pub parameters: Vec<Parameter>,
+    /// Used by links that name no instance.
+    pub is_default: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct InstanceRow {
+    id: String,
+    interaction_id: String,
+    parameters: String,
+    is_default: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<InstanceRow> for Instance {
+    type Error = sqlx::Error;
+
+    fn try_from(row: InstanceRow) -> sqlx::Result<Self> {
+        Ok(Instance {
+            parameters: serde_json::from_str(&row.parameters)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?,
+            id: row.id,
+            interaction_id: row.interaction_id,
+            is_default: row.is_default != 0,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// `SELECT` of the scoped service's instances (`$1`) plus `condition`, default first.
+fn select(condition: &str) -> String {
+    format!(
+        "SELECT id, interaction_id, parameters, is_default, created_at, updated_at \
+         FROM instances WHERE service_id = $1 {condition} \
+         ORDER BY interaction_id, is_default DESC, created_at, id"
+    )
+}
+
+/// Instances by interaction id: of all the scoped service's interactions, or of one.
+pub(super) async fn by_interaction(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: Option<&str>,
+) -> sqlx::Result<HashMap<String, Vec<Instance>>> {
+    let rows: Vec<InstanceRow> = match interaction_id {
+        Some(id) => {
+            sqlx::query_as(&select("AND interaction_id = $2"))
+                .bind(scope.service_id())
+                .bind(id)
+                .fetch_all(db.pool())
+                .await?
+        }
+        None => {
+            sqlx::query_as(&select(""))
+                .bind(scope.service_id())
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    let mut by_interaction: HashMap<String, Vec<Instance>> = HashMap::new();
+    for row in rows {
+        let instance = Instance::try_from(row)?;
+        by_interaction
+            .entry(instance.interaction_id.clone())
+            .or_default()
+            .push(instance);
+    }
+    Ok(by_interaction)
+}
+
+/// The instances of the scoped service's interaction, default first.
+pub async fn list(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+) -> sqlx::Result<Vec<Instance>> {
+    Ok(by_interaction(db, scope, Some(interaction_id))
+        .await?
+        .remove(interaction_id)
+        .unwrap_or_default())
+}
+
+/// One instance of the scoped service's interaction.
+pub async fn get(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    id: &str,
+) -> sqlx::Result<Option<Instance>> {
+    let row: Option<InstanceRow> = sqlx::query_as(&select("AND interaction_id = $2 AND id = $3"))
+        .bind(scope.service_id())
+        .bind(interaction_id)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(Instance::try_from).transpose()
+}
+
+fn parameters_json(parameters: &Parameters) -> String {
+    serde_json::to_string(parameters.as_slice()).expect("parameters serialise")
+}
+
+/// Inserts an instance in a transaction that has checked its interaction; a default instance
+/// takes over from the previous one.
+pub(super) async fn insert_row(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    parameters: &Parameters,
+    is_default: bool,
+    now: i64,
+) -> sqlx::Result<Instance> {
+    if is_default {
+        clear_default(tx, scope, interaction_id, now).await?;
+    }
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO instances (id, interaction_id, service_id, parameters, is_default, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(interaction_id)
+    .bind(scope.service_id())
+    .bind(parameters_json(parameters))
+    .bind(i64::from(is_default))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Instance {
+        id,
+        interaction_id: interaction_id.to_owned(),
+        parameters: parameters.as_slice().to_vec(),
+        is_default,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+async fn clear_default(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE instances SET is_default = 0, updated_at = $3 \
+         WHERE service_id = $1 AND interaction_id = $2 AND is_default = 1",
+    )
+    .bind(scope.service_id())
+    .bind(interaction_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds an instance to the scoped service's interaction; `None` if there is no such interaction.
+pub async fn insert(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    parameters: &Parameters,
+    is_default: bool,
+) -> sqlx::Result<Option<Instance>> {
+    let mut tx = db.pool().begin().await?;
+    if !interaction_exists(&mut tx, scope, interaction_id).await? {
+        return Ok(None);
+    }
+    let instance = insert_row(
+        &mut tx,
+        scope,
+        interaction_id,
+        parameters,
+        is_default,
+        now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(instance))
+}
+
+async fn interaction_exists(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    interaction_id: &str,
+) -> sqlx::Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM interactions WHERE service_id = $1 AND id = $2")
+            .bind(scope.service_id())
+            .bind(interaction_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Replaces an instance's parameters and, when `make_default`, makes it the default; false if
+/// there is no such instance.
+pub async fn update(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    id: &str,
+    parameters: Option<&Parameters>,
+    make_default: bool,
+) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    if make_default {
+        clear_default(&mut tx, scope, interaction_id, now).await?;
+    }
+    let result = sqlx::query(
+        "UPDATE instances SET parameters = COALESCE($4, parameters), \
+         is_default = CASE WHEN $5 = 1 THEN 1 ELSE is_default END, updated_at = $6 \
+         WHERE service_id = $1 AND interaction_id = $2 AND id = $3",
+    )
+    .bind(scope.service_id())
+    .bind(interaction_id)
+    .bind(id)
+    .bind(parameters.map(parameters_json))
+    .bind(i64::from(make_default))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        // Dropping the transaction rolls back the cleared default.
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Deletes an instance that is not the default; false if nothing was deleted (no such instance,
+/// or the default).
+pub async fn delete_non_default(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "DELETE FROM instances \
+         WHERE service_id = $1 AND interaction_id = $2 AND id = $3 AND is_default = 0",
+    )
+    .bind(scope.service_id())
+    .bind(interaction_id)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(result.rows_affected() > 0)
+}

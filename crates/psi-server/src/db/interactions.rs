@@ -1,0 +1,347 @@
+//! Interactions (`interactions` table) with the credentials they require and issue
+//! (`interaction_credentials`) and their instances (`instances`, see [`super::instances`]).
+//!
+//! Reads load a whole interaction in three queries (for one or for all of a service's), so the
+//! public listing stays cheap.
+
+use std::collections::HashMap;
+
+use psi_link::CredentialDefinitionId;
+use sqlx::{Any, FromRow, Transaction};
+
+use super::instances::{self, Instance};
+use super::webhooks::{self, NewWebhook, Webhook};
+use super::{Db, new_id, now_ms};
+use crate::domain::{Description, Medium, Name, Parameters};
+use crate::scope::ServiceScope;
+
+/// A stored interaction, complete.
+#[derive(Debug, Clone)]
+pub struct Interaction {
+    /// Also the wire `actionId`.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Paused interactions are not listed publicly and do not start.
+    pub active: bool,
+    pub media: Vec<Medium>,
+    /// In the order the service gave.
+    pub required: Vec<RequiredCredential>,
+    /// In the order the service gave.
+    pub issued: Vec<IssuedCredential>,
+    /// The interaction webhook (PROTOCOL §4.1).
+    pub webhook: Option<Webhook>,
+    /// The default instance first, then oldest first; never empty.
+    pub instances: Vec<Instance>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Interaction {
+    /// The instance links use when they name none.
+    pub fn default_instance(&self) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.is_default)
+    }
+}
+
+/// A credential the holder must share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredCredential {
+    /// Internal id of the credential definition.
+    pub definition_id: String,
+    /// Wire id of the credential definition.
+    pub credential_id: CredentialDefinitionId,
+    /// A QR link may pre-fill it (the definition is self-attested).
+    pub prefill_from_qr: bool,
+    /// Also ask the definition's check webhook (it has one).
+    pub external_verification: bool,
+    /// Only the holder's latest credential of this definition counts.
+    pub only_last: bool,
+}
+
+/// A credential the interaction issues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredential {
+    /// Internal id of the credential definition.
+    pub definition_id: String,
+    /// Wire id of the credential definition.
+    pub credential_id: CredentialDefinitionId,
+}
+
+#[derive(FromRow)]
+struct InteractionRow {
+    id: String,
+    name: String,
+    description: String,
+    active: i64,
+    media: String,
+    webhook_url: Option<String>,
+    webhook_key: Option<String>,
+    webhook_auth: Option<String>,
+    webhook_timeout_ms: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct CredentialRow {
+    interaction_id: String,
+    credential_definition_id: String,
+    seq: i64,
+    tag: String,
+    role: String,
+    prefill_from_qr: i64,
+    external_verification: i64,
+    only_last: i64,
+}
+
+/// The interaction and credential queries, `WHERE service_id = $1` plus `condition`.
+fn interaction_query(condition: &str) -> String {
+    format!(
+        "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
+         k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.created_at, i.updated_at \
+         FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
+         WHERE i.service_id = $1 {condition} ORDER BY i.created_at, i.id"
+    )
+}
+
+fn credential_query(condition: &str) -> String {
+    format!(
+        "SELECT ic.interaction_id, ic.credential_definition_id, c.seq, c.tag, ic.role, \
+         ic.prefill_from_qr, ic.external_verification, ic.only_last \
+         FROM interaction_credentials ic \
+         JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+         WHERE ic.service_id = $1 {condition} ORDER BY ic.interaction_id, ic.role, ic.position"
+    )
+}
+
+/// Loads interactions (all of the service's, or the one `id`) with their parts.
+async fn load(db: &Db, scope: &ServiceScope, id: Option<&str>) -> sqlx::Result<Vec<Interaction>> {
+    let (interaction_sql, credential_sql) = match id {
+        Some(_) => (
+            interaction_query("AND i.id = $2"),
+            credential_query("AND ic.interaction_id = $2"),
+        ),
+        None => (interaction_query(""), credential_query("")),
+    };
+    let mut rows = sqlx::query_as::<_, InteractionRow>(&interaction_sql).bind(scope.service_id());
+    let mut credentials =
+        sqlx::query_as::<_, CredentialRow>(&credential_sql).bind(scope.service_id());
+    if let Some(id) = id {
+        rows = rows.bind(id);
+        credentials = credentials.bind(id);
+    }
+    let rows = rows.fetch_all(db.pool()).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let credentials = credentials.fetch_all(db.pool()).await?;
+    let mut instances = instances::by_interaction(db, scope, id).await?;
+
+    let mut required: HashMap<String, Vec<RequiredCredential>> = HashMap::new();
+    let mut issued: HashMap<String, Vec<IssuedCredential>> = HashMap::new();
+    for row in credentials {
+        let credential_id = super::credential_definitions::wire_id(scope, row.seq, &row.tag)?;
+        match row.role.as_str() {
+            "required" => {
+                required
+                    .entry(row.interaction_id)
+                    .or_default()
+                    .push(RequiredCredential {
+                        definition_id: row.credential_definition_id,
+                        credential_id,
+                        prefill_from_qr: row.prefill_from_qr != 0,
+                        external_verification: row.external_verification != 0,
+                        only_last: row.only_last != 0,
+                    })
+            }
+            "issued" => issued
+                .entry(row.interaction_id)
+                .or_default()
+                .push(IssuedCredential {
+                    definition_id: row.credential_definition_id,
+                    credential_id,
+                }),
+            other => {
+                return Err(sqlx::Error::Decode(
+                    format!("unknown credential role {other:?}").into(),
+                ));
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            Ok(Interaction {
+                media: serde_json::from_str(&row.media)
+                    .map_err(|e| sqlx::Error::Decode(e.into()))?,
+                webhook: webhooks::from_columns(
+                    row.webhook_url,
+                    row.webhook_key,
+                    row.webhook_auth,
+                    row.webhook_timeout_ms,
+                )?,
+                required: required.remove(&row.id).unwrap_or_default(),
+                issued: issued.remove(&row.id).unwrap_or_default(),
+                instances: instances.remove(&row.id).unwrap_or_default(),
+                active: row.active != 0,
+                id: row.id,
+                name: row.name,
+                description: row.description,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}
+
+/// The scoped service's interactions, oldest first, paused ones included.
+pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Interaction>> {
+    load(db, scope, None).await
+}
+
+/// The scoped service's interaction with this id (`actionId`).
+pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Interaction>> {
+    Ok(load(db, scope, Some(id)).await?.pop())
+}
+
+/// An interaction to store, or the new content of one.
+#[derive(Debug, Clone)]
+pub struct NewInteraction {
+    pub name: Name,
+    pub description: Description,
+    pub active: bool,
+    pub media: Vec<Medium>,
+    pub required: Vec<NewRequiredCredential>,
+    /// Internal ids of credential definitions of the scoped service.
+    pub issued: Vec<String>,
+    pub webhook: Option<NewWebhook>,
+}
+
+/// A required credential to store; the definition is one of the scoped service's.
+#[derive(Debug, Clone)]
+pub struct NewRequiredCredential {
+    pub definition_id: String,
+    pub prefill_from_qr: bool,
+    pub external_verification: bool,
+    pub only_last: bool,
+}
+
+/// Stores an interaction and its default instance with `parameters`; returns the interaction's
+/// id. A name already taken is a unique violation.
+pub async fn insert(
+    db: &Db,
+    scope: &ServiceScope,
+    new: &NewInteraction,
+    parameters: &Parameters,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO interactions (id, service_id, name, description, active, media, \
+         webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $11, $11)",
+    )
+    .bind(&id)
+    .bind(scope.service_id())
+    .bind(new.name.as_str())
+    .bind(new.description.as_str())
+    .bind(i64::from(new.active))
+    .bind(media_json(&new.media))
+    .bind(url)
+    .bind(key)
+    .bind(auth)
+    .bind(timeout)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    insert_credentials(&mut tx, scope, &id, new).await?;
+    instances::insert_row(&mut tx, scope, &id, parameters, true, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replaces the content of the scoped service's interaction (not its instances); false if there
+/// is none. A name already taken is a unique violation.
+pub async fn update(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    new: &NewInteraction,
+) -> sqlx::Result<bool> {
+    let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
+    let mut tx = db.pool().begin().await?;
+    let result = sqlx::query(
+        "UPDATE interactions SET name = $3, description = $4, active = $5, media = $6, \
+         webhook_url = $7, \
+         webhook_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $8), \
+         webhook_auth = $9, webhook_timeout_ms = $10, updated_at = $11 \
+         WHERE service_id = $1 AND id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .bind(new.name.as_str())
+    .bind(new.description.as_str())
+    .bind(i64::from(new.active))
+    .bind(media_json(&new.media))
+    .bind(url)
+    .bind(key)
+    .bind(auth)
+    .bind(timeout)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "DELETE FROM interaction_credentials WHERE service_id = $1 AND interaction_id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    insert_credentials(&mut tx, scope, id, new).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn media_json(media: &[Medium]) -> String {
+    serde_json::to_string(media).expect("media serialise")
+}
+
+async fn insert_credentials(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    new: &NewInteraction,
+) -> sqlx::Result<()> {
+    let required = new.required.iter().map(|r| {
+        let flags = [r.prefill_from_qr, r.external_verification, r.only_last];
+        ("required", r.definition_id.as_str(), flags)
+    });
+    let issued = new
+        .issued
+        .iter()
+        .map(|definition| ("issued", definition.as_str(), [false; 3]));
+    for (position, (role, definition_id, flags)) in required.chain(issued).enumerate() {
+        sqlx::query(
+            "INSERT INTO interaction_credentials (interaction_id, service_id, \
+             credential_definition_id, role, prefill_from_qr, external_verification, only_last, \
+             position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(interaction_id)
+        .bind(scope.service_id())
+        .bind(definition_id)
+        .bind(role)
+        .bind(i64::from(flags[0]))
+        .bind(i64::from(flags[1]))
+        .bind(i64::from(flags[2]))
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

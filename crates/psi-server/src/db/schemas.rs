@@ -1,0 +1,207 @@
+//! Credential schemas (`schemas` table). Attributes are stored as JSON in their wire shape.
+
+use psi_link::SchemaId;
+use sqlx::FromRow;
+
+use super::{Db, new_id, now_ms};
+use crate::domain::{AttributeJson, Attributes, Name};
+use crate::scope::ServiceScope;
+
+/// A stored schema.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    /// Internal id (management API paths, credential definitions).
+    pub id: String,
+    /// Wire id, `<DID>:2:<name>:<version>`.
+    pub schema_id: SchemaId,
+    pub name: String,
+    pub version: String,
+    pub attributes: Attributes,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A schema to store or the new content of one. `schema_id` must be the service's
+/// `<DID>:2:<name>:<version>` (build it with [`wire_id`]).
+#[derive(Debug, Clone)]
+pub struct NewSchema {
+    pub name: Name,
+    pub schema_id: SchemaId,
+    pub attributes: Attributes,
+}
+
+#[derive(FromRow)]
+pub(super) struct SchemaRow {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) version: String,
+    pub(super) attributes: String,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
+}
+
+/// The columns of [`SchemaRow`], for queries that alias `schemas` as `s`.
+pub(super) const SCHEMA_COLUMNS: &str =
+    "s.id, s.name, s.version, s.attributes, s.created_at, s.updated_at";
+
+impl SchemaRow {
+    pub(super) fn into_schema(self, scope: &ServiceScope) -> sqlx::Result<Schema> {
+        let decode = |e: String| sqlx::Error::Decode(e.into());
+        let json: Vec<AttributeJson> =
+            serde_json::from_str(&self.attributes).map_err(|e| decode(e.to_string()))?;
+        Ok(Schema {
+            schema_id: wire_id(scope, &self.name, &self.version)
+                .map_err(|e| decode(e.to_string()))?,
+            attributes: Attributes::parse(json).map_err(|e| decode(e.to_string()))?,
+            id: self.id,
+            name: self.name,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// The wire id of the scoped service's schema `name` `version`; an error if the version is not
+/// dot-separated numbers.
+pub fn wire_id(
+    scope: &ServiceScope,
+    name: &str,
+    version: &str,
+) -> Result<SchemaId, psi_link::IdError> {
+    format!("{}:2:{name}:{version}", scope.did()).parse()
+}
+
+fn attributes_json(attributes: &Attributes) -> String {
+    serde_json::to_string(&attributes.to_json()).expect("attributes serialise")
+}
+
+/// Stores a schema. A name and version already taken is a unique violation.
+pub async fn insert(db: &Db, scope: &ServiceScope, new: &NewSchema) -> sqlx::Result<Schema> {
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO schemas (id, service_id, name, version, attributes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(scope.service_id())
+    .bind(new.name.as_str())
+    .bind(new.schema_id.version())
+    .bind(attributes_json(&new.attributes))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(Schema {
+        id,
+        schema_id: new.schema_id.clone(),
+        name: new.name.to_string(),
+        version: new.schema_id.version().to_owned(),
+        attributes: new.attributes.clone(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The scoped service's schemas, oldest first.
+pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Schema>> {
+    let rows: Vec<SchemaRow> = sqlx::query_as(&format!(
+        "SELECT {SCHEMA_COLUMNS} FROM schemas s WHERE s.service_id = $1 \
+         ORDER BY s.created_at, s.id"
+    ))
+    .bind(scope.service_id())
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(|row| row.into_schema(scope)).collect()
+}
+
+/// The scoped service's schema with this internal id.
+pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Schema>> {
+    let row: Option<SchemaRow> = sqlx::query_as(&format!(
+        "SELECT {SCHEMA_COLUMNS} FROM schemas s WHERE s.service_id = $1 AND s.id = $2"
+    ))
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| row.into_schema(scope)).transpose()
+}
+
+/// The scoped service's schema with this wire id (`None` when another DID issued it).
+pub async fn get_by_wire_id(
+    db: &Db,
+    scope: &ServiceScope,
+    schema_id: &SchemaId,
+) -> sqlx::Result<Option<Schema>> {
+    if schema_id.issuer() != scope.did().as_str() {
+        return Ok(None);
+    }
+    let row: Option<SchemaRow> = sqlx::query_as(&format!(
+        "SELECT {SCHEMA_COLUMNS} FROM schemas s \
+         WHERE s.service_id = $1 AND s.name = $2 AND s.version = $3"
+    ))
+    .bind(scope.service_id())
+    .bind(schema_id.name())
+    .bind(schema_id.version())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| row.into_schema(scope)).transpose()
+}
+
+/// The wire id of a credential definition that uses the schema, if any (a schema in use cannot
+/// change).
+pub async fn used_by(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Option<psi_link::CredentialDefinitionId>> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, tag FROM credential_definitions WHERE service_id = $1 AND schema_id = $2 \
+         ORDER BY seq LIMIT 1",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(seq, tag)| super::credential_definitions::wire_id(scope, seq, &tag))
+        .transpose()
+}
+
+/// Replaces a schema's content unless a credential definition uses it; false if nothing was
+/// changed (no such schema, or in use: ask [`used_by`]). A name and version taken is a unique
+/// violation.
+pub async fn update_unused(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    new: &NewSchema,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE schemas SET name = $3, version = $4, attributes = $5, updated_at = $6 \
+         WHERE service_id = $1 AND id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM credential_definitions c WHERE c.schema_id = schemas.id)",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .bind(new.name.as_str())
+    .bind(new.schema_id.version())
+    .bind(attributes_json(&new.attributes))
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Deletes a schema no credential definition uses; false if nothing was deleted (no such
+/// schema, or in use).
+pub async fn delete_unused(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "DELETE FROM schemas WHERE service_id = $1 AND id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM credential_definitions c WHERE c.schema_id = schemas.id)",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    Ok(result.rows_affected() > 0)
+}

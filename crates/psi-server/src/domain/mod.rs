@@ -1,0 +1,23 @@
+//! Domain values, parsed at the edge: a handler turns request fields into these types (or a
+//! client error naming the field) before anything reaches `db`, so stored data is always valid.
+//!
+//! - [`name`]: names pages show (no markup, PROTOCOL §2.1) and descriptions;
+//! - [`attribute`]: schema attributes and the values credentials carry for them;
+//! - [`credential`]: credential definition tags, attestation, source IP prefixes;
+//! - [`interaction`]: media and instance parameters;
+//! - [`webhook`]: webhook URLs, auth schemes, timeouts and which keys may sign.
+
+pub mod attribute;
+pub mod credential;
+pub mod interaction;
+pub mod name;
+pub mod webhook;
+
+pub use attribute::{
+    Attribute, AttributeError, AttributeJson, AttributeKind, AttributeType, Attributes, EnumValue,
+    EnumValueJson, ValueError, ValueProblem, validate_value,
+};
+pub use credential::{Attestation, CredentialError, SourceIpPrefixes, Tag};
+pub use interaction::{InteractionError, Medium, Parameter, Parameters, check_media};
+pub use name::{Description, Name, NameError};
+pub use webhook::{AuthScheme, WebhookError, WebhookUrl, check_outgoing_key, check_timeout};

@@ -1,0 +1,178 @@
+//! Webhook settings shared by interactions (PROTOCOL §4.1) and credential checks (§4.2): the URL,
+//! how calls are authenticated, and how long to wait.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::keys::KeyKind;
+
+/// Longest webhook URL, in bytes.
+const MAX_URL_LEN: usize = 2048;
+/// Timeout bounds and default, in milliseconds.
+pub const MIN_TIMEOUT_MS: i64 = 100;
+pub const MAX_TIMEOUT_MS: i64 = 60_000;
+pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
+
+/// How a webhook call is authenticated (PROTOCOL §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthScheme {
+    /// `X-Body-Signature`: an RSA signature of the body (RSA key pairs only).
+    Signature,
+    /// `Authorization: Bearer <JWT>`: RS256 with an RSA key pair or HS256 with a SHA secret.
+    Bearer,
+}
+
+impl AuthScheme {
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Signature => "signature",
+            AuthScheme::Bearer => "bearer",
+        }
+    }
+
+    /// Reads the database's text.
+    pub fn from_db(text: &str) -> sqlx::Result<Self> {
+        match text {
+            "signature" => Ok(AuthScheme::Signature),
+            "bearer" => Ok(AuthScheme::Bearer),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown auth scheme {other:?}").into(),
+            )),
+        }
+    }
+}
+
+/// Why a webhook setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("`url` must be an absolute http or https URL of at most {MAX_URL_LEN} bytes")]
+    Url,
+    #[error("`url` must not carry a user name or password: authenticate with a key")]
+    UrlCredentials,
+    #[error("`timeout_ms` must be from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS}")]
+    Timeout,
+    #[error("key {key:?} is a SHA secret: SHA secrets work with `bearer` auth only")]
+    ShaSecretWithSignature { key: String },
+    #[error(
+        "key {key:?} is a third party's public key: outgoing calls need a key pair or a SHA secret"
+    )]
+    CannotSign { key: String },
+}
+
+/// A URL psi calls: absolute http(s), with a host, without credentials. Whether the host may be
+/// reached (private addresses, ...) is decided when calling, since DNS can change.
+///
+/// ```
+/// use psi_server::domain::WebhookUrl;
+/// assert!(WebhookUrl::parse("https://hooks.example.com/psi").is_ok());
+/// assert!(WebhookUrl::parse("file:///etc/passwd").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(String);
+
+impl WebhookUrl {
+    /// Checks `text`.
+    pub fn parse(text: &str) -> Result<Self, WebhookError> {
+        if text.len() > MAX_URL_LEN {
+            return Err(WebhookError::Url);
+        }
+        let url = url::Url::parse(text).map_err(|_| WebhookError::Url)?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+            return Err(WebhookError::Url);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(WebhookError::UrlCredentials);
+        }
+        Ok(WebhookUrl(url.into()))
+    }
+
+    /// The URL as text (normalised by the parser).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a timeout in milliseconds.
+pub fn check_timeout(timeout_ms: i64) -> Result<i64, WebhookError> {
+    if (MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+        Ok(timeout_ms)
+    } else {
+        Err(WebhookError::Timeout)
+    }
+}
+
+/// Checks that the key `name` of `kind` can authenticate calls psi makes with `auth`: a SHA
+/// secret only with Bearer tokens (PROTOCOL §4), never a third party's public key.
+pub fn check_outgoing_key(name: &str, kind: KeyKind, auth: AuthScheme) -> Result<(), WebhookError> {
+    match (kind, auth) {
+        (KeyKind::RsaKeyPair, _) | (KeyKind::ShaSecret, AuthScheme::Bearer) => Ok(()),
+        (KeyKind::ShaSecret, AuthScheme::Signature) => Err(WebhookError::ShaSecretWithSignature {
+            key: name.to_owned(),
+        }),
+        (KeyKind::RsaPublicKey, _) => Err(WebhookError::CannotSign {
+            key: name.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_absolute_http_or_https_without_credentials() {
+        assert_eq!(
+            WebhookUrl::parse("HTTPS://Example.com/hook?a=1")
+                .unwrap()
+                .as_str(),
+            "https://example.com/hook?a=1"
+        );
+        for bad in [
+            "",
+            "example.com/hook",
+            "ftp://example.com/",
+            "javascript:alert(1)",
+            "http:///x",
+        ] {
+            assert_eq!(WebhookUrl::parse(bad), Err(WebhookError::Url), "{bad:?}");
+        }
+        assert_eq!(
+            WebhookUrl::parse("https://user:pw@example.com/"),
+            Err(WebhookError::UrlCredentials)
+        );
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert_eq!(WebhookUrl::parse(&long), Err(WebhookError::Url));
+    }
+
+    #[test]
+    fn timeouts_outside_the_bounds_are_refused() {
+        assert_eq!(check_timeout(MIN_TIMEOUT_MS), Ok(MIN_TIMEOUT_MS));
+        assert_eq!(check_timeout(MAX_TIMEOUT_MS), Ok(MAX_TIMEOUT_MS));
+        assert_eq!(
+            check_timeout(MIN_TIMEOUT_MS - 1),
+            Err(WebhookError::Timeout)
+        );
+        assert_eq!(
+            check_timeout(MAX_TIMEOUT_MS + 1),
+            Err(WebhookError::Timeout)
+        );
+    }
+
+    #[test]
+    fn a_sha_secret_signs_bearer_tokens_only_and_a_public_key_nothing() {
+        use AuthScheme::{Bearer, Signature};
+        assert!(check_outgoing_key("k", KeyKind::RsaKeyPair, Signature).is_ok());
+        assert!(check_outgoing_key("k", KeyKind::RsaKeyPair, Bearer).is_ok());
+        assert!(check_outgoing_key("k", KeyKind::ShaSecret, Bearer).is_ok());
+        let error = check_outgoing_key("shared", KeyKind::ShaSecret, Signature).unwrap_err();
+        assert!(error.to_string().contains("\"shared\""), "{error}");
+        for auth in [Signature, Bearer] {
+            assert!(matches!(
+                check_outgoing_key("p", KeyKind::RsaPublicKey, auth),
+                Err(WebhookError::CannotSign { .. })
+            ));
+        }
+    }
+}
