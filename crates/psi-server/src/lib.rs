@@ -17,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod pages;
 pub mod scope;
 mod telemetry;
 
