@@ -119,8 +119,9 @@ impl OutboundError {
         }
     }
 
-    /// Whether the policy refused the call before any traffic was sent to the refused target
-    /// (trying again will not help until the URL or the policy changes).
+    /// Whether the URL (or a redirect's) was refused before any traffic went to it: invalid,
+    /// or refused by the policy. Trying again will not help until the URL or the policy changes;
+    /// the other errors are failures of the other side or of the network.
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
