@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use psi_link::{Environment, LinkError, LinkTarget};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,27 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Time limit for handling one request, in seconds.
     pub request_timeout_secs: u64,
+    /// Where interaction links point (the `[links]` section).
+    pub links: LinksConfig,
+}
+
+/// The `[links]` section, validated.
+#[derive(Debug, Clone)]
+pub struct LinksConfig {
+    /// The platform environment of links made without an `env` parameter.
+    pub default_env: Environment,
+    /// A deployment's own application domain and app scheme: when set, links made without an
+    /// `env` parameter point there instead.
+    pub own_target: Option<LinkTarget>,
+}
+
+impl LinksConfig {
+    /// The target of links made without an `env` parameter.
+    pub fn default_target(&self) -> LinkTarget {
+        self.own_target
+            .clone()
+            .unwrap_or_else(|| LinkTarget::env(self.default_env))
+    }
 }
 
 /// Log output format.
@@ -134,6 +156,15 @@ struct RawConfig {
     log_level: String,
     max_body_bytes: usize,
     request_timeout_secs: u64,
+    links: RawLinks,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinks {
+    default_env: Environment,
+    domain: Option<String>,
+    scheme: Option<String>,
 }
 
 impl Config {
@@ -150,6 +181,9 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("PSI_").only(TYPED_ENV_KEYS));
+        // `PSI_LINKS_DEFAULT_ENV` → `links.default_env`, and so on for the section's keys.
+        figment =
+            figment.merge(Env::prefixed("PSI_LINKS_").map(|key| format!("links.{key}").into()));
         for key in STRING_ENV_KEYS {
             if let Some(value) = string_from_env(key)? {
                 figment = figment.merge(Serialized::default(key, value));
@@ -200,6 +234,7 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        let links = validate_links(raw.links)?;
         Ok(Config {
             listen: raw.listen,
             data_dir: raw.data_dir,
@@ -213,6 +248,7 @@ impl Config {
             log_level: raw.log_level,
             max_body_bytes: raw.max_body_bytes,
             request_timeout_secs: raw.request_timeout_secs,
+            links,
         })
     }
 }
@@ -256,6 +292,39 @@ fn from_figment_error(error: figment::Error) -> ConfigError {
         key,
         message: format!("{}{source}", error.kind),
     }
+}
+
+fn validate_links(raw: RawLinks) -> Result<LinksConfig, ConfigError> {
+    let own_target = match (raw.domain, raw.scheme) {
+        (None, None) => None,
+        (Some(domain), Some(scheme)) => {
+            Some(LinkTarget::custom(&domain, &scheme).map_err(|e| {
+                let key = match e {
+                    LinkError::InvalidScheme { .. } => "links.scheme",
+                    _ => "links.domain",
+                };
+                ConfigError::Invalid {
+                    key: key.into(),
+                    message: e.to_string(),
+                }
+            })?)
+        }
+        (domain, _) => {
+            let missing = if domain.is_none() {
+                "links.domain"
+            } else {
+                "links.scheme"
+            };
+            return Err(ConfigError::Invalid {
+                key: missing.into(),
+                message: "links.domain and links.scheme are set together".into(),
+            });
+        }
+    };
+    Ok(LinksConfig {
+        default_env: raw.default_env,
+        own_target,
+    })
 }
 
 fn validate_public_url(value: String) -> Result<String, ConfigError> {
@@ -387,6 +456,69 @@ mod tests {
                 jail.set_env(var, value);
                 let error = message(Config::load(None, &Overrides::default()));
                 assert!(error.contains(key), "{var}={value}: {error}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn links_point_at_production_unless_configured_otherwise() {
+        Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.links.default_env, Environment::Production);
+            assert_eq!(
+                config.links.default_target(),
+                LinkTarget::env(Environment::Production)
+            );
+
+            jail.set_env("PSI_LINKS_DEFAULT_ENV", "test");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(
+                config.links.default_target(),
+                LinkTarget::env(Environment::Test)
+            );
+
+            jail.create_file(
+                "psi.toml",
+                "[links]\ndomain = \"Links.Example.org\"\nscheme = \"exampleapp\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("psi.toml")), &Overrides::default()).unwrap();
+            assert_eq!(
+                config.links.default_target(),
+                LinkTarget::custom("links.example.org", "exampleapp").unwrap()
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn link_settings_errors_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("PSI_LINKS_DEFAULT_ENV", "qa")], "links.default_env"),
+            (&[("PSI_LINKS_DOMAIN", "links.example.org")], "links.scheme"),
+            (&[("PSI_LINKS_SCHEME", "exampleapp")], "links.domain"),
+            (
+                &[
+                    ("PSI_LINKS_DOMAIN", "a.org:80"),
+                    ("PSI_LINKS_SCHEME", "app"),
+                ],
+                "links.domain",
+            ),
+            (
+                &[
+                    ("PSI_LINKS_DOMAIN", "a.org"),
+                    ("PSI_LINKS_SCHEME", "javascript"),
+                ],
+                "links.scheme",
+            ),
+        ];
+        for (vars, key) in cases {
+            Jail::expect_with(|jail| {
+                for (var, value) in *vars {
+                    jail.set_env(var, value);
+                }
+                let error = message(Config::load(None, &Overrides::default()));
+                assert!(error.contains(key), "{vars:?}: {error}");
                 Ok(())
             });
         }

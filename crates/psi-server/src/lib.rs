@@ -18,6 +18,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod pages;
+pub mod public;
 pub mod scope;
 mod telemetry;
 

@@ -4,6 +4,7 @@
 //! the result. Routes and the OpenAPI document come from the same `routes!` calls below.
 
 pub mod keys;
+pub mod links;
 pub mod services;
 pub mod tokens;
 
@@ -29,6 +30,10 @@ use crate::http::error::ApiError;
         (name = "tokens", description = "Service API tokens (admin token)"),
         (name = "keys", description = "RSA keys and SHA secrets of a service"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "links", description = "App links, deep links, QR codes and sourceURL links \
+            that start an interaction"),
+        (name = "public", description = "Reads web pages and third parties make without \
+            authentication (CORS, `ETag`); also under `/service-backend/v1/service/{serviceDid}`"),
     )
 )]
 pub struct ApiDoc;
@@ -55,6 +60,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::get, keys::delete))
+        .routes(routes!(links::get))
+        .routes(routes!(links::qr_svg))
+        .routes(routes!(links::qr_png))
+        .routes(routes!(links::create_source))
 }
 
 /// Checks a user-chosen name: 1 to 200 characters after trimming, no control characters.

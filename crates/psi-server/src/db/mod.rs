@@ -23,6 +23,8 @@ pub mod credential_definitions;
 pub mod instances;
 pub mod interactions;
 pub mod keys;
+pub mod link_requests;
+pub mod public_reads;
 pub mod schemas;
 pub mod services;
 pub mod settings;

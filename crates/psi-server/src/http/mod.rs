@@ -6,6 +6,7 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod query;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::render))
         .merge(crate::api::routes())
+        .merge(crate::public::routes())
 }
 
 /// The OpenAPI document of [`routes`].
@@ -96,7 +98,7 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = request.uri().path(),
+        path = crate::public::source::redact_path(request.uri().path()),
         request_id,
     )
 }

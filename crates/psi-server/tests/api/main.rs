@@ -7,6 +7,7 @@ mod errors;
 mod health;
 mod keys;
 mod openapi;
+mod public_keys;
 mod services;
 mod startup;
 mod storage;

@@ -1,0 +1,194 @@
+//! Read-only queries behind the public endpoints (PROTOCOL §2.1, §4.3), over the interaction
+//! model's tables (`interactions`, `interaction_credentials`, `instances`,
+//! `credential_definitions`, `schemas`).
+//!
+//! These are hot paths: each is one statement, and JSON columns are handed out as stored (they
+//! are written in their wire shape) for the caller to embed without re-encoding.
+
+use psi_link::CredentialDefinitionId;
+use sqlx::FromRow;
+
+use super::Db;
+use crate::scope::ServiceScope;
+
+/// A credential definition with its schema, for `credential/id-extended`.
+#[derive(Debug, FromRow)]
+pub struct CredentialWithSchema {
+    /// `service` or `self`.
+    pub attestation: String,
+    /// 0/1.
+    pub one_off: i64,
+    pub schema_name: String,
+    pub schema_version: String,
+    /// JSON `[{name, type, enumValues?}]`, as stored.
+    pub attributes: String,
+}
+
+/// The scoped service's credential definition with this wire id and its schema (`None` when
+/// another DID issued it).
+pub async fn credential_with_schema(
+    db: &Db,
+    scope: &ServiceScope,
+    credential_id: &CredentialDefinitionId,
+) -> sqlx::Result<Option<CredentialWithSchema>> {
+    let Ok(seq) = i64::try_from(credential_id.schema_seq_no()) else {
+        return Ok(None);
+    };
+    if credential_id.issuer() != scope.did().as_str() {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "SELECT c.attestation, c.one_off, s.name AS schema_name, s.version AS schema_version, \
+         s.attributes FROM credential_definitions c JOIN schemas s ON s.id = c.schema_id \
+         WHERE c.service_id = $1 AND c.seq = $2 AND c.tag = $3",
+    )
+    .bind(scope.service_id())
+    .bind(seq)
+    .bind(credential_id.tag())
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// An active interaction with its credentials and instances, for `info/action-templates`.
+#[derive(Debug, Default)]
+pub struct ActiveInteraction {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// JSON list of `QR`, `PUSH`, as stored.
+    pub media: String,
+    /// In the service's order.
+    pub credentials: Vec<InteractionCredential>,
+    /// The default instance first.
+    pub instances: Vec<Instance>,
+}
+
+/// A credential an interaction requires or issues.
+#[derive(Debug)]
+pub struct InteractionCredential {
+    /// Required from the holder (else issued to them).
+    pub required: bool,
+    /// The `<n>` and `<tag>` of `<DID>:3:CL:<n>:<tag>`.
+    pub seq: i64,
+    pub tag: String,
+    pub prefill_from_qr: bool,
+    pub only_last: bool,
+    /// The schema's attributes, JSON as stored.
+    pub attributes: String,
+}
+
+/// An interaction instance.
+#[derive(Debug)]
+pub struct Instance {
+    pub id: String,
+    /// JSON `[{name, value}]`, as stored.
+    pub parameters: String,
+}
+
+/// One row of the union below: `part` 0 is the interaction, 1 a credential, 2 an instance; the
+/// other columns mean what that part needs (see the SELECTs).
+#[derive(FromRow)]
+struct Row {
+    interaction_id: String,
+    part: i64,
+    text1: String,
+    text2: String,
+    text3: String,
+    num1: i64,
+    num2: i64,
+    num3: i64,
+}
+
+/// Interactions first, then each one's credentials by position, then its instances (default
+/// first, then oldest), ordered by interaction age; one round trip.
+const ACTIVE_INTERACTIONS: &str = "\
+    SELECT i.created_at AS age, i.id AS interaction_id, CAST(0 AS BIGINT) AS part, \
+        CAST(0 AS BIGINT) AS pos, i.name AS text1, i.description AS text2, i.media AS text3, \
+        CAST(0 AS BIGINT) AS num1, CAST(0 AS BIGINT) AS num2, CAST(0 AS BIGINT) AS num3 \
+    FROM interactions i WHERE i.service_id = $1 AND i.active = 1 \
+    UNION ALL \
+    SELECT i.created_at, i.id, CAST(1 AS BIGINT), ic.position, ic.role, c.tag, s.attributes, \
+        c.seq, ic.prefill_from_qr, ic.only_last \
+    FROM interaction_credentials ic \
+    JOIN interactions i ON i.id = ic.interaction_id \
+    JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+    JOIN schemas s ON s.id = c.schema_id \
+    WHERE ic.service_id = $1 AND i.active = 1 \
+    UNION ALL \
+    SELECT i.created_at, i.id, CAST(2 AS BIGINT), 1 - n.is_default, n.id, n.parameters, '', \
+        n.created_at, CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+    FROM instances n JOIN interactions i ON i.id = n.interaction_id \
+    WHERE n.service_id = $1 AND i.active = 1 \
+    ORDER BY 1, 2, 3, 4, 8, 5";
+
+/// The scoped service's active interactions, oldest first, with their credentials and instances.
+pub async fn active_interactions(
+    db: &Db,
+    scope: &ServiceScope,
+) -> sqlx::Result<Vec<ActiveInteraction>> {
+    let rows: Vec<Row> = sqlx::query_as(ACTIVE_INTERACTIONS)
+        .bind(scope.service_id())
+        .fetch_all(db.pool())
+        .await?;
+    let mut interactions: Vec<ActiveInteraction> = Vec::new();
+    for row in rows {
+        if row.part == 0 {
+            interactions.push(ActiveInteraction {
+                id: row.interaction_id,
+                name: row.text1,
+                description: row.text2,
+                media: row.text3,
+                ..ActiveInteraction::default()
+            });
+            continue;
+        }
+        // The ORDER BY puts every credential and instance right after its interaction.
+        let Some(current) = interactions
+            .last_mut()
+            .filter(|i| i.id == row.interaction_id)
+        else {
+            return Err(sqlx::Error::Protocol(
+                "action templates: a row before its interaction".into(),
+            ));
+        };
+        if row.part == 1 {
+            current.credentials.push(InteractionCredential {
+                required: row.text1 == "required",
+                tag: row.text2,
+                attributes: row.text3,
+                seq: row.num1,
+                prefill_from_qr: row.num2 != 0,
+                only_last: row.num3 != 0,
+            });
+        } else {
+            current.instances.push(Instance {
+                id: row.text1,
+                parameters: row.text2,
+            });
+        }
+    }
+    Ok(interactions)
+}
+
+/// The instances of the scoped service's interaction `interaction_id`, default first; empty when
+/// the interaction does not exist or is paused (every interaction has a default instance).
+pub async fn active_instances(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction_id: &str,
+) -> sqlx::Result<Vec<Instance>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.id, n.parameters FROM instances n \
+         JOIN interactions i ON i.id = n.interaction_id \
+         WHERE n.service_id = $1 AND n.interaction_id = $2 AND i.active = 1 \
+         ORDER BY n.is_default DESC, n.created_at, n.id",
+    )
+    .bind(scope.service_id())
+    .bind(interaction_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, parameters)| Instance { id, parameters })
+        .collect())
+}

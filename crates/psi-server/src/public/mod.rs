@@ -1,0 +1,96 @@
+//! Public endpoints the ecosystem already calls (PROTOCOL §2.1, §4.3): reads for web pages and
+//! third parties, without authentication, with CORS and HTTP caching.
+//!
+//! Paths are served under both base paths in circulation, `/service-dashboard-backend/service/
+//! {serviceDid}/...` (documented) and `/service-backend/v1/service/{serviceDid}/...` (the same
+//! handlers). The DID in the path is the only authority: [`PublicService`] resolves it to a
+//! [`ServiceScope`] and answers 404 for an unknown one. Each read costs that lookup and one query.
+//!
+//! CORS echoes the request's `Origin` with `Access-Control-Allow-Credentials: true` (the web-link
+//! library fetches with `credentials: "include"`, which a bare `*` fails) and answers preflights.
+
+mod cache;
+pub mod credentials;
+pub mod keys;
+pub mod source;
+pub mod templates;
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::header::ETAG;
+use axum::http::request::Parts;
+use axum::http::{HeaderName, Method};
+use axum::routing::{MethodRouter, get};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::crypto::did::Did;
+use crate::db;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::scope::ServiceScope;
+
+/// The documented base path of per-service public reads.
+pub const DASHBOARD_BASE: &str = "/service-dashboard-backend/service/{serviceDid}";
+/// The other base path in circulation; same handlers.
+pub const BACKEND_BASE: &str = "/service-backend/v1/service/{serviceDid}";
+
+/// The public routes, with CORS.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let aliases: [(&str, MethodRouter<AppState>); 3] = [
+        ("/info/action-templates", get(templates::action_templates)),
+        (
+            "/credential/id-extended/{credentialId}",
+            get(credentials::id_extended),
+        ),
+        ("/public-info/public-key/{name}", get(keys::get)),
+    ];
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(templates::action_templates))
+        .routes(routes!(templates::action_instances))
+        .routes(routes!(credentials::id_extended))
+        .routes(routes!(keys::get))
+        .routes(routes!(source::get));
+    for (suffix, handler) in aliases {
+        router = router.route(&format!("{BACKEND_BASE}{suffix}"), handler);
+    }
+    router.layer(cors())
+}
+
+/// Echo the origin and allow credentials; preflight answers are cached by browsers for a day.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([ETAG, HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+/// The service named by the path's `{serviceDid}`; an unknown or malformed DID answers 404.
+#[derive(Debug)]
+pub struct PublicService(pub ServiceScope);
+
+impl FromRequestParts<AppState> for PublicService {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
+        let did = params
+            .iter()
+            .find(|(name, _)| *name == "serviceDid")
+            .map(|(_, value)| value)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route without {{serviceDid}}")))?;
+        let not_found = || ApiError::not_found("service");
+        let did: Did = did.parse().map_err(|_| not_found())?;
+        db::services::scope_for_did(&state.db, &did)
+            .await?
+            .map(PublicService)
+            .ok_or_else(not_found)
+    }
+}

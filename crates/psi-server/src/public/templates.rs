@@ -1,0 +1,183 @@
+//! `GET .../info/action-templates` (the service's active interactions) and
+//! `GET /service-dashboard-backend/{serviceDid}/info/action-instances/{interactionId}` (one
+//! interaction's instances), in the shapes existing web pages read (PROTOCOL §2.1): every id a
+//! JSON string, every entry with `media`, `predicates` and at least one `actionInstances` entry.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use super::PublicService;
+use super::cache::{self, JSON};
+use crate::db::public_reads::{self, ActiveInteraction, Instance};
+use crate::domain::Medium;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+
+/// An interaction as web pages read it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionTemplate {
+    /// The interaction id.
+    pub action_id: String,
+    pub action_name: String,
+    pub description: String,
+    /// How holders start it: `{"type":"QR"}` (links and QR codes), `{"type":"PUSH"}`.
+    pub media: Vec<MediaEntry>,
+    /// Credential ids the holder shares, in order.
+    pub credentials_required: Vec<String>,
+    /// Credential ids the holder receives, in order.
+    pub credentials_issued: Vec<String>,
+    /// One per required credential.
+    pub predicates: Vec<Predicate>,
+    /// The default instance first; never empty.
+    pub action_instances: Vec<ActionInstance>,
+}
+
+/// One medium.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaEntry {
+    #[serde(rename = "type")]
+    pub kind: Medium,
+}
+
+/// A required credential and how it is asked for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Predicate {
+    pub credential_id: String,
+    /// A link's `preparedCredentials` may pre-fill it (self-attested definitions only).
+    #[serde(rename = "fromActionQRCode")]
+    pub from_action_qr_code: bool,
+    /// Only the holder's latest credential of this definition counts.
+    pub only_last: bool,
+    /// The attribute names the holder shares (all of the schema's).
+    pub fields: Vec<String>,
+}
+
+/// An interaction instance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionInstance {
+    /// The instance id (a link's `id`).
+    pub id: String,
+    /// `[{name, value}]`.
+    #[schema(value_type = Vec<crate::domain::Parameter>)]
+    pub parameters: Box<RawValue>,
+}
+
+/// The service's active interactions.
+#[utoipa::path(get, path = "/service-dashboard-backend/service/{serviceDid}/info/action-templates",
+    operation_id = "action_templates", tag = "public",
+    description = "No authentication; CORS; `ETag` and `Cache-Control`. Paused interactions are \
+        not listed. Also served under `/service-backend/v1/service/{serviceDid}/...`.",
+    params(("serviceDid" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 200, description = "Active interactions, oldest first", body = Vec<ActionTemplate>),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 404, description = "No such service", body = ErrorBody)))]
+pub async fn action_templates(
+    PublicService(scope): PublicService,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let did = scope.did().as_str();
+    let templates = public_reads::active_interactions(&state.db, &scope)
+        .await?
+        .into_iter()
+        // Every interaction is created with its default instance; pages need at least one.
+        .filter(|interaction| !interaction.instances.is_empty())
+        .map(|interaction| template(did, interaction))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = serde_json::to_vec(&templates).map_err(anyhow::Error::new)?;
+    Ok(cache::respond(&headers, JSON, body))
+}
+
+/// The instances of an active interaction, as in `actionInstances` of `info/action-templates`.
+#[utoipa::path(get, path = "/service-dashboard-backend/{serviceDid}/info/action-instances/{interactionId}",
+    operation_id = "action_instances", tag = "public",
+    description = "The path the public web-link library builds. No authentication; CORS; `ETag` \
+        and `Cache-Control`.",
+    params(
+        ("serviceDid" = String, Path, description = "The service's public DID"),
+        ("interactionId" = String, Path, description = "The interaction id (`actionId`)")),
+    responses(
+        (status = 200, description = "The instances, default first", body = Vec<ActionInstance>),
+        (status = 304, description = "Not modified (`If-None-Match`)"),
+        (status = 404, description = "No such service, or no such active interaction", body = ErrorBody)))]
+pub async fn action_instances(
+    PublicService(scope): PublicService,
+    State(state): State<AppState>,
+    Path(path): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (_did, interaction_id) = path;
+    let instances = public_reads::active_instances(&state.db, &scope, &interaction_id).await?;
+    if instances.is_empty() {
+        return Err(ApiError::not_found("interaction"));
+    }
+    let instances = instances
+        .into_iter()
+        .map(action_instance)
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = serde_json::to_vec(&instances).map_err(anyhow::Error::new)?;
+    Ok(cache::respond(&headers, JSON, body))
+}
+
+fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate, ApiError> {
+    let media: Vec<Medium> = decode(&interaction.media)?;
+    let mut credentials_required = Vec::new();
+    let mut credentials_issued = Vec::new();
+    let mut predicates = Vec::new();
+    for credential in interaction.credentials {
+        let credential_id = format!("{did}:3:CL:{}:{}", credential.seq, credential.tag);
+        if !credential.required {
+            credentials_issued.push(credential_id);
+            continue;
+        }
+        let attributes: Vec<AttributeName> = decode(&credential.attributes)?;
+        credentials_required.push(credential_id.clone());
+        predicates.push(Predicate {
+            credential_id,
+            from_action_qr_code: credential.prefill_from_qr,
+            only_last: credential.only_last,
+            fields: attributes.into_iter().map(|a| a.name).collect(),
+        });
+    }
+    Ok(ActionTemplate {
+        action_id: interaction.id,
+        action_name: interaction.name,
+        description: interaction.description,
+        media: media.into_iter().map(|kind| MediaEntry { kind }).collect(),
+        credentials_required,
+        credentials_issued,
+        predicates,
+        action_instances: interaction
+            .instances
+            .into_iter()
+            .map(action_instance)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn action_instance(instance: Instance) -> Result<ActionInstance, ApiError> {
+    Ok(ActionInstance {
+        id: instance.id,
+        parameters: RawValue::from_string(instance.parameters)
+            .map_err(|e| anyhow::Error::new(e).context("stored instance parameters"))?,
+    })
+}
+
+/// An attribute's name, the rest of the stored attribute skipped unread.
+#[derive(serde::Deserialize)]
+struct AttributeName {
+    name: String,
+}
+
+/// Reads a JSON column; stored JSON that does not parse is a server error.
+fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ApiError> {
+    serde_json::from_str(json)
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("stored JSON column")))
+}
