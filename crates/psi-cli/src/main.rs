@@ -17,7 +17,9 @@ use clap::{Parser, Subcommand};
 (`https://<domain>/native/execute/<payload>` and `<scheme>://<domain>/...`): it encodes and \
 decodes them, checks them against the protocol, creates them in bulk from a CSV file, and draws \
 them as QR codes. `psi serve` runs the server: the management API, the platform's public \
-endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL.
+endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL. \
+`psi wallet` plays the holder's wallet app: it runs an interaction from a link against the \
+server and keeps the credentials it receives.
 
 Examples:
   psi serve --demo
@@ -27,9 +29,12 @@ Examples:
   psi link decode --batch links.txt > requests.jsonl
   psi link batch rows.csv --template request.json --qr-dir qr -o links.csv
   psi qr 'https://proofspace.id/native/execute/eyJ...' -o code.svg
+  psi wallet run 'https://proofspace.id/native/execute/eyJ...' --attr 'Name=Alice'
+  psi wallet list
 
 Errors are printed on stderr as `error: <cause>`; the exit status is 0 on success, 1 on an \
-error, 2 on a usage error, and 3 when a batch finished but some lines or rows failed."
+error, 2 on a usage error, 3 when a batch finished but some lines or rows failed (or `wallet \
+sync` reached only some services), and 4 when `wallet run`'s event failed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +49,7 @@ enum Command {
     Migrate(psi_server::cli::MigrateArgs),
     Link(cmd::link::LinkArgs),
     Qr(cmd::qr::QrArgs),
+    Wallet(cmd::wallet::WalletArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +58,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => cmd::server::migrate(args),
         Command::Link(args) => cmd::link::run(args),
         Command::Qr(args) => cmd::qr::run(args),
+        Command::Wallet(args) => cmd::wallet::run(args),
     };
     cmd::finish(result)
 }

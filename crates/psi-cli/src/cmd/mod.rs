@@ -1,5 +1,5 @@
 //! Subcommands, one module each, and what they share: input reading, link targets, request
-//! flags, QR style flags and the exit protocol.
+//! flags, QR style flags, the async runtime and the exit protocol.
 
 pub mod batch;
 pub mod decode_batch;
@@ -8,6 +8,7 @@ pub mod qr;
 pub mod request;
 pub mod server;
 pub mod target;
+pub mod wallet;
 
 use std::io::{self, IsTerminal, Read};
 use std::process::ExitCode;
@@ -69,6 +70,15 @@ pub fn arg_or_stdin(value: &str) -> Result<String> {
     } else {
         Ok(value.to_owned())
     }
+}
+
+/// A Tokio runtime for the subcommands that talk HTTP (`serve`, `migrate`, `wallet`); the others
+/// stay synchronous and start none.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Whether stderr is an interactive terminal (progress bars are drawn only there).

@@ -1,10 +1,12 @@
 //! `psi serve` and `psi migrate`: thin wrappers that hand the flags to `psi-server` on a Tokio
-//! runtime (the other subcommands stay synchronous and start no runtime).
+//! runtime.
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use psi_server::cli::{MigrateArgs, ServeArgs};
+
+use super::runtime;
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -16,11 +18,4 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
 pub fn migrate(args: MigrateArgs) -> Result<ExitCode> {
     runtime()?.block_on(psi_server::migrate(args))?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }

@@ -1,0 +1,380 @@
+//! What the wallet tests run against: a real psi server on 127.0.0.1 port 0 over a fresh SQLite
+//! data directory, a real webhook receiver on loopback that verifies psi's signature with the
+//! key from the public-key endpoint and replies as scripted, and the real `psi` binary.
+#![allow(dead_code)] // each test uses a different subset
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use psi_link::{LinkKind, LinkRequest, LinkTarget};
+use psi_server::config::{Config, Overrides};
+use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub const ADMIN_TOKEN: &str = "wallet-test-admin-token-0123456789";
+
+/// How the receiver answers the next interaction webhook calls.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A success reply issuing these credentials: `(credentialId, [(name, value)])`.
+    Issue(Vec<(String, Vec<(String, String)>)>),
+    /// A success reply with an empty `issuedCredentials`: the service issues later.
+    Later,
+    /// A success reply revoking credentials by `jti`, issuing nothing.
+    Revoke(Vec<String>),
+    /// A failure reply with this message and log data.
+    Fail(String),
+}
+
+/// The webhook receiver's shared state.
+struct Receiver {
+    reply: Mutex<Reply>,
+    /// Bodies of the webhook calls whose signature verified.
+    calls: Mutex<Vec<Value>>,
+    /// The service's public key, set once the service exists.
+    key: OnceLock<PublicKey>,
+    /// What `GET /request.json` serves (a link's `sourceURL` target).
+    source: Mutex<Value>,
+}
+
+/// The ids of the seeded service and its objects.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub did: String,
+    /// Self-attested, pre-fillable: `Name` and `Email`.
+    pub contact: String,
+    /// Service-attested: `Level`.
+    pub member: String,
+    /// Requires `contact` (pre-fill from QR), issues `member`, webhook to the receiver.
+    pub join: String,
+    /// Requires `member` (only last), issues nothing, webhook to the receiver.
+    pub enter: String,
+}
+
+/// A server, a receiver and a wallet file for one test.
+pub struct Env {
+    runtime: tokio::runtime::Runtime,
+    app: Option<psi_server::App>,
+    pub url: String,
+    pub receiver_url: String,
+    receiver: Arc<Receiver>,
+    http: reqwest::Client,
+    pub dir: TempDir,
+    pub wallet: PathBuf,
+}
+
+impl Env {
+    /// Starts the server and the receiver.
+    pub fn start() -> Env {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config_path = dir.path().join("psi.toml");
+        let data_dir = dir.path().join("data");
+        std::fs::write(
+            &config_path,
+            format!(
+                "listen = \"127.0.0.1:0\"\ndata_dir = {data_dir:?}\nadmin_token = \"{ADMIN_TOKEN}\"\n\
+                 log_level = \"warn\"\n[outbound]\nallow_loopback = true\n"
+            ),
+        )
+        .expect("write the configuration");
+        let config =
+            Config::load(Some(&config_path), &Overrides::default()).expect("configuration");
+        let app = runtime
+            .block_on(psi_server::build(config))
+            .expect("the server starts");
+        let receiver = Arc::new(Receiver {
+            reply: Mutex::new(Reply::Later),
+            calls: Mutex::new(Vec::new()),
+            key: OnceLock::new(),
+            source: Mutex::new(Value::Null),
+        });
+        let receiver_addr = runtime.block_on(serve_receiver(receiver.clone()));
+        Env {
+            url: format!("http://{}", app.addr),
+            receiver_url: format!("http://{receiver_addr}"),
+            app: Some(app),
+            runtime,
+            receiver,
+            http: reqwest::Client::new(),
+            wallet: dir.path().join("wallet.json"),
+            dir,
+        }
+    }
+
+    /// A management API call as the admin; asserts a 2xx answer and returns its JSON.
+    pub fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.api_status(method, path, body);
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
+    /// A management API call as the admin: status and JSON body.
+    pub fn api_status(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        self.runtime.block_on(async {
+            let mut request = self
+                .http
+                .request(method, format!("{}{path}", self.url))
+                .bearer_auth(ADMIN_TOKEN);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.expect("the server answers");
+            let status = response.status();
+            let text = response.text().await.expect("a body");
+            (
+                status,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        })
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        self.api(reqwest::Method::POST, path, Some(body))
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.api(reqwest::Method::GET, path, None)
+    }
+
+    /// A service with schemas, definitions and the two interactions of [`Seed`].
+    pub fn seed(&self) -> Seed {
+        let did = self.post("/api/v1/services", json!({"name": "Wallet test service"}))["did"]
+            .as_str()
+            .expect("a DID")
+            .to_owned();
+        let base = format!("/api/v1/services/{did}");
+        let schema = |name: &str, attributes: &[&str]| {
+            let attributes: Vec<Value> = attributes
+                .iter()
+                .map(|a| json!({"name": a, "type": "text"}))
+                .collect();
+            let body = json!({"name": name, "version": "1.0", "attributes": attributes});
+            self.post(&format!("{base}/schemas"), body)["schema_id"]
+                .as_str()
+                .expect("a schema id")
+                .to_owned()
+        };
+        let definition = |schema: &str, tag: &str, attestation: &str| {
+            let body = json!({"schema": schema, "tag": tag, "attestation": attestation});
+            self.post(&format!("{base}/credential-definitions"), body)["credential_id"]
+                .as_str()
+                .expect("a credential id")
+                .to_owned()
+        };
+        let contact = definition(&schema("Contact", &["Name", "Email"]), "contact", "self");
+        let member = definition(&schema("Member", &["Level"]), "member", "service");
+        let webhook = json!({"url": format!("{}/hook", self.receiver_url), "key": "default",
+                             "auth": "signature", "timeout_ms": 5000});
+        let interaction = |name: &str, required: Value, issued: Value| {
+            let body = json!({"name": name, "required_credentials": required,
+                              "issued_credentials": issued, "webhook": webhook});
+            self.post(&format!("{base}/interactions"), body)["id"]
+                .as_str()
+                .expect("an interaction id")
+                .to_owned()
+        };
+        let join = interaction(
+            "Join",
+            json!([{"credential_id": contact, "prefill_from_qr": true}]),
+            json!([member]),
+        );
+        let enter = interaction(
+            "Enter",
+            json!([{"credential_id": member, "only_last": true}]),
+            json!([]),
+        );
+        let pem = self.runtime.block_on(async {
+            let url = format!(
+                "{}/service-dashboard-backend/service/{did}/public-info/public-key/default",
+                self.url
+            );
+            let response = self.http.get(url).send().await.expect("public key");
+            assert!(response.status().is_success());
+            response.text().await.expect("a PEM")
+        });
+        let key = PublicKey::from_pem(&pem).expect("an RSA public key");
+        assert!(self.receiver.key.set(key).is_ok(), "one service per test");
+        Seed {
+            did,
+            contact,
+            member,
+            join,
+            enter,
+        }
+    }
+
+    /// Scripts the receiver's next replies.
+    pub fn reply(&self, reply: Reply) {
+        *self.receiver.reply.lock().unwrap() = reply;
+    }
+
+    /// What `GET <receiver>/request.json` serves.
+    pub fn serve_source(&self, request: Value) -> String {
+        *self.receiver.source.lock().unwrap() = request;
+        format!("{}/request.json", self.receiver_url)
+    }
+
+    /// Bodies of the verified webhook calls so far.
+    pub fn calls(&self) -> Vec<Value> {
+        self.receiver.calls.lock().unwrap().clone()
+    }
+
+    /// An app link to an interaction of the seed's service, with pre-filled values
+    /// `(credentialId, name, value)` and a callback.
+    pub fn link(
+        &self,
+        seed: &Seed,
+        action: &str,
+        prefill: &[(&str, &str, &str)],
+        callback: Option<&str>,
+    ) -> String {
+        let mut request = LinkRequest {
+            action_id: Some(action.to_owned()),
+            service_did: Some(seed.did.clone()),
+            callback: callback.map(str::to_owned),
+            ..Default::default()
+        };
+        for (credential, name, value) in prefill {
+            request.set_prefilled(credential, name, value);
+        }
+        link_of(&request)
+    }
+
+    /// Runs `psi wallet ARGS` with this test's wallet file and server.
+    pub fn wallet(&self, args: &[&str]) -> Output {
+        self.psi_with(args, &[("PSI_WALLET", self.wallet.to_str().unwrap())])
+    }
+
+    /// Runs `psi wallet ARGS` with these environment variables (and `PSI_SERVER`).
+    pub fn psi_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_psi"));
+        command
+            .arg("wallet")
+            .args(args)
+            .env_remove("PSI_WALLET")
+            .env_remove("XDG_DATA_HOME")
+            .env("PSI_SERVER", &self.url)
+            .write_stdin("");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().expect("the psi binary runs")
+    }
+
+    /// Runs `psi wallet ARGS --json`, asserts the exit status, returns the JSON printed.
+    pub fn wallet_json(&self, args: &[&str], status: i32) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let output = self.wallet(&args);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(status),
+            "stdout: {stdout}\nstderr: {stderr}"
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\n{stderr}"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(app) = self.app.take() {
+            let _ = self.runtime.block_on(app.stop());
+        }
+    }
+}
+
+/// The app link (production domain) carrying `request`.
+pub fn link_of(request: &LinkRequest) -> String {
+    let target = LinkTarget::env(psi_link::Environment::Production);
+    psi_link::encode(request, &target, LinkKind::App).expect("a valid request")
+}
+
+async fn serve_receiver(receiver: Arc<Receiver>) -> SocketAddr {
+    let router = Router::new()
+        .route("/hook", post(hook))
+        .route("/request.json", get(source))
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// The interaction webhook: verifies `X-Body-Signature` over the raw body, records the call and
+/// answers as scripted (PROTOCOL §4.1 reply shapes).
+async fn hook(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let Some(key) = receiver.key.get() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "no key yet"})),
+        );
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if let Err(e) = Verifier::rsa(key.clone()).verify_signature(&body, signature) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": e.to_string()})),
+        );
+    }
+    let request: Value = serde_json::from_slice(&body).expect("psi sends JSON");
+    receiver.calls.lock().unwrap().push(request.clone());
+    let event = request["actionEventId"].clone();
+    let reply = receiver.reply.lock().unwrap().clone();
+    let success = |issued: Value, revoked: Value| {
+        json!({"serviceDid": request["publicServiceDid"], "subscriberConnectDid": request["subscriberConnectDid"],
+               "actionEventId": event, "issuedCredentials": issued, "revokedCredentials": revoked, "ok": true})
+    };
+    let body = match reply {
+        Reply::Issue(credentials) => {
+            let issued: Vec<Value> = credentials
+                .iter()
+                .map(|(credential_id, fields)| {
+                    let fields: Vec<Value> = fields
+                        .iter()
+                        .map(|(name, value)| json!({"name": name, "value": value}))
+                        .collect();
+                    json!({"credentialId": credential_id, "fields": fields,
+                           "utcIssuedAt": 1_700_000_000_000_i64, "revoked": false})
+                })
+                .collect();
+            success(json!(issued), json!([]))
+        }
+        Reply::Later => success(json!([]), json!([])),
+        Reply::Revoke(jtis) => success(json!([]), json!(jtis)),
+        Reply::Fail(message) => json!({"ok": false, "type": "failure", "message": message,
+            "actionEventId": event,
+            "integrationOutput": {"integrationId": "crm", "logData": "member list is closed"}}),
+    };
+    (StatusCode::OK, Json(body))
+}
+
+async fn source(State(receiver): State<Arc<Receiver>>) -> Json<Value> {
+    Json(receiver.source.lock().unwrap().clone())
+}
