@@ -74,6 +74,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Time limit for handling one request, in seconds.
     pub request_timeout_secs: u64,
+    /// Web pages around links (the `[pages]` section).
+    pub pages: crate::pages::config::PagesConfig,
     /// Where interaction links point (the `[links]` section).
     pub links: LinksConfig,
 }
@@ -156,6 +158,7 @@ struct RawConfig {
     log_level: String,
     max_body_bytes: usize,
     request_timeout_secs: u64,
+    pages: crate::pages::config::RawPages,
     links: RawLinks,
 }
 
@@ -181,6 +184,9 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("PSI_").only(TYPED_ENV_KEYS));
+        // `PSI_PAGES_APP_NAME` → `pages.app_name`, and so on for the section's keys.
+        figment =
+            figment.merge(Env::prefixed("PSI_PAGES_").map(|key| format!("pages.{key}").into()));
         // `PSI_LINKS_DEFAULT_ENV` → `links.default_env`, and so on for the section's keys.
         figment =
             figment.merge(Env::prefixed("PSI_LINKS_").map(|key| format!("links.{key}").into()));
@@ -248,6 +254,7 @@ impl Config {
             log_level: raw.log_level,
             max_body_bytes: raw.max_body_bytes,
             request_timeout_secs: raw.request_timeout_secs,
+            pages: raw.pages.validate()?,
             links,
         })
     }

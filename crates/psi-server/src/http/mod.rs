@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
+        .merge(crate::pages::routes(&config.pages))
         .fallback(
             |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
         )

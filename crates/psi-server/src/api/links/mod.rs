@@ -18,7 +18,7 @@ use psi_qr::{ImageFormat, Qr, QrOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use build::{LinkChoices, prepare};
+pub use build::{LinkChoices, prepare};
 pub use build::{LinkView, Prefill};
 
 use crate::crypto::random_bytes;

@@ -1,0 +1,320 @@
+//! The start-interaction page, `GET /s/{serviceDid}/{interactionId}/start.html`, and the same
+//! offer as JSON for the embed library, `GET /s/{serviceDid}/{interactionId}/link.json`.
+//!
+//! A desktop gets the interaction's name and description, a QR code of the link (no callback) and
+//! the link to copy; a phone gets a button to the link with the callback its browser needs
+//! ([`callback`](super::callback)). The query string may pick an instance (`instance`), pre-fill
+//! attributes (repeated `prefill=CREDENTIAL_ID:NAME=VALUE`) and set a custom callback
+//! (`callback`, phones only): all checked by the link endpoint's own [`prepare`]. Each offer
+//! makes a new [`Session`], carried in the link, whose live status the page shows; on completion
+//! the page may go to `redirect`, an URL on one of `pages.redirect_origins`.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::callback::{self, Platform};
+use super::problem::Problem;
+use super::qr::inline_svg;
+use super::render::{LAYOUT, Layout, html};
+use super::session::{self, Session};
+use crate::api::links::{LinkChoices, Prefill, prepare};
+use crate::crypto::did::Did;
+use crate::db;
+use crate::domain::Parameter;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::query::Query;
+use crate::public::PublicService;
+use crate::scope::ServiceScope;
+
+/// The query string of the page and of `link.json`. Other parameters (say `utm_source`) are
+/// ignored: pages are linked from anywhere.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartQuery {
+    /// An instance id; default: the interaction's default instance.
+    pub instance: Option<String>,
+    /// Repeatable `CREDENTIAL_ID:NAME=VALUE`.
+    #[serde(default)]
+    pub prefill: Vec<String>,
+    /// A custom callback for phones, instead of the one chosen from the browser.
+    pub callback: Option<String>,
+    /// Where the page goes when the interaction completes.
+    pub redirect: Option<String>,
+    /// `link.json` only: the URL of the page the embed is on (an iPhone's callback).
+    pub page_url: Option<String>,
+}
+
+/// What a page or an embed offers one visitor.
+#[derive(Debug, Serialize)]
+pub struct Offer {
+    /// `android`, `ios` or `desktop`.
+    pub platform: &'static str,
+    /// The app link, with the session (and on a phone the callback).
+    pub link: String,
+    /// The link's callback; `null` on a desktop.
+    pub callback: Option<String>,
+    /// The QR code of the link as an `<svg>` element; desktops only.
+    pub qr_svg: Option<String>,
+    pub service: String,
+    pub name: String,
+    pub description: String,
+    /// The chosen instance's parameters.
+    pub parameters: Vec<Parameter>,
+    /// The values the link pre-fills, by attribute name.
+    pub prefilled: Vec<Parameter>,
+    /// Server-sent events with the session's status (a path on this server in `Offer`s pages
+    /// render; `link.json` makes it absolute).
+    pub status_url: String,
+    /// The checked completion redirect.
+    #[serde(skip)]
+    redirect: Option<String>,
+}
+
+/// Loads an interaction that can be started: unknown → 404, paused → 409.
+async fn startable(
+    state: &AppState,
+    scope: &ServiceScope,
+    id: &str,
+) -> Result<db::interactions::Interaction, ApiError> {
+    let interaction = db::interactions::get(&state.db, scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("interaction"))?;
+    if !interaction.active {
+        return Err(ApiError::Conflict(format!(
+            "“{}” is paused by the service.",
+            interaction.name
+        )));
+    }
+    Ok(interaction)
+}
+
+/// Builds the offer for the visitor's `User-Agent`; `page_url` is the URL the holder returns to.
+async fn offer(
+    state: &AppState,
+    scope: &ServiceScope,
+    interaction_id: &str,
+    query: StartQuery,
+    user_agent: &str,
+    page_url: &str,
+) -> Result<Offer, ApiError> {
+    let interaction = startable(state, scope, interaction_id).await?;
+    let service = db::services::get(&state.db, scope).await?;
+    let redirect = query
+        .redirect
+        .as_deref()
+        .map(|r| check_redirect(state, r))
+        .transpose()?;
+    let prefill = query
+        .prefill
+        .iter()
+        .map(|text| Prefill::parse(text))
+        .collect::<Result<_, _>>()?;
+    let platform = Platform::of(user_agent);
+    let callback = query
+        .callback
+        .filter(|c| !c.is_empty())
+        .or_else(|| callback::callback(user_agent, page_url));
+    let mut prepared = prepare(
+        state,
+        scope,
+        interaction_id,
+        LinkChoices {
+            instance: query.instance,
+            env: None,
+            callback: callback.filter(|c| !c.is_empty()),
+            prefill,
+            ec: None,
+        },
+    )
+    .await?;
+    if !platform.is_mobile() {
+        // A custom callback was checked like any, but a desktop's link carries none (PROTOCOL §3).
+        prepared.request.callback = None;
+    }
+    let parameters = interaction
+        .instances
+        .iter()
+        .find(|instance| prepared.request.id.as_deref() == Some(instance.id.as_str()))
+        .map(|instance| instance.parameters.clone())
+        .unwrap_or_default();
+    let prefilled = prepared
+        .request
+        .prepared_credentials
+        .iter()
+        .flatten()
+        .flat_map(|credential| &credential.attributes)
+        .map(|attribute| Parameter {
+            name: attribute.name.clone(),
+            value: attribute.value.clone(),
+        })
+        .collect();
+    let session = Session::new();
+    let link = session::app_link(&prepared.request, &prepared.target, &session)
+        .map_err(|e| ApiError::Validation(format!("{e}")))?;
+    let qr_svg = match platform {
+        Platform::Desktop => Some(inline_svg(&link).map_err(|_| {
+            ApiError::Validation("the link is too long for a QR code: pre-fill fewer values".into())
+        })?),
+        _ => None,
+    };
+    Ok(Offer {
+        platform: match platform {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+            Platform::Desktop => "desktop",
+        },
+        link,
+        callback: prepared.request.callback,
+        qr_svg,
+        service: service.name,
+        name: interaction.name,
+        description: interaction.description,
+        parameters,
+        prefilled,
+        status_url: format!(
+            "/s/{}/{}/status/{}",
+            scope.did(),
+            interaction.id,
+            session.as_str()
+        ),
+        redirect,
+    })
+}
+
+fn check_redirect(state: &AppState, redirect: &str) -> Result<String, ApiError> {
+    let refused = || {
+        ApiError::Validation(format!(
+            "`redirect` {redirect:?} is not on an origin this server may send holders to \
+             (pages.redirect_origins)"
+        ))
+    };
+    let url = Url::parse(redirect).map_err(|_| refused())?;
+    if state.config.pages.allows_redirect(&url) {
+        Ok(url.into())
+    } else {
+        Err(refused())
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "start.html")]
+struct StartPage<'a> {
+    layout: &'static Layout,
+    app_name: &'a str,
+    service: String,
+    name: String,
+    description: String,
+    parameters: Vec<Parameter>,
+    prefilled: Vec<Parameter>,
+    link: String,
+    qr_svg: Option<String>,
+    status_url: String,
+    redirect: Option<String>,
+}
+
+/// The start page.
+pub async fn page(
+    State(state): State<AppState>,
+    Path((did, interaction_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<StartQuery>, ApiError>,
+) -> Response {
+    let result = async {
+        let Query(query) = query?;
+        let scope = match did.parse::<Did>() {
+            Ok(did) => db::services::scope_for_did(&state.db, &did).await?,
+            Err(_) => None,
+        }
+        .ok_or_else(|| ApiError::not_found("service"))?;
+        // The page's own full URL: an iPhone's browser returns to this very tab.
+        let page_url = format!("{}{uri}", state.public_url);
+        offer(
+            &state,
+            &scope,
+            &interaction_id,
+            query,
+            user_agent(&headers),
+            &page_url,
+        )
+        .await
+    }
+    .await;
+    let offer = match result {
+        Ok(offer) => offer,
+        Err(ApiError::NotFound(message)) => {
+            return Problem::not_found(format!("This {message}: check the address."))
+                .into_response();
+        }
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    html(&StartPage {
+        layout: &LAYOUT,
+        app_name: &state.config.pages.app_name,
+        service: offer.service,
+        name: offer.name,
+        description: offer.description,
+        parameters: offer.parameters,
+        prefilled: offer.prefilled,
+        link: offer.link,
+        qr_svg: offer.qr_svg,
+        status_url: offer.status_url,
+        redirect: offer.redirect,
+    })
+}
+
+/// The embed's offer: the same as the page's, as JSON, for the caller's `User-Agent`.
+pub async fn link_json(
+    PublicService(scope): PublicService,
+    State(state): State<AppState>,
+    Path((_did, interaction_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(mut query): Query<StartQuery>,
+) -> Result<Response, ApiError> {
+    let page_url = match query.page_url.take() {
+        Some(url) => match Url::parse(&url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => url,
+            _ => {
+                return Err(ApiError::Validation(format!(
+                    "`page_url` {url:?} is not an http(s) URL"
+                )));
+            }
+        },
+        None => format!(
+            "{}/s/{}/{interaction_id}/start.html",
+            state.public_url,
+            scope.did()
+        ),
+    };
+    let mut offer = offer(
+        &state,
+        &scope,
+        &interaction_id,
+        query,
+        user_agent(&headers),
+        &page_url,
+    )
+    .await?;
+    offer.status_url = format!("{}{}", state.public_url, offer.status_url);
+    let mut response = Json(offer).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        axum::http::header::VARY,
+        HeaderValue::from_static("User-Agent, Origin"),
+    );
+    Ok(response)
+}

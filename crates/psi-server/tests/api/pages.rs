@@ -1,0 +1,738 @@
+//! The web pages around links: the start page, the app-link landing page, the app-site
+//! association files, the embed's link.json and the static files, over real HTTP.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use figment::providers::Serialized;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
+use crate::helpers::{Backend, TestApp, TestDb, expect_json, spawn_app, spawn_app_on};
+
+backend_tests!(
+    a_desktop_gets_name_description_qr_and_the_link_without_callback,
+    a_phone_gets_a_button_whose_link_carries_its_browsers_callback,
+    query_choices_are_checked_like_the_link_endpoint_checks_them,
+    unknown_and_paused_interactions_are_clear_pages_with_their_status,
+    markup_from_every_source_is_inert_on_every_page,
+    the_landing_page_explains_offers_stores_retry_and_qr,
+    a_payload_that_does_not_decode_is_a_friendly_400_page,
+    app_site_association_files_come_from_configuration,
+    static_files_are_cached_by_etag_and_the_embed_loads_anywhere,
+    the_embeds_link_json_follows_the_pages_rules_with_cors,
+    the_status_stream_starts_waiting_for_the_holder,
+    redirects_go_only_to_configured_origins,
+);
+
+const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
+const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
+    (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36";
+const MARKUP: &str = "<script>alert(\"x\")</script> 'q' & \"dq\"";
+const MARKUP_ESCAPED: &str =
+    "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#39;q&#39; &#38; &#34;dq&#34;";
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn page(app: &TestApp, path: &str, user_agent: &str) -> Page {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("user-agent", user_agent)
+        .send()
+        .await
+        .expect("request");
+    Page {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: response.text().await.expect("body"),
+    }
+}
+
+fn start_path(demo: &Demo) -> String {
+    format!("/s/{}/{}/start.html", demo.did, demo.interaction)
+}
+
+/// The value of the first `attribute="..."` after `marker`, entities decoded.
+fn attribute_after(body: &str, marker: &str, attribute: &str) -> String {
+    let from = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {body}"));
+    let rest = &body[from..];
+    let start = rest.find(&format!("{attribute}=\"")).expect("attribute") + attribute.len() + 2;
+    let value = &rest[start..start + rest[start..].find('"').expect("closing quote")];
+    value.replace("&#38;", "&").replace("&#34;", "\"")
+}
+
+/// The JSON a link carries, with the fields psi-link drops.
+fn payload_json(link: &str) -> Value {
+    let payload = link.rsplit('/').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+/// Every page gets the security headers.
+fn assert_page_headers(page: &Page) {
+    assert_eq!(page.headers[CONTENT_TYPE], "text/html; charset=utf-8");
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers["x-frame-options"], "DENY");
+    assert!(
+        !page.body.contains("<script>"),
+        "no inline script: {}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(" style=\""),
+        "no inline style: {}",
+        page.body
+    );
+}
+
+async fn a_desktop_gets_name_description_qr_and_the_link_without_callback(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let page = page(&app, &start_path(&demo), DESKTOP).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_page_headers(&page);
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert!(
+        page.body.contains("<h1>Join the demo club</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Show your member card"), "{}", page.body);
+    assert!(
+        page.body.contains("<svg class=\"qr-code\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("id=\"start\""),
+        "no phone button on a desktop"
+    );
+
+    let link = attribute_after(&page.body, "id=\"link\"", "value");
+    let decoded = psi_link::decode(&link).expect("the page's link decodes");
+    assert_eq!(
+        decoded.request.action_id.as_deref(),
+        Some(demo.interaction.as_str())
+    );
+    assert_eq!(
+        decoded.request.service_did.as_deref(),
+        Some(demo.did.as_str())
+    );
+    assert_eq!(decoded.request.id.as_deref(), Some(demo.instance.as_str()));
+    assert_eq!(
+        decoded.request.callback, None,
+        "desktop links carry no callback"
+    );
+    assert!(
+        link.starts_with("https://proofspace.id/native/execute/"),
+        "{link}"
+    );
+    let session = payload_json(&link)["psiSession"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(session.len(), 22);
+    let status_url = attribute_after(&page.body, "id=\"status\"", "data-status-url");
+    assert_eq!(
+        status_url,
+        format!("/s/{}/{}/status/{session}", demo.did, demo.interaction)
+    );
+
+    let again = crate::pages::page(&app, &start_path(&demo), DESKTOP).await;
+    let other = attribute_after(&again.body, "id=\"link\"", "value");
+    assert_ne!(
+        payload_json(&other)["psiSession"],
+        json!(session),
+        "a session per visit"
+    );
+}
+
+async fn a_phone_gets_a_button_whose_link_carries_its_browsers_callback(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let path = format!("{}?instance={}", start_path(&demo), demo.instance);
+    let vectors: Value =
+        serde_json::from_str(include_str!("../../../../vectors/callbacks.json")).unwrap();
+    for case in vectors["cases"].as_array().unwrap() {
+        let page = page(&app, &path, case["ua"].as_str().unwrap()).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", case["name"]);
+        let expected = case["callback"]
+            .as_str()
+            .map(|c| c.replace("PAGE_URL", &app.url(&path)));
+        let link = match case["platform"].as_str().unwrap() {
+            "desktop" => {
+                assert!(!page.body.contains("id=\"start\""), "{}", case["name"]);
+                attribute_after(&page.body, "id=\"link\"", "value")
+            }
+            _ => {
+                assert!(
+                    !page.body.contains("qr-code"),
+                    "{}: no QR on phones",
+                    case["name"]
+                );
+                attribute_after(&page.body, "id=\"start\"", "href")
+            }
+        };
+        let request = psi_link::decode(&link).expect("decodes").request;
+        // An empty callback is left out of the link.
+        let expected = expected.filter(|c| !c.is_empty());
+        assert_eq!(request.callback, expected, "{}", case["name"]);
+    }
+}
+
+async fn query_choices_are_checked_like_the_link_endpoint_checks_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let base = start_path(&demo);
+    let name = format!("{}:Name=Alice", demo.member);
+    let number = format!("{}:Member%20number=42", demo.member);
+    let path = format!(
+        "{base}?prefill={}&prefill={number}&callback=https://shop.test/back",
+        enc(&name)
+    );
+    let phone = page(&app, &path, CHROME_ANDROID).await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.body);
+    let request = psi_link::decode(&attribute_after(&phone.body, "id=\"start\"", "href"))
+        .unwrap()
+        .request;
+    assert_eq!(request.callback.as_deref(), Some("https://shop.test/back"));
+    let prepared = &request.prepared_credentials.unwrap()[0];
+    assert_eq!(prepared.credential_id, demo.member);
+    assert_eq!(prepared.attributes[0].value, "Alice");
+    assert_eq!(prepared.attributes[1].value, "42");
+    assert!(phone.body.contains("<dd>Alice</dd>"), "{}", phone.body);
+
+    let desktop = page(&app, &path, DESKTOP).await;
+    let link = attribute_after(&desktop.body, "id=\"link\"", "value");
+    assert_eq!(psi_link::decode(&link).unwrap().request.callback, None);
+
+    let refused = [
+        (
+            format!(
+                "{base}?prefill={}",
+                enc(&format!("{}:Name=x", demo.membership))
+            ),
+            "self-attested",
+        ),
+        (
+            format!(
+                "{base}?prefill={}",
+                enc(&format!("{}:Member number=many", demo.member))
+            ),
+            "Member number",
+        ),
+        (
+            format!(
+                "{base}?prefill={}",
+                enc(&format!("{}:Shoe size=4", demo.member))
+            ),
+            "Shoe size",
+        ),
+        (
+            format!("{base}?prefill=nonsense"),
+            "CREDENTIAL_ID:NAME=VALUE",
+        ),
+        (format!("{base}?instance=nope"), "instance"),
+        (format!("{base}?callback=javascript:alert(1)"), "javascript"),
+    ];
+    for (path, named) in refused {
+        let page = page(&app, &path, DESKTOP).await;
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            page.body
+        );
+        assert_page_headers(&page);
+        assert!(
+            page.body.contains(named),
+            "{path} names {named}: {}",
+            page.body
+        );
+    }
+}
+
+fn enc(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+async fn unknown_and_paused_interactions_are_clear_pages_with_their_status(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    for path in [
+        format!("/s/{}/nope/start.html", demo.did),
+        format!("/s/GbzPqgnU4XsMs7xg9mYJW8/{}/start.html", demo.interaction),
+        "/s/not-a-did/x/start.html".to_owned(),
+    ] {
+        let page = page(&app, &path, DESKTOP).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert_page_headers(&page);
+        assert!(page.body.contains("<h1>Not found</h1>"), "{}", page.body);
+    }
+    set_active(&app, &demo, false).await;
+    let paused = page(&app, &start_path(&demo), CHROME_ANDROID).await;
+    assert_eq!(paused.status, StatusCode::CONFLICT);
+    assert_page_headers(&paused);
+    assert!(
+        paused.body.contains("is paused by the service"),
+        "{}",
+        paused.body
+    );
+    assert!(
+        paused.body.contains("Join the demo club"),
+        "{}",
+        paused.body
+    );
+}
+
+async fn markup_from_every_source_is_inert_on_every_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let refused = app
+        .post(
+            &format!("/api/v1/services/{}/interactions", demo.did),
+            crate::helpers::ADMIN_TOKEN,
+            &json!({"name": "<script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "names refuse markup"
+    );
+    let interaction = create_interaction(
+        &app,
+        &demo.did,
+        &json!({
+            "name": "Markup test",
+            "description": MARKUP,
+            "parameters": [{"name": "where", "value": MARKUP}],
+            "required_credentials": [{"credential_id": demo.member, "prefill_from_qr": true}],
+        }),
+    )
+    .await;
+    let id = interaction["id"].as_str().unwrap();
+    let prefill = enc(&format!("{}:Name={MARKUP}", demo.member));
+    let callback = enc("https://cb.test/?q=\"><script>alert(1)</script>");
+    let start = format!(
+        "/s/{}/{id}/start.html?prefill={prefill}&callback={callback}",
+        demo.did
+    );
+    for user_agent in [DESKTOP, CHROME_ANDROID] {
+        let page = page(&app, &start, user_agent).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_page_headers(&page);
+        // Description, parameter value and pre-filled value: three escaped copies.
+        assert_eq!(
+            page.body.matches(MARKUP_ESCAPED).count(),
+            3,
+            "{}",
+            page.body
+        );
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    }
+    // The landing page of such a link shows the pre-filled value and the callback, escaped.
+    let request = json!({
+        "id": interaction["instances"][0]["id"], "actionId": id, "serviceDid": demo.did,
+        "preparedCredentials": [{"credentialId": demo.member, "attributes": [{"name": "Name", "value": MARKUP}]}],
+        "callback": "https://cb.test/?q=\"><script>alert(1)</script>",
+    });
+    let payload = URL_SAFE_NO_PAD.encode(request.to_string());
+    let landing = page(&app, &format!("/native/execute/{payload}"), DESKTOP).await;
+    assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+    assert_page_headers(&landing);
+    assert!(landing.body.contains(MARKUP_ESCAPED), "{}", landing.body);
+    assert!(
+        landing
+            .body
+            .contains("https://cb.test/?q=&#34;&#62;&#60;script&#62;"),
+        "{}",
+        landing.body
+    );
+    assert!(!landing.body.contains("<script>alert"), "{}", landing.body);
+    // A payload that does not decode echoes nothing unescaped either.
+    let bad = page(&app, &format!("/native/execute/{}", enc(MARKUP)), DESKTOP).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(!bad.body.contains("<script>alert"), "{}", bad.body);
+}
+
+async fn the_landing_page_explains_offers_stores_retry_and_qr(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default(
+            "pages.app_store_url",
+            "https://apps.apple.com/app/id123",
+        ))
+        .merge(Serialized::default(
+            "pages.google_play_url",
+            "https://play.google.com/store/apps/details?id=org.example.wallet&hl=en",
+        ));
+    let app = spawn_app_on(db, figment).await;
+    let demo = demo(&app).await;
+    let link = expect_json(
+        app.get(
+            &format!(
+                "{}?prefill={}",
+                demo.link_path(),
+                enc(&format!("{}:Name=Bob", demo.member))
+            ),
+            crate::helpers::ADMIN_TOKEN,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let app_link = link["app_link"].as_str().unwrap();
+    let payload = app_link.rsplit('/').next().unwrap();
+    let page = page(&app, &format!("/native/execute/{payload}"), CHROME_ANDROID).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_page_headers(&page);
+    assert!(
+        page.body.contains("<p class=\"service\">Demo service</p>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<h1>Join the demo club</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<dd>Bob</dd>"), "{}", page.body);
+    assert_eq!(
+        attribute_after(&page.body, "id=\"open-app\"", "href"),
+        link["deep_link"].as_str().unwrap()
+    );
+    assert_eq!(
+        attribute_after(&page.body, "id=\"app-store\"", "href"),
+        "https://apps.apple.com/app/id123"
+    );
+    assert_eq!(
+        attribute_after(&page.body, "id=\"google-play\"", "href"),
+        "https://play.google.com/store/apps/details?id=org.example.wallet&hl=en"
+    );
+    assert!(page.body.contains("<svg class=\"qr-code\""));
+    // A standard-alphabet, padded, percent-encoded payload of older builds opens the same page.
+    let standard =
+        base64::engine::general_purpose::STANDARD.encode(URL_SAFE_NO_PAD.decode(payload).unwrap());
+    let older = crate::pages::page(
+        &app,
+        &format!("/native/execute/{}", enc(&standard)),
+        DESKTOP,
+    )
+    .await;
+    assert_eq!(older.status, StatusCode::OK, "{}", older.body);
+    assert!(older.body.contains("<dd>Bob</dd>"));
+}
+
+async fn a_payload_that_does_not_decode_is_a_friendly_400_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let not_json = URL_SAFE_NO_PAD.encode("hello");
+    let no_action = URL_SAFE_NO_PAD.encode(r#"{"serviceDid":"GbzPqgnU4XsMs7xg9mYJW8"}"#);
+    for (payload, named) in [
+        ("%%%", "base64"),
+        (not_json.as_str(), "not JSON"),
+        (no_action.as_str(), "actionId"),
+    ] {
+        let page = page(&app, &format!("/native/execute/{payload}"), DESKTOP).await;
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{payload}: {}",
+            page.body
+        );
+        assert_page_headers(&page);
+        assert!(
+            page.body.contains("This link cannot be opened"),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body.contains(named),
+            "{payload} names {named}: {}",
+            page.body
+        );
+    }
+}
+
+async fn app_site_association_files_come_from_configuration(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in [
+        "/.well-known/apple-app-site-association",
+        "/.well-known/assetlinks.json",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::NOT_FOUND,
+            "{path} unconfigured"
+        );
+    }
+    let db = TestDb::new(backend).await;
+    let fingerprint = (0..32)
+        .map(|i| format!("{i:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let figment = db
+        .figment()
+        .merge(Serialized::default("pages.ios_team_id", "ABCDE12345"))
+        .merge(Serialized::default(
+            "pages.ios_bundle_ids",
+            ["org.example.wallet"],
+        ))
+        .merge(Serialized::default(
+            "pages.android_package",
+            "org.example.wallet",
+        ))
+        .merge(Serialized::default(
+            "pages.android_cert_fingerprints",
+            [&fingerprint],
+        ));
+    let app = spawn_app_on(db, figment).await;
+    let apple = app
+        .client
+        .get(app.url("/.well-known/apple-app-site-association"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(apple.headers()[CONTENT_TYPE], "application/json");
+    assert_eq!(
+        expect_json(apple, StatusCode::OK).await,
+        json!({"applinks": {"details": [{
+            "appIDs": ["ABCDE12345.org.example.wallet"],
+            "components": [{"/": "/native/execute/*", "comment": "interaction links"}],
+        }]}})
+    );
+    let android = app
+        .client
+        .get(app.url("/.well-known/assetlinks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(android.headers()[CONTENT_TYPE], "application/json");
+    assert_eq!(
+        expect_json(android, StatusCode::OK).await,
+        json!([{
+            "relation": ["delegate_permission/common.handle_all_urls"],
+            "target": {
+                "namespace": "android_app",
+                "package_name": "org.example.wallet",
+                "sha256_cert_fingerprints": [fingerprint.to_uppercase()],
+            },
+        }])
+    );
+}
+
+async fn static_files_are_cached_by_etag_and_the_embed_loads_anywhere(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let start = page(&app, &start_path(&demo), DESKTOP).await;
+    let css = attribute_after(&start.body, "rel=\"stylesheet\"", "href");
+    let script = attribute_after(&start.body, "<script", "src");
+    for (path, content_type) in [
+        (css.as_str(), "text/css; charset=utf-8"),
+        (script.as_str(), "text/javascript; charset=utf-8"),
+        ("/embed/psi.js", "text/javascript; charset=utf-8"),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()[CONTENT_TYPE], content_type);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let etag = response.headers()["etag"].clone();
+        let cache = response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        if path.contains("?v=") {
+            assert!(cache.contains("immutable"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "public, max-age=300");
+        }
+        let again = app
+            .client
+            .get(app.url(path))
+            .header("if-none-match", etag.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(again.headers()["etag"], etag);
+    }
+    let embed = app
+        .client
+        .get(app.url("/embed/psi.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.headers()["access-control-allow-origin"], "*");
+    assert!(
+        embed
+            .text()
+            .await
+            .unwrap()
+            .contains("Psi = { mount: mount }")
+    );
+    let missing = page(&app, "/assets/nope.js", DESKTOP).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let path = format!(
+        "/s/{}/{}/link.json?page_url={}",
+        demo.did,
+        demo.interaction,
+        enc("https://shop.test/join.html")
+    );
+    let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 \
+        (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+    let get = |user_agent: &'static str| {
+        app.client
+            .get(app.url(&path))
+            .header("user-agent", user_agent)
+            .header("origin", "https://shop.test")
+            .send()
+    };
+    let desktop = get(DESKTOP).await.unwrap();
+    assert_eq!(desktop.headers()["access-control-allow-origin"], "*");
+    assert_eq!(desktop.headers()["cache-control"], "no-store");
+    let desktop = expect_json(desktop, StatusCode::OK).await;
+    assert_eq!(desktop["platform"], "desktop");
+    assert_eq!(desktop["callback"], Value::Null);
+    assert!(desktop["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let status_url = desktop["status_url"].as_str().unwrap();
+    assert!(status_url.starts_with(&app.url("/s/")), "{status_url}");
+
+    let iphone = expect_json(get(safari).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(iphone["platform"], "ios");
+    assert_eq!(iphone["qr_svg"], Value::Null);
+    assert_eq!(iphone["callback"], "https://shop.test/join.html");
+    let request = psi_link::decode(iphone["link"].as_str().unwrap())
+        .unwrap()
+        .request;
+    assert_eq!(
+        request.callback.as_deref(),
+        Some("https://shop.test/join.html")
+    );
+
+    let bad = app
+        .client
+        .get(app.url(&format!(
+            "/s/{}/{}/link.json?page_url=javascript:1",
+            demo.did, demo.interaction
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = app
+        .client
+        .get(app.url(&format!("/s/{}/nope/link.json", demo.did)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // With embed origins configured, other sites get no CORS answer.
+    let db = TestDb::new(backend).await;
+    let figment = db.figment().merge(Serialized::default(
+        "pages.embed_origins",
+        ["https://shop.test"],
+    ));
+    let app = spawn_app_on(db, figment).await;
+    let demo = crate::demo_fixture::demo(&app).await;
+    let path = format!("/s/{}/{}/link.json", demo.did, demo.interaction);
+    for (origin, allowed) in [("https://shop.test", true), ("https://evil.test", false)] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        let header = response
+            .headers()
+            .get("access-control-allow-origin")
+            .cloned();
+        assert_eq!(header.is_some(), allowed, "{origin}: {header:?}");
+    }
+}
+
+async fn the_status_stream_starts_waiting_for_the_holder(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let start = page(&app, &start_path(&demo), DESKTOP).await;
+    let status_url = attribute_after(&start.body, "id=\"status\"", "data-status-url");
+    let mut response = app.client.get(app.url(&status_url)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/event-stream");
+    let first = response.chunk().await.unwrap().expect("a first event");
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.contains("event: status"), "{text}");
+    assert!(
+        text.contains(r#"data: {"state":"waiting_for_holder"}"#),
+        "{text}"
+    );
+    let bad = app
+        .client
+        .get(app.url(&format!(
+            "/s/{}/{}/status/short",
+            demo.did, demo.interaction
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+}
+
+async fn redirects_go_only_to_configured_origins(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db.figment().merge(Serialized::default(
+        "pages.redirect_origins",
+        ["https://shop.test"],
+    ));
+    let app = spawn_app_on(db, figment).await;
+    let demo = demo(&app).await;
+    let allowed = format!(
+        "{}?redirect={}",
+        start_path(&demo),
+        enc("https://shop.test/thanks?o=1&x=2")
+    );
+    let page_ok = page(&app, &allowed, DESKTOP).await;
+    assert_eq!(page_ok.status, StatusCode::OK, "{}", page_ok.body);
+    assert_eq!(
+        attribute_after(&page_ok.body, "id=\"status\"", "data-redirect"),
+        "https://shop.test/thanks?o=1&x=2"
+    );
+    for redirect in [
+        "https://evil.test/",
+        "javascript:alert(1)",
+        "https://shop.test.evil.test/",
+    ] {
+        let path = format!("{}?redirect={}", start_path(&demo), enc(redirect));
+        let refused = page(&app, &path, DESKTOP).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{redirect}");
+        assert!(
+            refused.body.contains("redirect_origins"),
+            "{}",
+            refused.body
+        );
+    }
+}
