@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs N complete events (wallet → server → webhook receiver → credential issued) against
+# `psi serve` (release build) on SQLite and on PostgreSQL, and prints events per second for each.
+# Target: at least 300 events/s on a 2-core machine.
+#
+# The load generator (crates/psi-cli/examples/events_load.rs) seeds a service through the
+# management API and runs CONCURRENCY holders at a time, each event signed by a new pairwise key
+# exactly as `psi wallet run` signs it; its webhook receiver checks psi's X-Body-Signature and
+# issues one credential per event. One process for all holders: a `psi wallet` process per event
+# would measure process start, not the server.
+#
+# SQLite lives in a temporary data directory; PostgreSQL (POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432/test) gets a fresh database, created and dropped here. Set
+# BACKENDS=sqlite to skip PostgreSQL.
+#
+# Usage: bench/events.sh                         (EVENTS=5000, CONCURRENCY=32)
+#        EVENTS=20000 CONCURRENCY=64 bench/events.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+events="${EVENTS:-5000}"
+concurrency="${CONCURRENCY:-32}"
+backends="${BACKENDS:-sqlite postgres}"
+postgres_url="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+psi="$target_dir/release/psi"
+load="$target_dir/release/examples/events_load"
+
+for tool in cargo curl python3 psql; do
+  command -v "$tool" >/dev/null || { echo "bench/events.sh: $tool is required" >&2; exit 1; }
+done
+
+echo "building psi and the load generator (release)..." >&2
+cargo build --quiet --release -p psi-cli --bin psi --example events_load \
+  --manifest-path "$root/Cargo.toml"
+
+work="$(mktemp -d)"
+psi_pid=""
+bench_db=""
+cleanup() {
+  if [[ -n "$psi_pid" ]]; then
+    kill "$psi_pid" 2>/dev/null || true
+    wait "$psi_pid" 2>/dev/null || true
+  fi
+  if [[ -n "$bench_db" ]]; then
+    psql -q "$postgres_url" -c "DROP DATABASE IF EXISTS $bench_db" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free loopback port (the kernel picks one, the socket is closed again).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+admin_token="bench-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+
+# Starts psi on a fresh data directory, with database URL $1 (empty: SQLite), and waits until
+# it is ready. Webhooks may reach loopback: the receiver runs inside the load generator.
+start_psi() {
+  local database_url="$1" port
+  port="$(free_port)"
+  psi_url="http://127.0.0.1:$port"
+  rm -rf "$work/data"
+  local args=(serve --data-dir "$work/data" --listen "127.0.0.1:$port")
+  [[ -z "$database_url" ]] || args+=(--database-url "$database_url")
+  PSI_LOG_LEVEL=warn PSI_ADMIN_TOKEN="$admin_token" PSI_MASTER_KEY="$master_key" \
+    PSI_OUTBOUND_ALLOW_LOOPBACK=true "$psi" "${args[@]}" > "$work/psi.out" 2> "$work/psi.err" &
+  psi_pid=$!
+  until curl -fs -o /dev/null "$psi_url/readyz"; do
+    kill -0 "$psi_pid" 2>/dev/null || { cat "$work/psi.err" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+
+stop_psi() {
+  kill "$psi_pid"
+  wait "$psi_pid" 2>/dev/null || true
+  psi_pid=""
+}
+
+results=()
+for backend in $backends; do
+  case "$backend" in
+    sqlite)
+      start_psi ""
+      ;;
+    postgres)
+      bench_db="psi_bench_$$"
+      psql -q "$postgres_url" -c "CREATE DATABASE $bench_db" >/dev/null
+      # The same server and credentials, another database.
+      start_psi "${postgres_url%/*}/$bench_db"
+      ;;
+    *)
+      echo "bench/events.sh: unknown backend $backend (sqlite, postgres)" >&2
+      exit 1
+      ;;
+  esac
+  echo "running $events events on $backend..." >&2
+  results+=("$("$load" --server "$psi_url" --admin-token "$admin_token" \
+    --events "$events" --concurrency "$concurrency" --label "$backend")")
+  stop_psi
+  if [[ "$backend" == postgres ]]; then
+    psql -q "$postgres_url" -c "DROP DATABASE $bench_db" >/dev/null
+    bench_db=""
+  fi
+done
+
+echo
+echo "complete events (wallet → psi → webhook receiver → credential issued), $(nproc) cores:"
+printf '  %s\n' "${results[@]}"
+echo "target: at least 300 events/s"

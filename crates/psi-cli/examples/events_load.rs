@@ -1,0 +1,291 @@
+//! Load generator for `bench/events.sh`: many holders run complete events concurrently against a
+//! running psi server (wallet → server → webhook receiver → credential issued), and the events
+//! per second are printed.
+//!
+//! It seeds its own service through the management API (a self-attested contact credential
+//! required, a service-attested member credential issued, the interaction webhook pointing at a
+//! receiver inside this process that checks psi's `X-Body-Signature` and issues), then runs
+//! `--events` events with `--concurrency` holders at a time, each holder a new pairwise key
+//! signing its request like `psi wallet run` does. The server must allow webhooks to loopback
+//! (`PSI_OUTBOUND_ALLOW_LOOPBACK=true`).
+//!
+//! ```text
+//! cargo run --release -p psi-cli --example events_load -- \
+//!     --server http://127.0.0.1:8080 --admin-token TOKEN --events 5000 --concurrency 32
+//! ```
+
+// The wallet's own client and key code, compiled here as well so the load is exactly what
+// `psi wallet run` sends; the parts of it a load generator does not call are left unused.
+#[allow(dead_code)]
+#[path = "../src/cmd/wallet/client.rs"]
+mod client;
+#[allow(dead_code)]
+#[path = "../src/cmd/wallet/holder.rs"]
+mod holder;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use clap::Parser;
+use psi_link::Attribute;
+use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
+use serde_json::{Value, json};
+
+use client::{EventRequest, EventState, Presented, WalletClient};
+use holder::HolderKey;
+
+#[derive(Parser)]
+struct Args {
+    /// The psi server's base URL.
+    #[arg(long)]
+    server: String,
+    /// The server's admin token (to seed the service).
+    #[arg(long, env = "PSI_ADMIN_TOKEN")]
+    admin_token: String,
+    /// How many events to run (after a short warm-up).
+    #[arg(long, default_value_t = 2000)]
+    events: usize,
+    /// How many holders run events at the same time.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// A name for the result line, e.g. the database backend.
+    #[arg(long, default_value = "psi")]
+    label: String,
+}
+
+/// What the receiver needs, known once the service is seeded: the key psi signs webhook calls
+/// with, and the credential it issues.
+struct Issuing {
+    key: PublicKey,
+    member: String,
+}
+
+type Receiver = Arc<OnceLock<Issuing>>;
+
+/// What the seeded service looks like to a holder.
+struct Target {
+    did: String,
+    action_id: String,
+    contact: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let http = reqwest::Client::new();
+    let issuing: Receiver = Arc::new(OnceLock::new());
+    let receiver = serve_receiver(issuing.clone()).await?;
+    let target = seed(&http, &args, receiver, &issuing).await?;
+    let wallet = WalletClient::new(&args.server)?;
+
+    let warm_up = args.concurrency.min(args.events);
+    run(&wallet, &target, warm_up, args.concurrency).await?;
+    let started = Instant::now();
+    let mut latencies = run(&wallet, &target, args.events, args.concurrency).await?;
+    let elapsed = started.elapsed();
+
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[index].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{}: {} events in {:.2} s: {:.0} events/s (concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
+        args.label,
+        args.events,
+        elapsed.as_secs_f64(),
+        args.events as f64 / elapsed.as_secs_f64(),
+        args.concurrency,
+        percentile(0.5),
+        percentile(0.99),
+    );
+    Ok(())
+}
+
+/// Runs `events` complete events, `concurrency` at a time; returns each event's latency. Any
+/// event that does not complete with one credential stops the run with its reason.
+async fn run(
+    wallet: &WalletClient,
+    target: &Target,
+    events: usize,
+    concurrency: usize,
+) -> Result<Vec<Duration>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (wallet, next) = (wallet.clone(), next.clone());
+        let (did, action_id, contact) = (
+            target.did.clone(),
+            target.action_id.clone(),
+            target.contact.clone(),
+        );
+        workers.spawn(async move {
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < events {
+                let holder = HolderKey::generate();
+                let request = EventRequest {
+                    action_id: action_id.clone(),
+                    instance_id: None,
+                    prefilled: Vec::new(),
+                    presented: vec![Presented::SelfAttested {
+                        credential_id: contact.clone(),
+                        attributes: vec![Attribute {
+                            name: "Name".into(),
+                            value: format!("Holder {}", holder.did()),
+                        }],
+                    }],
+                    callback: None,
+                };
+                let started = Instant::now();
+                let reply = wallet.start_event(&did, &holder, &request).await?;
+                latencies.push(started.elapsed());
+                if reply.state != EventState::Completed || reply.issued.len() != 1 {
+                    bail!(
+                        "event {} ended {} with {} credential(s): {}",
+                        reply.event_id,
+                        reply.state.as_str(),
+                        reply.issued.len(),
+                        reply.message.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(latencies)
+        });
+    }
+    let mut all = Vec::with_capacity(events);
+    while let Some(result) = workers.join_next().await {
+        all.extend(result.context("a worker panicked")??);
+    }
+    Ok(all)
+}
+
+/// Creates the service, its schemas, definitions and interaction; tells the receiver the
+/// service's public key and what to issue.
+async fn seed(
+    http: &reqwest::Client,
+    args: &Args,
+    receiver: SocketAddr,
+    issuing: &OnceLock<Issuing>,
+) -> Result<Target> {
+    let post = |path: String, body: Value| async move {
+        let response = http
+            .post(format!("{}{path}", args.server))
+            .bearer_auth(&args.admin_token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        ensure!(status.is_success(), "POST {path}: {status} {body}");
+        anyhow::Ok(body)
+    };
+    let text = |value: &Value, field: &str| -> Result<String> {
+        value[field]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no {field} in {value}"))
+    };
+    let service = post("/api/v1/services".into(), json!({"name": "Events bench"})).await?;
+    let did = text(&service, "did")?;
+    let base = format!("/api/v1/services/{did}");
+    let contact_schema = post(
+        format!("{base}/schemas"),
+        json!({"name": "Contact", "version": "1.0", "attributes": [{"name": "Name", "type": "text"}]}),
+    )
+    .await?;
+    let member_schema = post(
+        format!("{base}/schemas"),
+        json!({"name": "Member", "version": "1.0", "attributes": [{"name": "Level", "type": "text"}]}),
+    )
+    .await?;
+    let definition = |schema: String, tag: &'static str, attestation: &'static str| {
+        post(
+            format!("{base}/credential-definitions"),
+            json!({"schema": schema, "tag": tag, "attestation": attestation}),
+        )
+    };
+    let contact = text(
+        &definition(text(&contact_schema, "schema_id")?, "contact", "self").await?,
+        "credential_id",
+    )?;
+    let member = text(
+        &definition(text(&member_schema, "schema_id")?, "member", "service").await?,
+        "credential_id",
+    )?;
+    let interaction = post(
+        format!("{base}/interactions"),
+        json!({"name": "Join", "required_credentials": [{"credential_id": contact}],
+               "issued_credentials": [member],
+               "webhook": {"url": format!("http://{receiver}/hook"), "key": "default",
+                           "auth": "signature", "timeout_ms": 10000}}),
+    )
+    .await?;
+    let pem = http
+        .get(format!(
+            "{}/service-dashboard-backend/service/{did}/public-info/public-key/default",
+            args.server
+        ))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let key = PublicKey::from_pem(&pem)?;
+    if issuing.set(Issuing { key, member }).is_err() {
+        bail!("the receiver was set up twice");
+    }
+    Ok(Target {
+        did,
+        action_id: text(&interaction, "id")?,
+        contact,
+    })
+}
+
+/// The third party: checks the body signature and issues a member credential for every event.
+async fn serve_receiver(issuing: Receiver) -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let router = Router::new().route("/hook", post(hook)).with_state(issuing);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(addr)
+}
+
+async fn hook(
+    State(issuing): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let Some(Issuing { key, member }) = issuing.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ok": false})));
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if Verifier::rsa(key.clone())
+        .verify_signature(&body, signature)
+        .is_err()
+    {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false})));
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({"ok": false})));
+    };
+    (
+        StatusCode::OK,
+        Json(json!({
+            "serviceDid": request["publicServiceDid"],
+            "subscriberConnectDid": request["subscriberConnectDid"],
+            "actionEventId": request["actionEventId"],
+            "issuedCredentials": [{"credentialId": member, "fields": [{"name": "Level", "value": "gold"}],
+                                   "utcIssuedAt": 1_700_000_000_000_i64, "revoked": false}],
+            "revokedCredentials": [],
+            "ok": true
+        })),
+    )
+}
