@@ -44,6 +44,7 @@
     svg.style.maxWidth = "260px";
     svg.style.height = "auto";
     svg.style.display = "block";
+    svg.style.margin = "0 auto";
     return svg;
   }
 

@@ -1,4 +1,5 @@
-//! Static files embedded in the binary: the pages' stylesheet and script, and the embed library.
+//! Static files embedded in the binary: the pages' stylesheet, script and icon, and the embed
+//! library.
 //! Each has a strong `ETag` (computed once) and answers `304` to a matching `If-None-Match`.
 //!
 //! Pages link them as `/assets/<name>?v=<tag>`: a new build changes the URL, so the versioned URL
@@ -85,6 +86,14 @@ pub static PAGE_JS: LazyLock<Asset> = LazyLock::new(|| {
         include_bytes!("../../assets/page.js"),
     )
 });
+/// The pages' icon.
+pub static ICON: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../assets/icon.svg"),
+    )
+});
 /// The embed library, `/embed/psi.js`.
 pub static EMBED_JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
@@ -99,7 +108,7 @@ const UNVERSIONED: &str = "public, max-age=300";
 
 /// `GET /assets/{name}`.
 pub async fn get(Path(name): Path<String>, query: RawQuery, headers: HeaderMap) -> Response {
-    let Some(asset) = [&*CSS, &*PAGE_JS, &*EMBED_JS]
+    let Some(asset) = [&*CSS, &*PAGE_JS, &*ICON, &*EMBED_JS]
         .into_iter()
         .find(|asset| asset.name == name)
     else {

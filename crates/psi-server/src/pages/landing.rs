@@ -8,9 +8,9 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use psi_link::{Decoder, LinkKind, LinkRequest, LinkTarget};
+use psi_link::{Decoder, LinkError, LinkKind, LinkRequest, LinkTarget};
 
-use super::problem::Problem;
+use super::problem::{Problem, capitalise};
 use super::qr::inline_svg;
 use super::render::{LAYOUT, Layout, html};
 use crate::crypto::did::Did;
@@ -49,10 +49,7 @@ async fn render(state: &AppState, payload: &str) -> Result<Response, Problem> {
     let request = Decoder::new()
         .with_target(target.clone())
         .decode(&link)
-        .map_err(|error| {
-            Problem::bad_request("This link cannot be opened", format!("{error}."))
-                .with_hint("Ask whoever sent it for a new link.")
-        })?
+        .map_err(unusable)?
         .request;
     let (deep_link, app_link) = links(&request, &target)?;
     let names = Names::of(state, &request).await?;
@@ -87,13 +84,15 @@ async fn render(state: &AppState, payload: &str) -> Result<Response, Problem> {
     Ok(html(&page))
 }
 
+/// The page for a link that cannot be used, naming psi-link's reason.
+fn unusable(error: LinkError) -> Problem {
+    Problem::bad_request("This link cannot be opened", capitalise(&error.to_string()))
+        .with_hint("Ask whoever sent it for a new link.")
+}
+
 /// The deep link (the retry) and the app link (the QR code) of the decoded request.
 fn links(request: &LinkRequest, target: &LinkTarget) -> Result<(String, String), Problem> {
-    let encode = |kind| {
-        psi_link::encode(request, target, kind).map_err(|error| {
-            Problem::bad_request("This link cannot be opened", format!("{error}."))
-        })
-    };
+    let encode = |kind| psi_link::encode(request, target, kind).map_err(unusable);
     Ok((encode(LinkKind::Deep)?, encode(LinkKind::App)?))
 }
 

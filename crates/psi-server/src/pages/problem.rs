@@ -79,7 +79,8 @@ impl From<ApiError> for Problem {
     }
 }
 
-fn capitalise(message: &str) -> String {
+/// `message` as a sentence: a capital first letter and a full stop.
+pub(super) fn capitalise(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",

@@ -9,17 +9,19 @@ use axum::response::{IntoResponse, Response};
 
 use super::assets;
 
-/// What every page's layout links: the versioned stylesheet and script.
+/// What every page's layout links: the versioned stylesheet, script and icon.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub css: String,
     pub script: String,
+    pub icon: String,
 }
 
 /// The layout of every page (the assets' URLs are fixed for the life of the binary).
 pub static LAYOUT: LazyLock<Layout> = LazyLock::new(|| Layout {
     css: assets::CSS.url(),
     script: assets::PAGE_JS.url(),
+    icon: assets::ICON.url(),
 });
 
 /// A rendered page, never cached: pages carry per-visit sessions or personal data.

@@ -23,7 +23,7 @@ backend_tests!(
     app_site_association_files_come_from_configuration,
     static_files_are_cached_by_etag_and_the_embed_loads_anywhere,
     the_embeds_link_json_follows_the_pages_rules_with_cors,
-    the_status_stream_starts_waiting_for_the_holder,
+    the_status_stream_follows_the_latest_event_of_its_session,
     redirects_go_only_to_configured_origins,
 );
 
@@ -228,7 +228,7 @@ async fn query_choices_are_checked_like_the_link_endpoint_checks_them(backend: B
                 "{base}?prefill={}",
                 enc(&format!("{}:Name=x", demo.membership))
             ),
-            "self-attested",
+            "does not require",
         ),
         (
             format!(
@@ -675,21 +675,60 @@ async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend
     }
 }
 
-async fn the_status_stream_starts_waiting_for_the_holder(backend: Backend) {
+async fn the_status_stream_follows_the_latest_event_of_its_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let demo = demo(&app).await;
     let start = page(&app, &start_path(&demo), DESKTOP).await;
     let status_url = attribute_after(&start.body, "id=\"status\"", "data-status-url");
-    let mut response = app.client.get(app.url(&status_url)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[CONTENT_TYPE], "text/event-stream");
-    let first = response.chunk().await.unwrap().expect("a first event");
-    let text = String::from_utf8_lossy(&first);
-    assert!(text.contains("event: status"), "{text}");
+    let session = status_url.rsplit('/').next().unwrap().to_owned();
+    let mut stream = app.client.get(app.url(&status_url)).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()[CONTENT_TYPE], "text/event-stream");
+    assert_eq!(stream.headers()["cache-control"], "no-store");
+    next_status(&mut stream, r#"{"state":"waiting_for_holder"}"#).await;
+
+    // The engine's rows, as it writes them when the wallet's event carries the session.
+    let pool = app.db.raw_pool().await;
+    let service_id: String = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
+        .bind(&demo.did)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
+         message, callback, created_at, updated_at, session) \
+         VALUES ('e1', $1, $2, $3, 'holder', 'started', NULL, NULL, 1, 1, $4)",
+    )
+    .bind(&service_id)
+    .bind(&demo.interaction)
+    .bind(&demo.instance)
+    .bind(&session)
+    .execute(&pool)
+    .await
+    .unwrap();
+    next_status(&mut stream, r#"{"state":"started"}"#).await;
+    sqlx::query(
+        "UPDATE events SET state = 'failed', message = 'Your card <b>expired</b>' WHERE id = 'e1'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    next_status(
+        &mut stream,
+        r#"{"state":"failed","message":"Your card <b>expired</b>"}"#,
+    )
+    .await;
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk()).await;
     assert!(
-        text.contains(r#"data: {"state":"waiting_for_holder"}"#),
-        "{text}"
+        matches!(end, Ok(Ok(None))),
+        "a final state ends the stream: {end:?}"
     );
+
+    // Another service's path does not reach this session's event.
+    let other = app.create_service("Other").await;
+    let elsewhere = status_url.replace(&demo.did, &other);
+    let mut stream = app.client.get(app.url(&elsewhere)).send().await.unwrap();
+    next_status(&mut stream, r#"{"state":"waiting_for_holder"}"#).await;
     let bad = app
         .client
         .get(app.url(&format!(
@@ -700,6 +739,21 @@ async fn the_status_stream_starts_waiting_for_the_holder(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::NOT_FOUND);
+}
+
+/// Reads the stream until a `status` event with this data arrives (at most 10 s).
+async fn next_status(stream: &mut reqwest::Response, data: &str) {
+    let wanted = format!("data: {data}\n");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(seen.contains(&wanted) && seen.contains("event: status\n")) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {data} within 10 s; got {seen:?}"))
+            .expect("stream")
+            .unwrap_or_else(|| panic!("stream ended before {data}; got {seen:?}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
 }
 
 async fn redirects_go_only_to_configured_origins(backend: Backend) {
