@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use psi_link::{Environment, LinkError, LinkTarget};
+use psi_outbound::OutboundPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,8 @@ pub struct Config {
     pub pages: crate::pages::config::PagesConfig,
     /// Where interaction links point (the `[links]` section).
     pub links: LinksConfig,
+    /// What webhook calls and other outbound requests may reach (the `[outbound]` section).
+    pub outbound: OutboundPolicy,
 }
 
 /// The `[links]` section, validated.
@@ -160,6 +163,8 @@ struct RawConfig {
     request_timeout_secs: u64,
     pages: crate::pages::config::RawPages,
     links: RawLinks,
+    #[serde(default)]
+    outbound: OutboundPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +195,9 @@ impl Config {
         // `PSI_LINKS_DEFAULT_ENV` → `links.default_env`, and so on for the section's keys.
         figment =
             figment.merge(Env::prefixed("PSI_LINKS_").map(|key| format!("links.{key}").into()));
+        // `PSI_OUTBOUND_ALLOW_PRIVATE` → `outbound.allow_private`, and so on.
+        figment = figment
+            .merge(Env::prefixed("PSI_OUTBOUND_").map(|key| format!("outbound.{key}").into()));
         for key in STRING_ENV_KEYS {
             if let Some(value) = string_from_env(key)? {
                 figment = figment.merge(Serialized::default(key, value));
@@ -256,6 +264,7 @@ impl Config {
             request_timeout_secs: raw.request_timeout_secs,
             pages: raw.pages.validate()?,
             links,
+            outbound: raw.outbound,
         })
     }
 }

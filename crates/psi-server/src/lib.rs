@@ -12,15 +12,18 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod pages;
 pub mod public;
 pub mod scope;
 mod telemetry;
+pub mod wallet;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +75,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         master_key,
         admin,
         public_url: public_url.into(),
+        outbound: psi_outbound::OutboundClient::new(config.outbound.clone())
+            .context("outbound HTTP client")?,
         config: Arc::new(config),
     };
     let shutdown = CancellationToken::new();

@@ -3,6 +3,8 @@
 //! Handlers are short: extract (auth, scope, JSON), validate into domain values, call `db`, map
 //! the result. Routes and the OpenAPI document come from the same `routes!` calls below.
 
+pub mod credentials;
+pub mod events;
 pub mod keys;
 pub mod links;
 pub mod services;
@@ -29,6 +31,12 @@ use crate::http::error::ApiError;
         (name = "services", description = "Tenants, each with a public DID (admin token)"),
         (name = "tokens", description = "Service API tokens (admin token)"),
         (name = "keys", description = "RSA keys and SHA secrets of a service"),
+        (name = "events", description = "Runs of interactions by holders, with their log and \
+            webhook calls"),
+        (name = "credentials", description = "Credentials the service issued (VC-JWTs) and their \
+            revocation"),
+        (name = "wallet", description = "What a holder's wallet calls (`/wallet/v1`); calls acting \
+            for a holder are signed with its pairwise Ed25519 key"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "links", description = "App links, deep links, QR codes and sourceURL links \
             that start an interaction"),
@@ -60,6 +68,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::get, keys::delete))
+        .routes(routes!(events::list))
+        .routes(routes!(events::get))
+        .routes(routes!(credentials::list))
+        .routes(routes!(credentials::revoke))
         .routes(routes!(links::get))
         .routes(routes!(links::qr_svg))
         .routes(routes!(links::qr_png))

@@ -20,6 +20,9 @@
 //! [`ServiceScope`]: crate::scope::ServiceScope
 
 pub mod credential_definitions;
+pub mod credentials;
+pub mod events;
+pub mod holder_nonces;
 pub mod instances;
 pub mod interactions;
 pub mod keys;

@@ -76,3 +76,21 @@ pub async fn scope_for_did(db: &Db, did: &Did) -> sqlx::Result<Option<ServiceSco
         .await?;
     Ok(id.map(|id| ServiceScope::new(id, did.clone())))
 }
+
+/// The scoped service's DID seed, sealed with the master key (associated data: the service's
+/// internal id, [`ServiceScope::service_id`]).
+pub async fn did_seed_sealed(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<u8>> {
+    sqlx::query_scalar("SELECT did_seed_sealed FROM services WHERE id = $1")
+        .bind(scope.service_id())
+        .fetch_one(db.pool())
+        .await
+}
+
+/// The verkey of the service with this DID, if it is on this server: credentials it issued are
+/// verified with it.
+pub async fn verkey_by_did(db: &Db, did: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT verkey FROM services WHERE did = $1")
+        .bind(did)
+        .fetch_optional(db.pool())
+        .await
+}

@@ -38,6 +38,8 @@ pub struct AppState {
     /// Base URL clients reach this server under, without a trailing slash.
     pub public_url: Arc<str>,
     pub config: Arc<Config>,
+    /// The guarded client every outbound call (webhooks) goes through, under `config.outbound`.
+    pub outbound: psi_outbound::OutboundClient,
 }
 
 /// Every documented route: operations endpoints and the management API.
@@ -48,6 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::render))
         .merge(crate::api::routes())
         .merge(crate::public::routes())
+        .merge(crate::wallet::routes())
 }
 
 /// The OpenAPI document of [`routes`].

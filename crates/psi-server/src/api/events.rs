@@ -1,0 +1,155 @@
+//! `/api/v1/services/{did}/events`: runs of the service's interactions by holders, with their
+//! timestamped log and the webhook calls they made.
+
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::events::{self, EventState, LogEntry, WebhookCall};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::json::Json;
+use crate::http::query::Query;
+use crate::scope::ServiceScope;
+
+/// Largest page of a listing.
+const MAX_LIMIT: i64 = 500;
+/// Page size when none is asked for.
+const DEFAULT_LIMIT: i64 = 50;
+
+/// The limit asked for, bounded: 1 to [`MAX_LIMIT`].
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::Validation(format!(
+            "`limit` must be from 1 to {MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// Filters of the event list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventFilter {
+    /// Only events of this interaction (`actionId`).
+    pub interaction: Option<String>,
+    /// Only events in this state: `started`, `waiting`, `completed`, `failed`.
+    pub state: Option<String>,
+    /// Only events of this holder (pairwise DID).
+    pub holder: Option<String>,
+    /// At most this many, newest first (1 to 500, default 50).
+    pub limit: Option<i64>,
+}
+
+/// An event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    /// Also the `actionEventId` webhooks see.
+    pub id: String,
+    /// The interaction (`actionId`).
+    pub interaction_id: String,
+    /// The instance (`actionInstanceId`).
+    pub instance_id: String,
+    /// The holder's pairwise DID (`subscriberConnectDid`).
+    pub holder_did: String,
+    pub state: EventState,
+    /// What the holder was told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl From<events::Event> for EventView {
+    fn from(event: events::Event) -> Self {
+        EventView {
+            id: event.id,
+            interaction_id: event.interaction_id,
+            instance_id: event.instance_id,
+            holder_did: event.holder_did,
+            state: event.state,
+            message: event.message,
+            callback: event.callback,
+            created_at: event.created_at,
+            updated_at: event.updated_at,
+        }
+    }
+}
+
+/// An event with its log and webhook calls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDetail {
+    #[serde(flatten)]
+    pub event: EventView,
+    /// In order: `started`, `credentials_received`, `verified`, `webhook_called`,
+    /// `integration_output`, `issued`, `denied`, `revoked`, then `completed`, `waiting` or
+    /// `failed` (with the reason).
+    pub log: Vec<LogEntry>,
+    /// Every webhook call, with status, duration and the answer's first 1 KiB.
+    pub calls: Vec<WebhookCall>,
+}
+
+/// List the service's events, newest first.
+#[utoipa::path(get, path = "/api/v1/services/{did}/events", operation_id = "list_events", tag = "events",
+    security(("bearer" = [])),
+    params(("did" = String, Path, description = "The service's public DID"), EventFilter),
+    responses(
+        (status = 200, description = "Events, newest first", body = Vec<EventView>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "A filter is invalid", body = ErrorBody)))]
+pub async fn list(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Query(filter): Query<EventFilter>,
+) -> Result<Json<Vec<EventView>>, ApiError> {
+    let event_state = filter
+        .state
+        .as_deref()
+        .map(|s| {
+            EventState::parse(s).ok_or_else(|| {
+                ApiError::Validation("`state` must be started, waiting, completed or failed".into())
+            })
+        })
+        .transpose()?;
+    let filter = events::Filter {
+        interaction_id: filter.interaction.as_deref(),
+        state: event_state,
+        holder_did: filter.holder.as_deref(),
+        limit: page_limit(filter.limit)?,
+    };
+    let found = events::list(&state.db, &scope, &filter).await?;
+    Ok(Json(found.into_iter().map(Into::into).collect()))
+}
+
+/// One event with its log and webhook calls.
+#[utoipa::path(get, path = "/api/v1/services/{did}/events/{id}", operation_id = "get_event", tag = "events",
+    security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The event (`actionEventId`)")),
+    responses(
+        (status = 200, description = "The event", body = EventDetail),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or event", body = ErrorBody)))]
+pub async fn get(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<EventDetail>, ApiError> {
+    let (_did, id) = path;
+    let event = events::get(&state.db, &scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(EventDetail {
+        log: events::log(&state.db, &scope, &id).await?,
+        calls: events::calls(&state.db, &scope, &id).await?,
+        event: event.into(),
+    }))
+}

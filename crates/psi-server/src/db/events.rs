@@ -1,0 +1,426 @@
+//! Events (`events` table): one run of an interaction by one holder, with its timestamped log
+//! (`event_log`) and the webhook calls it made (`webhook_calls`).
+//!
+//! An event is written twice: when it starts (the row and the first log entries) and when it
+//! settles (its state, the rest of the log, the calls), each time in the caller's transaction.
+
+use serde::Serialize;
+use sqlx::{Any, FromRow, Transaction};
+use utoipa::ToSchema;
+
+use super::Db;
+use crate::scope::ServiceScope;
+
+/// Where an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventState {
+    /// Running: verifying, calling webhooks.
+    Started,
+    /// Nothing issued yet; the service may issue later.
+    Waiting,
+    /// Ended well (credentials issued, or denied by the service).
+    Completed,
+    /// Ended with a failure the holder was told about.
+    Failed,
+}
+
+impl EventState {
+    /// The name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventState::Started => "started",
+            EventState::Waiting => "waiting",
+            EventState::Completed => "completed",
+            EventState::Failed => "failed",
+        }
+    }
+
+    /// Reads the name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            EventState::Started,
+            EventState::Waiting,
+            EventState::Completed,
+            EventState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// What a log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    Started,
+    CredentialsReceived,
+    Verified,
+    WebhookCalled,
+    /// `integrationOutput.logData` of a webhook's reply.
+    IntegrationOutput,
+    Issued,
+    /// The service declined to issue a credential (an empty credential in the reply).
+    Denied,
+    Revoked,
+    Waiting,
+    Completed,
+    Failed,
+}
+
+impl LogKind {
+    /// The name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Started => "started",
+            LogKind::CredentialsReceived => "credentials_received",
+            LogKind::Verified => "verified",
+            LogKind::WebhookCalled => "webhook_called",
+            LogKind::IntegrationOutput => "integration_output",
+            LogKind::Issued => "issued",
+            LogKind::Denied => "denied",
+            LogKind::Revoked => "revoked",
+            LogKind::Waiting => "waiting",
+            LogKind::Completed => "completed",
+            LogKind::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> sqlx::Result<Self> {
+        use LogKind::*;
+        [
+            Started,
+            CredentialsReceived,
+            Verified,
+            WebhookCalled,
+            IntegrationOutput,
+            Issued,
+            Denied,
+            Revoked,
+            Waiting,
+            Completed,
+            Failed,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown log kind {text:?}").into()))
+    }
+}
+
+/// One line of an event's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LogEntry {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub kind: LogKind,
+    pub detail: String,
+}
+
+/// Which webhook a call went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// The interaction webhook (PROTOCOL §4.1).
+    Interaction,
+    /// A credential-check webhook (§4.2).
+    CredentialCheck,
+}
+
+impl CallKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Interaction => "interaction",
+            CallKind::CredentialCheck => "credential_check",
+        }
+    }
+
+    fn parse(text: &str) -> sqlx::Result<Self> {
+        match text {
+            "interaction" => Ok(CallKind::Interaction),
+            "credential_check" => Ok(CallKind::CredentialCheck),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown call kind {other:?}").into(),
+            )),
+        }
+    }
+}
+
+/// One webhook call and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WebhookCall {
+    /// Also the `jti` of the Bearer token sent.
+    pub id: String,
+    pub kind: CallKind,
+    pub url: String,
+    /// HTTP status; absent when no answer came.
+    pub status: Option<u16>,
+    pub duration_ms: i64,
+    /// The answer's first 1 KiB.
+    pub response_excerpt: String,
+    /// Why the call failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Unix milliseconds, when the call was made.
+    pub at: i64,
+}
+
+/// An event as listed.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub interaction_id: String,
+    pub instance_id: String,
+    pub holder_did: String,
+    pub state: EventState,
+    pub message: Option<String>,
+    pub callback: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: String,
+    interaction_id: String,
+    instance_id: String,
+    holder_did: String,
+    state: String,
+    message: Option<String>,
+    callback: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = sqlx::Error;
+
+    fn try_from(row: EventRow) -> sqlx::Result<Self> {
+        Ok(Event {
+            state: EventState::parse(&row.state).ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown event state {:?}", row.state).into())
+            })?,
+            id: row.id,
+            interaction_id: row.interaction_id,
+            instance_id: row.instance_id,
+            holder_did: row.holder_did,
+            message: row.message,
+            callback: row.callback,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A new event, in state `started`.
+pub struct NewEvent<'a> {
+    pub id: &'a str,
+    pub interaction_id: &'a str,
+    pub instance_id: &'a str,
+    pub holder_did: &'a str,
+    pub callback: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Stores a new event with the first entries of its log.
+pub async fn start(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event: &NewEvent<'_>,
+    log: &[LogEntry],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
+         callback, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'started', $6, $7, $7)",
+    )
+    .bind(event.id)
+    .bind(scope.service_id())
+    .bind(event.interaction_id)
+    .bind(event.instance_id)
+    .bind(event.holder_did)
+    .bind(event.callback)
+    .bind(event.now)
+    .execute(&mut **tx)
+    .await?;
+    append_log(tx, scope, event.id, 0, log).await
+}
+
+/// Appends log entries numbered from `first_seq`.
+async fn append_log(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event_id: &str,
+    first_seq: usize,
+    log: &[LogEntry],
+) -> sqlx::Result<()> {
+    for (seq, entry) in (first_seq..).zip(log) {
+        sqlx::query(
+            "INSERT INTO event_log (event_id, service_id, seq, at, kind, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(event_id)
+        .bind(scope.service_id())
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(entry.at)
+        .bind(entry.kind.as_str())
+        .bind(&entry.detail)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// How an event settles: its state, the holder's message, the log entries after the first
+/// `first_seq` ones, and the webhook calls made.
+pub struct Settlement<'a> {
+    pub state: EventState,
+    pub message: Option<&'a str>,
+    pub first_seq: usize,
+    pub log: &'a [LogEntry],
+    pub calls: &'a [WebhookCall],
+    pub now: i64,
+}
+
+/// Writes how an event settled.
+pub async fn settle(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event_id: &str,
+    settlement: &Settlement<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE events SET state = $3, message = $4, updated_at = $5 \
+         WHERE service_id = $1 AND id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(event_id)
+    .bind(settlement.state.as_str())
+    .bind(settlement.message)
+    .bind(settlement.now)
+    .execute(&mut **tx)
+    .await?;
+    append_log(tx, scope, event_id, settlement.first_seq, settlement.log).await?;
+    for call in settlement.calls {
+        sqlx::query(
+            "INSERT INTO webhook_calls (id, event_id, service_id, kind, url, status, duration_ms, \
+             response_excerpt, error, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&call.id)
+        .bind(event_id)
+        .bind(scope.service_id())
+        .bind(call.kind.as_str())
+        .bind(&call.url)
+        .bind(call.status.map(i64::from))
+        .bind(call.duration_ms)
+        .bind(&call.response_excerpt)
+        .bind(&call.error)
+        .bind(call.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Filters of [`list`].
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    pub interaction_id: Option<&'a str>,
+    pub state: Option<EventState>,
+    pub holder_did: Option<&'a str>,
+    pub limit: i64,
+}
+
+const EVENT_COLUMNS: &str = "id, interaction_id, instance_id, holder_did, state, message, \
+    callback, created_at, updated_at";
+
+/// The scoped service's events, newest first.
+pub async fn list(db: &Db, scope: &ServiceScope, filter: &Filter<'_>) -> sqlx::Result<Vec<Event>> {
+    let rows: Vec<EventRow> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE service_id = $1 \
+         AND ($2 IS NULL OR interaction_id = $2) AND ($3 IS NULL OR state = $3) \
+         AND ($4 IS NULL OR holder_did = $4) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind(scope.service_id())
+    .bind(filter.interaction_id)
+    .bind(filter.state.map(EventState::as_str))
+    .bind(filter.holder_did)
+    .bind(filter.limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
+
+/// The scoped service's event with this id.
+pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Event>> {
+    let row: Option<EventRow> = sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE service_id = $1 AND id = $2"
+    ))
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(Event::try_from).transpose()
+}
+
+/// The log of the scoped service's event, in order.
+pub async fn log(db: &Db, scope: &ServiceScope, event_id: &str) -> sqlx::Result<Vec<LogEntry>> {
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT at, kind, detail FROM event_log WHERE service_id = $1 AND event_id = $2 \
+         ORDER BY seq",
+    )
+    .bind(scope.service_id())
+    .bind(event_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(at, kind, detail)| {
+            Ok(LogEntry {
+                at,
+                kind: LogKind::parse(&kind)?,
+                detail,
+            })
+        })
+        .collect()
+}
+
+#[derive(FromRow)]
+struct CallRow {
+    id: String,
+    kind: String,
+    url: String,
+    status: Option<i64>,
+    duration_ms: i64,
+    response_excerpt: String,
+    error: Option<String>,
+    at: i64,
+}
+
+/// The webhook calls of the scoped service's event, in order.
+pub async fn calls(
+    db: &Db,
+    scope: &ServiceScope,
+    event_id: &str,
+) -> sqlx::Result<Vec<WebhookCall>> {
+    let rows: Vec<CallRow> = sqlx::query_as(
+        "SELECT id, kind, url, status, duration_ms, response_excerpt, error, at \
+         FROM webhook_calls WHERE service_id = $1 AND event_id = $2 ORDER BY at, id",
+    )
+    .bind(scope.service_id())
+    .bind(event_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(WebhookCall {
+                kind: CallKind::parse(&row.kind)?,
+                status: row.status.and_then(|s| u16::try_from(s).ok()),
+                id: row.id,
+                url: row.url,
+                duration_ms: row.duration_ms,
+                response_excerpt: row.response_excerpt,
+                error: row.error,
+                at: row.at,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,45 @@
+//! What an event writes about itself: its log and webhook calls, kept in memory while it runs and
+//! written when it starts and when it settles.
+
+use crate::db::events::{LogEntry, LogKind, WebhookCall};
+use crate::db::now_ms;
+
+/// The log and calls of one event.
+#[derive(Debug, Default)]
+pub struct Journal {
+    entries: Vec<LogEntry>,
+    /// How many entries are already stored.
+    written: usize,
+    calls: Vec<WebhookCall>,
+}
+
+impl Journal {
+    /// Adds a log entry, timestamped now.
+    pub fn log(&mut self, kind: LogKind, detail: impl Into<String>) {
+        self.entries.push(LogEntry {
+            at: now_ms(),
+            kind,
+            detail: detail.into(),
+        });
+    }
+
+    /// Adds a webhook call.
+    pub fn call(&mut self, call: WebhookCall) {
+        self.calls.push(call);
+    }
+
+    /// Entries not stored yet, with the sequence number of the first.
+    pub fn unwritten(&self) -> (usize, &[LogEntry]) {
+        (self.written, &self.entries[self.written..])
+    }
+
+    /// Marks every entry as stored.
+    pub fn mark_written(&mut self) {
+        self.written = self.entries.len();
+    }
+
+    /// The calls made.
+    pub fn calls(&self) -> &[WebhookCall] {
+        &self.calls
+    }
+}

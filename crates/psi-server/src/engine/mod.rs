@@ -1,0 +1,469 @@
+//! The event engine: one run of an interaction by one holder, from the wallet's request to the
+//! settled event.
+//!
+//! [`run`] loads the interaction, records the event (`started`), verifies what the holder presents
+//! ([`present`]), asks credential-check webhooks, calls the interaction webhook ([`calls`], wire
+//! shapes in [`protocol`]) and acts on its reply ([`reply`]): issue, deny, wait or fail. The
+//! event settles in one transaction with everything it issued and revoked, so nothing is
+//! half-issued. No database connection is held while a webhook runs.
+
+pub mod calls;
+mod journal;
+pub mod present;
+pub mod protocol;
+mod reply;
+
+use std::collections::HashMap;
+
+use crate::credentials::IssuedCredential;
+use crate::credentials::issue::{self, Signed};
+use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::events::{CallKind, EventState, LogKind, NewEvent, Settlement, WebhookCall};
+use crate::db::instances::Instance;
+use crate::db::interactions::Interaction;
+use crate::db::{self, new_id, now_ms};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::scope::ServiceScope;
+use journal::Journal;
+use present::{Prefilled, Presentation, Presented, label, verify_presentation};
+use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
+
+/// The version of the credential-check request (PROTOCOL §4.2, `protocolVersion`).
+const CHECK_PROTOCOL_VERSION: u32 = 1;
+
+/// The holder running the event, as proven by its signature.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// Pairwise DID with the service (`subscriberConnectDid`).
+    pub did: String,
+    /// Base58 Ed25519 public key that signed the request.
+    pub verkey: String,
+}
+
+/// A holder's request to run an interaction.
+#[derive(Debug, Clone)]
+pub struct EventRequest {
+    pub action_id: String,
+    /// `None`: the interaction's default instance.
+    pub instance_id: Option<String>,
+    pub holder: Holder,
+    /// The signed request's nonce, accepted once.
+    pub nonce: String,
+    pub prefilled: Vec<Prefilled>,
+    pub presented: Vec<Presented>,
+    /// The link's callback, handed back after a success.
+    pub callback: Option<String>,
+}
+
+/// How the event ended, for the wallet.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub event_id: String,
+    pub state: EventState,
+    /// For the holder: why it failed, what was declined, that issuing comes later.
+    pub message: Option<String>,
+    pub issued: Vec<IssuedCredential>,
+    /// The link's callback, after a success only.
+    pub callback: Option<String>,
+}
+
+/// Why an event stops before it settles normally.
+pub(crate) enum Stop {
+    /// The event fails: `message` for the holder, `detail` for the log.
+    Fail { message: String, detail: String },
+    /// psi itself failed (the database); the event is failed and the request answers 500.
+    Internal(anyhow::Error),
+}
+
+impl Stop {
+    /// A failure whose log line is its message.
+    pub(crate) fn fail(message: String) -> Self {
+        Stop::Fail {
+            detail: message.clone(),
+            message,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(error: sqlx::Error) -> Self {
+        Stop::Internal(anyhow::Error::new(error).context("database query"))
+    }
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(error: anyhow::Error) -> Self {
+        Stop::Internal(error)
+    }
+}
+
+/// How an event settles when it does not fail.
+struct Settled {
+    state: EventState,
+    message: Option<String>,
+    batch: Vec<Signed>,
+    /// Credentials (`jti`) to revoke.
+    revoke: Vec<String>,
+}
+
+/// Runs one event to its end. Unknown interaction or instance: 404; paused: 409; a nonce used
+/// before: 403. Everything after the event is recorded is an outcome, `failed` included.
+pub async fn run(
+    state: AppState,
+    scope: ServiceScope,
+    request: EventRequest,
+) -> Result<Outcome, ApiError> {
+    let interaction = db::interactions::get(&state.db, &scope, &request.action_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("interaction"))?;
+    check_active(&interaction)?;
+    let instance = instance_of(&interaction, request.instance_id.as_deref())?.clone();
+    let definitions = db::credential_definitions::list(&state.db, &scope)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect();
+    let mut event = Event {
+        state: &state,
+        scope: &scope,
+        id: new_id(),
+        interaction: &interaction,
+        instance: &instance,
+        definitions: &definitions,
+        holder_did: &request.holder.did,
+        journal: Journal::default(),
+    };
+    event.start(&request).await?;
+    let result = event.execute(&request).await;
+    event.settle(result, request.callback).await
+}
+
+/// The answer to a signed call whose nonce was seen before: 403.
+pub fn nonce_reused() -> ApiError {
+    ApiError::Forbidden(
+        "this request's nonce was used before: sign every request with a new nonce".into(),
+    )
+}
+
+/// A paused interaction cannot be started: 409.
+pub fn check_active(interaction: &Interaction) -> Result<(), ApiError> {
+    if interaction.active {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "interaction {:?} is paused: it cannot be started",
+        interaction.name
+    )))
+}
+
+/// The instance a request names, or the default one; 404 when there is no such instance.
+pub fn instance_of<'a>(
+    interaction: &'a Interaction,
+    id: Option<&str>,
+) -> Result<&'a Instance, ApiError> {
+    match id {
+        Some(id) => interaction.instances.iter().find(|i| i.id == id),
+        None => interaction.default_instance(),
+    }
+    .ok_or_else(|| ApiError::not_found("instance"))
+}
+
+/// One event while it runs.
+struct Event<'a> {
+    state: &'a AppState,
+    scope: &'a ServiceScope,
+    /// Also `actionEventId`.
+    id: String,
+    interaction: &'a Interaction,
+    instance: &'a Instance,
+    definitions: &'a HashMap<String, CredentialDefinition>,
+    holder_did: &'a str,
+    journal: Journal,
+}
+
+impl Event<'_> {
+    /// Records the event and consumes the request's nonce, in one transaction.
+    async fn start(&mut self, request: &EventRequest) -> Result<(), ApiError> {
+        let now = now_ms();
+        self.journal.log(
+            LogKind::Started,
+            format!(
+                "holder {} started {:?} (instance {})",
+                self.holder_did, self.interaction.name, self.instance.id
+            ),
+        );
+        let presented: Vec<&str> = request
+            .presented
+            .iter()
+            .map(|p| p.credential_id.as_str())
+            .collect();
+        self.journal.log(
+            LogKind::CredentialsReceived,
+            match presented.as_slice() {
+                [] => "no credentials presented".to_owned(),
+                ids => format!("presented: {}", ids.join(", ")),
+            },
+        );
+        let mut tx = self.state.db.pool().begin().await?;
+        let fresh = db::holder_nonces::accept(
+            &mut tx,
+            self.scope,
+            &request.holder.verkey,
+            &request.nonce,
+            now,
+        )
+        .await?;
+        if !fresh {
+            return Err(nonce_reused());
+        }
+        let new = NewEvent {
+            id: &self.id,
+            interaction_id: &self.interaction.id,
+            instance_id: &self.instance.id,
+            holder_did: self.holder_did,
+            callback: request.callback.as_deref(),
+            now,
+        };
+        db::events::start(&mut tx, self.scope, &new, self.journal.unwritten().1).await?;
+        tx.commit().await?;
+        self.journal.mark_written();
+        Ok(())
+    }
+
+    /// Verification, credential checks, the interaction webhook and its reply.
+    async fn execute(&mut self, request: &EventRequest) -> Result<Settled, Stop> {
+        let presentation = Presentation {
+            required: &self.interaction.required,
+            definitions: self.definitions,
+            holder_did: self.holder_did,
+            prefilled: &request.prefilled,
+            presented: &request.presented,
+            now: now_ms(),
+        };
+        let received = verify_presentation(&self.state.db, self.scope, &presentation).await?;
+        self.journal.log(
+            LogKind::Verified,
+            format!("{} required credential(s) verified", received.len()),
+        );
+        for credential in received.iter().filter(|r| r.external_verification) {
+            self.check_externally(credential).await?;
+        }
+        let Some(webhook) = &self.interaction.webhook else {
+            return Ok(self.without_webhook());
+        };
+        let values: Vec<_> = received.into_iter().map(|r| r.values).collect();
+        let body = serde_json::to_vec(&InteractionRequest {
+            public_service_did: self.scope.did().as_str(),
+            subscriber_connect_did: self.holder_did,
+            action_id: &self.interaction.id,
+            action_instance_id: &self.instance.id,
+            action_event_id: &self.id,
+            action_params: &self.instance.parameters,
+            received_credentials: &values,
+        })
+        .map_err(anyhow::Error::new)?;
+        let sent =
+            calls::call(self.state, self.scope, webhook, CallKind::Interaction, body).await?;
+        let (record, reply) = sent.read(InteractionReply::parse);
+        self.record_call("interaction webhook", record);
+        let reply = reply.map_err(|e| Stop::Fail {
+            message: format!("the service's webhook {}", e.holder_reason()),
+            detail: format!("interaction webhook: {e}"),
+        })?;
+        match reply {
+            InteractionReply::Failure { message, log_data } => {
+                if let Some(data) = log_data {
+                    self.journal.log(LogKind::IntegrationOutput, data);
+                }
+                Err(Stop::Fail {
+                    detail: format!("the webhook answered a failure: {message}"),
+                    message,
+                })
+            }
+            InteractionReply::Success { issued, revoked } => {
+                reply::settle(self, &issued, &revoked).await
+            }
+        }
+    }
+
+    /// A credential-check webhook (PROTOCOL §4.2) must answer `ok: true`.
+    async fn check_externally(&mut self, credential: &present::Received) -> Result<(), Stop> {
+        let definition = &self.definitions[&credential.definition_id];
+        let label = label(definition);
+        let Some(webhook) = &definition.check_webhook else {
+            return Err(Stop::fail(format!(
+                "credential {label} needs external verification, but its definition has no \
+                 check webhook"
+            )));
+        };
+        let values = &credential.values;
+        let body = serde_json::to_vec(&CheckRequest {
+            service_did: self.scope.did().as_str(),
+            subscriber_did: self.holder_did,
+            credential_id: &values.credential_id,
+            schema_id: &values.schema_id,
+            fields: &values.fields,
+            protocol_version: CHECK_PROTOCOL_VERSION,
+        })
+        .map_err(anyhow::Error::new)?;
+        let sent = calls::call(
+            self.state,
+            self.scope,
+            webhook,
+            CallKind::CredentialCheck,
+            body,
+        )
+        .await?;
+        let (record, reply) = sent.read(|body| serde_json::from_slice::<CheckReply>(body));
+        self.record_call("credential-check webhook", record);
+        let reply = reply.map_err(|e| Stop::Fail {
+            message: format!(
+                "credential {label} could not be verified: the service's check webhook {}",
+                e.holder_reason()
+            ),
+            detail: format!("credential-check webhook for {label}: {e}"),
+        })?;
+        if !reply.passed() {
+            let message = reply
+                .error_message
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or_else(|| {
+                    format!("credential {label} did not pass the service's external verification")
+                });
+            return Err(Stop::Fail {
+                detail: format!("external verification of {label} failed: {message}"),
+                message,
+            });
+        }
+        self.journal.log(
+            LogKind::Verified,
+            format!("credential {label} passed external verification"),
+        );
+        Ok(())
+    }
+
+    /// Logs and keeps a webhook call.
+    fn record_call(&mut self, what: &str, record: WebhookCall) {
+        let origin = url::Url::parse(&record.url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_default();
+        let detail = match (&record.status, &record.error) {
+            (Some(status), None) => format!(
+                "{what} {origin} answered HTTP {status} in {} ms",
+                record.duration_ms
+            ),
+            (_, Some(error)) => format!(
+                "{what} {origin} failed after {} ms: {error}",
+                record.duration_ms
+            ),
+            (None, None) => format!("{what} {origin} called"),
+        };
+        self.journal.log(LogKind::WebhookCalled, detail);
+        self.journal.call(record);
+    }
+
+    /// Without an interaction webhook nothing can be issued now: the event completes when the
+    /// interaction issues nothing, and otherwise waits for the service to issue later.
+    fn without_webhook(&mut self) -> Settled {
+        if self.interaction.issued.is_empty() {
+            return Settled {
+                state: EventState::Completed,
+                message: None,
+                batch: Vec::new(),
+                revoke: Vec::new(),
+            };
+        }
+        Settled {
+            state: EventState::Waiting,
+            message: Some(reply::WAITING_MESSAGE.into()),
+            batch: Vec::new(),
+            revoke: Vec::new(),
+        }
+    }
+
+    /// Writes how the event ended, with what it issued and revoked, in one transaction.
+    async fn settle(
+        mut self,
+        result: Result<Settled, Stop>,
+        callback: Option<String>,
+    ) -> Result<Outcome, ApiError> {
+        let (settled, internal) = match result {
+            Ok(settled) => (settled, None),
+            Err(Stop::Fail { message, detail }) => {
+                self.journal.log(LogKind::Failed, detail);
+                (failed(message), None)
+            }
+            Err(Stop::Internal(error)) => {
+                self.journal.log(LogKind::Failed, "psi failed internally");
+                (
+                    failed("psi could not complete the interaction".into()),
+                    Some(error),
+                )
+            }
+        };
+        let now = now_ms();
+        let mut tx = self.state.db.pool().begin().await?;
+        issue::store(&mut tx, self.scope, &settled.batch, Some(&self.id), true).await?;
+        for signed in &settled.batch {
+            let credential = &signed.credential;
+            self.journal.log(
+                LogKind::Issued,
+                format!("issued {} as {}", credential.credential_id, credential.jti),
+            );
+        }
+        for jti in &settled.revoke {
+            let revoked = db::credentials::revoke(&mut *tx, self.scope, jti, now).await?;
+            self.journal.log(
+                LogKind::Revoked,
+                if revoked {
+                    format!("revoked {jti}")
+                } else {
+                    format!("nothing to revoke: {jti} is unknown or already revoked")
+                },
+            );
+        }
+        match settled.state {
+            EventState::Completed => self.journal.log(LogKind::Completed, "completed"),
+            EventState::Waiting => self
+                .journal
+                .log(LogKind::Waiting, "waiting for the service to issue"),
+            EventState::Started | EventState::Failed => {}
+        }
+        let (first_seq, log) = self.journal.unwritten();
+        let settlement = Settlement {
+            state: settled.state,
+            message: settled.message.as_deref(),
+            first_seq,
+            log,
+            calls: self.journal.calls(),
+            now,
+        };
+        db::events::settle(&mut tx, self.scope, &self.id, &settlement).await?;
+        tx.commit().await?;
+        if let Some(error) = internal {
+            return Err(ApiError::Internal(error.context("event failed")));
+        }
+        let succeeded = matches!(settled.state, EventState::Completed | EventState::Waiting);
+        Ok(Outcome {
+            event_id: self.id,
+            state: settled.state,
+            message: settled.message,
+            issued: settled
+                .batch
+                .into_iter()
+                .map(|signed| signed.credential)
+                .collect(),
+            callback: callback.filter(|_| succeeded),
+        })
+    }
+}
+
+fn failed(message: String) -> Settled {
+    Settled {
+        state: EventState::Failed,
+        message: Some(message),
+        batch: Vec::new(),
+        revoke: Vec::new(),
+    }
+}
