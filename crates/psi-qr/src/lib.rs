@@ -82,6 +82,35 @@ pub struct QrInfo {
 }
 
 impl QrInfo {
+    /// The code [`Qr::new`] would make for `text` at `ec_level`, found without drawing it:
+    /// drawing scores eight masks, which takes milliseconds for larger codes, while sizing only
+    /// encodes the data.
+    ///
+    /// ```
+    /// use psi_qr::{EcLevel, Qr, QrInfo, QrOptions};
+    /// let link = "https://proofspace.id/native/execute/eyJhY3Rpb25JZCI6IjEifQ";
+    /// let info = QrInfo::for_text(link, EcLevel::Q)?;
+    /// assert_eq!(info, Qr::new(link, QrOptions { ec_level: EcLevel::Q, module_size: 4 })?.info());
+    /// assert_eq!(QrInfo::for_text(&"x".repeat(5000), EcLevel::M).unwrap_err().code(), "too_long");
+    /// # Ok::<(), psi_qr::QrError>(())
+    /// ```
+    pub fn for_text(text: &str, ec_level: EcLevel) -> Result<QrInfo, QrError> {
+        let bits = qrcode::bits::encode_auto(text.as_bytes(), ec_level.to_qrcode())
+            .map_err(|err| encode_error(err, text, ec_level))?;
+        Ok(QrInfo::new(bits.version(), ec_level))
+    }
+
+    fn new(version: Version, ec_level: EcLevel) -> QrInfo {
+        QrInfo {
+            // Automatic sizing only picks normal versions (1..=40); micro codes are never made.
+            version: match version {
+                Version::Normal(v) | Version::Micro(v) => v as u8,
+            },
+            modules: version.width() as u32,
+            ec_level,
+        }
+    }
+
     /// Whether the code is above [`DENSE_ABOVE_VERSION`]: small prints and phone cameras
     /// struggle with such codes.
     ///
@@ -114,6 +143,18 @@ impl QrInfo {
     }
 }
 
+/// The error for a text the encoder refuses.
+fn encode_error(err: qrcode::types::QrError, text: &str, ec_level: EcLevel) -> QrError {
+    match err {
+        qrcode::types::QrError::DataTooLong => QrError::TooLong {
+            bytes: text.len(),
+            ec_level,
+            max_bytes: ec_level.max_bytes(),
+        },
+        other => QrError::Encode(other),
+    }
+}
+
 /// A QR code ready to be rendered.
 pub struct Qr {
     code: QrCode,
@@ -136,26 +177,10 @@ impl Qr {
             return Err(QrError::ModuleSize(options.module_size));
         }
         let code = QrCode::with_error_correction_level(text, options.ec_level.to_qrcode())
-            .map_err(|err| match err {
-                qrcode::types::QrError::DataTooLong => QrError::TooLong {
-                    bytes: text.len(),
-                    ec_level: options.ec_level,
-                    max_bytes: options.ec_level.max_bytes(),
-                },
-                other => QrError::Encode(other),
-            })?;
-        let version = match code.version() {
-            // Automatic sizing only picks normal versions (1..=40); micro codes are never made.
-            Version::Normal(v) | Version::Micro(v) => v as u8,
-        };
-        let info = QrInfo {
-            version,
-            modules: code.width() as u32,
-            ec_level: options.ec_level,
-        };
+            .map_err(|err| encode_error(err, text, options.ec_level))?;
         Ok(Qr {
+            info: QrInfo::new(code.version(), options.ec_level),
             code,
-            info,
             module_size: options.module_size,
         })
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use psi_qr::{EcLevel, ImageFormat, MAX_MODULE_SIZE, Qr, QrError, QrOptions};
+use psi_qr::{EcLevel, ImageFormat, MAX_MODULE_SIZE, Qr, QrError, QrInfo, QrOptions};
 
 #[test]
 fn the_largest_text_fits_in_version_40_and_one_byte_more_is_too_long() {
@@ -131,5 +131,33 @@ fn image_formats_come_from_file_extensions() {
     for bad in ["code.jpg", "code", "svg", ".png.txt"] {
         let err = ImageFormat::from_path(Path::new(bad)).unwrap_err();
         assert_eq!(err.code(), "unknown_format", "{bad}");
+    }
+}
+
+#[test]
+fn sizing_without_drawing_agrees_with_the_drawn_code() {
+    for len in [0, 1, 17, 100, 271, 600, 1200, 1663] {
+        let text = "h".repeat(len);
+        for ec_level in EcLevel::ALL {
+            let sized = QrInfo::for_text(&text, ec_level);
+            let drawn = Qr::new(
+                &text,
+                QrOptions {
+                    ec_level,
+                    module_size: 1,
+                },
+            );
+            match (sized, drawn) {
+                (Ok(sized), Ok(drawn)) => assert_eq!(sized, drawn.info(), "{len} at {ec_level}"),
+                (Err(sized), Err(drawn)) => {
+                    assert_eq!(sized.to_string(), drawn.to_string(), "{len} at {ec_level}")
+                }
+                (sized, drawn) => panic!(
+                    "{len} at {ec_level}: sized {:?}, drawn {:?}",
+                    sized.map(|_| ()),
+                    drawn.map(|_| ())
+                ),
+            }
+        }
     }
 }
