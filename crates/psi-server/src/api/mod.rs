@@ -3,12 +3,17 @@
 //! Handlers are short: extract (auth, scope, JSON), validate into domain values, call `db`, map
 //! the result. Routes and the OpenAPI document come from the same `routes!` calls below.
 
+pub mod credential_definitions;
 pub mod credentials;
 pub mod events;
+pub mod instances;
+pub mod interactions;
 pub mod keys;
 pub mod links;
+pub mod schemas;
 pub mod services;
 pub mod tokens;
+pub mod webhook_config;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +36,11 @@ use crate::http::error::ApiError;
         (name = "services", description = "Tenants, each with a public DID (admin token)"),
         (name = "tokens", description = "Service API tokens (admin token)"),
         (name = "keys", description = "RSA keys and SHA secrets of a service"),
+        (name = "schemas", description = "Credential schemas with typed attributes"),
+        (name = "credential definitions", description = "What a service issues or lets holders \
+            attest, `<DID>:3:CL:<n>:<tag>`"),
+        (name = "interactions", description = "Interactions and their instances; paused, never \
+            deleted"),
         (name = "events", description = "Runs of interactions by holders, with their log and \
             webhook calls"),
         (name = "credentials", description = "Credentials the service issued (VC-JWTs) and their \
@@ -68,6 +78,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::get, keys::delete))
+        .routes(routes!(schemas::create, schemas::list))
+        .routes(routes!(schemas::get, schemas::update, schemas::delete))
+        .routes(routes!(
+            credential_definitions::create,
+            credential_definitions::list
+        ))
+        .routes(routes!(
+            credential_definitions::get,
+            credential_definitions::update
+        ))
+        .routes(routes!(interactions::create, interactions::list))
+        .routes(routes!(
+            interactions::get,
+            interactions::update,
+            interactions::delete
+        ))
+        .routes(routes!(instances::create, instances::list))
+        .routes(routes!(
+            instances::get,
+            instances::update,
+            instances::delete
+        ))
         .routes(routes!(events::list))
         .routes(routes!(events::get))
         .routes(routes!(credentials::list))

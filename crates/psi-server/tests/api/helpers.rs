@@ -203,6 +203,16 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> Response {
         self.client
             .delete(self.url(path))

@@ -3,11 +3,16 @@
 mod helpers;
 
 mod admin;
+mod credential_definitions;
 mod errors;
 mod health;
+mod instances;
+mod interactions;
 mod keys;
+mod model;
 mod openapi;
 mod public_keys;
+mod schemas;
 mod services;
 mod startup;
 mod storage;

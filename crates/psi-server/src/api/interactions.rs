@@ -1,0 +1,428 @@
+//! `/api/v1/services/{did}/interactions`: what a holder shares and receives in one event. Each is
+//! created with its default instance. Interactions are never deleted (events refer to them): a
+//! DELETE answers 409 `interaction_not_deletable`; pause one with `PATCH {"active": false}`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use psi_link::CredentialDefinitionId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::instances::InstanceView;
+use super::webhook_config::{self, WebhookInput, WebhookView, nullable};
+use crate::db;
+use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::interactions::{
+    Interaction, IssuedCredential, NewInteraction, NewRequiredCredential, RequiredCredential,
+};
+use crate::domain::{Attestation, Description, Medium, Name, Parameter, Parameters};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody, ErrorDetail, ResultExt};
+use crate::http::json::Json;
+use crate::scope::ServiceScope;
+
+/// Most credentials an interaction may require or issue (each list).
+const MAX_CREDENTIALS: usize = 50;
+
+/// A credential the holder must share.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredCredentialJson {
+    /// A credential definition of this service, `<DID>:3:CL:<n>:<tag>`.
+    #[schema(example = "GbzPqgnU4XsMs7xg9mYJW8:3:CL:1:default")]
+    pub credential_id: String,
+    /// A QR link may pre-fill it (self-attested definitions only).
+    #[serde(default)]
+    pub prefill_from_qr: bool,
+    /// Also ask the definition's check webhook (definitions with one only).
+    #[serde(default)]
+    pub external_verification: bool,
+    /// Only the holder's latest credential of this definition counts.
+    #[serde(default)]
+    pub only_last: bool,
+}
+
+/// A new interaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInteraction {
+    /// Unique per service; 1 to 200 characters, no markup (web pages show it as HTML).
+    #[schema(example = "Join the club")]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Paused interactions are not listed publicly and do not start.
+    #[serde(default = "default_active")]
+    #[schema(default = true)]
+    pub active: bool,
+    /// How holders start it.
+    #[serde(default = "default_media")]
+    #[schema(default = json!(["QR"]))]
+    pub media: Vec<Medium>,
+    #[serde(default)]
+    pub required_credentials: Vec<RequiredCredentialJson>,
+    /// Credential ids (`<DID>:3:CL:<n>:<tag>`) of this service it issues.
+    #[serde(default)]
+    pub issued_credentials: Vec<String>,
+    /// The interaction webhook (PROTOCOL §4.1).
+    pub webhook: Option<WebhookInput>,
+    /// Parameters of the default instance.
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+}
+
+fn default_active() -> bool {
+    true
+}
+
+fn default_media() -> Vec<Medium> {
+    vec![Medium::Qr]
+}
+
+/// New content; absent fields stay, `webhook: null` removes the webhook. Instances change under
+/// `/instances`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInteraction {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// `false` pauses, `true` activates.
+    pub active: Option<bool>,
+    pub media: Option<Vec<Medium>>,
+    pub required_credentials: Option<Vec<RequiredCredentialJson>>,
+    pub issued_credentials: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<WebhookInput>)]
+    pub webhook: Option<Option<WebhookInput>>,
+}
+
+/// An interaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InteractionView {
+    /// Also the wire `actionId`.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub active: bool,
+    pub media: Vec<Medium>,
+    pub required_credentials: Vec<RequiredCredentialJson>,
+    pub issued_credentials: Vec<String>,
+    pub webhook: Option<WebhookView>,
+    /// The default instance first.
+    pub instances: Vec<InstanceView>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl From<Interaction> for InteractionView {
+    fn from(interaction: Interaction) -> Self {
+        InteractionView {
+            required_credentials: interaction.required.into_iter().map(Into::into).collect(),
+            issued_credentials: issued_ids(interaction.issued),
+            webhook: interaction.webhook.map(Into::into),
+            instances: interaction.instances.into_iter().map(Into::into).collect(),
+            id: interaction.id,
+            name: interaction.name,
+            description: interaction.description,
+            active: interaction.active,
+            media: interaction.media,
+            created_at: interaction.created_at,
+            updated_at: interaction.updated_at,
+        }
+    }
+}
+
+impl From<RequiredCredential> for RequiredCredentialJson {
+    fn from(required: RequiredCredential) -> Self {
+        RequiredCredentialJson {
+            credential_id: required.credential_id.to_string(),
+            prefill_from_qr: required.prefill_from_qr,
+            external_verification: required.external_verification,
+            only_last: required.only_last,
+        }
+    }
+}
+
+fn issued_ids(issued: Vec<IssuedCredential>) -> Vec<String> {
+    issued
+        .into_iter()
+        .map(|i| i.credential_id.to_string())
+        .collect()
+}
+
+/// Every field of an interaction as given (or kept), before checking.
+struct Fields {
+    name: String,
+    description: String,
+    active: bool,
+    media: Vec<Medium>,
+    required: Vec<RequiredCredentialJson>,
+    issued: Vec<String>,
+    webhook: Option<WebhookInput>,
+}
+
+/// Checks all fields: names and lists (422); credentials of this service that allow what is asked
+/// of them, and the webhook's key (400).
+async fn check(
+    state: &AppState,
+    scope: &ServiceScope,
+    fields: Fields,
+) -> Result<NewInteraction, ApiError> {
+    let name =
+        Name::parse(&fields.name).map_err(|e| ApiError::Validation(format!("`name` {e}")))?;
+    let description = Description::parse(&fields.description)
+        .map_err(|e| ApiError::Validation(format!("`description` {e}")))?;
+    crate::domain::check_media(&fields.media).map_err(|e| ApiError::Validation(e.to_string()))?;
+    if fields.required.len() > MAX_CREDENTIALS || fields.issued.len() > MAX_CREDENTIALS {
+        return Err(ApiError::Validation(format!(
+            "an interaction requires and issues at most {MAX_CREDENTIALS} credentials each"
+        )));
+    }
+    let definitions: HashMap<String, CredentialDefinition> =
+        db::credential_definitions::list(&state.db, scope)
+            .await?
+            .into_iter()
+            .map(|d| (d.credential_id.to_string(), d))
+            .collect();
+    let mut required: Vec<NewRequiredCredential> = Vec::with_capacity(fields.required.len());
+    for (index, item) in fields.required.iter().enumerate() {
+        let field = format!("required_credentials[{index}]");
+        let definition = definition(scope, &definitions, &field, &item.credential_id)?;
+        if required.iter().any(|r| r.definition_id == definition.id) {
+            return Err(listed_twice(&field, &item.credential_id));
+        }
+        if item.prefill_from_qr && definition.attestation != Attestation::SelfAttested {
+            return Err(ApiError::BadRequest(format!(
+                "`{field}.prefill_from_qr`: only self-attested credentials can be pre-filled, \
+                 and {} is service-attested",
+                item.credential_id
+            )));
+        }
+        if item.external_verification && definition.check_webhook.is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "`{field}.external_verification`: credential definition {} has no check webhook",
+                item.credential_id
+            )));
+        }
+        required.push(NewRequiredCredential {
+            definition_id: definition.id.clone(),
+            prefill_from_qr: item.prefill_from_qr,
+            external_verification: item.external_verification,
+            only_last: item.only_last,
+        });
+    }
+    let mut issued: Vec<String> = Vec::with_capacity(fields.issued.len());
+    for (index, credential_id) in fields.issued.iter().enumerate() {
+        let field = format!("issued_credentials[{index}]");
+        let definition = definition(scope, &definitions, &field, credential_id)?;
+        if issued.contains(&definition.id) {
+            return Err(listed_twice(&field, credential_id));
+        }
+        issued.push(definition.id.clone());
+    }
+    let webhook = match fields.webhook {
+        Some(input) => Some(webhook_config::resolve(state, scope, "webhook", input).await?),
+        None => None,
+    };
+    Ok(NewInteraction {
+        name,
+        description,
+        active: fields.active,
+        media: fields.media,
+        required,
+        issued,
+        webhook,
+    })
+}
+
+/// The scoped service's definition with this wire id, given as `field`.
+fn definition<'a>(
+    scope: &ServiceScope,
+    definitions: &'a HashMap<String, CredentialDefinition>,
+    field: &str,
+    credential_id: &str,
+) -> Result<&'a CredentialDefinition, ApiError> {
+    let parsed: CredentialDefinitionId = credential_id.parse().map_err(|e| {
+        ApiError::BadRequest(format!(
+            "`{field}.credential_id`: {credential_id:?} is not a credential definition id: {e}"
+        ))
+    })?;
+    if parsed.issuer() != scope.did().as_str() {
+        return Err(ApiError::BadRequest(format!(
+            "`{field}`: {credential_id} belongs to another service; an interaction uses its own \
+             service's credential definitions"
+        )));
+    }
+    definitions.get(credential_id).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`{field}`: the service has no credential definition {credential_id}"
+        ))
+    })
+}
+
+fn listed_twice(field: &str, credential_id: &str) -> ApiError {
+    ApiError::Validation(format!("`{field}`: {credential_id} is listed twice"))
+}
+
+fn name_taken(new: &NewInteraction) -> ApiError {
+    ApiError::Conflict(format!(
+        "an interaction named {:?} already exists",
+        new.name.as_str()
+    ))
+}
+
+async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Interaction, ApiError> {
+    db::interactions::get(&state.db, scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("interaction"))
+}
+
+/// Create an interaction and its default instance.
+#[utoipa::path(post, path = "/api/v1/services/{did}/interactions",
+    operation_id = "create_interaction", tag = "interactions",
+    security(("bearer" = [])), request_body = CreateInteraction,
+    params(("did" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 201, description = "Created", body = InteractionView),
+        (status = 400, description = "A credential or key that is not this service's or cannot serve", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "Invalid name, lists, webhook or parameters", body = ErrorBody)))]
+pub async fn create(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Json(body): Json<CreateInteraction>,
+) -> Result<(StatusCode, Json<InteractionView>), ApiError> {
+    let parameters =
+        Parameters::parse(body.parameters).map_err(|e| ApiError::Validation(e.to_string()))?;
+    let fields = Fields {
+        name: body.name,
+        description: body.description,
+        active: body.active,
+        media: body.media,
+        required: body.required_credentials,
+        issued: body.issued_credentials,
+        webhook: body.webhook,
+    };
+    let new = check(&state, &scope, fields).await?;
+    let id = db::interactions::insert(&state.db, &scope, &new, &parameters)
+        .await
+        .on_unique(|| name_taken(&new))?;
+    let interaction = find(&state, &scope, &id).await?;
+    tracing::info!(did = %scope.did(), interaction = %id, "interaction created");
+    Ok((StatusCode::CREATED, Json(interaction.into())))
+}
+
+/// List a service's interactions, paused ones included.
+#[utoipa::path(get, path = "/api/v1/services/{did}/interactions",
+    operation_id = "list_interactions", tag = "interactions", security(("bearer" = [])),
+    params(("did" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 200, description = "The interactions, oldest first", body = Vec<InteractionView>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+pub async fn list(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<InteractionView>>, ApiError> {
+    let interactions = db::interactions::list(&state.db, &scope).await?;
+    Ok(Json(interactions.into_iter().map(Into::into).collect()))
+}
+
+/// Get one interaction.
+#[utoipa::path(get, path = "/api/v1/services/{did}/interactions/{id}",
+    operation_id = "get_interaction", tag = "interactions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+    responses(
+        (status = 200, description = "The interaction", body = InteractionView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or interaction", body = ErrorBody)))]
+pub async fn get(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+) -> Result<Json<InteractionView>, ApiError> {
+    Ok(Json(find(&state, &scope, &id).await?.into()))
+}
+
+/// Change an interaction: pause or activate it, rename it, change its credentials or webhook.
+#[utoipa::path(patch, path = "/api/v1/services/{did}/interactions/{id}",
+    operation_id = "update_interaction", tag = "interactions",
+    security(("bearer" = [])), request_body = UpdateInteraction,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+    responses(
+        (status = 200, description = "The changed interaction", body = InteractionView),
+        (status = 400, description = "A credential or key that is not this service's or cannot serve", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or interaction", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "Invalid name, lists or webhook", body = ErrorBody)))]
+pub async fn update(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+    Json(body): Json<UpdateInteraction>,
+) -> Result<Json<InteractionView>, ApiError> {
+    let current = find(&state, &scope, &id).await?;
+    let fields = Fields {
+        name: body.name.unwrap_or(current.name),
+        description: body.description.unwrap_or(current.description),
+        active: body.active.unwrap_or(current.active),
+        media: body.media.unwrap_or(current.media),
+        required: body
+            .required_credentials
+            .unwrap_or_else(|| current.required.into_iter().map(Into::into).collect()),
+        issued: body
+            .issued_credentials
+            .unwrap_or_else(|| issued_ids(current.issued)),
+        webhook: body
+            .webhook
+            .unwrap_or_else(|| current.webhook.map(Into::into)),
+    };
+    let new = check(&state, &scope, fields).await?;
+    if !db::interactions::update(&state.db, &scope, &id, &new)
+        .await
+        .on_unique(|| name_taken(&new))?
+    {
+        return Err(ApiError::not_found("interaction"));
+    }
+    tracing::info!(did = %scope.did(), interaction = %id, active = new.active, "interaction changed");
+    Ok(Json(find(&state, &scope, &id).await?.into()))
+}
+
+/// Interactions are never deleted: this answers 409 `interaction_not_deletable` (404 if there is
+/// no such interaction). Pause it instead.
+#[utoipa::path(delete, path = "/api/v1/services/{did}/interactions/{id}",
+    operation_id = "delete_interaction", tag = "interactions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+    responses(
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or interaction", body = ErrorBody),
+        (status = 409, description = "Always: `interaction_not_deletable`", body = ErrorBody)))]
+pub async fn delete(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    find(&state, &scope, &id).await?;
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "interaction_not_deletable".to_owned(),
+            message: "interactions are never deleted; pause it instead (PATCH active=false)"
+                .to_owned(),
+        },
+    };
+    Ok((StatusCode::CONFLICT, Json(body)).into_response())
+}

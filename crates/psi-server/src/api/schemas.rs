@@ -1,0 +1,240 @@
+//! `/api/v1/services/{did}/schemas`: credential schemas, `<DID>:2:<name>:<version>`, with typed
+//! attributes in the wire shape of PROTOCOL §2.1. A schema a credential definition uses cannot
+//! change or go: the 409 names the definition.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::{self, schemas::NewSchema, schemas::Schema};
+use crate::domain::{AttributeJson, Attributes, Name};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody, ResultExt};
+use crate::http::json::Json;
+use crate::scope::ServiceScope;
+
+/// A new schema.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchema {
+    /// 1 to 200 characters, no markup (`< > & " '`): web pages show it as HTML.
+    #[schema(example = "Membership")]
+    pub name: String,
+    /// Dot-separated numbers.
+    #[schema(example = "1.0")]
+    pub version: String,
+    /// 1 to 100 attributes with unique names.
+    pub attributes: Vec<AttributeJson>,
+}
+
+/// New content for an unused schema; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSchema {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub attributes: Option<Vec<AttributeJson>>,
+}
+
+/// A schema.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchemaView {
+    /// Internal id, for the paths below.
+    pub id: String,
+    /// Wire id, `<DID>:2:<name>:<version>`.
+    #[schema(example = "GbzPqgnU4XsMs7xg9mYJW8:2:Membership:1.0")]
+    pub schema_id: String,
+    pub name: String,
+    pub version: String,
+    pub attributes: Vec<AttributeJson>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl From<Schema> for SchemaView {
+    fn from(schema: Schema) -> Self {
+        SchemaView {
+            attributes: schema.attributes.to_json(),
+            schema_id: schema.schema_id.to_string(),
+            id: schema.id,
+            name: schema.name,
+            version: schema.version,
+            created_at: schema.created_at,
+            updated_at: schema.updated_at,
+        }
+    }
+}
+
+/// Checks a schema's fields into what `db` stores.
+fn new_schema(
+    scope: &ServiceScope,
+    name: &str,
+    version: &str,
+    attributes: Vec<AttributeJson>,
+) -> Result<NewSchema, ApiError> {
+    let name = Name::parse(name).map_err(|e| ApiError::Validation(format!("`name` {e}")))?;
+    let version = version.trim();
+    if version.len() > 32 {
+        return Err(ApiError::Validation(
+            "`version` must be at most 32 characters".into(),
+        ));
+    }
+    let schema_id = db::schemas::wire_id(scope, name.as_str(), version).map_err(|e| {
+        ApiError::Validation(format!(
+            "`version` {version:?} does not form a schema id: {e}"
+        ))
+    })?;
+    let attributes =
+        Attributes::parse(attributes).map_err(|e| ApiError::Validation(e.to_string()))?;
+    Ok(NewSchema {
+        name,
+        schema_id,
+        attributes,
+    })
+}
+
+fn name_taken(new: &NewSchema) -> ApiError {
+    ApiError::Conflict(format!(
+        "a schema named {:?} version {} already exists",
+        new.name.as_str(),
+        new.schema_id.version()
+    ))
+}
+
+/// The 409 for a schema a definition uses, or the 404 if the schema is gone.
+async fn in_use_or_missing(state: &AppState, scope: &ServiceScope, id: &str) -> ApiError {
+    match db::schemas::used_by(&state.db, scope, id).await {
+        Ok(Some(definition)) => ApiError::Conflict(format!(
+            "the schema is used by credential definition {definition}: it cannot change"
+        )),
+        Ok(None) => ApiError::not_found("schema"),
+        Err(e) => e.into(),
+    }
+}
+
+/// Create a schema.
+#[utoipa::path(post, path = "/api/v1/services/{did}/schemas", operation_id = "create_schema",
+    tag = "schemas", security(("bearer" = [])), request_body = CreateSchema,
+    params(("did" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 201, description = "Created", body = SchemaView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 409, description = "The name and version are taken", body = ErrorBody),
+        (status = 422, description = "Invalid name, version or attributes", body = ErrorBody)))]
+pub async fn create(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Json(body): Json<CreateSchema>,
+) -> Result<(StatusCode, Json<SchemaView>), ApiError> {
+    let new = new_schema(&scope, &body.name, &body.version, body.attributes)?;
+    let schema = db::schemas::insert(&state.db, &scope, &new)
+        .await
+        .on_unique(|| name_taken(&new))?;
+    tracing::info!(did = %scope.did(), schema = %schema.schema_id, "schema created");
+    Ok((StatusCode::CREATED, Json(schema.into())))
+}
+
+/// List a service's schemas.
+#[utoipa::path(get, path = "/api/v1/services/{did}/schemas", operation_id = "list_schemas",
+    tag = "schemas", security(("bearer" = [])),
+    params(("did" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 200, description = "The schemas, oldest first", body = Vec<SchemaView>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+pub async fn list(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<SchemaView>>, ApiError> {
+    let schemas = db::schemas::list(&state.db, &scope).await?;
+    Ok(Json(schemas.into_iter().map(Into::into).collect()))
+}
+
+/// Get one schema.
+#[utoipa::path(get, path = "/api/v1/services/{did}/schemas/{id}", operation_id = "get_schema",
+    tag = "schemas", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The schema's internal id")),
+    responses(
+        (status = 200, description = "The schema", body = SchemaView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or schema", body = ErrorBody)))]
+pub async fn get(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+) -> Result<Json<SchemaView>, ApiError> {
+    let schema = db::schemas::get(&state.db, &scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("schema"))?;
+    Ok(Json(schema.into()))
+}
+
+/// Change a schema no credential definition uses.
+#[utoipa::path(patch, path = "/api/v1/services/{did}/schemas/{id}", operation_id = "update_schema",
+    tag = "schemas", security(("bearer" = [])), request_body = UpdateSchema,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The schema's internal id")),
+    responses(
+        (status = 200, description = "The changed schema", body = SchemaView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or schema", body = ErrorBody),
+        (status = 409, description = "A credential definition uses it, or the name and version are taken", body = ErrorBody),
+        (status = 422, description = "Invalid name, version or attributes", body = ErrorBody)))]
+pub async fn update(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+    Json(body): Json<UpdateSchema>,
+) -> Result<Json<SchemaView>, ApiError> {
+    let current = db::schemas::get(&state.db, &scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("schema"))?;
+    let new = new_schema(
+        &scope,
+        body.name.as_deref().unwrap_or(&current.name),
+        body.version.as_deref().unwrap_or(&current.version),
+        body.attributes
+            .unwrap_or_else(|| current.attributes.to_json()),
+    )?;
+    let updated = db::schemas::update_unused(&state.db, &scope, &id, &new)
+        .await
+        .on_unique(|| name_taken(&new))?;
+    if !updated {
+        return Err(in_use_or_missing(&state, &scope, &id).await);
+    }
+    let schema = db::schemas::get(&state.db, &scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("schema"))?;
+    tracing::info!(did = %scope.did(), schema = %schema.schema_id, "schema changed");
+    Ok(Json(schema.into()))
+}
+
+/// Delete a schema no credential definition uses.
+#[utoipa::path(delete, path = "/api/v1/services/{did}/schemas/{id}", operation_id = "delete_schema",
+    tag = "schemas", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The schema's internal id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or schema", body = ErrorBody),
+        (status = 409, description = "A credential definition uses it", body = ErrorBody)))]
+pub async fn delete(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if !db::schemas::delete_unused(&state.db, &scope, &id).await? {
+        return Err(in_use_or_missing(&state, &scope, &id).await);
+    }
+    tracing::info!(did = %scope.did(), schema = %id, "schema deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
