@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod credential_definitions;
+mod engine;
 mod errors;
 mod health;
 mod instances;
