@@ -7,7 +7,8 @@
 //! receiver inside this process that checks psi's `X-Body-Signature` and issues), then runs
 //! `--events` events with `--concurrency` holders at a time, each holder a new pairwise key
 //! signing its request like `psi wallet run` does. The server must allow webhooks to loopback
-//! (`PSI_OUTBOUND_ALLOW_LOOPBACK=true`).
+//! (`PSI_OUTBOUND_ALLOW_LOOPBACK=true`). `--auth bearer` makes psi authenticate its webhook calls
+//! with HS256 tokens instead of RSA body signatures.
 //!
 //! ```text
 //! cargo run --release -p psi-cli --example events_load -- \
@@ -36,7 +37,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use clap::Parser;
 use psi_link::Attribute;
-use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
+use psi_webhook::{
+    AUTHORIZATION_HEADER, PublicKey, SIGNATURE_HEADER, SharedSecret, UnixTime, Validation, Verifier,
+};
 use serde_json::{Value, json};
 
 use client::{EventRequest, EventState, Presented, WalletClient};
@@ -59,13 +62,43 @@ struct Args {
     /// A name for the result line, e.g. the database backend.
     #[arg(long, default_value = "psi")]
     label: String,
+    /// How psi authenticates its webhook calls: `signature` (X-Body-Signature, RSA, the
+    /// service's default key) or `bearer` (an HS256 token with a SHA secret).
+    #[arg(long, default_value = "signature", value_parser = ["signature", "bearer"])]
+    auth: String,
 }
 
-/// What the receiver needs, known once the service is seeded: the key psi signs webhook calls
-/// with, and the credential it issues.
+/// What the receiver needs, known once the service is seeded: how to check psi's webhook calls,
+/// and the credential it issues.
 struct Issuing {
-    key: PublicKey,
+    check: Check,
     member: String,
+}
+
+enum Check {
+    /// `X-Body-Signature` with the service's public key.
+    Signature(Verifier),
+    /// A Bearer token from the service, with the shared secret.
+    Bearer { verifier: Verifier, issuer: String },
+}
+
+impl Check {
+    fn passes(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match self {
+            Check::Signature(verifier) => verifier
+                .verify_signature(body, header(SIGNATURE_HEADER))
+                .is_ok(),
+            Check::Bearer { verifier, issuer } => verifier
+                .verify_authorization(
+                    header(AUTHORIZATION_HEADER),
+                    body,
+                    &Validation::new().expect_issuer(issuer.clone()),
+                    UnixTime::now(),
+                )
+                .is_ok(),
+        }
+    }
 }
 
 type Receiver = Arc<OnceLock<Issuing>>;
@@ -98,13 +131,14 @@ async fn main() -> Result<()> {
         latencies[index].as_secs_f64() * 1000.0
     };
     println!(
-        "{}: {} events in {:.2} s: {:.0} events/s (concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
+        "{}: {} events in {:.2} s: {:.0} events/s (concurrency {}, latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms)",
         args.label,
         args.events,
         elapsed.as_secs_f64(),
         args.events as f64 / elapsed.as_secs_f64(),
         args.concurrency,
         percentile(0.5),
+        percentile(0.9),
         percentile(0.99),
     );
     Ok(())
@@ -220,26 +254,43 @@ async fn seed(
         &definition(text(&member_schema, "schema_id")?, "member", "service").await?,
         "credential_id",
     )?;
+    let (key_name, check) = if args.auth == "bearer" {
+        let key = post(
+            format!("{base}/keys"),
+            json!({"name": "bench", "type": "sha_secret"}),
+        )
+        .await?;
+        let secret = SharedSecret::from_base64(&text(&key, "secret")?)?;
+        let check = Check::Bearer {
+            verifier: Verifier::shared_secret(secret),
+            issuer: did.clone(),
+        };
+        ("bench", check)
+    } else {
+        let pem = http
+            .get(format!(
+                "{}/service-dashboard-backend/service/{did}/public-info/public-key/default",
+                args.server
+            ))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        (
+            "default",
+            Check::Signature(Verifier::rsa(PublicKey::from_pem(&pem)?)),
+        )
+    };
     let interaction = post(
         format!("{base}/interactions"),
         json!({"name": "Join", "required_credentials": [{"credential_id": contact}],
                "issued_credentials": [member],
-               "webhook": {"url": format!("http://{receiver}/hook"), "key": "default",
-                           "auth": "signature", "timeout_ms": 10000}}),
+               "webhook": {"url": format!("http://{receiver}/hook"), "key": key_name,
+                           "auth": args.auth, "timeout_ms": 10000}}),
     )
     .await?;
-    let pem = http
-        .get(format!(
-            "{}/service-dashboard-backend/service/{did}/public-info/public-key/default",
-            args.server
-        ))
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let key = PublicKey::from_pem(&pem)?;
-    if issuing.set(Issuing { key, member }).is_err() {
+    if issuing.set(Issuing { check, member }).is_err() {
         bail!("the receiver was set up twice");
     }
     Ok(Target {
@@ -249,7 +300,8 @@ async fn seed(
     })
 }
 
-/// The third party: checks the body signature and issues a member credential for every event.
+/// The third party: checks psi's signature or token and issues a member credential for every
+/// event.
 async fn serve_receiver(issuing: Receiver) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -263,14 +315,10 @@ async fn hook(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<Value>) {
-    let Some(Issuing { key, member }) = issuing.get() else {
+    let Some(Issuing { check, member }) = issuing.get() else {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ok": false})));
     };
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    if Verifier::rsa(key.clone())
-        .verify_signature(&body, signature)
-        .is_err()
-    {
+    if !check.passes(&headers, &body) {
         return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false})));
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
