@@ -81,6 +81,9 @@ pub struct Config {
     pub links: LinksConfig,
     /// What webhook calls and other outbound requests may reach (the `[outbound]` section).
     pub outbound: OutboundPolicy,
+    /// Demo mode (`psi serve --demo`, not a configuration key): mounts the demo webhook
+    /// receiver and lets outbound calls reach it on this server's own address.
+    pub demo: bool,
 }
 
 /// The `[links]` section, validated.
@@ -265,6 +268,7 @@ impl Config {
             pages: raw.pages.validate()?,
             links,
             outbound: raw.outbound,
+            demo: false,
         })
     }
 }

@@ -1,5 +1,8 @@
 //! `psi serve --demo`: a demo service, created once, so a new user sees something real at once.
 
+pub mod receiver;
+pub mod wallet;
+
 use crate::api::services::create_service;
 use crate::crypto::did::Did;
 use crate::db::settings;

@@ -75,8 +75,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         master_key,
         admin,
         public_url: public_url.into(),
-        outbound: psi_outbound::OutboundClient::new(config.outbound.clone())
-            .context("outbound HTTP client")?,
+        outbound: outbound_client(&config, addr)?,
         config: Arc::new(config),
     };
     let shutdown = CancellationToken::new();
@@ -112,10 +111,27 @@ impl App {
     }
 }
 
+/// The guarded client under `config.outbound`; in demo mode it may also reach the demo receiver
+/// on this server's own address.
+fn outbound_client(
+    config: &Config,
+    addr: SocketAddr,
+) -> anyhow::Result<psi_outbound::OutboundClient> {
+    let mut policy = config.outbound.clone();
+    if config.demo {
+        let receiver = demo::receiver::webhook_base(addr);
+        policy
+            .allowed_hosts
+            .push(psi_outbound::AllowedHost::Socket(receiver));
+    }
+    psi_outbound::OutboundClient::new(policy).context("outbound HTTP client")
+}
+
 /// `psi serve`: loads the configuration, starts the server, stops on SIGTERM or Ctrl-C.
 pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     let overrides = args.storage.overrides(args.listen);
-    let config = Config::load(args.storage.config.as_deref(), &overrides)?;
+    let mut config = Config::load(args.storage.config.as_deref(), &overrides)?;
+    config.demo = args.demo;
     telemetry::init(config.log_format, &config.log_level);
     let app = build(config).await?;
     if let Some(token) = &app.generated_admin_token {
@@ -126,6 +142,8 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     }
     if args.demo {
         let did = demo::seed(app.state()).await?;
+        demo::receiver::attach(app.state(), &did, app.addr).await?;
+        print!("{}", demo::wallet::commands(app.state(), &did).await?);
         let base = &app.state().public_url;
         println!("demo service: {base}/api/v1/services/{did}");
         println!("API description: {base}/api/openapi.json");

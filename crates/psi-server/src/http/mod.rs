@@ -63,6 +63,11 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = routes().split_for_parts();
     let openapi = Arc::new(openapi);
     let config = Arc::clone(&state.config);
+    let routes = if config.demo {
+        routes.merge(crate::demo::receiver::routes())
+    } else {
+        routes
+    };
     routes
         .route(
             "/api/openapi.json",

@@ -1,0 +1,73 @@
+//! The command that runs the demo interaction with the wallet simulator: a link whose values are
+//! pre-filled where the link may carry them, and `--attr` for the rest.
+
+use psi_link::{LinkKind, LinkRequest};
+
+use crate::crypto::did::Did;
+use crate::db;
+use crate::domain::{Attestation, AttributeType};
+use crate::http::AppState;
+
+/// A date of birth for the walk-through: 1990-01-01, in seconds.
+const SAMPLE_DATE: &str = "631152000";
+
+/// `psi wallet run --server <url> '<link>' [--attr 'NAME=VALUE']...` for each active interaction
+/// of the demo service, one per line.
+pub async fn commands(state: &AppState, did: &Did) -> anyhow::Result<String> {
+    let scope = db::services::scope_for_did(&state.db, did)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo service {did} is missing"))?;
+    let definitions = db::credential_definitions::list(&state.db, &scope).await?;
+    let mut text = String::new();
+    for interaction in db::interactions::list(&state.db, &scope).await? {
+        let Some(instance) = interaction
+            .default_instance()
+            .filter(|_| interaction.active)
+        else {
+            continue;
+        };
+        let mut request = LinkRequest {
+            id: Some(instance.id.clone()),
+            action_id: Some(interaction.id.clone()),
+            service_did: Some(did.to_string()),
+            ..LinkRequest::default()
+        };
+        let mut attrs = Vec::new();
+        for required in &interaction.required {
+            let Some(definition) = definitions.iter().find(|d| d.id == required.definition_id)
+            else {
+                continue;
+            };
+            if definition.attestation != Attestation::SelfAttested {
+                continue;
+            }
+            for attribute in definition.schema.attributes.iter() {
+                let name = attribute.name.to_string();
+                let value = match &attribute.ty {
+                    AttributeType::Text => "Alice".to_owned(),
+                    AttributeType::Number => "42".to_owned(),
+                    AttributeType::Enumeration(choices) => choices[0].value.clone(),
+                    AttributeType::Image => "https://example.org/photo.png".to_owned(),
+                    AttributeType::Date => {
+                        attrs.push(format!(" --attr '{name}={SAMPLE_DATE}'"));
+                        continue;
+                    }
+                };
+                if required.prefill_from_qr {
+                    request.set_prefilled(required.credential_id.as_str(), &name, &value);
+                } else {
+                    attrs.push(format!(" --attr '{name}={value}'"));
+                }
+            }
+        }
+        let target = state.config.links.default_target();
+        let link = psi_link::encode(&request, &target, LinkKind::App)?;
+        text.push_str(&format!(
+            "  run {:?} with the wallet simulator:\n    psi wallet run --server {} '{link}'{}\n",
+            interaction.name,
+            state.public_url,
+            attrs.concat()
+        ));
+    }
+    Ok(text)
+}
