@@ -19,7 +19,8 @@ decodes them, checks them against the protocol, creates them in bulk from a CSV 
 them as QR codes. `psi serve` runs the server: the management API, the platform's public \
 endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL. \
 `psi wallet` plays the holder's wallet app: it runs an interaction from a link against the \
-server and keeps the credentials it receives.
+server and keeps the credentials it receives. `psi webhook` checks the signatures of webhook calls \
+and receives them locally while an integration is built.
 
 Examples:
   psi serve --demo
@@ -31,6 +32,8 @@ Examples:
   psi qr 'https://proofspace.id/native/execute/eyJ...' -o code.svg
   psi wallet run 'https://proofspace.id/native/execute/eyJ...' --attr 'Name=Alice'
   psi wallet list
+  psi webhook verify --key psi.pem --signature \"$SIG\" < body.json
+  psi webhook listen --port 4604 --key psi.pem --reply reply.json
 
 Errors are printed on stderr as `error: <cause>`; the exit status is 0 on success, 1 on an \
 error, 2 on a usage error, 3 when a batch finished but some lines or rows failed (or `wallet \
@@ -50,6 +53,7 @@ enum Command {
     Link(cmd::link::LinkArgs),
     Qr(cmd::qr::QrArgs),
     Wallet(cmd::wallet::WalletArgs),
+    Webhook(cmd::webhook::WebhookArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Link(args) => cmd::link::run(args),
         Command::Qr(args) => cmd::qr::run(args),
         Command::Wallet(args) => cmd::wallet::run(args),
+        Command::Webhook(args) => cmd::webhook::run(args),
     };
     cmd::finish(result)
 }

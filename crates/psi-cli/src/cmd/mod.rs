@@ -9,6 +9,7 @@ pub mod request;
 pub mod server;
 pub mod target;
 pub mod wallet;
+pub mod webhook;
 
 use std::io::{self, IsTerminal, Read};
 use std::process::ExitCode;
