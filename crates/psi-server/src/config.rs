@@ -81,6 +81,8 @@ pub struct Config {
     pub links: LinksConfig,
     /// What webhook calls and other outbound requests may reach (the `[outbound]` section).
     pub outbound: OutboundPolicy,
+    /// Notification delivery: workers, leases, retries (the `[delivery]` section).
+    pub delivery: crate::delivery::config::DeliveryConfig,
     /// Demo mode (`psi serve --demo`, not a configuration key): mounts the demo webhook
     /// receiver and lets outbound calls reach it on this server's own address.
     pub demo: bool,
@@ -168,6 +170,7 @@ struct RawConfig {
     links: RawLinks,
     #[serde(default)]
     outbound: OutboundPolicy,
+    delivery: crate::delivery::config::RawDelivery,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +204,9 @@ impl Config {
         // `PSI_OUTBOUND_ALLOW_PRIVATE` → `outbound.allow_private`, and so on.
         figment = figment
             .merge(Env::prefixed("PSI_OUTBOUND_").map(|key| format!("outbound.{key}").into()));
+        // `PSI_DELIVERY_WORKERS` → `delivery.workers`, and so on.
+        figment = figment
+            .merge(Env::prefixed("PSI_DELIVERY_").map(|key| format!("delivery.{key}").into()));
         for key in STRING_ENV_KEYS {
             if let Some(value) = string_from_env(key)? {
                 figment = figment.merge(Serialized::default(key, value));
@@ -268,6 +274,7 @@ impl Config {
             pages: raw.pages.validate()?,
             links,
             outbound: raw.outbound,
+            delivery: raw.delivery.validate()?,
             demo: false,
         })
     }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod engine;
@@ -48,6 +49,8 @@ pub struct App {
     state: AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
+    /// Delivery workers; they stop with the server.
+    workers: tokio::task::JoinSet<()>,
 }
 
 /// Prepares storage and starts serving in a background task.
@@ -79,6 +82,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         config: Arc::new(config),
     };
     let shutdown = CancellationToken::new();
+    let workers = delivery::spawn(&state, &shutdown);
     let server = axum::serve(listener, http::router(state.clone()))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let handle = tokio::spawn(async move { server.await });
@@ -88,6 +92,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         state,
         shutdown,
         handle,
+        workers,
     })
 }
 
@@ -103,9 +108,12 @@ impl App {
         self.wait().await
     }
 
-    /// Waits until the server stops (after [`stop`](Self::stop) or a failure).
-    async fn wait(self) -> anyhow::Result<()> {
+    /// Waits until the server stops (after [`stop`](Self::stop) or a failure), then for the
+    /// delivery workers to finish their current step.
+    async fn wait(mut self) -> anyhow::Result<()> {
         let result = self.handle.await.context("server task")?;
+        self.shutdown.cancel();
+        while self.workers.join_next().await.is_some() {}
         self.state.db.close().await;
         result.context("server")
     }

@@ -47,6 +47,8 @@ use crate::http::error::ApiError;
             revocation"),
         (name = "wallet", description = "What a holder's wallet calls (`/wallet/v1`); calls acting \
             for a holder are signed with its pairwise Ed25519 key"),
+        (name = "notifications", description = "Endpoints that receive event and credential \
+            notifications, the messages sent with each delivery's attempts, replays"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "links", description = "App links, deep links, QR codes and sourceURL links \
             that start an interaction"),

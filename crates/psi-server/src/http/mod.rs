@@ -49,6 +49,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::render))
         .merge(crate::api::routes())
+        .merge(crate::delivery::api::routes())
         .merge(crate::public::routes())
         .merge(crate::wallet::routes())
 }

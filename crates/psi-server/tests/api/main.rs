@@ -11,6 +11,7 @@ mod instances;
 mod interactions;
 mod keys;
 mod model;
+mod notifications;
 mod openapi;
 mod public_keys;
 mod schemas;

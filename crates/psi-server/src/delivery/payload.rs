@@ -1,0 +1,198 @@
+//! What notifications carry: PROTOCOL §4.1's camelCase style, with the event `type`, a stable
+//! `messageId`, the service's DID and the time, then the members of each type.
+//!
+//! ```json
+//! {"type": "event.completed", "messageId": "5f0c…", "publicServiceDid": "9s57…",
+//!  "utcCreatedAt": 1767225600000, "subscriberConnectDid": "…", "actionId": "…",
+//!  "actionInstanceId": "…", "actionEventId": "…", "outcome": {"ok": true},
+//!  "issuedCredentials": [{"jti": "…", "credentialId": "…", "schemaId": "…",
+//!  "fields": [{"name": "…", "value": "…"}], "utcIssuedAt": 1767225600000, "revoked": false}]}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::credentials::Field;
+
+/// The kinds of notification. Endpoints subscribe to any of them but `test`, which goes only to
+/// the endpoint it was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum EventType {
+    /// An event ended well: what it issued, if anything.
+    #[serde(rename = "event.completed")]
+    EventCompleted,
+    /// An event failed: what the holder was told.
+    #[serde(rename = "event.failed")]
+    EventFailed,
+    /// Credentials were issued (in an event, or later by the service).
+    #[serde(rename = "credential.issued")]
+    CredentialIssued,
+    /// Credentials were revoked.
+    #[serde(rename = "credential.revoked")]
+    CredentialRevoked,
+    /// psi disabled one of the service's endpoints after it failed for too long.
+    #[serde(rename = "endpoint.disabled")]
+    EndpointDisabled,
+    /// An example sent on request, to try an endpoint.
+    #[serde(rename = "test")]
+    Test,
+}
+
+impl EventType {
+    /// Every type an endpoint may subscribe to.
+    pub const SUBSCRIBABLE: [EventType; 5] = [
+        EventType::EventCompleted,
+        EventType::EventFailed,
+        EventType::CredentialIssued,
+        EventType::CredentialRevoked,
+        EventType::EndpointDisabled,
+    ];
+
+    /// The name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::EventCompleted => "event.completed",
+            EventType::EventFailed => "event.failed",
+            EventType::CredentialIssued => "credential.issued",
+            EventType::CredentialRevoked => "credential.revoked",
+            EventType::EndpointDisabled => "endpoint.disabled",
+            EventType::Test => "test",
+        }
+    }
+
+    /// The type of this name.
+    ///
+    /// ```
+    /// use psi_server::delivery::EventType;
+    /// assert_eq!(EventType::parse("credential.revoked"), Some(EventType::CredentialRevoked));
+    /// assert_eq!(EventType::parse("credential.deleted"), None);
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        [EventType::Test]
+            .into_iter()
+            .chain(Self::SUBSCRIBABLE)
+            .find(|t| t.as_str() == text)
+    }
+}
+
+/// Members every notification starts with.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Envelope<'a, T> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub message_id: &'a str,
+    pub public_service_did: &'a str,
+    /// Unix milliseconds.
+    pub utc_created_at: i64,
+    #[serde(flatten)]
+    pub data: &'a T,
+}
+
+/// How an event ended, as `event.completed` and `event.failed` report it (PROTOCOL §5's
+/// on-finish `outcome`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub ok: bool,
+    /// What the holder was told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `event.completed` and `event.failed`: §4.1's identifiers of the event, its outcome and the
+/// credentials it issued.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventNotification {
+    pub subscriber_connect_did: String,
+    pub action_id: String,
+    pub action_instance_id: String,
+    pub action_event_id: String,
+    pub outcome: Outcome,
+    pub issued_credentials: Vec<NotifiedCredential>,
+}
+
+/// `credential.issued` and `credential.revoked`: the holder, the event if there was one, and the
+/// credentials.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialNotification {
+    pub subscriber_connect_did: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_event_id: Option<String>,
+    pub credentials: Vec<NotifiedCredential>,
+}
+
+/// A credential in a notification: §4.1's `WebhookCredentialValues` plus its `jti` (the handle
+/// to revoke it with).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifiedCredential {
+    pub jti: String,
+    pub credential_id: String,
+    pub schema_id: String,
+    pub fields: Vec<Field>,
+    /// Unix milliseconds.
+    pub utc_issued_at: i64,
+    pub revoked: bool,
+    /// Unix milliseconds, once revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utc_revoked_at: Option<i64>,
+}
+
+/// `endpoint.disabled`: which endpoint, since when it failed, and when psi disabled it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointDisabled {
+    pub endpoint_id: String,
+    pub url: String,
+    /// Unix milliseconds of the first failure with no success since.
+    pub failing_since: i64,
+    /// Unix milliseconds.
+    pub disabled_at: i64,
+}
+
+/// `test`: an example, sent on request to one endpoint.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestNotification {
+    pub endpoint_id: String,
+    pub message: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_puts_type_and_message_id_first_then_the_members_of_the_type() {
+        let data = CredentialNotification {
+            subscriber_connect_did: "holder".into(),
+            action_event_id: None,
+            credentials: vec![],
+        };
+        let text = serde_json::to_string(&Envelope {
+            kind: EventType::CredentialRevoked.as_str(),
+            message_id: "m1",
+            public_service_did: "did",
+            utc_created_at: 5,
+            data: &data,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"credential.revoked","messageId":"m1","publicServiceDid":"did","utcCreatedAt":5,"subscriberConnectDid":"holder","credentials":[]}"#
+        );
+    }
+
+    #[test]
+    fn every_type_reads_back_from_its_name_and_serde_agrees() {
+        for kind in EventType::SUBSCRIBABLE.into_iter().chain([EventType::Test]) {
+            assert_eq!(EventType::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Signing deliveries like every psi webhook (PROTOCOL §4), with the key overlap of a rotation.
+//!
+//! - `signature` auth: `X-Body-Signature` with the endpoint's key; during a rotation's overlap
+//!   also `X-Body-Signature-Previous` with the key it replaced, so a receiver that still has only
+//!   the old public key keeps verifying until it switches.
+//! - `bearer` auth: `Authorization: Bearer <JWT>` (`iss` the service DID, `jti` the attempt id,
+//!   `body_sha3_256`) signed with the endpoint's key; during the overlap receivers should accept
+//!   a token from either key.
+//!
+//! Keys never change under an id, so opened keys are cached by id for the life of the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use psi_outbound::header::{HeaderMap, HeaderName, HeaderValue};
+use psi_webhook::{Algorithm, Claims, PrivateKey, SharedSecret, Signer, UnixTime};
+
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use crate::db::keys::KeyKind;
+use crate::domain::AuthScheme;
+
+/// The header carrying the previous key's signature during a rotation's overlap.
+pub const PREVIOUS_SIGNATURE_HEADER: &str = "X-Body-Signature-Previous";
+
+/// Opened keys are dropped wholesale past this many (keys deleted long ago leave entries).
+const MAX_CACHED: usize = 4096;
+
+/// The keys that sign deliveries, opened once.
+#[derive(Debug)]
+pub(crate) struct Signers {
+    master_key: MasterKey,
+    cache: Mutex<HashMap<String, Arc<Signer>>>,
+}
+
+impl Signers {
+    pub(crate) fn new(master_key: MasterKey) -> Self {
+        Signers {
+            master_key,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The signer of key `id`. `Ok(Err(reason))` when the key cannot sign (a third party's
+    /// public key): that fails the attempt, not the worker.
+    pub(crate) async fn get(
+        &self,
+        db: &Db,
+        id: &str,
+    ) -> anyhow::Result<Result<Arc<Signer>, String>> {
+        if let Some(signer) = self.lock().get(id) {
+            return Ok(Ok(Arc::clone(signer)));
+        }
+        let row: Option<(String, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT kind, secret_sealed FROM keys WHERE id = $1")
+                .bind(id)
+                .fetch_optional(db.pool())
+                .await?;
+        let Some((kind, Some(sealed))) = row else {
+            return Ok(Err(
+                "its key cannot sign: it is a third party's public key".into()
+            ));
+        };
+        let secret = self
+            .master_key
+            .open(id.as_bytes(), &sealed)
+            .context("a sealed delivery key")?;
+        let text = std::str::from_utf8(&secret).context("a sealed delivery key is not text")?;
+        let signer = match kind.as_str() {
+            k if k == KeyKind::ShaSecret.as_str() => {
+                SharedSecret::from_base64(text).map(Signer::shared_secret)
+            }
+            _ => PrivateKey::from_pem(text).map(Signer::rsa),
+        }
+        .context("a stored delivery key does not parse")?;
+        let signer = Arc::new(signer);
+        let mut cache = self.lock();
+        if cache.len() >= MAX_CACHED {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), Arc::clone(&signer));
+        Ok(Ok(signer))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Signer>>> {
+        // A panic while holding the lock leaves a usable map: entries are whole or absent.
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What authenticates one attempt.
+pub(crate) struct Credentials {
+    pub current: Arc<Signer>,
+    /// The key a rotation replaced, while its overlap lasts.
+    pub previous: Option<Arc<Signer>>,
+    pub auth: AuthScheme,
+}
+
+impl Credentials {
+    /// Whether signing is slow enough (RSA, about 2 ms) to keep off the async threads.
+    pub(crate) fn is_expensive(&self) -> bool {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .any(|signer| signer.algorithm() == Algorithm::Rs256)
+    }
+
+    /// The authentication headers for `body`: see the module documentation.
+    pub(crate) fn headers(
+        &self,
+        issuer: &str,
+        attempt_id: &str,
+        body: &[u8],
+    ) -> Result<HeaderMap, String> {
+        let mut headers = HeaderMap::new();
+        match self.auth {
+            AuthScheme::Signature => {
+                let (name, value) = self.current.signature_header(body).map_err(text)?;
+                insert(&mut headers, name, &value)?;
+                if let Some(previous) = &self.previous {
+                    let (_, value) = previous.signature_header(body).map_err(text)?;
+                    insert(&mut headers, PREVIOUS_SIGNATURE_HEADER, &value)?;
+                }
+            }
+            AuthScheme::Bearer => {
+                let claims = Claims::new(UnixTime::now())
+                    .with_issuer(issuer)
+                    .with_jwt_id(attempt_id)
+                    .with_body(body);
+                let (name, value) = self.current.authorization_header(&claims).map_err(text)?;
+                insert(&mut headers, name, &value)?;
+            }
+        }
+        Ok(headers)
+    }
+}
+
+fn text(error: psi_webhook::Error) -> String {
+    format!("the delivery cannot be signed: {error}")
+}
+
+fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+    let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+    headers.insert(name, value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use psi_webhook::{Validation, Verifier};
+
+    fn credentials(auth: AuthScheme, previous: bool) -> (Credentials, PrivateKey, PrivateKey) {
+        let new = PrivateKey::generate().unwrap();
+        let old = PrivateKey::generate().unwrap();
+        let credentials = Credentials {
+            current: Arc::new(Signer::rsa(new.clone())),
+            previous: previous.then(|| Arc::new(Signer::rsa(old.clone()))),
+            auth,
+        };
+        (credentials, new, old)
+    }
+
+    #[test]
+    fn during_an_overlap_each_signature_verifies_with_its_own_key_only() {
+        let (credentials, new, old) = credentials(AuthScheme::Signature, true);
+        let body = br#"{"type":"test"}"#;
+        let headers = credentials.headers("did", "a1", body).unwrap();
+        let current = headers["x-body-signature"].to_str().unwrap();
+        let previous = headers["x-body-signature-previous"].to_str().unwrap();
+        let with = |key: &PrivateKey, sig: &str| {
+            Verifier::rsa(key.public_key()).verify_signature(body, Some(sig))
+        };
+        assert!(with(&new, current).is_ok());
+        assert!(with(&old, previous).is_ok());
+        assert!(with(&old, current).is_err());
+        assert!(with(&new, previous).is_err());
+        assert!(credentials.is_expensive());
+    }
+
+    #[test]
+    fn without_an_overlap_only_the_current_signature_is_sent() {
+        let (credentials, _, _) = credentials(AuthScheme::Signature, false);
+        let headers = credentials.headers("did", "a1", b"{}").unwrap();
+        assert!(headers.contains_key("x-body-signature"));
+        assert!(!headers.contains_key("x-body-signature-previous"));
+    }
+
+    #[test]
+    fn bearer_tokens_carry_the_attempt_id_the_issuer_and_the_body_hash() {
+        let secret = SharedSecret::generate().unwrap();
+        let credentials = Credentials {
+            current: Arc::new(Signer::shared_secret(secret.clone())),
+            previous: None,
+            auth: AuthScheme::Bearer,
+        };
+        assert!(!credentials.is_expensive());
+        let body = br#"{"type":"test"}"#;
+        let headers = credentials.headers("the-did", "attempt-7", body).unwrap();
+        let claims = Verifier::shared_secret(secret)
+            .verify_authorization(
+                headers["authorization"].to_str().ok(),
+                body,
+                &Validation::new().expect_issuer("the-did"),
+                UnixTime::now(),
+            )
+            .unwrap();
+        assert_eq!(claims.jti.as_deref(), Some("attempt-7"));
+        assert!(claims.body_sha3_256.is_some());
+    }
+
+    #[test]
+    fn a_shared_secret_cannot_make_a_body_signature() {
+        let credentials = Credentials {
+            current: Arc::new(Signer::shared_secret(SharedSecret::generate().unwrap())),
+            previous: None,
+            auth: AuthScheme::Signature,
+        };
+        let error = credentials.headers("did", "a1", b"{}").unwrap_err();
+        assert!(
+            error.starts_with("the delivery cannot be signed"),
+            "{error}"
+        );
+    }
+}
