@@ -189,7 +189,7 @@ pub async fn get(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or key", body = ErrorBody),
-        (status = 409, description = "The default key cannot be deleted", body = ErrorBody)))]
+        (status = 409, description = "The default key, or a key a webhook or credential definition uses", body = ErrorBody)))]
 pub async fn delete(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -201,7 +201,15 @@ pub async fn delete(
             "the default key cannot be deleted: the service signs with it".into(),
         ));
     }
-    if !db::keys::delete(&state.db, &scope, &name).await? {
+    let deleted = db::keys::delete(&state.db, &scope, &name)
+        .await
+        .on_referenced(|| {
+            ApiError::Conflict(format!(
+                "key `{name}` is in use by a webhook or a credential definition's issuers: \
+                 point them at another key first"
+            ))
+        })?;
+    if !deleted {
         return Err(ApiError::not_found("key"));
     }
     tracing::info!(did = %scope.did(), key = %name, "key deleted");

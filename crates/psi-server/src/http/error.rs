@@ -149,12 +149,21 @@ impl From<anyhow::Error> for ApiError {
 pub trait ResultExt<T> {
     /// A unique-constraint violation becomes `error()`; anything else stays a server error.
     fn on_unique(self, error: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+    /// A foreign-key violation (the row is still referenced) becomes `error()`.
+    fn on_referenced(self, error: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
 }
 
 impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     fn on_unique(self, error: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
         self.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => error(),
+            _ => ApiError::from(e),
+        })
+    }
+
+    fn on_referenced(self, error: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => error(),
             _ => ApiError::from(e),
         })
     }

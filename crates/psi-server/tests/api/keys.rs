@@ -14,6 +14,7 @@ backend_tests!(
     invalid_key_requests_answer_422,
     a_key_name_is_unique_per_service,
     keys_are_deleted_except_the_default,
+    a_key_in_use_by_a_credential_definition_cannot_be_deleted,
 );
 
 async fn a_generated_rsa_key_pair_shows_its_public_pem_only(backend: Backend) {
@@ -252,6 +253,54 @@ async fn keys_are_deleted_except_the_default(backend: Backend) {
         app.delete(&format!("{path}/default"), ADMIN_TOKEN).await,
         StatusCode::CONFLICT,
         "conflict",
+    )
+    .await;
+}
+
+async fn a_key_in_use_by_a_credential_definition_cannot_be_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let keys = format!("/api/v1/services/{did}/keys");
+    let secret = json!({"name": "partner", "type": "sha_secret"});
+    expect_json(
+        app.post(&keys, ADMIN_TOKEN, &secret).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let schema = json!({"name": "Member", "version": "1.0", "attributes": [{"name": "Name", "type": "text"}]});
+    let schema = expect_json(
+        app.post(
+            &format!("/api/v1/services/{did}/schemas"),
+            ADMIN_TOKEN,
+            &schema,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let definition =
+        json!({"schema": schema["id"], "attestation": "service", "issuers": ["partner"]});
+    expect_json(
+        app.post(
+            &format!("/api/v1/services/{did}/credential-definitions"),
+            ADMIN_TOKEN,
+            &definition,
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let message = expect_error(
+        app.delete(&format!("{keys}/partner"), ADMIN_TOKEN).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert!(message.contains("`partner` is in use"), "{message}");
+    expect_json(
+        app.get(&format!("{keys}/partner"), ADMIN_TOKEN).await,
+        StatusCode::OK,
     )
     .await;
 }
