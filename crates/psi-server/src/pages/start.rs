@@ -76,24 +76,6 @@ pub struct Offer {
     redirect: Option<String>,
 }
 
-/// Loads an interaction that can be started: unknown → 404, paused → 409.
-async fn startable(
-    state: &AppState,
-    scope: &ServiceScope,
-    id: &str,
-) -> Result<db::interactions::Interaction, ApiError> {
-    let interaction = db::interactions::get(&state.db, scope, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("interaction"))?;
-    if !interaction.active {
-        return Err(ApiError::Conflict(format!(
-            "“{}” is paused by the service.",
-            interaction.name
-        )));
-    }
-    Ok(interaction)
-}
-
 /// Builds the offer for the visitor's `User-Agent`; `page_url` is the URL the holder returns to.
 async fn offer(
     state: &AppState,
@@ -103,7 +85,6 @@ async fn offer(
     user_agent: &str,
     page_url: &str,
 ) -> Result<Offer, ApiError> {
-    let interaction = startable(state, scope, interaction_id).await?;
     let service = db::services::get(&state.db, scope).await?;
     let redirect = query
         .redirect
@@ -133,6 +114,7 @@ async fn offer(
         },
     )
     .await?;
+    let interaction = &prepared.interaction;
     if !platform.is_mobile() {
         // A custom callback was checked like any, but a desktop's link carries none (PROTOCOL §3).
         prepared.request.callback = None;
@@ -158,7 +140,7 @@ async fn offer(
     let link = session::app_link(&prepared.request, &prepared.target, &session)
         .map_err(|e| ApiError::Validation(format!("{e}")))?;
     let qr_svg = match platform {
-        Platform::Desktop => Some(inline_svg(&link).map_err(|_| {
+        Platform::Desktop => Some(inline_svg(&link).ok_or_else(|| {
             ApiError::Validation("the link is too long for a QR code: pre-fill fewer values".into())
         })?),
         _ => None,
@@ -173,8 +155,8 @@ async fn offer(
         callback: prepared.request.callback,
         qr_svg,
         service: service.name,
-        name: interaction.name,
-        description: interaction.description,
+        name: interaction.name.clone(),
+        description: interaction.description.clone(),
         parameters,
         prefilled,
         status_url: format!(
@@ -255,6 +237,7 @@ pub async fn page(
     .await;
     let offer = match result {
         Ok(offer) => offer,
+        Err(ApiError::Conflict(_)) => return Problem::paused().into_response(),
         Err(ApiError::NotFound(message)) => {
             return Problem::not_found(format!("This {message}: check the address."))
                 .into_response();

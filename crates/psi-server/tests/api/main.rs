@@ -13,6 +13,7 @@ mod keys;
 mod model;
 mod notifications;
 mod openapi;
+mod pages;
 mod public_keys;
 mod schemas;
 mod services;

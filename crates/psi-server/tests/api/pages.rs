@@ -9,8 +9,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
-use crate::helpers::{Backend, TestApp, TestDb, expect_json, spawn_app, spawn_app_on};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, TestDb, expect_json, spawn_app, spawn_app_on};
+use crate::model;
 
 backend_tests!(
     a_desktop_gets_name_description_qr_and_the_link_without_callback,
@@ -34,6 +34,53 @@ const MARKUP: &str = "<script>alert(\"x\")</script> 'q' & \"dq\"";
 const MARKUP_ESCAPED: &str =
     "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#39;q&#39; &#38; &#34;dq&#34;";
 
+/// A service "Club" with an interaction that requires a self-attested, pre-fillable "Membership"
+/// credential (Full name, Born, Height, Level, Photo) and issues a service-attested one.
+struct Club {
+    did: String,
+    interaction: String,
+    instance: String,
+    /// Self-attested, pre-fillable.
+    member: String,
+    /// Service-attested, issued.
+    membership: String,
+}
+
+impl Club {
+    fn interaction_path(&self) -> String {
+        format!(
+            "/api/v1/services/{}/interactions/{}",
+            self.did, self.interaction
+        )
+    }
+}
+
+async fn club(app: &TestApp) -> Club {
+    let (did, member, membership) = model::service_with_definitions(app, "Club").await;
+    let interaction = model::interaction(
+        app,
+        &did,
+        json!({
+            "name": "Join the club",
+            "description": "Show your card and become a member.",
+            "parameters": [{"name": "location", "value": "Online"}],
+            "required_credentials": [{"credential_id": member, "prefill_from_qr": true}],
+            "issued_credentials": [membership],
+        }),
+    )
+    .await;
+    Club {
+        interaction: interaction["id"].as_str().unwrap().to_owned(),
+        instance: interaction["instances"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        did,
+        member,
+        membership,
+    }
+}
+
 struct Page {
     status: StatusCode,
     headers: HeaderMap,
@@ -55,7 +102,7 @@ async fn page(app: &TestApp, path: &str, user_agent: &str) -> Page {
     }
 }
 
-fn start_path(demo: &Demo) -> String {
+fn start_path(demo: &Club) -> String {
     format!("/s/{}/{}/start.html", demo.did, demo.interaction)
 }
 
@@ -103,17 +150,21 @@ fn assert_page_headers(page: &Page) {
 
 async fn a_desktop_gets_name_description_qr_and_the_link_without_callback(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let page = page(&app, &start_path(&demo), DESKTOP).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_page_headers(&page);
     assert_eq!(page.headers["cache-control"], "no-store");
     assert!(
-        page.body.contains("<h1>Join the demo club</h1>"),
+        page.body.contains("<h1>Join the club</h1>"),
         "{}",
         page.body
     );
-    assert!(page.body.contains("Show your member card"), "{}", page.body);
+    assert!(
+        page.body.contains("Show your card and become a member."),
+        "{}",
+        page.body
+    );
     assert!(
         page.body.contains("<svg class=\"qr-code\""),
         "{}",
@@ -165,7 +216,7 @@ async fn a_desktop_gets_name_description_qr_and_the_link_without_callback(backen
 
 async fn a_phone_gets_a_button_whose_link_carries_its_browsers_callback(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let path = format!("{}?instance={}", start_path(&demo), demo.instance);
     let vectors: Value =
         serde_json::from_str(include_str!("../../../../vectors/callbacks.json")).unwrap();
@@ -198,10 +249,10 @@ async fn a_phone_gets_a_button_whose_link_carries_its_browsers_callback(backend:
 
 async fn query_choices_are_checked_like_the_link_endpoint_checks_them(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let base = start_path(&demo);
-    let name = format!("{}:Name=Alice", demo.member);
-    let number = format!("{}:Member%20number=42", demo.member);
+    let name = format!("{}:Full name=Alice", demo.member);
+    let number = format!("{}:Height=42", demo.member);
     let path = format!(
         "{base}?prefill={}&prefill={number}&callback=https://shop.test/back",
         enc(&name)
@@ -226,16 +277,16 @@ async fn query_choices_are_checked_like_the_link_endpoint_checks_them(backend: B
         (
             format!(
                 "{base}?prefill={}",
-                enc(&format!("{}:Name=x", demo.membership))
+                enc(&format!("{}:Full name=x", demo.membership))
             ),
             "does not require",
         ),
         (
             format!(
                 "{base}?prefill={}",
-                enc(&format!("{}:Member number=many", demo.member))
+                enc(&format!("{}:Height=many", demo.member))
             ),
-            "Member number",
+            "Height",
         ),
         (
             format!(
@@ -274,7 +325,7 @@ fn enc(text: &str) -> String {
 
 async fn unknown_and_paused_interactions_are_clear_pages_with_their_status(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     for path in [
         format!("/s/{}/nope/start.html", demo.did),
         format!("/s/GbzPqgnU4XsMs7xg9mYJW8/{}/start.html", demo.interaction),
@@ -285,17 +336,21 @@ async fn unknown_and_paused_interactions_are_clear_pages_with_their_status(backe
         assert_page_headers(&page);
         assert!(page.body.contains("<h1>Not found</h1>"), "{}", page.body);
     }
-    set_active(&app, &demo, false).await;
+    let pause = app
+        .patch(
+            &demo.interaction_path(),
+            ADMIN_TOKEN,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_eq!(pause.status(), StatusCode::OK);
     let paused = page(&app, &start_path(&demo), CHROME_ANDROID).await;
     assert_eq!(paused.status, StatusCode::CONFLICT);
     assert_page_headers(&paused);
     assert!(
-        paused.body.contains("is paused by the service"),
-        "{}",
-        paused.body
-    );
-    assert!(
-        paused.body.contains("Join the demo club"),
+        paused
+            .body
+            .contains("This interaction is paused by the service."),
         "{}",
         paused.body
     );
@@ -303,11 +358,11 @@ async fn unknown_and_paused_interactions_are_clear_pages_with_their_status(backe
 
 async fn markup_from_every_source_is_inert_on_every_page(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let refused = app
         .post(
             &format!("/api/v1/services/{}/interactions", demo.did),
-            crate::helpers::ADMIN_TOKEN,
+            ADMIN_TOKEN,
             &json!({"name": "<script>alert(1)</script>"}),
         )
         .await;
@@ -316,10 +371,10 @@ async fn markup_from_every_source_is_inert_on_every_page(backend: Backend) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "names refuse markup"
     );
-    let interaction = create_interaction(
+    let interaction = model::interaction(
         &app,
         &demo.did,
-        &json!({
+        json!({
             "name": "Markup test",
             "description": MARKUP,
             "parameters": [{"name": "where", "value": MARKUP}],
@@ -328,7 +383,7 @@ async fn markup_from_every_source_is_inert_on_every_page(backend: Backend) {
     )
     .await;
     let id = interaction["id"].as_str().unwrap();
-    let prefill = enc(&format!("{}:Name={MARKUP}", demo.member));
+    let prefill = enc(&format!("{}:Full name={MARKUP}", demo.member));
     let callback = enc("https://cb.test/?q=\"><script>alert(1)</script>");
     let start = format!(
         "/s/{}/{id}/start.html?prefill={prefill}&callback={callback}",
@@ -350,7 +405,7 @@ async fn markup_from_every_source_is_inert_on_every_page(backend: Backend) {
     // The landing page of such a link shows the pre-filled value and the callback, escaped.
     let request = json!({
         "id": interaction["instances"][0]["id"], "actionId": id, "serviceDid": demo.did,
-        "preparedCredentials": [{"credentialId": demo.member, "attributes": [{"name": "Name", "value": MARKUP}]}],
+        "preparedCredentials": [{"credentialId": demo.member, "attributes": [{"name": "Full name", "value": MARKUP}]}],
         "callback": "https://cb.test/?q=\"><script>alert(1)</script>",
     });
     let payload = URL_SAFE_NO_PAD.encode(request.to_string());
@@ -385,15 +440,15 @@ async fn the_landing_page_explains_offers_stores_retry_and_qr(backend: Backend) 
             "https://play.google.com/store/apps/details?id=org.example.wallet&hl=en",
         ));
     let app = spawn_app_on(db, figment).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let link = expect_json(
         app.get(
             &format!(
-                "{}?prefill={}",
-                demo.link_path(),
-                enc(&format!("{}:Name=Bob", demo.member))
+                "{}/link?prefill={}",
+                demo.interaction_path(),
+                enc(&format!("{}:Full name=Bob", demo.member))
             ),
-            crate::helpers::ADMIN_TOKEN,
+            ADMIN_TOKEN,
         )
         .await,
         StatusCode::OK,
@@ -405,12 +460,12 @@ async fn the_landing_page_explains_offers_stores_retry_and_qr(backend: Backend) 
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_page_headers(&page);
     assert!(
-        page.body.contains("<p class=\"service\">Demo service</p>"),
+        page.body.contains("<p class=\"service\">Club</p>"),
         "{}",
         page.body
     );
     assert!(
-        page.body.contains("<h1>Join the demo club</h1>"),
+        page.body.contains("<h1>Join the club</h1>"),
         "{}",
         page.body
     );
@@ -541,7 +596,7 @@ async fn app_site_association_files_come_from_configuration(backend: Backend) {
 
 async fn static_files_are_cached_by_etag_and_the_embed_loads_anywhere(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let start = page(&app, &start_path(&demo), DESKTOP).await;
     let css = attribute_after(&start.body, "rel=\"stylesheet\"", "href");
     let script = attribute_after(&start.body, "<script", "src");
@@ -594,7 +649,7 @@ async fn static_files_are_cached_by_etag_and_the_embed_loads_anywhere(backend: B
 
 async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let path = format!(
         "/s/{}/{}/link.json?page_url={}",
         demo.did,
@@ -657,7 +712,7 @@ async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend
         ["https://shop.test"],
     ));
     let app = spawn_app_on(db, figment).await;
-    let demo = crate::demo_fixture::demo(&app).await;
+    let demo = club(&app).await;
     let path = format!("/s/{}/{}/link.json", demo.did, demo.interaction);
     for (origin, allowed) in [("https://shop.test", true), ("https://evil.test", false)] {
         let response = app
@@ -677,7 +732,7 @@ async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend
 
 async fn the_status_stream_follows_the_latest_event_of_its_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let start = page(&app, &start_path(&demo), DESKTOP).await;
     let status_url = attribute_after(&start.body, "id=\"status\"", "data-status-url");
     let session = status_url.rsplit('/').next().unwrap().to_owned();
@@ -763,7 +818,7 @@ async fn redirects_go_only_to_configured_origins(backend: Backend) {
         ["https://shop.test"],
     ));
     let app = spawn_app_on(db, figment).await;
-    let demo = demo(&app).await;
+    let demo = club(&app).await;
     let allowed = format!(
         "{}?redirect={}",
         start_path(&demo),

@@ -70,6 +70,8 @@ pub struct LinkChoices {
 
 /// A checked request and where its links point.
 pub struct Prepared {
+    /// The interaction, as loaded (the start page shows its name and instances).
+    pub interaction: Interaction,
     pub request: LinkRequest,
     pub target: LinkTarget,
     pub ec_level: EcLevel,
@@ -134,6 +136,7 @@ pub async fn prepare(
     }
     request.validate().map_err(link_error)?;
     Ok(Prepared {
+        interaction,
         request,
         target,
         ec_level,

@@ -1,0 +1,215 @@
+//! Real-browser tests of the web pages: starts a server on 127.0.0.1 (SQLite in a temporary
+//! directory, a service with an interaction made through the management API) and runs `node tests/browser/run.mjs <base-url>`, which drives
+//! Debian's Chromium with Playwright. Skipped, loudly, only when `/usr/bin/chromium` or
+//! `tests/browser/node_modules` is missing (`apt-get install chromium`, `npm ci --prefix
+//! tests/browser`). Screenshots land in `test-artifacts/browser/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde_json::{Value, json};
+use sqlx::AnyPool;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const ADMIN_TOKEN: &str = "browser-test-admin-token-0123";
+const APP_STORE: &str = "https://apps.apple.com/app/id000000001";
+const GOOGLE_PLAY: &str = "https://play.google.com/store/apps/details?id=org.example.wallet";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A free loopback port: the redirect allow-list must name the server's own origin up front.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_in_a_real_browser() {
+    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let browser_dir = repo_root().join("tests/browser");
+    let missing: Vec<String> = [
+        (
+            Path::new(&chromium).to_path_buf(),
+            "apt-get install chromium",
+        ),
+        (
+            browser_dir.join("node_modules"),
+            "npm ci --prefix tests/browser",
+        ),
+    ]
+    .into_iter()
+    .filter(|(path, _)| !path.exists())
+    .map(|(path, fix)| format!("{} (run `{fix}`)", path.display()))
+    .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "\n\n*** SKIPPED: the browser tests did not run: missing {} ***\n\n",
+            missing.join(", ")
+        );
+        return;
+    }
+
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
+        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
+        .merge(Serialized::default("data_dir", data_dir.path()))
+        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
+        .merge(Serialized::default("log_level", "warn"))
+        .merge(Serialized::default("pages.app_store_url", APP_STORE))
+        .merge(Serialized::default("pages.google_play_url", GOOGLE_PLAY))
+        .merge(Serialized::default("pages.redirect_origins", [&base]));
+    let config = psi_server::Config::from_figment(figment).expect("configuration");
+    let app = psi_server::build(config).await.expect("server starts");
+    let client = reqwest::Client::new();
+    let (did, interaction) = club(&client, &base).await;
+    let id = interaction["id"].as_str().unwrap().to_owned();
+    let link = client
+        .get(format!(
+            "{base}/api/v1/services/{did}/interactions/{id}/link"
+        ))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let fixture = json!({
+        "did": did,
+        "interaction": id,
+        "instance": interaction["instances"][0]["id"],
+        "name": interaction["name"],
+        "app_link": link["app_link"],
+        "deep_link": link["deep_link"],
+        "app_store_url": APP_STORE,
+        "google_play_url": GOOGLE_PLAY,
+    });
+
+    let mut node = Command::new("node")
+        .arg(browser_dir.join("run.mjs"))
+        .arg(&base)
+        .env("PSI_BROWSER_FIXTURE", fixture.to_string())
+        .env("PSI_CHROMIUM", &chromium)
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let pool = {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", data_dir.path().join("psi.db").display());
+        AnyPool::connect(&url).await.expect("the server's database")
+    };
+    let mut summary = None;
+    let run = async {
+        while let Some(line) = lines.next_line().await.expect("node's output") {
+            println!("{line}");
+            if let Some(session) = line.strip_prefix("SESSION ") {
+                drive_event(&pool, &did, &id, session).await;
+            }
+            if line.contains(" passed, ") {
+                summary = Some(line);
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("the browser tests finish within 5 minutes");
+    let status = node.wait().await.expect("node exits");
+    app.stop().await.expect("server stops");
+    assert!(status.success(), "browser tests failed: {summary:?}");
+    assert!(
+        summary.is_some_and(|s| s.ends_with(" 0 failed")),
+        "no summary line from run.mjs"
+    );
+}
+
+/// Creates, through the management API, a service "Club" with an interaction that requires a
+/// self-attested credential; returns the service's DID and the interaction.
+async fn club(client: &reqwest::Client, base: &str) -> (String, Value) {
+    let post = |path: String, body: Value| {
+        let request = client
+            .post(format!("{base}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let did = post("/api/v1/services".into(), json!({"name": "Club"})).await["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attributes =
+        json!([{"name": "Full name", "type": "text"}, {"name": "Born", "type": "date"}]);
+    let schema = post(
+        format!("/api/v1/services/{did}/schemas"),
+        json!({"name": "Member", "version": "1.0", "attributes": attributes}),
+    )
+    .await;
+    let member = post(
+        format!("/api/v1/services/{did}/credential-definitions"),
+        json!({"schema": schema["schema_id"], "attestation": "self", "tag": "member"}),
+    )
+    .await;
+    let interaction = post(
+        format!("/api/v1/services/{did}/interactions"),
+        json!({
+            "name": "Join the club",
+            "description": "Show your member card and become a member.",
+            "parameters": [{"name": "location", "value": "Online"}],
+            "required_credentials": [{"credential_id": member["credential_id"], "prefill_from_qr": true}],
+        }),
+    )
+    .await;
+    (did, interaction)
+}
+
+/// Runs the page's session through `started` and `completed` as the engine records an event
+/// started from the page's link.
+async fn drive_event(pool: &AnyPool, did: &str, interaction: &str, session: &str) {
+    let service_id: String = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
+        .bind(did)
+        .fetch_one(pool)
+        .await
+        .expect("the service");
+    let instance: String =
+        sqlx::query_scalar("SELECT id FROM instances WHERE interaction_id = $1 AND is_default = 1")
+            .bind(interaction)
+            .fetch_one(pool)
+            .await
+            .expect("the default instance");
+    sqlx::query(
+        "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
+         created_at, updated_at, session) VALUES ('browser', $1, $2, $3, 'holder', 'started', 1, 1, $4)",
+    )
+    .bind(service_id)
+    .bind(interaction)
+    .bind(instance)
+    .bind(session)
+    .execute(pool)
+    .await
+    .expect("event started");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    sqlx::query("UPDATE events SET state = 'completed', updated_at = 2 WHERE id = 'browser'")
+        .execute(pool)
+        .await
+        .expect("event completed");
+}
