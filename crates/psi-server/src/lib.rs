@@ -80,6 +80,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         public_url: public_url.into(),
         outbound: outbound_client(&config, addr)?,
         config: Arc::new(config),
+        public_cache: Arc::default(),
     };
     let shutdown = CancellationToken::new();
     let workers = delivery::spawn(&state, &shutdown);
@@ -152,10 +153,12 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
         let did = demo::seed(app.state()).await?;
         demo::receiver::attach(app.state(), &did, app.addr).await?;
         print!("{}", demo::wallet::commands(app.state(), &did).await?);
-        let base = &app.state().public_url;
-        println!("demo service: {base}/api/v1/services/{did}");
-        println!("API description: {base}/api/openapi.json");
-        if app.generated_admin_token.is_none() {
+        let token = app
+            .generated_admin_token
+            .as_ref()
+            .map(|t| t.expose_secret());
+        print!("{}", demo::instructions(app.state(), &did, token).await?);
+        if token.is_none() {
             println!("admin token: the configured one, or the one printed at the first start");
         }
     }

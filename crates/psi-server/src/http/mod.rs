@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri};
+use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -26,6 +27,7 @@ use utoipa_axum::routes;
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::Db;
+use crate::public::cache;
 use auth::AdminCredential;
 use error::ApiError;
 
@@ -38,6 +40,8 @@ pub struct AppState {
     /// Base URL clients reach this server under, without a trailing slash.
     pub public_url: Arc<str>,
     pub config: Arc<Config>,
+    /// Recent answers of the public reads ([`crate::public::cache`]).
+    pub public_cache: Arc<crate::public::cache::PublicCache>,
     /// The guarded client every outbound call (webhooks) goes through, under `config.outbound`.
     pub outbound: psi_outbound::OutboundClient,
 }
@@ -79,7 +83,8 @@ pub fn router(state: AppState) -> Router {
             |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn(metrics::track))
+        // One `layer` call: each call wraps (and boxes) every route once more, which every
+        // request then pays for. Outermost first.
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -93,7 +98,14 @@ pub fn router(state: AppState) -> Router {
                     StatusCode::REQUEST_TIMEOUT,
                     Duration::from_secs(config.request_timeout_secs),
                 ))
-                .layer(DefaultBodyLimit::max(config.max_body_bytes)),
+                .layer(DefaultBodyLimit::max(config.max_body_bytes))
+                .layer(crate::public::cors())
+                .layer(from_fn_with_state(
+                    state.public_cache.clone(),
+                    cache::invalidate_on_write,
+                ))
+                .layer(axum::middleware::from_fn(metrics::track))
+                .layer(from_fn_with_state(state.public_cache.clone(), cache::serve)),
         )
         .with_state(state)
 }

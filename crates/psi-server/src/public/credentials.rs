@@ -2,7 +2,6 @@
 //! shape the pre-filled-credentials page reads (PROTOCOL §2.1).
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use psi_link::CredentialDefinitionId;
 use serde::Serialize;
@@ -65,7 +64,6 @@ pub async fn id_extended(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
     Path(path): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_did, credential_id) = path;
     let not_found = || ApiError::not_found("credential definition");
@@ -91,5 +89,5 @@ pub async fn id_extended(
         },
     };
     let body = serde_json::to_vec(&extended).map_err(anyhow::Error::new)?;
-    Ok(cache::respond(&headers, JSON, body))
+    Ok(cache::respond(JSON, body))
 }

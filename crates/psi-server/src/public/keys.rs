@@ -3,7 +3,7 @@
 //! request accepts `application/json`.
 
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT, VARY};
+use axum::http::header::VARY;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use psi_webhook::PublicKey;
@@ -59,7 +59,7 @@ pub async fn get(
     else {
         return Err(ApiError::not_found("public key"));
     };
-    let mut response = if accepts_json(&headers) {
+    let mut response = if cache::accepts_json(&headers) {
         let public = PublicKey::from_pem(&pem).map_err(anyhow::Error::new)?;
         let view = PublicKeyView {
             name,
@@ -68,45 +68,12 @@ pub async fn get(
             pem,
         };
         let body = serde_json::to_vec(&view).map_err(anyhow::Error::new)?;
-        cache::respond(&headers, JSON, body)
+        cache::respond(JSON, body)
     } else {
-        cache::respond(&headers, PEM, pem.into_bytes())
+        cache::respond(PEM, pem.into_bytes())
     };
     response
         .headers_mut()
         .append(VARY, HeaderValue::from_static("accept"));
     Ok(response)
-}
-
-/// Whether `Accept` names `application/json` (any parameters, any position in the list).
-fn accepts_json(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|range| {
-            let media = range.split(';').next().unwrap_or_default().trim();
-            media.eq_ignore_ascii_case("application/json")
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_is_chosen_only_when_accept_names_it() {
-        let with = |accept: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(ACCEPT, accept.parse().unwrap());
-            accepts_json(&headers)
-        };
-        assert!(with("application/json"));
-        assert!(with("text/html, Application/JSON;q=0.9"));
-        assert!(!with("*/*"));
-        assert!(!with("application/x-pem-file"));
-        assert!(!with("application/jsonx"));
-        assert!(!accepts_json(&HeaderMap::new()));
-    }
 }

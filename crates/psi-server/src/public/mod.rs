@@ -6,10 +6,10 @@
 //! handlers). The DID in the path is the only authority: [`PublicService`] resolves it to a
 //! [`ServiceScope`] and answers 404 for an unknown one. Each read costs that lookup and one query.
 //!
-//! CORS echoes the request's `Origin` with `Access-Control-Allow-Credentials: true` (the web-link
+//! CORS ([`cors`]) echoes the request's `Origin` with `Access-Control-Allow-Credentials: true` (the web-link
 //! library fetches with `credentials: "include"`, which a bare `*` fails) and answers preflights.
 
-mod cache;
+pub mod cache;
 pub mod credentials;
 pub mod keys;
 pub mod source;
@@ -22,7 +22,7 @@ use axum::http::header::ETAG;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, Method};
 use axum::routing::{MethodRouter, get};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,7 +37,8 @@ pub const DASHBOARD_BASE: &str = "/service-dashboard-backend/service/{serviceDid
 /// The other base path in circulation; same handlers.
 pub const BACKEND_BASE: &str = "/service-backend/v1/service/{serviceDid}";
 
-/// The public routes, with CORS.
+/// The public routes ([`cors`] is applied around the whole application, so that it also answers
+/// preflights, which reach no route).
 pub fn routes() -> OpenApiRouter<AppState> {
     let aliases: [(&str, MethodRouter<AppState>); 3] = [
         ("/info/action-templates", get(templates::action_templates)),
@@ -56,14 +57,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
     for (suffix, handler) in aliases {
         router = router.route(&format!("{BACKEND_BASE}{suffix}"), handler);
     }
-    router.layer(cors())
+    router
 }
 
-/// Echo the origin and allow credentials; preflight answers are cached by browsers for a day.
-fn cors() -> CorsLayer {
+/// Whether a path is one of the public endpoints', which browsers may read cross-origin.
+pub(crate) fn is_public(path: &str) -> bool {
+    ["/service-dashboard-backend/", "/service-backend/", "/r/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
+/// CORS for the public endpoints: echo the origin and allow credentials; preflight answers are
+/// cached by browsers for a day. Other paths get no `Access-Control-Allow-*` answer, so browsers
+/// keep the management API to itself.
+pub fn cors() -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_credentials(true)
+        .allow_origin(AllowOrigin::predicate(|_, request| {
+            is_public(request.uri.path())
+        }))
+        .allow_credentials(AllowCredentials::predicate(|_, request| {
+            is_public(request.uri.path())
+        }))
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([ETAG, HeaderName::from_static("x-request-id")])

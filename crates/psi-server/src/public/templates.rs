@@ -4,7 +4,6 @@
 //! JSON string, every entry with `media`, `predicates` and at least one `actionInstances` entry.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -81,7 +80,6 @@ pub struct ActionInstance {
 pub async fn action_templates(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let did = scope.did().as_str();
     let templates = public_reads::active_interactions(&state.db, &scope)
@@ -92,7 +90,7 @@ pub async fn action_templates(
         .map(|interaction| template(did, interaction))
         .collect::<Result<Vec<_>, _>>()?;
     let body = serde_json::to_vec(&templates).map_err(anyhow::Error::new)?;
-    Ok(cache::respond(&headers, JSON, body))
+    Ok(cache::respond(JSON, body))
 }
 
 /// The instances of an active interaction, as in `actionInstances` of `info/action-templates`.
@@ -111,7 +109,6 @@ pub async fn action_instances(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
     Path(path): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_did, interaction_id) = path;
     let instances = public_reads::active_instances(&state.db, &scope, &interaction_id).await?;
@@ -123,7 +120,7 @@ pub async fn action_instances(
         .map(action_instance)
         .collect::<Result<Vec<_>, _>>()?;
     let body = serde_json::to_vec(&instances).map_err(anyhow::Error::new)?;
-    Ok(cache::respond(&headers, JSON, body))
+    Ok(cache::respond(JSON, body))
 }
 
 fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate, ApiError> {

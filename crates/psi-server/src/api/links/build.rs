@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use psi_link::{Environment, LinkError, LinkKind, LinkRequest, LinkTarget};
-use psi_qr::{EcLevel, Qr, QrOptions};
+use psi_qr::{EcLevel, QrInfo};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -230,15 +230,7 @@ impl LinkView {
     ) -> Result<Self, ApiError> {
         let app_link = psi_link::encode(&request, target, LinkKind::App).map_err(link_error)?;
         let deep_link = psi_link::encode(&request, target, LinkKind::Deep).map_err(link_error)?;
-        let info = Qr::new(
-            &app_link,
-            QrOptions {
-                ec_level,
-                ..QrOptions::default()
-            },
-        )
-        .ok()
-        .map(|qr| qr.info());
+        let info = QrInfo::for_text(&app_link, ec_level).ok();
         Ok(LinkView {
             app_link,
             deep_link,

@@ -5,7 +5,7 @@
 //! `prefill=CREDENTIAL_ID:NAME=VALUE`, `ec`, `size`) and as a JSON body for the sourceURL `POST`,
 //! where pre-filled values are objects (so any attribute name works there).
 
-mod build;
+pub mod build;
 
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
@@ -18,8 +18,7 @@ use psi_qr::{ImageFormat, Qr, QrOptions};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use build::{LinkChoices, prepare};
-pub use build::{LinkView, Prefill};
+pub use build::{LinkChoices, LinkView, Prefill, Prepared, prepare};
 
 use crate::crypto::random_bytes;
 use crate::db::{self, link_requests::NewLinkRequest};

@@ -1,0 +1,425 @@
+//! `GET .../interactions/{id}/link` and its QR codes: links decode with psi-link to the request
+//! asked for; callbacks and pre-filled values are checked.
+
+use figment::providers::Serialized;
+use psi_link::{Decoder, Environment, LinkKind, LinkOrigin, LinkRequest, LinkTarget};
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
+use crate::helpers::{
+    ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
+};
+
+backend_tests!(
+    the_app_link_decodes_to_the_default_instance_of_the_interaction,
+    links_point_at_each_environment_and_default_to_the_configured_one,
+    a_configured_own_domain_and_scheme_are_used_by_default,
+    a_chosen_instance_goes_into_the_link,
+    a_callback_is_carried_and_a_script_callback_refused,
+    values_prefill_the_pre_fillable_credential,
+    prefill_is_refused_off_the_pre_fillable_credential_naming_it,
+    prefill_values_must_fit_the_attribute_type,
+    a_paused_interaction_gives_no_link,
+    the_png_qr_code_reads_back_as_the_app_link,
+    the_svg_qr_code_and_its_parameters,
+    another_services_token_cannot_make_links_for_this_interaction,
+);
+
+/// `GET` of the link JSON with the query `query` (already encoded), as the admin.
+async fn link(app: &TestApp, demo: &Demo, query: &str) -> Value {
+    let path = format!("{}?{query}", demo.link_path());
+    expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await
+}
+
+async fn link_error(app: &TestApp, demo: &Demo, query: &str, status: StatusCode) -> String {
+    let path = format!("{}?{query}", demo.link_path());
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::CONFLICT => "conflict",
+        _ => "validation_failed",
+    };
+    expect_error(app.get(&path, ADMIN_TOKEN).await, status, code).await
+}
+
+fn decode(link: &Value) -> psi_link::DecodedLink {
+    psi_link::decode(link.as_str().unwrap()).expect("a link psi-link decodes")
+}
+
+fn request_of(demo: &Demo) -> LinkRequest {
+    LinkRequest {
+        id: Some(demo.instance.clone()),
+        action_id: Some(demo.interaction.clone()),
+        service_did: Some(demo.did.clone()),
+        ..LinkRequest::default()
+    }
+}
+
+/// `prefill` query parameters, percent-encoded.
+fn prefill(credential: &str, name: &str, value: &str) -> String {
+    let text = format!("{credential}:{name}={value}");
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("prefill", &text)
+        .finish()
+}
+
+async fn the_app_link_decodes_to_the_default_instance_of_the_interaction(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let view = link(&app, &demo, "").await;
+    let expected = request_of(&demo);
+    let app_link = decode(&view["app_link"]);
+    assert_eq!(app_link.request, expected);
+    assert_eq!(app_link.kind, LinkKind::App);
+    assert_eq!(
+        app_link.origin,
+        LinkOrigin::Environment(Environment::Production)
+    );
+    assert_eq!(decode(&view["deep_link"]).request, expected);
+    assert_eq!(view["request"], serde_json::to_value(&expected).unwrap());
+    assert_eq!(view["dense"], false);
+    let version = view["qr_version"].as_u64().unwrap();
+    assert_eq!(view["qr_modules"].as_u64().unwrap(), 4 * version + 17);
+}
+
+async fn links_point_at_each_environment_and_default_to_the_configured_one(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("links.default_env", "staging"));
+    let app = spawn_app_on(db, figment).await;
+    let demo = demo(&app).await;
+    let default = link(&app, &demo, "").await;
+    assert!(
+        default["app_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://stage.proofspace.id/native/execute/"),
+        "{default}"
+    );
+    for env in Environment::ALL {
+        let view = link(&app, &demo, &format!("env={env}")).await;
+        let deep = view["deep_link"].as_str().unwrap();
+        let prefix = format!("{}://{}/native/execute/", env.scheme(), env.domain());
+        assert!(deep.starts_with(&prefix), "{deep}");
+        let decoded = decode(&view["deep_link"]);
+        assert_eq!(decoded.kind, LinkKind::Deep);
+        assert_eq!(decoded.origin.environment(), Some(env));
+        assert_eq!(decoded.request, request_of(&demo));
+        let app_link = view["app_link"].as_str().unwrap();
+        assert!(
+            app_link.starts_with(&format!("https://{}/native/execute/", env.domain())),
+            "{app_link}"
+        );
+    }
+    let message = link_error(&app, &demo, "env=qa", StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(
+        message.contains("`env`") && message.contains("qa"),
+        "{message}"
+    );
+}
+
+async fn a_configured_own_domain_and_scheme_are_used_by_default(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("links.domain", "links.example.org"))
+        .merge(Serialized::default("links.scheme", "exampleapp"));
+    let app = spawn_app_on(db, figment).await;
+    let demo = demo(&app).await;
+    let view = link(&app, &demo, "").await;
+    let deep = view["deep_link"].as_str().unwrap();
+    assert!(
+        deep.starts_with("exampleapp://links.example.org/native/execute/"),
+        "{deep}"
+    );
+    let target = LinkTarget::custom("links.example.org", "exampleapp").unwrap();
+    let decoded = Decoder::new()
+        .with_target(target)
+        .decode(view["app_link"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(decoded.request, request_of(&demo));
+    let test = link(&app, &demo, "env=test").await;
+    assert!(
+        test["deep_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("testzakaio://test.proofspace.id/")
+    );
+}
+
+async fn a_chosen_instance_goes_into_the_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let created = expect_json(
+        app.post(
+            &format!("{}/instances", demo.interaction_path()),
+            ADMIN_TOKEN,
+            &json!({"parameters": [{"name": "location", "value": "Berlin"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let instance = created["id"].as_str().unwrap();
+    let view = link(&app, &demo, &format!("instance={instance}")).await;
+    assert_eq!(
+        decode(&view["app_link"]).request.id.as_deref(),
+        Some(instance)
+    );
+    let message = link_error(
+        &app,
+        &demo,
+        "instance=nope",
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains("`instance`"), "{message}");
+    let message = link_error(&app, &demo, "colour=red", StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("colour"), "{message}");
+}
+
+async fn a_callback_is_carried_and_a_script_callback_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    for callback in ["https://shop.example/return.html", "googlechrome://"] {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("callback", callback)
+            .finish();
+        let view = link(&app, &demo, &query).await;
+        assert_eq!(
+            decode(&view["app_link"]).request.callback.as_deref(),
+            Some(callback)
+        );
+    }
+    for callback in ["javascript:alert(1)", "data:text/html,x", "not a url"] {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("callback", callback)
+            .finish();
+        let message = link_error(&app, &demo, &query, StatusCode::BAD_REQUEST).await;
+        assert!(message.contains("`callback`"), "{callback}: {message}");
+    }
+}
+
+async fn values_prefill_the_pre_fillable_credential(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let query = [
+        prefill(&demo.member, "Name", "Alice Smith"),
+        prefill(&demo.member, "Member number", "-12.5"),
+        prefill(&demo.member, "Date of birth", "631152000"),
+    ]
+    .join("&");
+    let view = link(&app, &demo, &query).await;
+    let mut expected = request_of(&demo);
+    expected.set_prefilled(&demo.member, "Name", "Alice Smith");
+    expected.set_prefilled(&demo.member, "Member number", "-12.5");
+    expected.set_prefilled(&demo.member, "Date of birth", "631152000");
+    assert_eq!(decode(&view["app_link"]).request, expected);
+    assert_eq!(view["request"], serde_json::to_value(&expected).unwrap());
+}
+
+async fn prefill_is_refused_off_the_pre_fillable_credential_naming_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    // The issued, service-attested credential is not required: nothing to pre-fill.
+    let message = link_error(
+        &app,
+        &demo,
+        &prefill(&demo.membership, "Level", "1"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        message.contains(&demo.membership) && message.contains("does not require"),
+        "{message}"
+    );
+
+    // Required but service-attested (so never marked pre-fill).
+    let interaction = create_interaction(
+        &app,
+        &demo.did,
+        &json!({"name": "Show membership",
+                "required_credentials": [{"credential_id": demo.membership}]}),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/services/{}/interactions/{}/link?{}",
+        demo.did,
+        interaction["id"].as_str().unwrap(),
+        prefill(&demo.membership, "Level", "1")
+    );
+    let message = expect_error(
+        app.get(&path, ADMIN_TOKEN).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(message.contains("pre-fill from QR"), "{message}");
+
+    let message = link_error(
+        &app,
+        &demo,
+        &prefill(&demo.member, "Nickname", "Al"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        message.contains("\"Nickname\"") && message.contains("no such attribute"),
+        "{message}"
+    );
+
+    let message = link_error(
+        &app,
+        &demo,
+        "prefill=Name%3DAlice",
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(message.contains("CREDENTIAL_ID:NAME=VALUE"), "{message}");
+}
+
+async fn prefill_values_must_fit_the_attribute_type(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    for (name, value, words) in [
+        ("Date of birth", "abc", "a date is seconds"),
+        ("Date of birth", "1990-01-01", "a date is seconds"),
+        ("Member number", "12,5", "a number is decimal"),
+    ] {
+        let message = link_error(
+            &app,
+            &demo,
+            &prefill(&demo.member, name, value),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert!(
+            message.contains(&format!("\"{name}\"")) && message.contains(words),
+            "{name}={value}: {message}"
+        );
+    }
+}
+
+async fn a_paused_interaction_gives_no_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    set_active(&app, &demo, false).await;
+    let message = link_error(&app, &demo, "", StatusCode::CONFLICT).await;
+    assert!(
+        message.contains("paused") && message.contains("Join the demo club"),
+        "{message}"
+    );
+    let png = format!("{}/qr.png", demo.link_path());
+    expect_error(
+        app.get(&png, ADMIN_TOKEN).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    set_active(&app, &demo, true).await;
+    link(&app, &demo, "").await;
+}
+
+/// Reads the one QR code in a PNG image.
+fn read_png(png: &[u8]) -> String {
+    let image = image::load_from_memory(png).expect("a PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+async fn the_png_qr_code_reads_back_as_the_app_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let query = format!(
+        "{}&callback=https%3A%2F%2Fshop.example%2F&env=test",
+        prefill(&demo.member, "Name", "Alice")
+    );
+    let view = link(&app, &demo, &query).await;
+    let response = app
+        .get(&format!("{}/qr.png?{query}", demo.link_path()), ADMIN_TOKEN)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], "image/png");
+    let png = response.bytes().await.unwrap();
+    assert_eq!(read_png(&png), view["app_link"].as_str().unwrap());
+}
+
+async fn the_svg_qr_code_and_its_parameters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let svg = app
+        .get(&format!("{}/qr.svg", demo.link_path()), ADMIN_TOKEN)
+        .await;
+    assert_eq!(svg.status(), StatusCode::OK);
+    assert_eq!(svg.headers()[CONTENT_TYPE], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("<svg"));
+
+    let png_width = |png: &[u8]| image::load_from_memory(png).unwrap().width();
+    let mut widths = Vec::new();
+    for query in ["size=4&ec=L", "size=8&ec=L", "size=4&ec=H"] {
+        let response = app
+            .get(&format!("{}/qr.png?{query}", demo.link_path()), ADMIN_TOKEN)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+        let view = link(&app, &demo, query).await;
+        let png = response.bytes().await.unwrap();
+        let modules = view["qr_modules"].as_u64().unwrap() as u32;
+        let size: u32 = query[5..6].parse().unwrap();
+        assert_eq!(png_width(&png), (modules + 8) * size, "{query}");
+        widths.push(png_width(&png));
+    }
+    assert_eq!(widths[1], 2 * widths[0], "size scales the image");
+    assert!(widths[2] > widths[0], "a higher level makes a denser code");
+    for query in ["size=0", "size=33", "ec=X", "size=big"] {
+        let response = app
+            .get(&format!("{}/qr.png?{query}", demo.link_path()), ADMIN_TOKEN)
+            .await;
+        expect_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+}
+
+async fn another_services_token_cannot_make_links_for_this_interaction(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let other = app.create_service("Other").await;
+    let (_, other_token) = app.create_token(&other).await;
+    let (_, own_token) = app.create_token(&demo.did).await;
+    expect_json(app.get(&demo.link_path(), &own_token).await, StatusCode::OK).await;
+    for suffix in ["", "/qr.png", "/qr.svg"] {
+        let path = format!("{}{suffix}", demo.link_path());
+        expect_error(
+            app.get(&path, &other_token).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    // Another service's DID in the path, with that service's own token: no such interaction.
+    let path = format!(
+        "/api/v1/services/{other}/interactions/{}/link",
+        demo.interaction
+    );
+    let message = expect_error(
+        app.get(&path, &other_token).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(message, "interaction not found");
+    expect_error(
+        app.get(&demo.link_path(), "wrong").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}
