@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::events::page_limit;
 use crate::credentials::Field;
 use crate::db::{self, credentials::StoredCredential, now_ms};
+use crate::delivery;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
@@ -125,9 +126,14 @@ pub async fn revoke(
     Path(path): Path<(String, String)>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let (_did, jti) = path;
-    if db::credentials::revoke(state.db.pool(), &scope, &jti, now_ms()).await? {
+    // The revocation and its notification are stored together.
+    let mut tx = state.db.pool().begin().await?;
+    if db::credentials::revoke(&mut *tx, &scope, &jti, now_ms()).await? {
+        delivery::notify::credentials_revoked(&mut tx, &scope, std::slice::from_ref(&jti), None)
+            .await?;
         tracing::info!(did = %scope.did(), jti, "credential revoked");
     }
+    tx.commit().await?;
     let credential = db::credentials::get(&state.db, &scope, &jti)
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;

@@ -198,10 +198,19 @@ pub async fn get(
     scope: &ServiceScope,
     jti: &str,
 ) -> sqlx::Result<Option<StoredCredential>> {
+    find(db.pool(), scope, jti).await
+}
+
+/// [`get`] on any executor, such as the transaction that just revoked it.
+pub async fn find<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    scope: &ServiceScope,
+    jti: &str,
+) -> sqlx::Result<Option<StoredCredential>> {
     let row: Option<Row> = sqlx::query_as(&select("cr.service_id = $1 AND cr.jti = $2"))
         .bind(scope.service_id())
         .bind(jti)
-        .fetch_optional(db.pool())
+        .fetch_optional(executor)
         .await?;
     row.map(StoredCredential::try_from).transpose()
 }

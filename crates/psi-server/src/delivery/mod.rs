@@ -10,9 +10,9 @@
 //!              endpoint failing for `disable_after` ─▶ disabled + `endpoint.disabled` notice
 //! ```
 //!
-//! - [`outbox`]: [`enqueue`], called by the engine in the transaction of each change it reports
-//!   (event completed or failed, credentials issued or revoked), so a change is never stored
-//!   without its notification or the other way round.
+//! - [`outbox`]: [`enqueue`], called in the transaction of each change it reports, so a change
+//!   is never stored without its notification or the other way round; [`notify`] builds the
+//!   engine's notifications (event completed or failed, credentials issued or revoked).
 //! - [`worker`]: [`Worker::step`] claims due deliveries with a lease (PostgreSQL: `FOR UPDATE
 //!   SKIP LOCKED`, so any number of processes share the work), calls the endpoints with no
 //!   connection held, and records one attempt row per try. A worker that dies mid-delivery leaves
@@ -27,6 +27,7 @@ pub mod config;
 pub mod endpoints;
 mod listen;
 pub mod messages;
+pub mod notify;
 pub mod outbox;
 pub mod payload;
 pub mod schedule;

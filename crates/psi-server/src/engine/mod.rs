@@ -22,6 +22,7 @@ use crate::db::events::{CallKind, EventState, LogKind, NewEvent, Settlement, Web
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::db::{self, new_id, now_ms};
+use crate::delivery::{self, notify::SettledEvent};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
@@ -412,8 +413,12 @@ impl Event<'_> {
                 format!("issued {} as {}", credential.credential_id, credential.jti),
             );
         }
+        let mut revoked_now = Vec::new();
         for jti in &settled.revoke {
             let revoked = db::credentials::revoke(&mut *tx, self.scope, jti, now).await?;
+            if revoked {
+                revoked_now.push(jti.clone());
+            }
             self.journal.log(
                 LogKind::Revoked,
                 if revoked {
@@ -440,6 +445,17 @@ impl Event<'_> {
             now,
         };
         db::events::settle(&mut tx, self.scope, &self.id, &settlement).await?;
+        let notice = SettledEvent {
+            event_id: &self.id,
+            action_id: &self.interaction.id,
+            instance_id: &self.instance.id,
+            holder_did: self.holder_did,
+            state: settled.state,
+            message: settled.message.as_deref(),
+            issued: &settled.batch,
+            revoked: &revoked_now,
+        };
+        delivery::notify::event_settled(&mut tx, self.scope, &notice).await?;
         tx.commit().await?;
         if let Some(error) = internal {
             return Err(ApiError::Internal(error.context("event failed")));

@@ -2,6 +2,7 @@
 
 mod delivery;
 mod endpoints;
+mod engine;
 mod receiver;
 mod replay;
 

@@ -1,0 +1,141 @@
+//! The notifications of the changes the engine makes, each enqueued in the transaction of its
+//! change: `event.completed` or `event.failed` when an event settles, `credential.issued` for
+//! what it issued and `credential.revoked` for what it revoked.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Any, Transaction};
+
+use super::outbox::enqueue;
+use super::payload::{
+    CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,
+};
+use crate::credentials::issue::Signed;
+use crate::db;
+use crate::db::events::EventState;
+use crate::scope::ServiceScope;
+
+/// An event as it settles.
+#[derive(Debug, Clone, Copy)]
+pub struct SettledEvent<'a> {
+    /// `actionEventId`.
+    pub event_id: &'a str,
+    pub action_id: &'a str,
+    pub instance_id: &'a str,
+    /// `subscriberConnectDid`.
+    pub holder_did: &'a str,
+    /// `Completed` and `Failed` are notified; an event left `Waiting` is not settled yet.
+    pub state: EventState,
+    /// What the holder was told.
+    pub message: Option<&'a str>,
+    /// Issued with the settlement, stored in the same transaction.
+    pub issued: &'a [Signed],
+    /// Credentials (`jti`) this settlement revoked, in the same transaction.
+    pub revoked: &'a [String],
+}
+
+/// Enqueues the notifications of a settling event in its transaction: the event's outcome,
+/// then `credential.issued` and `credential.revoked` when it issued or revoked credentials.
+pub async fn event_settled(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event: &SettledEvent<'_>,
+) -> sqlx::Result<()> {
+    let issued: Vec<NotifiedCredential> = event.issued.iter().map(notified).collect();
+    let kind = match event.state {
+        EventState::Completed => Some(EventType::EventCompleted),
+        EventState::Failed => Some(EventType::EventFailed),
+        EventState::Started | EventState::Waiting => None,
+    };
+    if let Some(kind) = kind {
+        let notification = EventNotification {
+            subscriber_connect_did: event.holder_did.to_owned(),
+            action_id: event.action_id.to_owned(),
+            action_instance_id: event.instance_id.to_owned(),
+            action_event_id: event.event_id.to_owned(),
+            outcome: Outcome {
+                ok: kind == EventType::EventCompleted,
+                message: event.message.map(str::to_owned),
+            },
+            issued_credentials: issued.clone(),
+        };
+        enqueue(tx, scope, kind, &notification).await?;
+    }
+    credentials_issued(tx, scope, event.issued, Some(event.event_id)).await?;
+    credentials_revoked(tx, scope, event.revoked, Some(event.event_id)).await
+}
+
+/// Enqueues `credential.issued` for a stored batch, one message per holder.
+pub async fn credentials_issued(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    batch: &[Signed],
+    event_id: Option<&str>,
+) -> sqlx::Result<()> {
+    let mut by_holder: BTreeMap<&str, Vec<NotifiedCredential>> = BTreeMap::new();
+    for signed in batch {
+        by_holder
+            .entry(&signed.holder_did)
+            .or_default()
+            .push(notified(signed));
+    }
+    for (holder, credentials) in by_holder {
+        let notification = CredentialNotification {
+            subscriber_connect_did: holder.to_owned(),
+            action_event_id: event_id.map(str::to_owned),
+            credentials,
+        };
+        enqueue(tx, scope, EventType::CredentialIssued, &notification).await?;
+    }
+    Ok(())
+}
+
+/// Enqueues `credential.revoked` for credentials revoked in `tx`, one message per holder. A
+/// `jti` the service does not have is skipped.
+pub async fn credentials_revoked(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    jtis: &[String],
+    event_id: Option<&str>,
+) -> sqlx::Result<()> {
+    let mut by_holder: BTreeMap<String, Vec<NotifiedCredential>> = BTreeMap::new();
+    for jti in jtis {
+        let Some(stored) = db::credentials::find(&mut **tx, scope, jti).await? else {
+            continue;
+        };
+        by_holder
+            .entry(stored.holder_did)
+            .or_default()
+            .push(NotifiedCredential {
+                jti: stored.jti,
+                credential_id: stored.credential_id,
+                schema_id: stored.schema_id,
+                fields: stored.attributes,
+                utc_issued_at: stored.issued_at,
+                revoked: stored.revoked_at.is_some(),
+                utc_revoked_at: stored.revoked_at,
+            });
+    }
+    for (holder, credentials) in by_holder {
+        let notification = CredentialNotification {
+            subscriber_connect_did: holder,
+            action_event_id: event_id.map(str::to_owned),
+            credentials,
+        };
+        enqueue(tx, scope, EventType::CredentialRevoked, &notification).await?;
+    }
+    Ok(())
+}
+
+fn notified(signed: &Signed) -> NotifiedCredential {
+    let credential = &signed.credential;
+    NotifiedCredential {
+        jti: credential.jti.clone(),
+        credential_id: credential.credential_id.clone(),
+        schema_id: credential.schema_id.clone(),
+        fields: credential.attributes.clone(),
+        utc_issued_at: signed.issued_at,
+        revoked: false,
+        utc_revoked_at: None,
+    }
+}
