@@ -86,6 +86,8 @@ pub struct Config {
     /// Demo mode (`psi serve --demo`, not a configuration key): mounts the demo webhook
     /// receiver and lets outbound calls reach it on this server's own address.
     pub demo: bool,
+    /// How calls from third parties are received (the `[inbound]` section).
+    pub inbound: crate::inbound::config::InboundConfig,
 }
 
 /// The `[links]` section, validated.
@@ -171,6 +173,8 @@ struct RawConfig {
     #[serde(default)]
     outbound: OutboundPolicy,
     delivery: crate::delivery::config::RawDelivery,
+    #[serde(default)]
+    inbound: crate::inbound::config::InboundConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +211,9 @@ impl Config {
         // `PSI_DELIVERY_WORKERS` → `delivery.workers`, and so on.
         figment = figment
             .merge(Env::prefixed("PSI_DELIVERY_").map(|key| format!("delivery.{key}").into()));
+        // `PSI_INBOUND_TRUST_FORWARDED_FOR` → `inbound.trust_forwarded_for`.
+        figment =
+            figment.merge(Env::prefixed("PSI_INBOUND_").map(|key| format!("inbound.{key}").into()));
         for key in STRING_ENV_KEYS {
             if let Some(value) = string_from_env(key)? {
                 figment = figment.merge(Serialized::default(key, value));
@@ -276,6 +283,7 @@ impl Config {
             outbound: raw.outbound,
             delivery: raw.delivery.validate()?,
             demo: false,
+            inbound: raw.inbound,
         })
     }
 }

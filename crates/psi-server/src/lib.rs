@@ -20,6 +20,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod inbound;
 pub mod pages;
 pub mod public;
 pub mod scope;
@@ -84,8 +85,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     };
     let shutdown = CancellationToken::new();
     let workers = delivery::spawn(&state, &shutdown);
-    let server = axum::serve(listener, http::router(state.clone()))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    inbound::spawn_purge(state.db.clone(), shutdown.clone());
+    // Connect info: calls from third parties are checked against source-IP prefixes.
+    let service = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server =
+        axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let handle = tokio::spawn(async move { server.await });
     Ok(App {
         addr,

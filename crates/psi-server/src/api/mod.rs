@@ -54,6 +54,9 @@ use crate::http::error::ApiError;
             that start an interaction"),
         (name = "public", description = "Reads web pages and third parties make without \
             authentication (CORS, `ETag`); also under `/service-backend/v1/service/{serviceDid}`"),
+        (name = "third parties", description = "Calls third parties make to a service: credentials \
+            issued later, issuing failed (signature or Bearer token by a key the credential \
+            definitions authorise)"),
     )
 )]
 pub struct ApiDoc;

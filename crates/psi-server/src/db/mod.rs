@@ -23,6 +23,7 @@ pub mod credential_definitions;
 pub mod credentials;
 pub mod events;
 pub mod holder_nonces;
+pub mod inbound;
 pub mod instances;
 pub mod interactions;
 pub mod keys;

@@ -56,6 +56,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::delivery::api::routes())
         .merge(crate::public::routes())
         .merge(crate::wallet::routes())
+        .merge(crate::inbound::routes())
 }
 
 /// The OpenAPI document of [`routes`].

@@ -9,6 +9,7 @@ mod demo_fixture;
 mod engine;
 mod errors;
 mod health;
+mod inbound;
 mod instances;
 mod interactions;
 mod keys;

@@ -1,0 +1,375 @@
+//! Who may call: authentication with the keys credential definitions authorise (`issuers`),
+//! authorisation per definition (its `issuers` and `source_ip_prefixes`), and Bearer token ids
+//! accepted once.
+//!
+//! Authentication comes first and needs only the raw body: the call is checked against every key
+//! any definition of the service authorises, so nothing about the service's events or
+//! interactions is revealed to a caller that cannot sign. A Bearer token (`Authorization:
+//! Bearer`, RS256 or HS256) is used when the call carries one, else `X-Body-Signature` (RSA keys
+//! only). Tokens must have `exp` (checked with 60 s leeway) and `aud` = the service's DID.
+
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use psi_webhook::{
+    DEFAULT_LEEWAY, Error as WebhookError, PublicKey, SIGNATURE_HEADER, SharedSecret, UnixTime,
+    Validation, Verifier,
+};
+
+use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::keys::KeyKind;
+use crate::db::{self, now_ms};
+use crate::engine::present::label;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::scope::ServiceScope;
+
+/// Longest `jti` kept.
+const MAX_JTI_LEN: usize = 256;
+
+/// The caller, as authenticated.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Name of the key that verified the call.
+    pub key: String,
+    /// The Bearer token's id, to accept once; `None` for a signature or a token without `jti`.
+    pub token: Option<TokenId>,
+    /// Where the call came from (see [`peer_address`]); `None` when unknown.
+    pub address: Option<IpAddr>,
+}
+
+/// A Bearer token's `jti` and until when it matters (its `exp` plus the leeway, unix ms).
+#[derive(Debug, Clone)]
+pub struct TokenId {
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+/// How a call authenticates itself.
+enum Proof<'a> {
+    Bearer(&'a str),
+    Signature(&'a str),
+}
+
+fn proof(headers: &HeaderMap) -> Option<Proof<'_>> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let bearer = header("authorization")
+        .and_then(|value| value.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    match (bearer, header(SIGNATURE_HEADER).map(str::trim)) {
+        (Some(token), _) => Some(Proof::Bearer(token)),
+        (None, Some(signature)) if !signature.is_empty() => Some(Proof::Signature(signature)),
+        _ => None,
+    }
+}
+
+/// Checks the call's signature or token against every key the service's definitions authorise;
+/// the caller came from `address`. Missing or bad authentication: 403.
+pub async fn authenticate(
+    state: &AppState,
+    scope: &ServiceScope,
+    definitions: &[CredentialDefinition],
+    headers: &HeaderMap,
+    body: &[u8],
+    address: Option<IpAddr>,
+) -> Result<Caller, ApiError> {
+    let Some(proof) = proof(headers) else {
+        return Err(ApiError::Forbidden(
+            "authenticate the call with `X-Body-Signature` or `Authorization: Bearer <JWT>` \
+             (PROTOCOL §4)"
+                .into(),
+        ));
+    };
+    let keys = verifiers(state, scope, definitions).await?;
+    if keys.is_empty() {
+        return Err(ApiError::Forbidden(
+            "no credential definition of this service authorises a key for calls from outside \
+             (set its `issuers`)"
+                .into(),
+        ));
+    }
+    let mut best: Option<WebhookError> = None;
+    for (name, verifier) in &keys {
+        let result = match proof {
+            Proof::Signature(signature) => verifier
+                .verify_signature(body, Some(signature))
+                .map(|()| None),
+            Proof::Bearer(token) => {
+                let validation = Validation::new().expect_audience(scope.did().as_str());
+                verifier
+                    .verify_bearer(token, body, &validation, UnixTime::now())
+                    .map(|claims| {
+                        claims.jti.map(|jti| TokenId {
+                            jti,
+                            expires_at: exp_ms(claims.exp),
+                        })
+                    })
+            }
+        };
+        match result {
+            Ok(token) => {
+                return Ok(Caller {
+                    key: name.clone(),
+                    token,
+                    address,
+                });
+            }
+            Err(error) if rank(&error) > best.as_ref().map_or(0, rank) => best = Some(error),
+            Err(_) => {}
+        }
+    }
+    let reason = best.map_or_else(
+        || "the call's signature does not verify with any key authorised for it".to_owned(),
+        |error| match error {
+            WebhookError::SignatureMismatch | WebhookError::TokenSignatureMismatch => {
+                format!("{error} (no key authorised for calls from outside verifies it)")
+            }
+            other => other.to_string(),
+        },
+    );
+    Err(ApiError::Forbidden(reason))
+}
+
+/// `exp` (seconds) plus the leeway, in unix milliseconds.
+fn exp_ms(exp: u64) -> i64 {
+    let secs = exp.saturating_add(DEFAULT_LEEWAY.as_secs());
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// Which failure says most about the caller's mistake: a token whose signature verified but whose
+/// claims do not hold (expired, wrong audience, ...) beats a key that simply does not match.
+fn rank(error: &WebhookError) -> u8 {
+    match error {
+        WebhookError::Expired { .. }
+        | WebhookError::NotYetValid { .. }
+        | WebhookError::WrongAudience { .. }
+        | WebhookError::WrongIssuer { .. }
+        | WebhookError::MissingExpiry
+        | WebhookError::BodyHashMismatch => 4,
+        WebhookError::TokenMalformed(_) | WebhookError::BadBase64 { .. } => 3,
+        WebhookError::SignatureMismatch | WebhookError::TokenSignatureMismatch => 2,
+        _ => 1,
+    }
+}
+
+/// A verifier for each key some definition lists among its `issuers`.
+async fn verifiers(
+    state: &AppState,
+    scope: &ServiceScope,
+    definitions: &[CredentialDefinition],
+) -> Result<Vec<(String, Verifier)>, ApiError> {
+    let authorised = |name: &str| {
+        definitions
+            .iter()
+            .any(|d| d.issuers.iter().any(|i| i == name))
+    };
+    let mut verifiers = Vec::new();
+    for key in db::keys::list(&state.db, scope).await? {
+        if !authorised(&key.name) {
+            continue;
+        }
+        let verifier = match key.kind {
+            KeyKind::RsaPublicKey | KeyKind::RsaKeyPair => {
+                let pem = key.public_pem.as_deref().unwrap_or_default();
+                Verifier::rsa(PublicKey::from_pem(pem).context("a stored public key")?)
+            }
+            KeyKind::ShaSecret => {
+                let Some(sealed) = db::keys::sealed_secret(&state.db, scope, &key.name).await?
+                else {
+                    continue;
+                };
+                let secret = state
+                    .master_key
+                    .open(sealed.id.as_bytes(), &sealed.secret_sealed)
+                    .context("a sealed SHA secret")?;
+                let text = std::str::from_utf8(&secret).context("a SHA secret is not text")?;
+                Verifier::shared_secret(
+                    SharedSecret::from_base64(text).context("a stored SHA secret")?,
+                )
+            }
+        };
+        verifiers.push((key.name, verifier));
+    }
+    Ok(verifiers)
+}
+
+/// Where a call came from: the TCP peer, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` entry (the one the proxy in front of psi added; earlier entries are the
+/// client's word).
+pub fn peer_address(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| parts.headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| parse_address(last.trim()));
+    forwarded.or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip())
+    })
+}
+
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, `[2001:db8::1]:443`,
+/// `192.0.2.1:80`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// What a call needs to be allowed to do.
+pub enum Need<'a> {
+    /// Act on each of these definitions (issue or revoke their credentials).
+    All(Vec<&'a CredentialDefinition>),
+    /// Act on an interaction, which one of these definitions (those it issues) must allow.
+    Any(Vec<&'a CredentialDefinition>),
+}
+
+/// Whether `caller` may do what `need` says: its key among a definition's `issuers`, and its
+/// address within the definition's `source_ip_prefixes` where any are set. 403 otherwise.
+pub fn authorise(caller: &Caller, need: &Need<'_>) -> Result<(), ApiError> {
+    match need {
+        Need::All(definitions) => definitions
+            .iter()
+            .try_for_each(|definition| allows(caller, definition)),
+        Need::Any(definitions) => {
+            let mut refusal = ApiError::Forbidden(format!(
+                "key {:?} is not authorised for this interaction: it issues no credential",
+                caller.key
+            ));
+            for definition in definitions {
+                match allows(caller, definition) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => refusal = e,
+                }
+            }
+            Err(refusal)
+        }
+    }
+}
+
+fn allows(caller: &Caller, definition: &CredentialDefinition) -> Result<(), ApiError> {
+    if !definition.issuers.contains(&caller.key) {
+        return Err(ApiError::Forbidden(format!(
+            "key {:?} is not authorised to issue {} (it is not among the definition's `issuers`)",
+            caller.key,
+            label(definition)
+        )));
+    }
+    let prefixes = &definition.source_ip_prefixes;
+    let listed = prefixes.to_strings();
+    if listed.is_empty() {
+        return Ok(());
+    }
+    let from = match caller.address {
+        Some(address) if prefixes.allows(address) => return Ok(()),
+        Some(address) => address.to_string(),
+        None => "an unknown address".to_owned(),
+    };
+    Err(ApiError::Forbidden(format!(
+        "calls about {} must come from {}; this one came from {from}",
+        label(definition),
+        listed.join(", ")
+    )))
+}
+
+/// Accepts the Bearer token's `jti` once (atomically: of two calls racing with one `jti`,
+/// exactly one passes). A `jti` seen before: 403.
+pub async fn accept_token(
+    state: &AppState,
+    scope: &ServiceScope,
+    caller: &Caller,
+) -> Result<(), ApiError> {
+    let Some(token) = &caller.token else {
+        return Ok(());
+    };
+    if token.jti.len() > MAX_JTI_LEN {
+        return Err(ApiError::Forbidden(format!(
+            "the token's `jti` is longer than {MAX_JTI_LEN} bytes"
+        )));
+    }
+    if token.expires_at < now_ms() {
+        // Verified a moment ago, so only a token at the very end of its life gets here.
+        return Err(ApiError::Forbidden("the token has expired".into()));
+    }
+    if db::inbound::accept_jti(&state.db, scope, &token.jti, token.expires_at).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the token's `jti` {:?} was used before: make a new token (with a new `jti`) for every \
+             call",
+            token.jti
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(forwarded: &[&str], peer: Option<&str>) -> Parts {
+        let mut builder = Request::builder();
+        for value in forwarded {
+            builder = builder.header("x-forwarded-for", *value);
+        }
+        let mut request = builder.body(()).unwrap();
+        if let Some(peer) = peer {
+            let address: SocketAddr = peer.parse().unwrap();
+            request.extensions_mut().insert(ConnectInfo(address));
+        }
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_peer_is_the_tcp_peer_unless_forwarded_for_is_trusted() {
+        let p = parts(&["203.0.113.9, 10.0.0.2"], Some("127.0.0.1:5000"));
+        assert_eq!(peer_address(&p, false), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(peer_address(&p, true), Some("10.0.0.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_last_forwarded_for_header_and_entry_count_and_ports_are_dropped() {
+        let p = parts(&["198.51.100.1", "203.0.113.9, [2001:db8::7]:443"], None);
+        assert_eq!(peer_address(&p, true), Some("2001:db8::7".parse().unwrap()));
+        let garbage = parts(&["not an address"], Some("192.0.2.4:1"));
+        assert_eq!(
+            peer_address(&garbage, true),
+            Some("192.0.2.4".parse().unwrap())
+        );
+        assert_eq!(peer_address(&parts(&[], None), true), None);
+    }
+
+    #[test]
+    fn a_token_wins_over_a_signature_and_other_schemes_are_no_proof() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-body-signature", "c2ln".parse().unwrap());
+        assert!(matches!(proof(&headers), Some(Proof::Signature("c2ln"))));
+        headers.insert("authorization", "Basic dTpw".parse().unwrap());
+        assert!(matches!(proof(&headers), Some(Proof::Signature(_))));
+        headers.insert("authorization", "bearer a.b.c".parse().unwrap());
+        assert!(matches!(proof(&headers), Some(Proof::Bearer("a.b.c"))));
+        assert!(proof(&HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn claim_failures_are_reported_before_key_mismatches() {
+        let expired = WebhookError::Expired {
+            exp: 1,
+            now: 2,
+            leeway_secs: 60,
+        };
+        assert!(rank(&expired) > rank(&WebhookError::TokenSignatureMismatch));
+        assert!(
+            rank(&WebhookError::TokenSignatureMismatch)
+                > rank(&WebhookError::SecretNotForSignature)
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Calls third parties make to psi (PROTOCOL §4.3), signed as a third party signs them, against
+//! events driven through the wallet API.
+
+mod auth;
+mod examples;
+mod issuing;
+mod requests;
+pub mod support;
