@@ -1,0 +1,474 @@
+//! Durability of notification delivery with the real `psi serve`: 1,000 notifications are
+//! pending, the process delivering them is killed with SIGKILL mid-delivery, and every message
+//! still reaches the receiver (each id at least once), after a restart or, on PostgreSQL, through
+//! a second process that keeps running.
+//!
+//! PostgreSQL comes from `PSI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each test works in a schema of its own, dropped at the end.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+
+const ADMIN_TOKEN: &str = "durability-admin-token-0123456789";
+const MESSAGES: usize = 1000;
+/// Receipts after which the delivering process is killed.
+const KILL_AFTER: usize = 200;
+const WITHIN: Duration = Duration::from_secs(120);
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_notifications_all_arrive_after_psi_is_killed_mid_delivery_and_restarted_on_sqlite()
+{
+    killed_and_restarted(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_notifications_all_arrive_after_psi_is_killed_mid_delivery_and_restarted_on_postgres()
+ {
+    killed_and_restarted(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_processes_on_postgres_the_survivor_delivers_what_the_killed_one_had_claimed() {
+    let receiver = Receiver::start().await;
+    let db = Database::new(Backend::Postgres).await;
+    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &receiver).await;
+
+    let doomed = Psi::start(&db, 2);
+    let survivor = Psi::start(&db, 2);
+    doomed.ready().await;
+    survivor.ready().await;
+    receiver.wait_mid_delivery().await;
+    doomed.kill();
+    assert!(
+        receiver.unique() < MESSAGES,
+        "the kill must come before every message arrived"
+    );
+    receiver.wait_for_all(&ids).await;
+    assert_settled(&survivor, &db.did(), &ids).await;
+    survivor.kill();
+}
+
+async fn killed_and_restarted(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let db = Database::new(backend).await;
+    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &receiver).await;
+
+    let doomed = Psi::start(&db, 2);
+    doomed.ready().await;
+    receiver.wait_mid_delivery().await;
+    doomed.kill();
+    let at_kill = receiver.unique();
+    assert!(
+        at_kill < MESSAGES,
+        "the kill must come before every message arrived"
+    );
+
+    let restarted = Psi::start(&db, 2);
+    restarted.ready().await;
+    receiver.wait_for_all(&ids).await;
+    let seen = receiver.seen();
+    assert!(
+        seen.keys().all(|id| ids.contains(id)),
+        "only the enqueued messages arrive"
+    );
+    assert_settled(&restarted, &db.did(), &ids).await;
+    restarted.kill();
+}
+
+/// Starts psi without workers, registers a service with a Bearer (HS256) endpoint at the receiver,
+/// sends `MESSAGES` test messages through the API, then kills that process too. Returns the
+/// message ids.
+async fn enqueue_with_a_process_that_does_not_deliver(
+    db: &Database,
+    receiver: &Receiver,
+) -> Vec<String> {
+    let api = Psi::start(db, 0);
+    api.ready().await;
+    let did = api
+        .call("POST", "/api/v1/services", json!({"name": "Durable"}))
+        .await["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    db.set_did(&did);
+    api.call(
+        "POST",
+        &format!("/api/v1/services/{did}/keys"),
+        json!({"name": "shared", "type": "sha_secret"}),
+    )
+    .await;
+    let endpoint = api
+        .call(
+            "POST",
+            &format!("/api/v1/services/{did}/endpoints"),
+            json!({"url": receiver.url, "key": "shared", "auth": "bearer", "timeout_ms": 2000}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
+    let mut senders = JoinSet::new();
+    let per_sender = MESSAGES / 10;
+    for _ in 0..10 {
+        let (api, path) = (api.handle(), path.clone());
+        senders.spawn(async move {
+            let mut ids = Vec::with_capacity(per_sender);
+            for _ in 0..per_sender {
+                let sent = api.call("POST", &path, json!({})).await;
+                ids.push(sent["message_id"].as_str().unwrap().to_owned());
+            }
+            ids
+        });
+    }
+    let ids: Vec<String> = senders.join_all().await.into_iter().flatten().collect();
+    assert_eq!(ids.len(), MESSAGES);
+    api.kill();
+    assert_eq!(
+        receiver.unique(),
+        0,
+        "a process without workers delivers nothing"
+    );
+    ids
+}
+
+/// Every message's delivery is recorded as succeeded: none pending, none failed.
+async fn assert_settled(psi: &Psi, did: &str, ids: &[String]) {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    for status in ["pending", "failed"] {
+        loop {
+            let page = psi
+                .call(
+                    "GET",
+                    &format!("/api/v1/services/{did}/messages?status={status}&limit=500"),
+                    Value::Null,
+                )
+                .await;
+            if page["data"].as_array().unwrap().is_empty() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "messages still {status}: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let sample = psi
+        .call(
+            "GET",
+            &format!("/api/v1/services/{did}/messages/{}", ids[0]),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(sample["status"], "succeeded", "{sample}");
+}
+
+/// The receiver: counts each `messageId` it gets and answers 200 a little later, so calls are in
+/// flight when the sender dies.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    tally: Arc<Mutex<Tally>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Calls per `messageId`.
+    seen: HashMap<String, usize>,
+    /// Calls received and not answered yet.
+    in_flight: usize,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(Arc::clone(&tally));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, tally }
+    }
+
+    fn seen(&self) -> HashMap<String, usize> {
+        self.tally.lock().unwrap().seen.clone()
+    }
+
+    fn unique(&self) -> usize {
+        self.tally.lock().unwrap().seen.len()
+    }
+
+    /// Waits until `KILL_AFTER` messages arrived and calls are in flight: the moment to kill.
+    async fn wait_mid_delivery(&self) {
+        self.wait_until(|tally| tally.seen.len() >= KILL_AFTER && tally.in_flight > 0)
+            .await;
+    }
+
+    /// Waits until every id in `ids` arrived.
+    async fn wait_for_all(&self, ids: &[String]) {
+        self.wait_until(|tally| ids.iter().all(|id| tally.seen.contains_key(id)))
+            .await;
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Tally) -> bool) {
+        let deadline = tokio::time::Instant::now() + WITHIN;
+        while !done(&self.tally.lock().unwrap()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} distinct messages arrived within {WITHIN:?}",
+                self.unique()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+async fn receive(State(tally): State<Arc<Mutex<Tally>>>, body: Bytes) -> &'static str {
+    let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+    let id = body["messageId"].as_str().expect("messageId").to_owned();
+    {
+        let mut tally = tally.lock().unwrap();
+        *tally.seen.entry(id).or_default() += 1;
+        tally.in_flight += 1;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    tally.lock().unwrap().in_flight -= 1;
+    "ok"
+}
+
+/// Where the processes keep their data: a data directory (SQLite) or a PostgreSQL schema.
+struct Database {
+    dir: TempDir,
+    backend: Backend,
+    url: Option<String>,
+    schema: Option<String>,
+    master_key: String,
+    did: Mutex<String>,
+}
+
+fn postgres_base_url() -> String {
+    std::env::var("PSI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+impl Database {
+    async fn new(backend: Backend) -> Database {
+        let (url, schema) = match backend {
+            Backend::Sqlite => (None, None),
+            Backend::Postgres => {
+                let schema = format!("psi_durability_{}", rand::random::<u64>());
+                let base = postgres_base_url();
+                let mut admin = PgConnection::connect(&base)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+                let separator = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+                (Some(url), Some(schema))
+            }
+        };
+        Database {
+            dir: tempfile::tempdir().unwrap(),
+            backend,
+            url,
+            schema,
+            master_key: STANDARD.encode(rand::random::<[u8; 32]>()),
+            did: Mutex::new(String::new()),
+        }
+    }
+
+    fn set_did(&self, did: &str) {
+        *self.did.lock().unwrap() = did.to_owned();
+    }
+
+    fn did(&self) -> String {
+        self.did.lock().unwrap().clone()
+    }
+
+    /// The configuration of a process with `workers` delivery workers listening on `port`:
+    /// short leases, so a killed process's claims are taken over within a second.
+    fn config(&self, port: u16, workers: usize) -> String {
+        let mut config = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\nadmin_token = \"{ADMIN_TOKEN}\"\n\
+             log_level = \"warn\"\nmaster_key = \"{}\"\n",
+            self.dir.path().join("data"),
+            self.master_key,
+        );
+        if let Some(url) = &self.url {
+            config.push_str(&format!("database_url = {url:?}\n"));
+        }
+        config.push_str(&format!(
+            "[outbound]\nallow_loopback = true\n[delivery]\nworkers = {workers}\nbatch_size = 8\n\
+             lease = \"1s\"\npoll_interval = \"200ms\"\nschedule = [\"100ms\", \"200ms\", \"400ms\"]\n"
+        ));
+        config
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let Some(schema) = self.schema.take() else {
+            return;
+        };
+        debug_assert!(self.backend == Backend::Postgres);
+        // Drop runs inside the test's runtime; a runtime on its own thread does the cleanup.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = PgConnection::connect(&postgres_base_url()).await {
+                    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    let _ = sqlx::query(&drop).execute(&mut admin).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A `psi serve` process.
+struct Psi {
+    child: Mutex<Option<Child>>,
+    handle: Api,
+    /// Its standard error, shown when it does not start.
+    log: PathBuf,
+}
+
+/// Calls to one process's API.
+#[derive(Clone)]
+struct Api {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("psi answers");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+impl Psi {
+    /// Starts `psi serve` on a free port with `workers` delivery workers.
+    fn start(db: &Database, workers: usize) -> Psi {
+        let port = free_port();
+        let config = db.dir.path().join(format!("psi-{port}.toml"));
+        std::fs::write(&config, db.config(port, workers)).unwrap();
+        let log = db.dir.path().join(format!("psi-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_psi"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(File::create(&log).unwrap()))
+            .spawn()
+            .expect("psi starts");
+        Psi {
+            child: Mutex::new(Some(child)),
+            handle: Api {
+                url: format!("http://127.0.0.1:{port}"),
+                http: reqwest::Client::new(),
+            },
+            log,
+        }
+    }
+
+    fn handle(&self) -> Api {
+        self.handle.clone()
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        self.handle.call(method, path, body).await
+    }
+
+    /// Waits for `/healthz`.
+    async fn ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let health = self
+                .handle
+                .http
+                .get(format!("{}/healthz", self.handle.url))
+                .send()
+                .await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            if let Some(child) = self.child.lock().unwrap().as_mut() {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "psi exited before it was ready: {}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "psi is not ready: {}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no flush, claims left as they are.
+    fn kill(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Psi {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
