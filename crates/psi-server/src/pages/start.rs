@@ -7,7 +7,7 @@
 //! attributes (repeated `prefill=CREDENTIAL_ID:NAME=VALUE`) and set a custom callback
 //! (`callback`, phones only): all checked by the link endpoint's own [`prepare`]. Each offer
 //! makes a new [`Session`], carried in the link, whose live status the page shows; on completion
-//! the page may go to `redirect`, an URL on one of `pages.redirect_origins`.
+//! the page may go to `redirect`, a URL on one of `pages.redirect_origins`.
 
 use askama::Template;
 use axum::Json;

@@ -17,6 +17,7 @@ mod links;
 mod model;
 mod notifications;
 mod openapi;
+mod pages;
 mod public_keys;
 mod public_reads;
 mod schemas;
