@@ -324,6 +324,43 @@ fn a_waiting_event_then_sync_collects_revocations() {
 }
 
 #[test]
+fn sync_collects_credentials_a_third_party_issues_after_the_event() {
+    let env = Env::start();
+    let seed = env.seed();
+    let secret = env.authorise_issuer(&seed);
+    env.reply(Reply::Later);
+    let waiting = join(&env, &seed);
+    assert_eq!(waiting["state"], "waiting", "{waiting}");
+    let (holder, event) = (
+        waiting["holder_did"].as_str().unwrap(),
+        waiting["event_id"].as_str().unwrap(),
+    );
+
+    let answer = env.credentials_issued(&seed, &secret, holder, event, "silver");
+    assert_eq!(answer["ok"], true, "{answer}");
+    let synced = env.wallet_json(&["sync"], 0);
+    assert_eq!(synced["received"], 1, "{synced}");
+    let received = &synced["services"][0]["received"][0];
+    assert_eq!(received["credential_id"], seed.member.as_str());
+    assert_eq!(
+        received["attributes"],
+        json!([{"name": "Level", "value": "silver"}])
+    );
+    assert_eq!(received["event_id"], event);
+    assert_eq!(received["holder_did"], holder);
+
+    // Delivered once; the wallet presents it like any other.
+    assert_eq!(env.wallet_json(&["sync"], 0)["received"], 0);
+    let enter = env.link(&seed, &seed.enter, &[], None);
+    let out = env.wallet_json(&["run", &enter], 0);
+    assert_eq!(out["presented"][0]["jti"], received["jti"]);
+    assert_eq!(
+        fields(env.calls().last().unwrap()),
+        [pair("Level", "silver")]
+    );
+}
+
+#[test]
 fn show_decodes_the_jwt_and_checks_revocation_with_the_server() {
     let env = Env::start();
     let seed = env.seed();

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use psi_link::{LinkKind, LinkRequest, LinkTarget};
 use psi_server::config::{Config, Overrides};
-use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
+use psi_webhook::{Claims, PublicKey, SIGNATURE_HEADER, SharedSecret, Signer, UnixTime, Verifier};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -219,6 +219,69 @@ impl Env {
             join,
             enter,
         }
+    }
+
+    /// Lets a third party issue the seed's member credential from outside with a new SHA secret
+    /// key (PROTOCOL §4.3); returns the secret.
+    pub fn authorise_issuer(&self, seed: &Seed) -> SharedSecret {
+        let base = format!("/api/v1/services/{}", seed.did);
+        let key = self.post(
+            &format!("{base}/keys"),
+            json!({"name": "crm", "type": "sha_secret"}),
+        );
+        let path = format!("{base}/credential-definitions/{}", seed.member);
+        self.api(
+            reqwest::Method::PATCH,
+            &path,
+            Some(json!({"issuers": ["crm"]})),
+        );
+        SharedSecret::from_base64(key["secret"].as_str().expect("a generated secret"))
+            .expect("a SHA secret")
+    }
+
+    /// The third party's `credentials-issued` call for a waiting event, with an HS256 Bearer
+    /// token; returns psi's answer.
+    pub fn credentials_issued(
+        &self,
+        seed: &Seed,
+        secret: &SharedSecret,
+        holder: &str,
+        event: &str,
+        level: &str,
+    ) -> Value {
+        let body = json!({
+            "serviceDid": seed.did, "subscriberConnectDid": holder, "subscriberEventId": event,
+            "credentials": [{"credentialId": seed.member, "fields": [{"name": "Level", "value": level}],
+                             "utcIssuedAt": 1_700_000_000_000_i64, "revoked": false}],
+            "revokedCredentials": [], "ok": true
+        })
+        .to_string();
+        let claims = Claims::new(UnixTime::now())
+            .with_audience(seed.did.clone())
+            .with_jwt_id(event.to_owned())
+            .with_body(body.as_bytes());
+        let (name, value) = Signer::shared_secret(secret.clone())
+            .authorization_header(&claims)
+            .expect("a token");
+        let url = format!(
+            "{}/service-dashboard-backend/service/{}/webhook-accept/credentials-issued",
+            self.url, seed.did
+        );
+        self.runtime.block_on(async {
+            let response = self
+                .http
+                .post(url)
+                .header(name, value)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("the server answers");
+            let status = response.status();
+            let answer: Value = response.json().await.expect("JSON");
+            assert!(status.is_success(), "{status} {answer}");
+            answer
+        })
     }
 
     /// Scripts the receiver's next replies.
