@@ -80,6 +80,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         admin,
         public_url: public_url.into(),
         outbound: outbound_client(&config, addr)?,
+        opened_keys: Default::default(),
         config: Arc::new(config),
         public_cache: Arc::default(),
     };

@@ -86,21 +86,32 @@ pub struct Signed {
 }
 
 impl Issuer {
-    /// Opens the scoped service's sealed DID seed.
+    /// The scoped service's DID key, unsealed at its first use.
     pub async fn load(state: &AppState, scope: &ServiceScope) -> anyhow::Result<Self> {
-        let sealed = db::services::did_seed_sealed(&state.db, scope).await?;
-        let seed = state
-            .master_key
-            .open(scope.service_id().as_bytes(), &sealed)
-            .context("the service's DID seed")?;
-        let seed: &[u8; 32] = seed
-            .as_slice()
-            .try_into()
-            .context("the service's DID seed is not 32 bytes")?;
-        Ok(Issuer {
+        let id = scope.service_id();
+        let sealed = match state.opened_keys.did_key(id, || Err(())) {
+            Ok(key) => return Ok(Issuer::new(scope, key)),
+            Err(()) => db::services::did_seed_sealed(&state.db, scope).await?,
+        };
+        let key = state.opened_keys.did_key(id, || {
+            let seed = state
+                .master_key
+                .open(id.as_bytes(), &sealed)
+                .context("the service's DID seed")?;
+            let seed: &[u8; 32] = seed
+                .as_slice()
+                .try_into()
+                .context("the service's DID seed is not 32 bytes")?;
+            anyhow::Ok(SigningKey::from_bytes(seed))
+        })?;
+        Ok(Issuer::new(scope, key))
+    }
+
+    fn new(scope: &ServiceScope, key: SigningKey) -> Self {
+        Issuer {
             did: scope.did().to_string(),
-            key: SigningKey::from_bytes(seed),
-        })
+            key,
+        }
     }
 
     /// Signs a credential of `definition` for `holder_did` with values already checked by

@@ -5,6 +5,7 @@
 //! open.
 
 pub mod did;
+pub mod opened;
 
 use std::io::Write;
 use std::path::Path;

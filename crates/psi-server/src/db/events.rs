@@ -244,7 +244,8 @@ pub async fn start(
     append_log(tx, scope, event.id, 0, log).await
 }
 
-/// Appends log entries numbered from `first_seq`.
+/// Appends log entries numbered from `first_seq`, in one statement: each statement is a round
+/// trip (to SQLite's worker thread or to PostgreSQL), and an event writes several entries at once.
 async fn append_log(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
@@ -252,21 +253,28 @@ async fn append_log(
     first_seq: usize,
     log: &[LogEntry],
 ) -> sqlx::Result<()> {
-    for (seq, entry) in (first_seq..).zip(log) {
-        sqlx::query(
-            "INSERT INTO event_log (event_id, service_id, seq, at, kind, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(event_id)
-        .bind(scope.service_id())
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(entry.at)
-        .bind(entry.kind.as_str())
-        .bind(&entry.detail)
-        .execute(&mut **tx)
-        .await?;
+    if log.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let rows: Vec<String> = (0..log.len())
+        .map(|i| {
+            let p = 4 * i + 3;
+            format!("($1, $2, ${p}, ${}, ${}, ${})", p + 1, p + 2, p + 3)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO event_log (event_id, service_id, seq, at, kind, detail) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(event_id).bind(scope.service_id());
+    for (seq, entry) in (first_seq..).zip(log) {
+        query = query
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(entry.at)
+            .bind(entry.kind.as_str())
+            .bind(&entry.detail);
+    }
+    query.execute(&mut **tx).await.map(drop)
 }
 
 /// How an event settles: its state, the holder's message, the log entries after the first

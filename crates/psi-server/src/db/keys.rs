@@ -172,3 +172,21 @@ pub async fn delete(db: &Db, scope: &ServiceScope, name: &str) -> sqlx::Result<b
         .await?;
     Ok(result.rows_affected() > 0)
 }
+
+/// What signs with the scoped service's key `name`: its id, kind and sealed material (`None` for a
+/// third party's public key).
+pub async fn signing_material(
+    db: &Db,
+    scope: &ServiceScope,
+    name: &str,
+) -> sqlx::Result<Option<(String, KeyKind, Option<Vec<u8>>)>> {
+    let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT id, kind, secret_sealed FROM keys WHERE service_id = $1 AND name = $2",
+    )
+    .bind(scope.service_id())
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(id, kind, sealed)| Ok((id, KeyKind::from_db(&kind)?, sealed)))
+        .transpose()
+}

@@ -1,6 +1,7 @@
 //! Signed webhook calls: the body signed per the webhook's key and auth scheme (PROTOCOL §4),
 //! sent through the guarded client with the webhook's timeout, and recorded whatever happens.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -156,28 +157,30 @@ async fn signer(
     state: &AppState,
     scope: &ServiceScope,
     name: &str,
-) -> anyhow::Result<Result<Signer, CallError>> {
+) -> anyhow::Result<Result<Arc<Signer>, CallError>> {
     let key_error = |reason: &str| {
         Ok(Err(CallError::Key {
             key: name.to_owned(),
             reason: reason.to_owned(),
         }))
     };
-    let Some(info) = db::keys::get(&state.db, scope, name).await? else {
+    let Some((id, kind, sealed)) = db::keys::signing_material(&state.db, scope, name).await? else {
         return key_error("it does not exist");
     };
-    let Some(sealed) = db::keys::sealed_secret(&state.db, scope, name).await? else {
+    let Some(sealed) = sealed.filter(|_| kind != KeyKind::RsaPublicKey) else {
         return key_error("it is a third party's public key");
     };
-    let secret = state
-        .master_key
-        .open(sealed.id.as_bytes(), &sealed.secret_sealed)
-        .context("a sealed webhook key")?;
-    let text = std::str::from_utf8(&secret).context("a sealed webhook key is not text")?;
-    let signer = match info.kind {
-        KeyKind::RsaKeyPair => PrivateKey::from_pem(text).map(Signer::rsa),
-        KeyKind::ShaSecret => SharedSecret::from_base64(text).map(Signer::shared_secret),
-        KeyKind::RsaPublicKey => return key_error("it is a third party's public key"),
-    };
-    Ok(Ok(signer.context("a stored webhook key does not parse")?))
+    let signer = state.opened_keys.signer(&id, || {
+        let secret = state
+            .master_key
+            .open(id.as_bytes(), &sealed)
+            .context("a sealed webhook key")?;
+        let text = std::str::from_utf8(&secret).context("a sealed webhook key is not text")?;
+        let signer = match kind {
+            KeyKind::ShaSecret => SharedSecret::from_base64(text).map(Signer::shared_secret),
+            _ => PrivateKey::from_pem(text).map(Signer::rsa),
+        };
+        signer.context("a stored webhook key does not parse")
+    })?;
+    Ok(Ok(signer))
 }

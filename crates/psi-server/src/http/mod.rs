@@ -44,6 +44,8 @@ pub struct AppState {
     pub public_cache: Arc<crate::public::cache::PublicCache>,
     /// The guarded client every outbound call (webhooks) goes through, under `config.outbound`.
     pub outbound: psi_outbound::OutboundClient,
+    /// Webhook signers and service DID keys, unsealed once.
+    pub opened_keys: crate::crypto::opened::OpenedKeys,
 }
 
 /// Every documented route: operations endpoints and the management API.
