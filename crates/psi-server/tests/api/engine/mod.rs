@@ -2,6 +2,7 @@
 //! are a scripted receiver on loopback that verifies psi's signatures.
 
 mod auth;
+mod demo_receiver;
 mod management;
 mod replies;
 pub mod support;
