@@ -67,7 +67,9 @@ pub struct EventOutcome {
     description = "Signed: `X-Holder-Verkey` (base58 Ed25519 public key) and `X-Holder-Signature` \
         (base64url Ed25519 signature over the exact body bytes). A failed event is still 200, \
         with `state: failed` and the holder's `message`.",
-    params(("serviceDid" = String, Path, description = "The service's public DID")),
+    params(("serviceDid" = String, Path, description = "The service's public DID"),
+        ("X-Holder-Verkey" = String, Header, description = "Base58 of the holder's 32-byte Ed25519 public key"),
+        ("X-Holder-Signature" = String, Header, description = "base64url of the Ed25519 signature over the exact body bytes")),
     request_body = StartEvent,
     responses(
         (status = 200, description = "The event ran to its end", body = EventOutcome),
@@ -150,7 +152,9 @@ pub struct Inbox {
 #[utoipa::path(post, path = "/wallet/v1/services/{serviceDid}/inbox", operation_id = "wallet_inbox",
     tag = "wallet",
     description = "Signed like `POST .../events`. Each credential is delivered once.",
-    params(("serviceDid" = String, Path, description = "The service's public DID")),
+    params(("serviceDid" = String, Path, description = "The service's public DID"),
+        ("X-Holder-Verkey" = String, Header, description = "Base58 of the holder's 32-byte Ed25519 public key"),
+        ("X-Holder-Signature" = String, Header, description = "base64url of the Ed25519 signature over the exact body bytes")),
     request_body = InboxRequest,
     responses(
         (status = 200, description = "The inbox", body = Inbox),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::support::{Answer, Fixture, Holder, get_public, log_kinds, now_ms};
 use crate::backend_tests;
-use crate::helpers::{Backend, expect_json};
+use crate::helpers::{Backend, expect_json, spawn_app};
 
 backend_tests!(
     an_issue_reply_issues_a_signed_credential_to_the_holder,
@@ -21,6 +21,7 @@ backend_tests!(
     an_answer_that_is_not_json_fails_the_event,
     issued_credentials_that_do_not_fit_their_definition_fail_the_event_with_nothing_issued,
     an_interaction_without_webhook_waits_for_a_later_issue,
+    a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called,
 );
 
 async fn an_issue_reply_issues_a_signed_credential_to_the_holder(backend: Backend) {
@@ -388,4 +389,27 @@ async fn an_interaction_without_webhook_waits_for_a_later_issue(backend: Backend
         .await;
     assert_eq!(outcome["state"], "completed", "nothing to issue: {outcome}");
     assert!(fx.receiver.seen("/hook").is_empty());
+}
+
+async fn a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called(backend: Backend) {
+    // The default policy: loopback, where the receiver listens, is refused.
+    let app = spawn_app(backend).await;
+    let fx = Fixture::on(app).await;
+    fx.issue_membership("1");
+    let outcome = fx.join(&Holder::new(), "Ada").await;
+    assert_eq!(outcome["state"], "failed");
+    assert_eq!(
+        outcome["message"],
+        "the service's webhook could not be reached"
+    );
+    assert!(fx.receiver.seen("/hook").is_empty());
+    let event = fx.event(outcome["event_id"].as_str().unwrap()).await;
+    let call = &event["calls"][0];
+    assert!(call["status"].is_null(), "{call}");
+    let error = call["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("refused to connect to 127.0.0.1"),
+        "{error}"
+    );
+    assert!(error.ends_with("loopback address"), "{error}");
 }

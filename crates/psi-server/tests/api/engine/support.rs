@@ -315,8 +315,13 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// On a server whose outbound calls may reach the receiver on loopback.
     pub async fn new(backend: Backend) -> Self {
-        let app = engine_app(backend).await;
+        Self::on(engine_app(backend).await).await
+    }
+
+    /// On `app`.
+    pub async fn on(app: TestApp) -> Self {
         let receiver = Receiver::start().await;
         let did = app.create_service("Club").await;
         let (_, token) = app.create_token(&did).await;
