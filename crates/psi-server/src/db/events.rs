@@ -4,15 +4,21 @@
 //! An event is written twice: when it starts (the row and the first log entries) and when it
 //! settles (its state, the rest of the log, the calls), each time in the caller's transaction.
 
-use serde::Serialize;
+use serde::de::{DeserializeOwned, IntoDeserializer, value};
+use serde::{Deserialize, Serialize};
 use sqlx::{Any, FromRow, Transaction};
 use utoipa::ToSchema;
 
 use super::Db;
 use crate::scope::ServiceScope;
 
+/// The value of a unit-variant enum named `text` in its serde (snake_case) form.
+fn by_name<T: DeserializeOwned>(text: &str) -> Option<T> {
+    T::deserialize(IntoDeserializer::<value::Error>::into_deserializer(text)).ok()
+}
+
 /// Where an event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
     /// Running: verifying, calling webhooks.
@@ -38,19 +44,12 @@ impl EventState {
 
     /// Reads the name.
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            EventState::Started,
-            EventState::Waiting,
-            EventState::Completed,
-            EventState::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
+        by_name(text)
     }
 }
 
 /// What a log entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogKind {
     Started,
@@ -87,23 +86,8 @@ impl LogKind {
     }
 
     fn parse(text: &str) -> sqlx::Result<Self> {
-        use LogKind::*;
-        [
-            Started,
-            CredentialsReceived,
-            Verified,
-            WebhookCalled,
-            IntegrationOutput,
-            Issued,
-            Denied,
-            Revoked,
-            Waiting,
-            Completed,
-            Failed,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown log kind {text:?}").into()))
+        by_name(text)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown log kind {text:?}").into()))
     }
 }
 
@@ -117,7 +101,7 @@ pub struct LogEntry {
 }
 
 /// Which webhook a call went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
     /// The interaction webhook (PROTOCOL §4.1).
@@ -135,13 +119,8 @@ impl CallKind {
     }
 
     fn parse(text: &str) -> sqlx::Result<Self> {
-        match text {
-            "interaction" => Ok(CallKind::Interaction),
-            "credential_check" => Ok(CallKind::CredentialCheck),
-            other => Err(sqlx::Error::Decode(
-                format!("unknown call kind {other:?}").into(),
-            )),
-        }
+        by_name(text)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown call kind {text:?}").into()))
     }
 }
 
@@ -431,4 +410,34 @@ pub async fn calls(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_back_as_they_are_written() {
+        for state in [
+            EventState::Started,
+            EventState::Waiting,
+            EventState::Completed,
+            EventState::Failed,
+        ] {
+            assert_eq!(EventState::parse(state.as_str()), Some(state));
+        }
+        for kind in [
+            LogKind::CredentialsReceived,
+            LogKind::IntegrationOutput,
+            LogKind::Failed,
+        ] {
+            assert_eq!(LogKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        assert_eq!(
+            CallKind::parse("credential_check").unwrap(),
+            CallKind::CredentialCheck
+        );
+        assert_eq!(EventState::parse("done"), None);
+        assert!(LogKind::parse("Failed").is_err());
+    }
 }

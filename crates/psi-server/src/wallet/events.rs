@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::signed::Signed;
+use super::signed::{HolderHeaders, Signed};
 use crate::credentials::IssuedCredential;
 use crate::db::events::EventState;
 use crate::db::{self, now_ms};
@@ -67,9 +67,7 @@ pub struct EventOutcome {
     description = "Signed: `X-Holder-Verkey` (base58 Ed25519 public key) and `X-Holder-Signature` \
         (base64url Ed25519 signature over the exact body bytes). A failed event is still 200, \
         with `state: failed` and the holder's `message`.",
-    params(("serviceDid" = String, Path, description = "The service's public DID"),
-        ("X-Holder-Verkey" = String, Header, description = "Base58 of the holder's 32-byte Ed25519 public key"),
-        ("X-Holder-Signature" = String, Header, description = "base64url of the Ed25519 signature over the exact body bytes")),
+    params(("serviceDid" = String, Path, description = "The service's public DID"), HolderHeaders),
     request_body = StartEvent,
     responses(
         (status = 200, description = "The event ran to its end", body = EventOutcome),
@@ -152,9 +150,7 @@ pub struct Inbox {
 #[utoipa::path(post, path = "/wallet/v1/services/{serviceDid}/inbox", operation_id = "wallet_inbox",
     tag = "wallet",
     description = "Signed like `POST .../events`. Each credential is delivered once.",
-    params(("serviceDid" = String, Path, description = "The service's public DID"),
-        ("X-Holder-Verkey" = String, Header, description = "Base58 of the holder's 32-byte Ed25519 public key"),
-        ("X-Holder-Signature" = String, Header, description = "base64url of the Ed25519 signature over the exact body bytes")),
+    params(("serviceDid" = String, Path, description = "The service's public DID"), HolderHeaders),
     request_body = InboxRequest,
     responses(
         (status = 200, description = "The inbox", body = Inbox),

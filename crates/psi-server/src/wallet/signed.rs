@@ -11,6 +11,7 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
 
 use crate::db::now_ms;
 use crate::engine::Holder;
@@ -30,6 +31,18 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
     &URL_SAFE,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
+
+/// The signature headers of a call (also their OpenAPI description).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct HolderHeaders {
+    /// Base58 of the holder's 32-byte Ed25519 public key.
+    #[param(rename = "X-Holder-Verkey")]
+    verkey: String,
+    /// base64url of the Ed25519 signature over the exact body bytes.
+    #[param(rename = "X-Holder-Signature")]
+    signature: String,
+}
 
 /// The members every signed body has.
 pub trait HolderCall {
@@ -56,7 +69,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let (verkey, signature) = signature_headers(request.headers())?;
+        let HolderHeaders { verkey, signature } = signature_headers(request.headers())?;
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| match e.status() {
@@ -98,7 +111,7 @@ where
     }
 }
 
-fn signature_headers(headers: &HeaderMap) -> Result<(String, String), ApiError> {
+fn signature_headers(headers: &HeaderMap) -> Result<HolderHeaders, ApiError> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -107,7 +120,7 @@ fn signature_headers(headers: &HeaderMap) -> Result<(String, String), ApiError> 
             .filter(|value| !value.is_empty())
     };
     match (header(VERKEY_HEADER), header(SIGNATURE_HEADER)) {
-        (Some(verkey), Some(signature)) => Ok((verkey, signature)),
+        (Some(verkey), Some(signature)) => Ok(HolderHeaders { verkey, signature }),
         _ => Err(ApiError::SignatureRequired(
             "this call must be signed by the holder: `X-Holder-Verkey` and `X-Holder-Signature` \
              headers are required"
