@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use futures_util::{StreamExt, stream};
 use psi_outbound::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use psi_outbound::{Bytes, OutboundClient};
 use tokio::task::JoinSet;
@@ -61,6 +60,9 @@ impl Worker {
 
     /// Claims up to `batch_size` due deliveries, calls their endpoints concurrently and records
     /// the outcomes as they come in. Errors are the database's; a failed call is an outcome.
+    ///
+    /// The calls run as tasks of their own that hold no database connection (their keys are
+    /// opened first), so recording never waits for a connection a call holds.
     pub async fn step(&self) -> anyhow::Result<Step> {
         let now = now_ms();
         let lease_id = new_id();
@@ -81,12 +83,16 @@ impl Worker {
             return Ok(Step::Empty { next_due });
         }
         let count = claimed.len();
-        let mut outcomes = stream::iter(claimed)
-            .map(|claimed| self.attempt(claimed))
-            .buffer_unordered(count)
-            .ready_chunks(count);
-        while let Some(chunk) = outcomes.next().await {
-            let chunk = chunk.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+        let mut calls = JoinSet::new();
+        for claimed in claimed {
+            let credentials = self.credentials(&claimed, now).await?;
+            calls.spawn(self.clone().attempt(claimed, credentials));
+        }
+        while let Some(first) = calls.join_next().await {
+            let mut chunk = vec![first.context("a delivery call")?];
+            while let Some(next) = calls.try_join_next() {
+                chunk.push(next.context("a delivery call")?);
+            }
             for outcome in &chunk {
                 let result = if outcome.succeeded() {
                     "succeeded"
@@ -111,14 +117,40 @@ impl Worker {
         Ok(attempts)
     }
 
+    /// The keys that sign the delivery: the endpoint's, and the one a rotation replaced while its
+    /// overlap lasts. `Err(reason)` when the endpoint's key cannot sign.
+    async fn credentials(
+        &self,
+        claimed: &Claimed,
+        now: i64,
+    ) -> anyhow::Result<Result<Credentials, String>> {
+        let current = match self.signers.get(&self.db, &claimed.key_id).await? {
+            Ok(signer) => signer,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let previous = match (&claimed.previous_key_id, claimed.previous_until) {
+            (Some(id), Some(until)) if until > now => self.signers.get(&self.db, id).await?.ok(),
+            _ => None,
+        };
+        Ok(Ok(Credentials {
+            current,
+            previous,
+            auth: AuthScheme::from_db(&claimed.auth)?,
+        }))
+    }
+
     /// One attempt: sign, call within the endpoint's timeout (at most half the lease), read the
     /// answer.
-    async fn attempt(&self, claimed: Claimed) -> anyhow::Result<Outcome> {
+    async fn attempt(self, claimed: Claimed, credentials: Result<Credentials, String>) -> Outcome {
         let attempt_id = new_id();
         let at = now_ms();
         let started = Instant::now();
         let body = Bytes::from(claimed.payload.clone());
-        let result = match self.headers(&claimed, &attempt_id, &body, at).await? {
+        let headers = match credentials {
+            Ok(credentials) => headers(credentials, &claimed, &attempt_id, &body).await,
+            Err(reason) => Err(reason),
+        };
+        let result = match headers {
             Ok(headers) => {
                 let timeout = Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0))
                     .min(self.config.max_call_time());
@@ -155,55 +187,7 @@ impl Worker {
             Err(reason) => outcome.error = Some(reason),
         }
         outcome.duration_ms = millis(started.elapsed());
-        Ok(outcome)
-    }
-
-    /// The delivery's headers: authentication, message id and type. `Ok(Err(reason))` when the
-    /// endpoint's key cannot sign it.
-    async fn headers(
-        &self,
-        claimed: &Claimed,
-        attempt_id: &str,
-        body: &Bytes,
-        now: i64,
-    ) -> anyhow::Result<Result<HeaderMap, String>> {
-        let current = match self.signers.get(&self.db, &claimed.key_id).await? {
-            Ok(signer) => signer,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        let previous = match (&claimed.previous_key_id, claimed.previous_until) {
-            (Some(id), Some(until)) if until > now => self.signers.get(&self.db, id).await?.ok(),
-            _ => None,
-        };
-        let auth = AuthScheme::from_db(&claimed.auth)?;
-        let credentials = Credentials {
-            current,
-            previous,
-            auth,
-        };
-        let (issuer, id, bytes) = (
-            claimed.service_did.clone(),
-            attempt_id.to_owned(),
-            body.clone(),
-        );
-        let signed = if credentials.is_expensive() {
-            // RSA takes milliseconds: off the async threads.
-            tokio::task::spawn_blocking(move || credentials.headers(&issuer, &id, &bytes))
-                .await
-                .context("signing task")?
-        } else {
-            credentials.headers(&issuer, &id, &bytes)
-        };
-        Ok(signed.and_then(|mut headers| {
-            for (name, value) in [
-                ("x-psi-message-id", claimed.message_id.as_str()),
-                ("x-psi-event-type", claimed.event_type.as_str()),
-            ] {
-                let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
-                headers.insert(name, value);
-            }
-            Ok(headers)
-        }))
+        outcome
     }
 
     /// Runs until `shutdown`: steps while there is work; when idle, waits for a wake-up, the next
@@ -230,6 +214,37 @@ impl Worker {
             }
         }
     }
+}
+
+/// The delivery's headers: authentication, message id and type. `Err(reason)` when it cannot be
+/// signed.
+async fn headers(
+    credentials: Credentials,
+    claimed: &Claimed,
+    attempt_id: &str,
+    body: &Bytes,
+) -> Result<HeaderMap, String> {
+    let (issuer, id, bytes) = (
+        claimed.service_did.clone(),
+        attempt_id.to_owned(),
+        body.clone(),
+    );
+    let mut headers = if credentials.is_expensive() {
+        // RSA takes milliseconds: off the async threads.
+        tokio::task::spawn_blocking(move || credentials.headers(&issuer, &id, &bytes))
+            .await
+            .map_err(|e| format!("the signing task failed: {e}"))??
+    } else {
+        credentials.headers(&issuer, &id, &bytes)?
+    };
+    for (name, value) in [
+        ("x-psi-message-id", claimed.message_id.as_str()),
+        ("x-psi-event-type", claimed.event_type.as_str()),
+    ] {
+        let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
 }
 
 /// Starts `[delivery] workers` workers (none: returns an empty set) and, on PostgreSQL, the

@@ -87,9 +87,12 @@ pub fn router(state: AppState) -> Router {
         )
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // One `layer` call: each call wraps (and boxes) every route once more, which every
-        // request then pays for. Outermost first.
+        // request then pays for. Outermost first; the public cache answers its hits before the
+        // request id, tracing and metrics (it counts them itself), as a cache in front would.
         .layer(
             ServiceBuilder::new()
+                .layer(crate::public::cors())
+                .layer(from_fn_with_state(state.public_cache.clone(), cache::layer))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -102,13 +105,7 @@ pub fn router(state: AppState) -> Router {
                     Duration::from_secs(config.request_timeout_secs),
                 ))
                 .layer(DefaultBodyLimit::max(config.max_body_bytes))
-                .layer(crate::public::cors())
-                .layer(from_fn_with_state(
-                    state.public_cache.clone(),
-                    cache::invalidate_on_write,
-                ))
-                .layer(axum::middleware::from_fn(metrics::track))
-                .layer(from_fn_with_state(state.public_cache.clone(), cache::serve)),
+                .layer(axum::middleware::from_fn(metrics::track)),
         )
         .with_state(state)
 }

@@ -1,16 +1,21 @@
 //! HTTP caching of public reads.
 //!
 //! Handlers answer `200` with a strong `ETag` (a hash of the body) and `Cache-Control`
-//! ([`respond`]). Around them, [`serve`] keeps the answers in memory, keyed by path and
+//! ([`respond`]). Around them, [`layer`] keeps the answers in memory, keyed by path and
 //! representation, and answers conditional requests (`If-None-Match` → `304`) for fresh and cached
 //! answers alike. These reads are the hot paths web pages hit; a cached answer costs no database
 //! query.
 //!
 //! Freshness: every successful management write that can change a public read (schemas,
 //! credential definitions, interactions, instances, keys) makes all cached answers stale at once
-//! ([`invalidate_on_write`]), so this process never serves an answer older than its last write.
+//! ([`layer`]), so this process never serves an answer older than its last write.
 //! Writes through another process on the same PostgreSQL database show after at most [`TTL`].
+//!
+//! A hit is answered around the request-id, tracing and metrics layers (only CORS is outside
+//! it), the way a cache in front of the server would answer it: no `x-request-id`, no request log
+//! line, no `http_requests_total`; `psi_public_cache_hits_total` counts hits.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -37,10 +42,19 @@ pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// process made it stale before.
 pub const TTL: Duration = Duration::from_secs(1);
 
-/// Most answers kept (they are small: a service's interactions, one definition, one key).
-const CAPACITY: usize = 10_000;
+/// Bytes of answers kept, paths included: a bound however many paths (percent-encoded variants
+/// included) clients ask for.
+const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+/// About how many answers that is (they are small: a service's interactions, one definition, one
+/// key), to size the table.
+const ESTIMATED_ANSWERS: usize = 4096;
 /// Larger answers are served but not kept.
 const MAX_CACHED_BODY: usize = 256 * 1024;
+/// Counter of answers served from the cache. They are answered outside the request-id, tracing
+/// and per-route metrics layers, so this is where they show.
+const HITS: &str = "psi_public_cache_hits_total";
+/// Bytes an answer's headers and bookkeeping take, roughly.
+const ANSWER_OVERHEAD: u64 = 512;
 
 /// A `200` with `body`, its `ETag` and [`PUBLIC_CACHE_CONTROL`].
 pub fn respond(content_type: HeaderValue, body: Vec<u8>) -> Response {
@@ -71,7 +85,7 @@ pub fn accepts_json(headers: &HeaderMap) -> bool {
 
 /// Recent public answers, and the generation of the data they were made from.
 pub struct PublicCache {
-    answers: quick_cache::sync::Cache<String, Arc<Cached>>,
+    answers: quick_cache::sync::Cache<String, Arc<Cached>, AnswerWeight>,
     generation: AtomicU64,
 }
 
@@ -87,7 +101,11 @@ impl std::fmt::Debug for PublicCache {
 impl Default for PublicCache {
     fn default() -> Self {
         PublicCache {
-            answers: quick_cache::sync::Cache::new(CAPACITY),
+            answers: quick_cache::sync::Cache::with_weighter(
+                ESTIMATED_ANSWERS,
+                CAPACITY_BYTES,
+                AnswerWeight,
+            ),
             generation: AtomicU64::new(0),
         }
     }
@@ -103,6 +121,16 @@ impl PublicCache {
         self.answers
             .get(key)
             .filter(|c| c.generation == generation && c.stored.elapsed() < TTL)
+    }
+}
+
+/// Weighs an answer by its bytes, so the cache holds [`CAPACITY_BYTES`].
+#[derive(Clone)]
+struct AnswerWeight;
+
+impl quick_cache::Weighter<String, Arc<Cached>> for AnswerWeight {
+    fn weight(&self, key: &String, answer: &Arc<Cached>) -> u64 {
+        (key.len() + answer.body.len()) as u64 + ANSWER_OVERHEAD
     }
 }
 
@@ -139,28 +167,49 @@ impl Cached {
     }
 }
 
-/// Middleware around the public reads (GET and HEAD under the public base paths): serves fresh
-/// cached answers, keeps new answers made by [`respond`], and answers `If-None-Match`.
-pub async fn serve(
+/// Middleware around every route (its state is `AppState::public_cache` alone, one reference
+/// count per request): serves the public reads (GET and HEAD under the public base paths, except
+/// the one-time `/r/...`) from the cache, and makes cached answers stale after a successful write
+/// to a resource public reads show.
+pub async fn layer(
     State(cache): State<Arc<PublicCache>>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
-    let cacheable = matches!(*request.method(), Method::GET | Method::HEAD)
-        && super::is_public(request.uri().path())
-        && !request.uri().path().starts_with("/r/");
-    if !cacheable {
-        return next.run(request).await;
+    let path = request.uri().path();
+    match *request.method() {
+        Method::GET | Method::HEAD if super::is_public(path) && !path.starts_with("/r/") => {
+            serve(&cache, request, next).await
+        }
+        Method::GET | Method::HEAD | Method::OPTIONS => next.run(request).await,
+        _ if changes_public_reads(path) => {
+            let response = next.run(request).await;
+            if response.status().is_success() {
+                cache.invalidate();
+            }
+            response
+        }
+        _ => next.run(request).await,
     }
-    let mut key = request.uri().path().to_owned();
-    if accepts_json(request.headers()) {
-        key.push_str(" json");
-    }
+}
+
+/// A public read: a fresh cached answer, or the handler's, kept when [`respond`] made it; either
+/// way `If-None-Match` is answered here.
+async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Response {
+    // The path, and the representation for keys that have two; no allocation for a hit.
+    let path = request.uri().path();
+    let key: Cow<'_, str> = if accepts_json(request.headers()) {
+        format!("{path} json").into()
+    } else {
+        path.into()
+    };
     // Read before the data is, so a write during this request leaves the answer stale.
     let generation = cache.generation.load(Ordering::Acquire);
     if let Some(cached) = cache.fresh(&key, generation) {
+        metrics::counter!(HITS).increment(1);
         return cached.respond(request.headers());
     }
+    let key = key.into_owned();
     // The handler answers in full; the condition is checked here, for the answer kept.
     let conditions = request.headers_mut().remove(IF_NONE_MATCH);
     let response = next.run(request).await;
@@ -192,25 +241,6 @@ pub async fn serve(
         request_headers.insert(IF_NONE_MATCH, conditions);
     }
     cached.respond(&request_headers)
-}
-
-/// Middleware around everything (its state is `AppState::public_cache`, not the whole state,
-/// to keep the per-request cost at one reference count): a successful write to a resource public reads show makes the
-/// cached answers stale.
-pub async fn invalidate_on_write(
-    State(cache): State<Arc<PublicCache>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let writes = !matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) && changes_public_reads(request.uri().path());
-    let response = next.run(request).await;
-    if writes && response.status().is_success() {
-        cache.invalidate();
-    }
-    response
 }
 
 /// `/api/v1/services/{did}/{schemas|credential-definitions|interactions|keys}/...`, except links
@@ -297,6 +327,23 @@ mod tests {
         old.stored = Instant::now() - TTL;
         cache.answers.insert("/a".into(), Arc::new(old));
         assert!(cache.fresh("/a", 1).is_none(), "older than the TTL");
+    }
+
+    #[test]
+    fn the_cache_holds_a_bounded_number_of_bytes_whatever_the_paths() {
+        let cache = PublicCache::default();
+        let body = Bytes::from(vec![b'x'; MAX_CACHED_BODY]);
+        for n in 0..200 {
+            let mut answer = cached(b"[]");
+            answer.body = body.clone();
+            cache.answers.insert(format!("/p%{n:04}"), Arc::new(answer));
+        }
+        assert!(
+            cache.answers.weight() <= CAPACITY_BYTES,
+            "{}",
+            cache.answers.weight()
+        );
+        assert!(cache.answers.len() < 200);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_error, expect_json, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_error, expect_json, spawn_app, start};
 
 backend_tests!(
     action_templates_have_the_exact_shape_web_pages_read_under_both_base_paths,
@@ -21,6 +21,7 @@ backend_tests!(
     another_services_credential_is_not_found_under_this_service,
     cors_echoes_the_origin_with_credentials_and_answers_preflight,
     an_unchanged_read_answers_304_and_a_change_gives_a_new_etag,
+    a_write_through_another_server_shows_within_a_second,
     an_unknown_service_answers_404_json_on_every_public_path,
 );
 
@@ -367,6 +368,13 @@ async fn an_unchanged_read_answers_304_and_a_change_gives_a_new_etag(backend: Ba
     assert_eq!(cached.headers()[ETAG], tag.as_str());
     assert!(cached.text().await.unwrap().is_empty());
 
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("psi_public_cache_hits_total"),
+        "cached answers are counted: {metrics}"
+    );
+
     set_active(&app, &demo, false).await;
     let changed = app
         .client
@@ -412,4 +420,27 @@ async fn an_unknown_service_answers_404_json_on_every_public_path(backend: Backe
             assert_eq!(message, "service not found", "{path}");
         }
     }
+}
+
+async fn a_write_through_another_server_shows_within_a_second(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let [path, _] = templates_paths(&demo.did);
+    assert_eq!(read(&app, &path).await.as_array().unwrap().len(), 1);
+    // A second server on the same database pauses the interaction; the first one's cache does
+    // not see that write.
+    let other = start(app.db.figment()).await;
+    let response = app
+        .client
+        .patch(format!("http://{}{}", other.addr, demo.interaction_path()))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::sleep(psi_server::public::cache::TTL + std::time::Duration::from_millis(100))
+        .await;
+    assert_eq!(read(&app, &path).await, json!([]));
+    other.stop().await.unwrap();
 }

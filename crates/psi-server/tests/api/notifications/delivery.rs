@@ -22,6 +22,7 @@ backend_tests!(
     an_endpoint_failing_for_the_disable_period_is_disabled_and_the_service_told,
     a_claim_left_by_a_dead_worker_is_taken_again_when_its_lease_ends,
     message_and_attempt_listings_filter_and_page_with_a_cursor,
+    a_batch_larger_than_the_connection_pool_is_delivered_without_waiting_for_a_connection,
 );
 
 const WITHIN: Duration = Duration::from_secs(15);
@@ -520,4 +521,42 @@ async fn message_and_attempt_listings_filter_and_page_with_a_cursor(backend: Bac
     .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 2);
     assert!(rest["next_cursor"].is_null());
+}
+
+async fn a_batch_larger_than_the_connection_pool_is_delivered_without_waiting_for_a_connection(
+    backend: Backend,
+) {
+    // Calls hold no connection, so recording a batch never waits for one a call holds.
+    let db = crate::helpers::TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(figment::providers::Serialized::default(
+            "outbound.allow_loopback",
+            true,
+        ))
+        .merge(figment::providers::Serialized::default(
+            "database_max_connections",
+            2,
+        ))
+        .merge(figment::providers::Serialized::default(
+            "delivery.workers",
+            0,
+        ))
+        .merge(figment::providers::Serialized::default(
+            "delivery.batch_size",
+            64,
+        ));
+    let app = crate::helpers::spawn_app_on(db, figment).await;
+    let did = app.create_service("Crowded").await;
+    let receiver = Receiver::start().await;
+    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    for _ in 0..64 {
+        app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
+    }
+    let drained = tokio::time::timeout(Duration::from_secs(8), app.worker().drain())
+        .await
+        .expect("no step waits for a connection")
+        .unwrap();
+    assert_eq!(drained, 64);
+    assert_eq!(receiver.calls().len(), 64);
 }

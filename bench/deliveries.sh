@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Deliveries per second from the outbox to a fast local receiver, with `psi serve` (release) on
+# SQLite and on PostgreSQL, with one and with two processes delivering.
+# Target: at least 2,000 deliveries/s on PostgreSQL on a 2-core machine.
+#
+# For each case: a psi process without workers (PSI_DELIVERY_WORKERS=0) takes MESSAGES test
+# messages through the management API (POST .../endpoints/{id}/test) and stops; then PROCESSES psi
+# processes with workers start on the same database and deliver the outbox to the receiver
+# (crates/psi-cli/examples/deliveries_load.rs), which answers at once and prints the rate from
+# the first delivery to the one that completes MESSAGES distinct message ids.
+#
+# Endpoints authenticate with HS256 Bearer tokens (AUTH=bearer, the default); AUTH=signature uses
+# the service's RSA key (X-Body-Signature), whose signing costs about 2 ms of CPU per delivery.
+#
+# SQLite lives in a temporary data directory; PostgreSQL (POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432/test) gets a fresh database per case, created and dropped
+# here. BACKENDS and PROCESS_COUNTS pick the cases; WORKERS and BATCH set [delivery] workers and
+# batch_size of each delivering process.
+#
+# Usage: bench/deliveries.sh                  (MESSAGES=20000, AUTH=bearer, WORKERS=4, BATCH=32)
+#        MESSAGES=2000 AUTH=signature BACKENDS=postgres PROCESS_COUNTS=1 bench/deliveries.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+messages="${MESSAGES:-20000}"
+auth="${AUTH:-bearer}"
+backends="${BACKENDS:-sqlite postgres}"
+process_counts="${PROCESS_COUNTS:-1 2}"
+workers="${WORKERS:-4}"
+batch="${BATCH:-32}"
+postgres_url="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+psi="$target_dir/release/psi"
+load="$target_dir/release/examples/deliveries_load"
+
+for tool in cargo curl python3 psql; do
+  command -v "$tool" >/dev/null || { echo "bench/deliveries.sh: $tool is required" >&2; exit 1; }
+done
+
+echo "building psi and the load helper (release)..." >&2
+cargo build --quiet --release -p psi-cli --bin psi --example deliveries_load \
+  --manifest-path "$root/Cargo.toml"
+
+work="$(mktemp -d)"
+# Private copies: other builds sharing the target directory may replace the originals meanwhile.
+cp "$psi" "$load" "$work/"
+psi="$work/psi"
+load="$work/deliveries_load"
+pids=()
+receiver_pid=""
+bench_db=""
+cleanup() {
+  for pid in "${pids[@]}" $receiver_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ -n "$bench_db" ]]; then
+    psql -q "$postgres_url" -c "DROP DATABASE IF EXISTS $bench_db" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free loopback port (the kernel picks one, the socket is closed again).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+admin_token="bench-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+export PSI_ADMIN_TOKEN="$admin_token"
+
+# Starts a psi process with $1 delivery workers on database URL $2 (empty: SQLite in
+# $work/data), waits until it is ready, and sets psi_url; its pid is appended to pids.
+start_psi() {
+  local workers="$1" database_url="$2" port pid
+  port="$(free_port)"
+  psi_url="http://127.0.0.1:$port"
+  local args=(serve --data-dir "$work/data" --listen "127.0.0.1:$port")
+  [[ -z "$database_url" ]] || args+=(--database-url "$database_url")
+  PSI_LOG_LEVEL=warn PSI_MASTER_KEY="$master_key" PSI_OUTBOUND_ALLOW_LOOPBACK=true \
+    PSI_DELIVERY_WORKERS="$workers" PSI_DELIVERY_BATCH_SIZE="$batch" \
+    "$psi" "${args[@]}" > "$work/psi-$port.out" 2> "$work/psi-$port.err" &
+  pid=$!
+  pids+=("$pid")
+  until curl -fs -o /dev/null "$psi_url/readyz"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/psi-$port.err" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+
+stop_all_psi() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+
+results=()
+for backend in $backends; do
+  for processes in $process_counts; do
+    rm -rf "$work/data"
+    database_url=""
+    case "$backend" in
+      sqlite) ;;
+      postgres)
+        bench_db="psi_deliveries_$$"
+        psql -q "$postgres_url" -c "CREATE DATABASE $bench_db" >/dev/null
+        database_url="${postgres_url%/*}/$bench_db"
+        ;;
+      *)
+        echo "bench/deliveries.sh: unknown backend $backend (sqlite, postgres)" >&2
+        exit 1
+        ;;
+    esac
+    label="$backend, $processes process(es) x $workers workers, $auth"
+
+    receiver_port="$(free_port)"
+    "$load" receive --port "$receiver_port" --count "$messages" --label "$label" \
+      > "$work/receiver.out" 2> "$work/receiver.err" &
+    receiver_pid=$!
+    until grep -q listening "$work/receiver.out" 2>/dev/null; do
+      kill -0 "$receiver_pid" 2>/dev/null || { cat "$work/receiver.err" >&2; exit 1; }
+      sleep 0.01
+    done
+
+    echo "$label: enqueueing $messages messages..." >&2
+    start_psi 0 "$database_url"
+    read -r did endpoint < <("$load" setup --server "$psi_url" \
+      --receiver "http://127.0.0.1:$receiver_port/hook" --auth "$auth")
+    "$load" enqueue --server "$psi_url" --did "$did" --endpoint "$endpoint" \
+      --count "$messages" --concurrency 32
+    stop_all_psi
+
+    echo "$label: delivering..." >&2
+    for _ in $(seq "$processes"); do
+      start_psi "$workers" "$database_url"
+    done
+    wait "$receiver_pid"
+    receiver_pid=""
+    results+=("$(tail -n 1 "$work/receiver.out")")
+    stop_all_psi
+    # What psi reported as going wrong, if anything.
+    grep -h " ERROR " "$work"/psi-*.err >&2 || true
+    rm -f "$work"/psi-*.err "$work"/psi-*.out
+
+    if [[ -n "$bench_db" ]]; then
+      psql -q "$postgres_url" -c "DROP DATABASE $bench_db" >/dev/null
+      bench_db=""
+    fi
+  done
+done
+
+echo
+echo "deliveries from the outbox to a local receiver, $(nproc) cores:"
+printf '  %s\n' "${results[@]}"
+echo "target: at least 2000 deliveries/s on PostgreSQL"

@@ -1,0 +1,240 @@
+//! Helper of `bench/deliveries.sh`: fills a psi server's outbox with notifications, and receives
+//! them as fast as a receiver can, reporting deliveries per second.
+//!
+//! ```text
+//! # a service with one endpoint pointing at the receiver; prints "<did> <endpoint id>"
+//! deliveries_load setup --server http://127.0.0.1:8080 --admin-token T \
+//!     --receiver http://127.0.0.1:9000/hook --auth bearer
+//! # N test messages through the management API (the server may have no workers)
+//! deliveries_load enqueue --server ... --admin-token T --did D --endpoint E --count 20000
+//! # counts distinct messageIds until N arrived, then prints the rate and exits
+//! deliveries_load receive --port 9000 --count 20000
+//! ```
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates a service with a notification endpoint at `--receiver`; prints its DID and the
+    /// endpoint's id.
+    Setup {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long)]
+        receiver: String,
+        /// `bearer`: HS256 tokens with a SHA secret; `signature`: RSA `X-Body-Signature`.
+        #[arg(long, default_value = "bearer")]
+        auth: String,
+    },
+    /// Sends `--count` test messages to the endpoint, `--concurrency` requests at a time.
+    Enqueue {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long)]
+        did: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+    /// Receives notifications on 127.0.0.1:`--port` until `--count` distinct messages arrived.
+    Receive {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        count: usize,
+        /// A label for the result line.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct Server {
+    /// The psi server's base URL.
+    #[arg(long)]
+    server: String,
+    #[arg(long, env = "PSI_ADMIN_TOKEN")]
+    admin_token: String,
+}
+
+impl Server {
+    async fn post(&self, http: &reqwest::Client, path: &str, body: Value) -> Result<Value> {
+        let response = http
+            .post(format!("{}{path}", self.server))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        ensure!(status.is_success(), "POST {path}: {status} {text}");
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Args::parse().command {
+        Command::Setup {
+            server,
+            receiver,
+            auth,
+        } => setup(&server, &receiver, &auth).await,
+        Command::Enqueue {
+            server,
+            did,
+            endpoint,
+            count,
+            concurrency,
+        } => enqueue(&server, &did, &endpoint, count, concurrency).await,
+        Command::Receive { port, count, label } => receive(port, count, &label).await,
+    }
+}
+
+async fn setup(server: &Server, receiver: &str, auth: &str) -> Result<()> {
+    let http = reqwest::Client::new();
+    let service = server
+        .post(
+            &http,
+            "/api/v1/services",
+            json!({"name": "Deliveries bench"}),
+        )
+        .await?;
+    let did = service["did"].as_str().context("did")?;
+    let key = if auth == "bearer" {
+        let path = format!("/api/v1/services/{did}/keys");
+        server
+            .post(
+                &http,
+                &path,
+                json!({"name": "shared", "type": "sha_secret"}),
+            )
+            .await?;
+        "shared"
+    } else {
+        "default"
+    };
+    let endpoint = server
+        .post(
+            &http,
+            &format!("/api/v1/services/{did}/endpoints"),
+            json!({"url": receiver, "key": key, "auth": auth, "timeout_ms": 5000}),
+        )
+        .await?;
+    println!("{did} {}", endpoint["id"].as_str().context("endpoint id")?);
+    Ok(())
+}
+
+async fn enqueue(
+    server: &Server,
+    did: &str,
+    endpoint: &str,
+    count: usize,
+    concurrency: usize,
+) -> Result<()> {
+    let http = reqwest::Client::new();
+    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
+    let started = Instant::now();
+    let mut senders = JoinSet::new();
+    for sender in 0..concurrency {
+        let (server, http, path) = (server.clone(), http.clone(), path.clone());
+        let share = count / concurrency + usize::from(sender < count % concurrency);
+        senders.spawn(async move {
+            for _ in 0..share {
+                server.post(&http, &path, json!({})).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "enqueued {count} messages in {seconds:.1} s ({:.0}/s)",
+        count as f64 / seconds
+    );
+    Ok(())
+}
+
+/// What the receiver has seen.
+struct Tally {
+    ids: HashSet<String>,
+    calls: usize,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    wanted: usize,
+}
+
+async fn receive(port: u16, count: usize, label: &str) -> Result<()> {
+    let tally = Arc::new(Mutex::new(Tally {
+        ids: HashSet::with_capacity(count),
+        calls: 0,
+        first: None,
+        last: None,
+        wanted: count,
+    }));
+    let done = Arc::new(Notify::new());
+    let app = Router::new()
+        .route("/hook", post(take))
+        .with_state((Arc::clone(&tally), Arc::clone(&done)));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("listen on port {port}"))?;
+    println!("listening");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    done.notified().await;
+    server.abort();
+    let tally = tally.lock().unwrap();
+    let (first, last) = (tally.first.context("first")?, tally.last.context("last")?);
+    let seconds = (last - first).as_secs_f64();
+    println!(
+        "{label}: {count} deliveries in {seconds:.2} s = {:.0} deliveries/s ({} calls, {} repeated)",
+        count as f64 / seconds,
+        tally.calls,
+        tally.calls - tally.ids.len()
+    );
+    Ok(())
+}
+
+type Shared = (Arc<Mutex<Tally>>, Arc<Notify>);
+
+async fn take(State((tally, done)): State<Shared>, body: Bytes) -> &'static str {
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|body| body["messageId"].as_str().map(str::to_owned));
+    let mut tally = tally.lock().unwrap();
+    let now = Instant::now();
+    tally.first.get_or_insert(now);
+    tally.calls += 1;
+    if let Some(id) = id
+        && tally.ids.insert(id)
+        && tally.ids.len() == tally.wanted
+    {
+        tally.last = Some(now);
+        done.notify_one();
+    }
+    "ok"
+}
