@@ -3,9 +3,10 @@
 //   node tests/browser/run.mjs <base-url>
 //
 // The fixture (service DID, interaction, the demo's app link, ...) comes as JSON in the
-// environment variable PSI_BROWSER_FIXTURE; crates/psi-server/tests/browser.rs starts the server,
-// seeds it and runs this script. For the live-status case the script prints `SESSION <token>` on
-// stdout and waits for the page to show the completed event the test then drives.
+// environment variable PSI_BROWSER_FIXTURE; crates/psi-cli/tests/browser.rs starts the server,
+// seeds it and runs this script. For the live-status case the script prints `LINK <link>` on
+// stdout and waits for the page to show the completed event: the test runs the link with the
+// wallet simulator (`psi wallet run`).
 // Screenshots go to test-artifacts/browser/ at the repository root.
 import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
@@ -134,10 +135,11 @@ test("live status shows the completed event and redirects", async (browser) => {
   await page.goto(`${base}${startPath}?redirect=${encodeURIComponent(redirect)}`);
   const status = page.locator("#status");
   await status.getByText("Waiting for the app").waitFor();
-  const session = payloadJson(await page.locator("#link").inputValue()).psiSession;
-  console.log(`SESSION ${session}`);
-  await page.locator('#status[data-state="started"]').waitFor({ timeout: 20000 });
-  await page.locator('#status[data-state="completed"]').waitFor({ timeout: 20000 });
+  const link = await page.locator("#link").inputValue();
+  assert(/^[A-Za-z0-9_-]{22}$/.test(payloadJson(link).psiSession), "the link carries the session");
+  // The test harness runs the link with `psi wallet run`.
+  console.log(`LINK ${link}`);
+  await page.locator('#status[data-state="completed"]').waitFor({ timeout: 30000 });
   await page.screenshot({ path: join(artifacts, "start-completed.png"), fullPage: true });
   await page.check();
   await page.waitForURL(redirect, { timeout: 10000 });

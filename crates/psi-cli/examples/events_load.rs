@@ -177,6 +177,7 @@ async fn run(
                         }],
                     }],
                     callback: None,
+                    session: None,
                 };
                 let started = Instant::now();
                 let reply = wallet.start_event(&did, &holder, &request).await?;

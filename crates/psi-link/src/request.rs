@@ -39,6 +39,11 @@ pub struct LinkRequest {
     /// ignored by the app. Fetching it is not this crate's job.
     #[serde(rename = "sourceURL", skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
+    /// `psiSession`: psi's own extension, not in the platform's protocol. The visit of the start
+    /// page that offered the link, so that the page can follow the event the link starts; a
+    /// wallet that knows it sends it back when it starts the event, platform apps ignore it.
+    #[serde(rename = "psiSession", skip_serializing_if = "Option::is_none")]
+    pub psi_session: Option<String>,
 }
 
 /// Pre-filled attribute values for one credential definition.

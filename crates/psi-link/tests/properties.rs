@@ -96,6 +96,8 @@ fn valid_request() -> impl Strategy<Value = LinkRequest> {
         credentials,
         callback(),
         any::<(bool, bool)>(),
+        // psi's own extension: the start page's session.
+        proptest::option::of("[A-Za-z0-9_-]{22}"),
     )
         .prop_map(
             |(
@@ -106,6 +108,7 @@ fn valid_request() -> impl Strategy<Value = LinkRequest> {
                 prepared_credentials,
                 callback,
                 (drop_action, drop_did),
+                psi_session,
             )| {
                 // With a sourceURL the other fields are optional.
                 let optional = source_url.is_some();
@@ -116,6 +119,7 @@ fn valid_request() -> impl Strategy<Value = LinkRequest> {
                     prepared_credentials,
                     callback,
                     source_url,
+                    psi_session,
                 }
             },
         )

@@ -216,6 +216,11 @@ pub async fn instructions(
     )?;
     writeln!(
         text,
+        "  start page (QR code, live status): {base}/s/{did}/{}/start.html",
+        interaction.id
+    )?;
+    writeln!(
+        text,
         "  public action templates: {base}/service-dashboard-backend/service/{did}/info/action-templates"
     )?;
     writeln!(text, "  link JSON: curl -H \"{auth}\" '{link}?{prefill}'")?;

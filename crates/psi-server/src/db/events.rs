@@ -197,6 +197,8 @@ pub struct NewEvent<'a> {
     pub instance_id: &'a str,
     pub holder_did: &'a str,
     pub callback: Option<&'a str>,
+    /// The start page's session, when the event came from a page's link.
+    pub session: Option<&'a str>,
     pub now: i64,
 }
 
@@ -209,7 +211,8 @@ pub async fn start(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
-         callback, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'started', $6, $7, $7)",
+         callback, session, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'started', $6, $7, $8, $8)",
     )
     .bind(event.id)
     .bind(scope.service_id())
@@ -217,6 +220,7 @@ pub async fn start(
     .bind(event.instance_id)
     .bind(event.holder_did)
     .bind(event.callback)
+    .bind(event.session)
     .bind(event.now)
     .execute(&mut **tx)
     .await?;

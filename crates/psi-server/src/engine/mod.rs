@@ -55,6 +55,9 @@ pub struct EventRequest {
     pub presented: Vec<Presented>,
     /// The link's callback, handed back after a success.
     pub callback: Option<String>,
+    /// The start page's session the link carried (`psiSession`, checked by the wallet API), so
+    /// the page can follow the event.
+    pub session: Option<String>,
 }
 
 /// How the event ended, for the wallet.
@@ -224,6 +227,7 @@ impl Event<'_> {
             instance_id: &self.instance.id,
             holder_did: self.holder_did,
             callback: request.callback.as_deref(),
+            session: request.session.as_deref(),
             now,
         };
         db::events::start(&mut tx, self.scope, &new, self.journal.unwritten().1).await?;

@@ -75,6 +75,7 @@ pub async fn commit(
                 instance_id: &instance.id,
                 holder_did,
                 callback: None,
+                session: None,
                 now,
             };
             db::events::start(&mut tx, scope, &new, &started).await?;

@@ -1,20 +1,16 @@
 //! Page sessions: the token that ties a start page (or an embed) to the event its link starts,
 //! so the page can show the event's progress live.
 //!
-//! The token travels inside the link's JSON as an extra top-level field, [`FIELD`], after the
+//! The token travels inside the link's JSON as an extra top-level field, `psiSession`, after the
 //! protocol's fields. PROTOCOL §2: unknown fields are ignored, so apps that do not know it are
-//! unaffected, and psi-link decodes such links as usual. psi's wallet sends it back with the event
+//! unaffected; psi-link reads it as `LinkRequest::psi_session`. psi's wallet sends it back with the event
 //! (`session` in `POST /wallet/v1/services/{did}/events`), and the engine stores it on the event.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use psi_link::{LinkError, LinkRequest, LinkTarget, MAX_LINK_LEN};
-use serde::Serialize;
+use psi_link::{LinkError, LinkRequest, LinkTarget};
 
 use crate::crypto::random_bytes;
-
-/// The link JSON field that carries the session.
-pub const FIELD: &str = "psiSession";
 
 /// Random bytes in a session: 128 bits, unguessable, so the token is the only authority to read
 /// the status.
@@ -58,17 +54,8 @@ impl Default for Session {
     }
 }
 
-/// The request's JSON with the session appended.
-#[derive(Serialize)]
-struct WithSession<'a> {
-    #[serde(flatten)]
-    request: &'a LinkRequest,
-    #[serde(rename = "psiSession")]
-    session: &'a str,
-}
-
-/// The app link of `request` on `target`, carrying `session`: checked by psi-link like any link
-/// (including its length limit), then encoded the same way (URL-safe base64 without padding).
+/// The app link of `request` on `target`, carrying `session` in psi-link's `psiSession` field:
+/// checked and encoded like any link (including its length limit).
 ///
 /// ```
 /// use psi_link::{Environment, LinkRequest, LinkTarget};
@@ -78,8 +65,10 @@ struct WithSession<'a> {
 ///     service_did: Some("GbzPqgnU4XsMs7xg9mYJW8".into()),
 ///     ..Default::default()
 /// };
-/// let link = app_link(&request, &LinkTarget::env(Environment::Production), &Session::new())?;
-/// assert_eq!(psi_link::decode(&link)?.request, request);
+/// let session = Session::new();
+/// let link = app_link(&request, &LinkTarget::env(Environment::Production), &session)?;
+/// let decoded = psi_link::decode(&link)?.request;
+/// assert_eq!(decoded.psi_session.as_deref(), Some(session.as_str()));
 /// # Ok::<(), psi_link::LinkError>(())
 /// ```
 pub fn app_link(
@@ -87,25 +76,11 @@ pub fn app_link(
     target: &LinkTarget,
     session: &Session,
 ) -> Result<String, LinkError> {
-    let plain = psi_link::encode(request, target, psi_link::LinkKind::App)?;
-    let json = serde_json::to_string(&WithSession {
-        request,
-        session: session.as_str(),
-    })
-    .expect("a link request always serialises");
-    let payload_start = plain.len() - psi_link::encode_payload(request).len();
-    let link = format!(
-        "{}{}",
-        &plain[..payload_start],
-        URL_SAFE_NO_PAD.encode(json)
-    );
-    if link.len() > MAX_LINK_LEN {
-        return Err(LinkError::TooLong {
-            len: link.len(),
-            max: MAX_LINK_LEN,
-        });
-    }
-    Ok(link)
+    let request = LinkRequest {
+        psi_session: Some(session.as_str().to_owned()),
+        ..request.clone()
+    };
+    psi_link::encode(&request, target, psi_link::LinkKind::App)
 }
 
 #[cfg(test)]
@@ -134,7 +109,15 @@ mod tests {
             session.as_str()
         );
         assert_eq!(json, expected);
-        assert_eq!(psi_link::decode(&link).unwrap().request, request);
+        let decoded = psi_link::decode(&link).unwrap().request;
+        assert_eq!(decoded.psi_session.as_deref(), Some(session.as_str()));
+        assert_eq!(
+            LinkRequest {
+                psi_session: None,
+                ..decoded
+            },
+            request
+        );
         assert_ne!(Session::new(), session);
         assert_eq!(Session::parse(session.as_str()), Some(session));
     }

@@ -14,6 +14,7 @@ use crate::engine::{self, EventRequest};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::pages::session::Session;
 use crate::public::PublicService;
 
 /// A holder's request to run an interaction, signed.
@@ -42,6 +43,10 @@ pub struct StartEvent {
     /// The link's callback, handed back after a success.
     #[serde(default)]
     pub callback: Option<String>,
+    /// The link's `psiSession` (22 base64url characters), when it came from a start page: the
+    /// page then shows this event's progress.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 /// How the event ended.
@@ -86,7 +91,17 @@ pub async fn start(
     if let Some(callback) = &body.callback {
         check_callback(&scope, &body.action_id, callback)?;
     }
+    if body
+        .session
+        .as_deref()
+        .is_some_and(|s| Session::parse(s).is_none())
+    {
+        return Err(ApiError::Validation(
+            "`session` must be a link's psiSession: 22 base64url characters".into(),
+        ));
+    }
     let request = EventRequest {
+        session: body.session,
         action_id: body.action_id,
         instance_id: body.instance_id,
         holder: signed.holder,

@@ -9,7 +9,10 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, TestDb, expect_json, spawn_app, spawn_app_on};
+use crate::engine::support::{Answer, Fixture, Holder};
+use crate::helpers::{
+    ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
+};
 use crate::model;
 
 backend_tests!(
@@ -731,48 +734,67 @@ async fn the_embeds_link_json_follows_the_pages_rules_with_cors(backend: Backend
 }
 
 async fn the_status_stream_follows_the_latest_event_of_its_session(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let demo = club(&app).await;
-    let start = page(&app, &start_path(&demo), DESKTOP).await;
+    // The engine's fixture: "Join" calls a webhook on a receiver on loopback.
+    let fx = Fixture::new(backend).await;
+    let app = &fx.app;
+    let start = page(
+        app,
+        &format!("/s/{}/{}/start.html", fx.did, fx.join),
+        DESKTOP,
+    )
+    .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.body);
     let status_url = attribute_after(&start.body, "id=\"status\"", "data-status-url");
-    let session = status_url.rsplit('/').next().unwrap().to_owned();
+    let link = attribute_after(&start.body, "id=\"link\"", "value");
+    let session = payload_json(&link)["psiSession"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        status_url.ends_with(&format!("/status/{session}")),
+        "{status_url}"
+    );
     let mut stream = app.client.get(app.url(&status_url)).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()[CONTENT_TYPE], "text/event-stream");
     assert_eq!(stream.headers()["cache-control"], "no-store");
     next_status(&mut stream, r#"{"state":"waiting_for_holder"}"#).await;
 
-    // The engine's rows, as it writes them when the wallet's event carries the session.
-    let pool = app.db.raw_pool().await;
-    let service_id: String = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
-        .bind(&demo.did)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
-         message, callback, created_at, updated_at, session) \
-         VALUES ('e1', $1, $2, $3, 'holder', 'started', NULL, NULL, 1, 1, $4)",
-    )
-    .bind(&service_id)
-    .bind(&demo.interaction)
-    .bind(&demo.instance)
-    .bind(&session)
-    .execute(&pool)
-    .await
-    .unwrap();
-    next_status(&mut stream, r#"{"state":"started"}"#).await;
-    sqlx::query(
-        "UPDATE events SET state = 'failed', message = 'Your card <b>expired</b>' WHERE id = 'e1'",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    next_status(
-        &mut stream,
-        r#"{"state":"failed","message":"Your card <b>expired</b>"}"#,
+    // A session that is not a link's is refused before any event starts.
+    let holder = Holder::new();
+    let events = format!("/wallet/v1/services/{}/events", fx.did);
+    let mut body = json!({"actionId": fx.join, "presented": fx.applicant_presented("Ada")});
+    body["session"] = json!("../other");
+    expect_error(
+        holder.post(app, &events, body.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
     )
     .await;
+
+    // The wallet runs the page's link; the webhook takes a while, then declines.
+    fx.receiver.script("/hook", |request| Answer {
+        // Within the webhook's 2 s timeout, longer than the stream's 1 s poll.
+        delay: std::time::Duration::from_millis(1600),
+        ..Answer::json(json!({
+            "ok": false,
+            "message": "Your card <b>expired</b>",
+            "actionEventId": request["actionEventId"],
+            "type": "failure",
+        }))
+    });
+    body["session"] = json!(session);
+    let watch = async {
+        next_status(&mut stream, r#"{"state":"started"}"#).await;
+        next_status(
+            &mut stream,
+            r#"{"state":"failed","message":"Your card <b>expired</b>"}"#,
+        )
+        .await;
+    };
+    let (response, ()) = tokio::join!(holder.post(app, &events, body), watch);
+    let outcome = expect_json(response, StatusCode::OK).await;
+    assert_eq!(outcome["state"], "failed", "{outcome}");
     let end = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk()).await;
     assert!(
         matches!(end, Ok(Ok(None))),
@@ -781,15 +803,12 @@ async fn the_status_stream_follows_the_latest_event_of_its_session(backend: Back
 
     // Another service's path does not reach this session's event.
     let other = app.create_service("Other").await;
-    let elsewhere = status_url.replace(&demo.did, &other);
+    let elsewhere = status_url.replace(&fx.did, &other);
     let mut stream = app.client.get(app.url(&elsewhere)).send().await.unwrap();
     next_status(&mut stream, r#"{"state":"waiting_for_holder"}"#).await;
     let bad = app
         .client
-        .get(app.url(&format!(
-            "/s/{}/{}/status/short",
-            demo.did, demo.interaction
-        )))
+        .get(app.url(&format!("/s/{}/{}/status/short", fx.did, fx.join)))
         .send()
         .await
         .unwrap();

@@ -166,6 +166,9 @@ pub struct EventRequest {
     pub presented: Vec<Presented>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
+    /// The link's `psiSession`: the start page that offered the link follows this event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// How an event ended, as far as the holder is concerned.

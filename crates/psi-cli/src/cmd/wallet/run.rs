@@ -98,6 +98,7 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode> {
         prefilled: request.prepared_credentials.clone().unwrap_or_default(),
         presented: presented.iter().map(|(p, _)| p.clone()).collect(),
         callback: request.callback.clone().filter(|c| !c.is_empty()),
+        session: request.psi_session.clone(),
     };
     let reply = client.start_event(&service_did, &holder, &event).await?;
     let issued = store_issued(&reply, &info, holder.did(), &mut wallet)?;

@@ -1,6 +1,8 @@
 //! Real-browser tests of the web pages: starts a server on 127.0.0.1 (SQLite in a temporary
-//! directory, a service with an interaction made through the management API) and runs `node tests/browser/run.mjs <base-url>`, which drives
-//! Debian's Chromium with Playwright. Skipped, loudly, only when `/usr/bin/chromium` or
+//! directory, a service with an interaction made through the management API) and runs
+//! `node tests/browser/run.mjs <base-url>`, which drives Debian's Chromium with Playwright. For
+//! the live status, the script prints the start page's link (`LINK <link>`) and this test runs
+//! it with the wallet simulator (`psi wallet run`) while the page watches. Skipped, loudly, only when `/usr/bin/chromium` or
 //! `tests/browser/node_modules` is missing (`apt-get install chromium`, `npm ci --prefix
 //! tests/browser`). Screenshots land in `test-artifacts/browser/`.
 
@@ -11,7 +13,6 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde_json::{Value, json};
-use sqlx::AnyPool;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -106,17 +107,13 @@ async fn pages_work_in_a_real_browser() {
         .spawn()
         .expect("node runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let pool = {
-        sqlx::any::install_default_drivers();
-        let url = format!("sqlite://{}", data_dir.path().join("psi.db").display());
-        AnyPool::connect(&url).await.expect("the server's database")
-    };
+    let wallet = data_dir.path().join("wallet.json");
     let mut summary = None;
     let run = async {
         while let Some(line) = lines.next_line().await.expect("node's output") {
             println!("{line}");
-            if let Some(session) = line.strip_prefix("SESSION ") {
-                drive_event(&pool, &did, &id, session).await;
+            if let Some(link) = line.strip_prefix("LINK ") {
+                run_wallet(&base, &wallet, link).await;
             }
             if line.contains(" passed, ") {
                 summary = Some(line);
@@ -182,34 +179,28 @@ async fn club(client: &reqwest::Client, base: &str) -> (String, Value) {
     (did, interaction)
 }
 
-/// Runs the page's session through `started` and `completed` as the engine records an event
-/// started from the page's link.
-async fn drive_event(pool: &AnyPool, did: &str, interaction: &str, session: &str) {
-    let service_id: String = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
-        .bind(did)
-        .fetch_one(pool)
+/// Runs `link` with the wallet simulator, as a holder who scanned the page's QR code would.
+async fn run_wallet(server: &str, wallet: &Path, link: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_psi"))
+        .args(["wallet", "run", link, "--json"])
+        .args([
+            "--attr",
+            "Full name=Ada Lovelace",
+            "--attr",
+            "Born=631152000",
+        ])
+        .env("PSI_SERVER", server)
+        .env("PSI_WALLET", wallet)
+        .stdin(Stdio::null())
+        .output()
         .await
-        .expect("the service");
-    let instance: String =
-        sqlx::query_scalar("SELECT id FROM instances WHERE interaction_id = $1 AND is_default = 1")
-            .bind(interaction)
-            .fetch_one(pool)
-            .await
-            .expect("the default instance");
-    sqlx::query(
-        "INSERT INTO events (id, service_id, interaction_id, instance_id, holder_did, state, \
-         created_at, updated_at, session) VALUES ('browser', $1, $2, $3, 'holder', 'started', 1, 1, $4)",
-    )
-    .bind(service_id)
-    .bind(interaction)
-    .bind(instance)
-    .bind(session)
-    .execute(pool)
-    .await
-    .expect("event started");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    sqlx::query("UPDATE events SET state = 'completed', updated_at = 2 WHERE id = 'browser'")
-        .execute(pool)
-        .await
-        .expect("event completed");
+        .expect("psi runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "psi wallet run: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcome: Value = serde_json::from_str(&stdout).expect("JSON outcome");
+    assert_eq!(outcome["state"], "completed", "{outcome}");
 }
