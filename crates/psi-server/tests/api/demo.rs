@@ -68,7 +68,7 @@ async fn the_demo_instructions_name_urls_that_answer(backend: Backend) {
         .split(['\'', ' ', '\n'])
         .filter(|word| word.starts_with("http://"))
         .collect();
-    assert_eq!(urls.len(), 4, "{text}");
+    assert_eq!(urls.len(), 5, "{text}");
     assert!(text.contains(ADMIN_TOKEN), "{text}");
     for url in urls {
         let response = app
