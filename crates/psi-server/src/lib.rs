@@ -157,12 +157,12 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         let did = demo::seed(app.state()).await?;
         demo::receiver::attach(app.state(), &did, app.addr).await?;
-        print!("{}", demo::wallet::commands(app.state(), &did).await?);
         let token = app
             .generated_admin_token
             .as_ref()
             .map(|t| t.expose_secret());
         print!("{}", demo::instructions(app.state(), &did, token).await?);
+        print!("{}", demo::wallet::commands(app.state(), &did).await?);
         if token.is_none() {
             println!("admin token: the configured one, or the one printed at the first start");
         }
