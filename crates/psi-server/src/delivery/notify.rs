@@ -1,5 +1,6 @@
-//! The notifications of the changes the engine makes, each enqueued in the transaction of its
-//! change: `event.completed` or `event.failed` when an event settles, `credential.issued` for
+//! The notifications of the changes events make (through the engine, or a third party's
+//! `credentials-issued` / `credentials-issuing-failed` call), each enqueued in the transaction of
+//! its change: `event.completed` or `event.failed` when an event settles, `credential.issued` for
 //! what it issued and `credential.revoked` for what it revoked.
 
 use std::collections::BTreeMap;

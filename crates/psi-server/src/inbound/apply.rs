@@ -1,11 +1,12 @@
 //! Writing what a call changes, in one transaction with its answer: the event settles (a waiting
 //! one, or a new one for a push), the credentials are stored for the holder's inbox, revocations
-//! take effect, and the answer is kept for repeats. Of two calls racing on one event or with one
-//! body, one acts and the other replays its answer.
+//! take effect, the service's notifications are enqueued, and the answer is kept for repeats. Of
+//! two calls racing on one event or with one body, one acts and the other replays its answer.
 
 use crate::credentials::issue::{self, Signed};
 use crate::db::events::{EventState, LogEntry, LogKind, NewEvent, Settlement};
 use crate::db::{self, new_id, now_ms};
+use crate::delivery::notify::{self, SettledEvent};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
@@ -110,6 +111,17 @@ pub async fn commit(
         now,
     };
     db::events::settle(&mut tx, scope, &event_id, &settlement).await?;
+    let notice = SettledEvent {
+        event_id: &event_id,
+        action_id: &target.interaction().id,
+        instance_id: target.instance_id(),
+        holder_did: target.holder_did(),
+        state: change.state,
+        message: change.message.as_deref(),
+        issued: &change.batch,
+        revoked: &revoked,
+    };
+    notify::event_settled(&mut tx, scope, &notice).await?;
     let reply = Reply {
         ok: true,
         event_id,

@@ -373,11 +373,16 @@ impl Received {
 }
 
 impl<B> Call<B> {
-    /// Authorises the call for `need` and accepts its token once; returns the stored answer when
-    /// the call was made before.
+    /// Authorises the call for `need`; returns the stored answer when the call was made before,
+    /// else accepts its token once. A sender retrying the very same request (same token, same
+    /// body) after a lost answer gets that answer, not a refusal of its `jti`; the token still
+    /// cannot carry any other call.
     async fn admit(&self, state: &AppState, need: &Need<'_>) -> Result<Option<Answer>, ApiError> {
         auth::authorise(&self.caller, need)?;
+        if let Some(earlier) = self.idempotency.earlier(&state.db, &self.scope).await? {
+            return Ok(Some(earlier));
+        }
         auth::accept_token(state, &self.scope, &self.caller).await?;
-        self.idempotency.earlier(&state.db, &self.scope).await
+        Ok(None)
     }
 }

@@ -39,6 +39,14 @@ impl Target {
         }
     }
 
+    /// The instance run: the event's, or the one a push picked.
+    pub fn instance_id(&self) -> &str {
+        match self {
+            Target::Event { event, .. } => &event.instance_id,
+            Target::Push { instance, .. } => &instance.id,
+        }
+    }
+
     /// The holder's pairwise DID.
     pub fn holder_did(&self) -> &str {
         match self {

@@ -241,7 +241,7 @@ async fn endpoint_settings_are_checked_and_errors_name_the_field(backend: Backen
         ),
         (
             with("key", json!("shared")),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "SHA secret",
         ),
         (

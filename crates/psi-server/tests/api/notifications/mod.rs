@@ -3,6 +3,7 @@
 mod delivery;
 mod endpoints;
 mod engine;
+mod inbound;
 mod receiver;
 mod replay;
 
