@@ -93,6 +93,7 @@ test("desktop start page shows a QR code whose content is the link", async (brow
   assert(response.status() === 200, `status ${response.status()}`);
   await page.locator("svg.qr-code").waitFor();
   const link = await page.locator("#link").inputValue();
+  assert((await page.locator("a#open").getAttribute("href")) === link, "the link as an <a href>");
   const decoded = await decodeQr(page.locator("svg.qr-code"));
   assert(decoded === link, `QR ${decoded} != link ${link}`);
   const request = payloadJson(link);

@@ -65,8 +65,9 @@ impl From<Webhook> for WebhookInput {
     }
 }
 
-/// Checks a webhook given as `field`: the URL and timeout (422), and that the key exists and can
-/// authenticate calls with the auth scheme (400: a SHA secret with `signature` is refused).
+/// Checks a webhook given as `field`: the URL and timeout, and that the key can authenticate
+/// calls with the auth scheme (422: a SHA secret with `signature` is refused); an unknown key is
+/// a 400.
 pub async fn resolve(
     state: &AppState,
     scope: &ServiceScope,
@@ -77,8 +78,7 @@ pub async fn resolve(
     let url = WebhookUrl::parse(&input.url).map_err(invalid)?;
     let timeout_ms = domain::check_timeout(input.timeout_ms).map_err(invalid)?;
     let kind = key_kind(state, scope, &format!("{field}.key"), &input.key).await?;
-    domain::check_outgoing_key(&input.key, kind, input.auth)
-        .map_err(|e| ApiError::BadRequest(format!("`{field}`: {e}")))?;
+    domain::check_outgoing_key(&input.key, kind, input.auth).map_err(invalid)?;
     Ok(NewWebhook {
         url,
         key_name: input.key,

@@ -45,7 +45,7 @@ backend_tests!(
     a_definition_gets_a_wire_id_from_the_service_did_a_number_and_its_tag,
     a_schema_has_one_definition_per_tag,
     a_schema_that_is_not_the_services_is_a_bad_request,
-    a_sha_secret_with_signature_auth_is_a_bad_request,
+    a_sha_secret_with_signature_auth_is_a_validation_error,
     an_unknown_key_name_is_a_bad_request,
     issuers_are_third_party_public_keys_or_sha_secrets,
     source_ip_prefixes_must_be_cidrs_without_host_bits,
@@ -152,15 +152,15 @@ async fn a_schema_that_is_not_the_services_is_a_bad_request(backend: Backend) {
     }
 }
 
-async fn a_sha_secret_with_signature_auth_is_a_bad_request(backend: Backend) {
+async fn a_sha_secret_with_signature_auth_is_a_validation_error(backend: Backend) {
     let app = spawn_app(backend).await;
     let did = app.create_service("Acme").await;
     add_key(&app, &did, json!({"name": "shared", "type": "sha_secret"})).await;
     let hook = |auth: &str| json!({"check_webhook": {"url": "https://checks.example.com/", "key": "shared", "auth": auth}});
     let message = expect_error(
         attempt(&app, &did, hook("signature")).await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
     )
     .await;
     assert!(

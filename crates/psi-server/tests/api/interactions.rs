@@ -239,8 +239,8 @@ async fn an_interaction_webhook_with_a_sha_secret_needs_bearer_auth(backend: Bac
     let message = expect_error(
         app.post(&interactions(&did), ADMIN_TOKEN, &body("signature"))
             .await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
     )
     .await;
     assert!(
@@ -253,8 +253,8 @@ async fn an_interaction_webhook_with_a_sha_secret_needs_bearer_auth(backend: Bac
     let to_signature = json!({"webhook": {"url": "https://hooks.example.com/", "key": "shared", "auth": "signature"}});
     expect_error(
         app.patch(&path, ADMIN_TOKEN, &to_signature).await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
     )
     .await;
 }

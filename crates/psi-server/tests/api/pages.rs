@@ -179,6 +179,11 @@ async fn a_desktop_gets_name_description_qr_and_the_link_without_callback(backen
     );
 
     let link = attribute_after(&page.body, "id=\"link\"", "value");
+    assert_eq!(
+        attribute_after(&page.body, "id=\"open\"", "href"),
+        link,
+        "the desktop page offers the link as a link too"
+    );
     let decoded = psi_link::decode(&link).expect("the page's link decodes");
     assert_eq!(
         decoded.request.action_id.as_deref(),

@@ -215,7 +215,7 @@ async fn check_key(
     auth: AuthScheme,
 ) -> Result<(), ApiError> {
     let kind = webhook_config::key_kind(state, scope, "key", key).await?;
-    domain::check_outgoing_key(key, kind, auth).map_err(|e| ApiError::BadRequest(e.to_string()))
+    domain::check_outgoing_key(key, kind, auth).map_err(|e| ApiError::Validation(e.to_string()))
 }
 
 async fn found(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Endpoint, ApiError> {
@@ -231,10 +231,10 @@ async fn found(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Endpo
     params(("did" = String, Path, description = "The service's public DID")),
     responses(
         (status = 201, description = "Created, enabled", body = EndpointView),
-        (status = 400, description = "No such key, or the key cannot sign with this auth", body = ErrorBody),
+        (status = 400, description = "No such key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer`)", body = ErrorBody)))]
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -296,7 +296,7 @@ pub async fn get(
         (status = 200, description = "The endpoint, changed", body = EndpointView),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or endpoint", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer`)", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -391,10 +391,10 @@ pub async fn disable(
         ("id" = String, Path, description = "The endpoint")),
     responses(
         (status = 200, description = "The endpoint, with its new key and the previous one", body = EndpointView),
-        (status = 400, description = "No such key, or the key cannot sign with this auth", body = ErrorBody),
+        (status = 400, description = "No such key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or endpoint", body = ErrorBody),
-        (status = 422, description = "The key is the current one, or the overlap is out of range", body = ErrorBody)))]
+        (status = 422, description = "The key is the current one or cannot sign with this auth, or the overlap is out of range", body = ErrorBody)))]
 pub async fn rotate(
     scope: ServiceScope,
     State(state): State<AppState>,
