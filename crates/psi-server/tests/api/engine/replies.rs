@@ -22,6 +22,7 @@ backend_tests!(
     issued_credentials_that_do_not_fit_their_definition_fail_the_event_with_nothing_issued,
     an_interaction_without_webhook_waits_for_a_later_issue,
     a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called,
+    a_one_off_credential_is_issued_once_per_holder_until_it_is_revoked,
 );
 
 async fn an_issue_reply_issues_a_signed_credential_to_the_holder(backend: Backend) {
@@ -412,4 +413,54 @@ async fn a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called(backe
         "{error}"
     );
     assert!(error.ends_with("loopback address"), "{error}");
+}
+
+async fn a_one_off_credential_is_issued_once_per_holder_until_it_is_revoked(backend: Backend) {
+    let fx = Fixture::new(backend).await;
+    let definition = format!(
+        "/api/v1/services/{}/credential-definitions/{}",
+        fx.did, fx.membership
+    );
+    let changed = expect_json(
+        fx.app
+            .patch(&definition, &fx.token, &json!({"one_off": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["one_off"], true);
+    let holder = Holder::new();
+    let first = fx.member(&holder, "1").await;
+
+    let again = fx.join(&holder, "Ada").await;
+    assert_eq!(again["state"], "completed", "{again}");
+    assert_eq!(again["issued"], json!([]), "{again}");
+    let event = fx.event(again["event_id"].as_str().unwrap()).await;
+    let denial = event["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["kind"] == "denied")
+        .unwrap_or_else(|| panic!("a denied entry: {event}"));
+    assert!(
+        denial["detail"]
+            .as_str()
+            .unwrap()
+            .contains("issued once only"),
+        "{denial}"
+    );
+
+    // Another holder still gets one; the first holder again once theirs is revoked.
+    let other = fx.join(&Holder::new(), "Grace").await;
+    assert_eq!(other["issued"].as_array().unwrap().len(), 1, "{other}");
+    let revoke = format!(
+        "/api/v1/services/{}/credentials/{}/revoke",
+        fx.did,
+        first["jti"].as_str().unwrap()
+    );
+    let response = fx.app.post(&revoke, &fx.token, &json!({})).await;
+    assert!(response.status().is_success(), "{}", response.status());
+    let after = fx.join(&holder, "Ada").await;
+    assert_eq!(after["issued"].as_array().unwrap().len(), 1, "{after}");
+    assert_eq!(fx.credentials().await.as_array().unwrap().len(), 3);
 }
