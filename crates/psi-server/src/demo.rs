@@ -130,6 +130,7 @@ async fn seed_model(state: &AppState, scope: &ServiceScope) -> anyhow::Result<()
             name: "location".to_owned(),
             value: "Online".to_owned(),
         }],
+        completion_url: None,
     };
     interactions::create(scope.clone(), State(state.clone()), Json(body)).await?;
     Ok(())

@@ -18,7 +18,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::interactions::{
     Interaction, IssuedCredential, NewInteraction, NewRequiredCredential, RequiredCredential,
 };
-use crate::domain::{Attestation, Description, Medium, Name, Parameter, Parameters};
+use crate::domain::{Attestation, Description, Medium, Name, Parameter, Parameters, WebhookUrl};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ErrorDetail, ResultExt};
 use crate::http::json::Json;
@@ -72,6 +72,10 @@ pub struct CreateInteraction {
     /// Parameters of the default instance.
     #[serde(default)]
     pub parameters: Vec<Parameter>,
+    /// Where the start page sends the holder when the interaction completes: an absolute
+    /// http(s) URL, e.g. the service's welcome page. Absent: the page stays.
+    #[schema(example = "https://shop.example.org/welcome")]
+    pub completion_url: Option<String>,
 }
 
 fn default_active() -> bool {
@@ -97,6 +101,10 @@ pub struct UpdateInteraction {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<WebhookInput>)]
     pub webhook: Option<Option<WebhookInput>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub completion_url: Option<Option<String>>,
 }
 
 /// An interaction.
@@ -111,6 +119,8 @@ pub struct InteractionView {
     pub required_credentials: Vec<RequiredCredentialJson>,
     pub issued_credentials: Vec<String>,
     pub webhook: Option<WebhookView>,
+    /// Where the start page sends the holder on completion.
+    pub completion_url: Option<String>,
     /// The default instance first.
     pub instances: Vec<InstanceView>,
     /// Unix milliseconds.
@@ -131,6 +141,7 @@ impl From<Interaction> for InteractionView {
             description: interaction.description,
             active: interaction.active,
             media: interaction.media,
+            completion_url: interaction.completion_url,
             created_at: interaction.created_at,
             updated_at: interaction.updated_at,
         }
@@ -164,6 +175,7 @@ struct Fields {
     required: Vec<RequiredCredentialJson>,
     issued: Vec<String>,
     webhook: Option<WebhookInput>,
+    completion_url: Option<String>,
 }
 
 /// Checks all fields: names and lists (422); credentials of this service that allow what is asked
@@ -225,6 +237,20 @@ async fn check(
         }
         issued.push(definition.id.clone());
     }
+    let completion_url = fields
+        .completion_url
+        .map(|url| {
+            WebhookUrl::parse(&url)
+                .map(|url| url.as_str().to_owned())
+                .map_err(|_| {
+                    ApiError::Validation(
+                        "`completion_url` must be an absolute http or https URL without a user \
+                         name or password"
+                            .into(),
+                    )
+                })
+        })
+        .transpose()?;
     let webhook = match fields.webhook {
         Some(input) => Some(webhook_config::resolve(state, scope, "webhook", input).await?),
         None => None,
@@ -237,6 +263,7 @@ async fn check(
         required,
         issued,
         webhook,
+        completion_url,
     })
 }
 
@@ -309,6 +336,7 @@ pub async fn create(
         required: body.required_credentials,
         issued: body.issued_credentials,
         webhook: body.webhook,
+        completion_url: body.completion_url,
     };
     let new = check(&state, &scope, fields).await?;
     let id = db::interactions::insert(&state.db, &scope, &new, &parameters)
@@ -388,6 +416,7 @@ pub async fn update(
         webhook: body
             .webhook
             .unwrap_or_else(|| current.webhook.map(Into::into)),
+        completion_url: body.completion_url.unwrap_or(current.completion_url),
     };
     let new = check(&state, &scope, fields).await?;
     if !db::interactions::update(&state.db, &scope, &id, &new)

@@ -31,6 +31,8 @@ pub struct Interaction {
     pub issued: Vec<IssuedCredential>,
     /// The interaction webhook (PROTOCOL §4.1).
     pub webhook: Option<Webhook>,
+    /// Where the start page sends the holder on completion.
+    pub completion_url: Option<String>,
     /// The default instance first, then oldest first; never empty.
     pub instances: Vec<Instance>,
     pub created_at: i64,
@@ -79,6 +81,7 @@ struct InteractionRow {
     webhook_key: Option<String>,
     webhook_auth: Option<String>,
     webhook_timeout_ms: Option<i64>,
+    completion_url: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -99,7 +102,8 @@ struct CredentialRow {
 fn interaction_query(condition: &str) -> String {
     format!(
         "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
-         k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.created_at, i.updated_at \
+         k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
+         i.created_at, i.updated_at \
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
          WHERE i.service_id = $1 {condition} ORDER BY i.created_at, i.id"
     )
@@ -187,6 +191,7 @@ async fn load(db: &Db, scope: &ServiceScope, id: Option<&str>) -> sqlx::Result<V
                 id: row.id,
                 name: row.name,
                 description: row.description,
+                completion_url: row.completion_url,
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             })
@@ -215,6 +220,8 @@ pub struct NewInteraction {
     /// Internal ids of credential definitions of the scoped service.
     pub issued: Vec<String>,
     pub webhook: Option<NewWebhook>,
+    /// Checked: an absolute http(s) URL.
+    pub completion_url: Option<String>,
 }
 
 /// A required credential to store; the definition is one of the scoped service's.
@@ -240,9 +247,10 @@ pub async fn insert(
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "INSERT INTO interactions (id, service_id, name, description, active, media, \
-         webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, created_at, updated_at) \
+         webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, completion_url, \
+         created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $11, $11)",
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $12, $11, $11)",
     )
     .bind(&id)
     .bind(scope.service_id())
@@ -255,6 +263,7 @@ pub async fn insert(
     .bind(auth)
     .bind(timeout)
     .bind(now)
+    .bind(new.completion_url.as_deref())
     .execute(&mut *tx)
     .await?;
     insert_credentials(&mut tx, scope, &id, new).await?;
@@ -277,7 +286,7 @@ pub async fn update(
         "UPDATE interactions SET name = $3, description = $4, active = $5, media = $6, \
          webhook_url = $7, \
          webhook_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $8), \
-         webhook_auth = $9, webhook_timeout_ms = $10, updated_at = $11 \
+         webhook_auth = $9, webhook_timeout_ms = $10, updated_at = $11, completion_url = $12 \
          WHERE service_id = $1 AND id = $2",
     )
     .bind(scope.service_id())
@@ -291,6 +300,7 @@ pub async fn update(
     .bind(auth)
     .bind(timeout)
     .bind(now_ms())
+    .bind(new.completion_url.as_deref())
     .execute(&mut *tx)
     .await?;
     if result.rows_affected() == 0 {

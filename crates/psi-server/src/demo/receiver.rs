@@ -104,6 +104,7 @@ pub async fn attach(state: &AppState, did: &Did, bound: SocketAddr) -> anyhow::R
                 .map(|i| i.definition_id)
                 .collect(),
             webhook: Some(webhook.clone()),
+            completion_url: interaction.completion_url,
         };
         db::interactions::update(&state.db, &scope, &interaction.id, &new).await?;
     }

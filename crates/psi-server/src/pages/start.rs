@@ -7,7 +7,8 @@
 //! attributes (repeated `prefill=CREDENTIAL_ID:NAME=VALUE`) and set a custom callback
 //! (`callback`, phones only): all checked by the link endpoint's own [`prepare`]. Each offer
 //! makes a new [`Session`], carried in the link, whose live status the page shows; on completion
-//! the page may go to `redirect`, a URL on one of `pages.redirect_origins`.
+//! the page may go to `redirect`, a URL on one of `pages.redirect_origins`, else to the
+//! interaction's `completion_url`.
 
 use askama::Template;
 use axum::Json;
@@ -165,7 +166,8 @@ async fn offer(
             interaction.id,
             session.as_str()
         ),
-        redirect,
+        // The visitor's own choice (checked against pages.redirect_origins) over the service's.
+        redirect: redirect.or_else(|| interaction.completion_url.clone()),
     })
 }
 
@@ -239,7 +241,7 @@ pub async fn page(
         Ok(offer) => offer,
         Err(ApiError::Conflict(_)) => return Problem::paused().into_response(),
         Err(ApiError::NotFound(message)) => {
-            return Problem::not_found(format!("This {message}: check the address."))
+            return Problem::not_found(format!("Nothing here: {message}. Check the address."))
                 .into_response();
         }
         Err(error) => return Problem::from(error).into_response(),

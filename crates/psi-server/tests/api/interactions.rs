@@ -21,6 +21,7 @@ backend_tests!(
     interactions_are_paused_and_activated_never_deleted,
     a_patch_changes_only_the_given_fields_and_null_removes_the_webhook,
     another_services_token_gets_404_on_an_interaction,
+    a_completion_url_is_an_absolute_http_url_and_null_removes_it,
 );
 
 async fn an_interaction_is_created_with_a_default_instance_and_listed_with_its_id(
@@ -402,4 +403,56 @@ async fn another_services_token_gets_404_on_an_interaction(backend: Backend) {
     )
     .await;
     assert_eq!(unchanged["active"], true);
+}
+
+async fn a_completion_url_is_an_absolute_http_url_and_null_removes_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let created = model::interaction(&app, &did, json!({"name": "Join"})).await;
+    assert_eq!(created["completion_url"], Value::Null);
+    let path = format!("{}/{}", interactions(&did), created["id"].as_str().unwrap());
+    for bad in [
+        "javascript:alert(1)",
+        "/welcome",
+        "https://user:secret@shop.example.org/",
+        "ftp://shop.example.org/",
+    ] {
+        let message = expect_error(
+            app.patch(&path, ADMIN_TOKEN, &json!({"completion_url": bad}))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert!(message.contains("completion_url"), "{bad}: {message}");
+    }
+    let set = expect_json(
+        app.patch(
+            &path,
+            ADMIN_TOKEN,
+            &json!({"completion_url": "https://shop.example.org/welcome?from=psi"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        set["completion_url"],
+        "https://shop.example.org/welcome?from=psi"
+    );
+    // Other changes keep it; null removes it.
+    let renamed = expect_json(
+        app.patch(&path, ADMIN_TOKEN, &json!({"name": "Join us"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed["completion_url"], set["completion_url"]);
+    let removed = expect_json(
+        app.patch(&path, ADMIN_TOKEN, &json!({"completion_url": null}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(removed["completion_url"], Value::Null);
 }

@@ -27,7 +27,10 @@ backend_tests!(
     static_files_are_cached_by_etag_and_the_embed_loads_anywhere,
     the_embeds_link_json_follows_the_pages_rules_with_cors,
     the_status_stream_follows_the_latest_event_of_its_session,
-    redirects_go_only_to_configured_origins,
+    redirects_go_to_configured_origins_or_the_services_completion_url,
+    markup_in_attribute_names_is_inert_on_the_landing_page,
+    markup_in_query_names_is_inert_on_the_start_pages_error_pages,
+    the_start_page_offers_the_instance_its_query_picks,
 );
 
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
@@ -36,6 +39,11 @@ const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebK
 const MARKUP: &str = "<script>alert(\"x\")</script> 'q' & \"dq\"";
 const MARKUP_ESCAPED: &str =
     "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#39;q&#39; &#38; &#34;dq&#34;";
+
+/// Markup in quotes of both kinds, for names as well as values.
+const NAME_MARKUP: &str = "<script>alert(1)</script> \"dq\" 'q'";
+const NAME_MARKUP_ESCAPED: &str =
+    "&#60;script&#62;alert(1)&#60;/script&#62; &#34;dq&#34; &#39;q&#39;";
 
 /// A service "Club" with an interaction that requires a self-attested, pre-fillable "Membership"
 /// credential (Full name, Born, Height, Level, Photo) and issues a service-attested one.
@@ -835,7 +843,7 @@ async fn next_status(stream: &mut reqwest::Response, data: &str) {
     }
 }
 
-async fn redirects_go_only_to_configured_origins(backend: Backend) {
+async fn redirects_go_to_configured_origins_or_the_services_completion_url(backend: Backend) {
     let db = TestDb::new(backend).await;
     let figment = db.figment().merge(Serialized::default(
         "pages.redirect_origins",
@@ -868,4 +876,279 @@ async fn redirects_go_only_to_configured_origins(backend: Backend) {
             refused.body
         );
     }
+
+    // Without `redirect` the page stays, or goes where the service set (any origin: the
+    // service chose it through its API); a visitor's allowed `redirect` still wins.
+    let plain = page(&app, &start_path(&demo), DESKTOP).await;
+    assert!(!plain.body.contains("data-redirect"), "{}", plain.body);
+    let welcome = "https://club.example.org/welcome?new=1";
+    let response = app
+        .patch(
+            &demo.interaction_path(),
+            ADMIN_TOKEN,
+            &json!({"completion_url": welcome}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let configured = page(&app, &start_path(&demo), CHROME_ANDROID).await;
+    assert_eq!(
+        attribute_after(&configured.body, "id=\"status\"", "data-redirect"),
+        welcome
+    );
+    let chosen = page(&app, &allowed, DESKTOP).await;
+    assert_eq!(
+        attribute_after(&chosen.body, "id=\"status\"", "data-redirect"),
+        "https://shop.test/thanks?o=1&x=2"
+    );
+}
+
+/// Reads the one QR code of a page's inline `<svg>`: its runs drawn 8 pixels a module, read by
+/// rqrr.
+fn qr_content(body: &str) -> String {
+    let svg = &body[body.find("<svg class=\"qr-code\"").expect("a QR code")..];
+    let side: usize = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|side| side.parse().ok())
+        .expect("the code's side");
+    let scale = 8;
+    let pixels = (side * scale) as u32;
+    let mut image = image::GrayImage::from_pixel(pixels, pixels, image::Luma([255]));
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the code's path");
+    for run in path.split('M').filter(|run| !run.is_empty()) {
+        // `X Yh<len>v1h-<len>z`
+        let (x, rest) = run.split_once(' ').expect("x");
+        let (y, rest) = rest.split_once('h').expect("y");
+        let len = rest.split('v').next().expect("length");
+        let (x, y, len): (usize, usize, usize) =
+            (x.parse().unwrap(), y.parse().unwrap(), len.parse().unwrap());
+        for px in x * scale..(x + len) * scale {
+            for py in y * scale..(y + 1) * scale {
+                image.put_pixel(px as u32, py as u32, image::Luma([0]));
+            }
+        }
+    }
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().expect("a readable QR code").1
+}
+
+async fn markup_in_attribute_names_is_inert_on_the_landing_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = club(&app).await;
+    // A hand-made link: nothing checks attribute names against a schema before the page shows
+    // them, so the name is as hostile as the value.
+    let request = json!({
+        "id": demo.instance, "actionId": demo.interaction, "serviceDid": demo.did,
+        "preparedCredentials": [{
+            "credentialId": demo.member,
+            "attributes": [{"name": NAME_MARKUP, "value": format!("v {NAME_MARKUP}")}],
+        }],
+    });
+    let payload = URL_SAFE_NO_PAD.encode(request.to_string());
+    for user_agent in [DESKTOP, CHROME_ANDROID] {
+        let landing = page(&app, &format!("/native/execute/{payload}"), user_agent).await;
+        assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+        assert_page_headers(&landing);
+        assert_eq!(landing.headers["cache-control"], "no-store");
+        assert!(
+            landing.body.contains(&format!(
+                "<dt>{NAME_MARKUP_ESCAPED}</dt><dd>v {NAME_MARKUP_ESCAPED}</dd>"
+            )),
+            "the name and the value, escaped: {}",
+            landing.body
+        );
+        assert!(!landing.body.contains(NAME_MARKUP), "{}", landing.body);
+        assert!(!landing.body.contains("<script>alert"), "{}", landing.body);
+        assert!(!landing.body.contains("\"dq\""), "{}", landing.body);
+        assert!(!landing.body.contains("'q'"), "{}", landing.body);
+        // The retry carries the name intact: escaping is for the page, not for the link.
+        let retry = psi_link::decode(&attribute_after(&landing.body, "id=\"open-app\"", "href"))
+            .expect("the retry decodes")
+            .request;
+        let attribute = &retry.prepared_credentials.expect("prepared")[0].attributes[0];
+        assert_eq!(attribute.name, NAME_MARKUP);
+        assert_eq!(attribute.value, format!("v {NAME_MARKUP}"));
+        assert_eq!(retry.id.as_deref(), Some(demo.instance.as_str()));
+    }
+    // A credential id with markup does not decode: the 400 page names it, escaped.
+    let request = json!({
+        "actionId": demo.interaction, "serviceDid": demo.did,
+        "preparedCredentials": [{
+            "credentialId": NAME_MARKUP,
+            "attributes": [{"name": NAME_MARKUP, "value": "x"}],
+        }],
+    });
+    let payload = URL_SAFE_NO_PAD.encode(request.to_string());
+    let refused = page(&app, &format!("/native/execute/{payload}"), DESKTOP).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_page_headers(&refused);
+    assert!(
+        refused.body.contains("<h1>This link cannot be opened</h1>"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(&format!("Malformed credential id `{NAME_MARKUP_ESCAPED}`")),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.body.contains("<script>alert"), "{}", refused.body);
+}
+
+async fn markup_in_query_names_is_inert_on_the_start_pages_error_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = club(&app).await;
+    let base = start_path(&demo);
+    let instance = "\"><script>alert(1)</script>";
+    let attribute = "<script>alert(1)</script>\"x'";
+    let cases = [
+        (
+            format!("{base}?instance={}", enc(instance)),
+            StatusCode::BAD_REQUEST,
+            "<h1>This link is not valid</h1>",
+            // `{id:?}`: the quote gets a backslash, then the page escapes all.
+            "`instance`: the interaction has no instance \
+             &#34;\\&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;&#34;"
+                .to_owned(),
+        ),
+        (
+            format!(
+                "{base}?prefill={}",
+                enc(&format!("{}:{attribute}=Alice", demo.member))
+            ),
+            StatusCode::BAD_REQUEST,
+            "<h1>This link is not valid</h1>",
+            "attribute &#34;&#60;script&#62;alert(1)&#60;/script&#62;\\&#34;x&#39;&#34;: \
+             the schema has no such attribute"
+                .to_owned(),
+        ),
+        (
+            format!(
+                "{base}?prefill={}",
+                enc(&format!("{instance}:3:CL:1:x:{attribute}=Alice"))
+            ),
+            StatusCode::BAD_REQUEST,
+            "<h1>This link is not valid</h1>",
+            "`prefill`: the interaction does not require the credential \
+             &#34;\\&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;:3:CL:1:x&#34;"
+                .to_owned(),
+        ),
+        (
+            format!("/s/{}/{}/start.html", demo.did, enc(instance)),
+            StatusCode::NOT_FOUND,
+            "<h1>Not found</h1>",
+            "Nothing here: interaction not found. Check the address.".to_owned(),
+        ),
+    ];
+    for (path, status, title, message) in cases {
+        for user_agent in [DESKTOP, CHROME_ANDROID] {
+            let page = page(&app, &path, user_agent).await;
+            assert_eq!(page.status, status, "{path}: {}", page.body);
+            assert_page_headers(&page);
+            assert!(page.body.contains(title), "{path}: {}", page.body);
+            assert!(
+                page.body.contains(&message),
+                "{path} names it, escaped: {}",
+                page.body
+            );
+            assert!(
+                !page.body.contains("<script>alert"),
+                "{path}: {}",
+                page.body
+            );
+            assert!(!page.body.contains("\"><"), "{path}: {}", page.body);
+        }
+    }
+}
+
+async fn the_start_page_offers_the_instance_its_query_picks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = club(&app).await;
+    let second = expect_json(
+        app.post(
+            &format!("{}/instances", demo.interaction_path()),
+            ADMIN_TOKEN,
+            &json!({"parameters": [{"name": "location", "value": "Harbour hall"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(second["is_default"], false, "{second}");
+    let second = second["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, demo.instance);
+
+    // Without a choice: the default instance and its value.
+    let default = page(&app, &start_path(&demo), DESKTOP).await;
+    assert_eq!(default.status, StatusCode::OK, "{}", default.body);
+    assert!(
+        default.body.contains("<dt>location</dt><dd>Online</dd>"),
+        "{}",
+        default.body
+    );
+    let link = attribute_after(&default.body, "id=\"link\"", "value");
+    assert_eq!(
+        psi_link::decode(&link).unwrap().request.id.as_deref(),
+        Some(demo.instance.as_str())
+    );
+
+    let path = format!("{}?instance={second}", start_path(&demo));
+    let desktop = page(&app, &path, DESKTOP).await;
+    assert_eq!(desktop.status, StatusCode::OK, "{}", desktop.body);
+    assert_page_headers(&desktop);
+    assert!(
+        desktop
+            .body
+            .contains("<dt>location</dt><dd>Harbour hall</dd>"),
+        "the second instance's value: {}",
+        desktop.body
+    );
+    assert!(
+        !desktop.body.contains("Online"),
+        "not the default's: {}",
+        desktop.body
+    );
+    let link = attribute_after(&desktop.body, "id=\"link\"", "value");
+    assert_eq!(attribute_after(&desktop.body, "id=\"open\"", "href"), link);
+    assert_eq!(qr_content(&desktop.body), link, "the QR code is the link");
+    let request = psi_link::decode(&link).expect("decodes").request;
+    assert_eq!(request.id.as_deref(), Some(second.as_str()));
+    assert_eq!(
+        request.action_id.as_deref(),
+        Some(demo.interaction.as_str())
+    );
+    assert_eq!(request.service_did.as_deref(), Some(demo.did.as_str()));
+    assert_eq!(request.callback, None);
+
+    let phone = page(&app, &path, CHROME_ANDROID).await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.body);
+    assert!(
+        phone
+            .body
+            .contains("<dt>location</dt><dd>Harbour hall</dd>"),
+        "{}",
+        phone.body
+    );
+    assert!(!phone.body.contains("Online"), "{}", phone.body);
+    let button = attribute_after(&phone.body, "id=\"start\"", "href");
+    let request = psi_link::decode(&button).expect("decodes").request;
+    assert_eq!(request.id.as_deref(), Some(second.as_str()));
+    assert_eq!(
+        request.action_id.as_deref(),
+        Some(demo.interaction.as_str())
+    );
+    assert_eq!(
+        request.callback.as_deref(),
+        Some("googlechrome://"),
+        "Chrome's callback"
+    );
 }
