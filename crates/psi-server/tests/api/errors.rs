@@ -11,6 +11,7 @@ backend_tests!(
     malformed_json_answers_400_and_a_wrong_content_type_415,
     json_of_the_wrong_shape_answers_422_naming_the_field,
     an_oversized_body_answers_413,
+    a_database_failure_answers_500_without_its_text,
 );
 
 async fn unknown_routes_answer_404_in_the_error_shape(backend: Backend) {
@@ -87,4 +88,37 @@ async fn an_oversized_body_answers_413(backend: Backend) {
     let body = json!({"name": "x".repeat(2048)});
     let response = app.post("/api/v1/services", ADMIN_TOKEN, &body).await;
     expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+async fn a_database_failure_answers_500_without_its_text(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let path = format!("/api/v1/services/{did}/schemas");
+    let pool = app.db.raw_pool().await;
+    // A table gone behind the server's back: every query on it fails inside the database.
+    sqlx::query("ALTER TABLE schemas RENAME TO schemas_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let response = app.get(&path, ADMIN_TOKEN).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.text().await.unwrap();
+    let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(value["error"]["code"], "internal_error", "{body}");
+    for leak in [
+        "schemas",
+        "relation",
+        "no such table",
+        "SELECT",
+        "sqlx",
+        "error returned",
+    ] {
+        assert!(!body.contains(leak), "{leak:?} leaked: {body}");
+    }
+    sqlx::query("ALTER TABLE schemas_away RENAME TO schemas")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let again = app.get(&path, ADMIN_TOKEN).await;
+    assert_eq!(again.status(), StatusCode::OK, "the server keeps serving");
 }

@@ -23,6 +23,7 @@ backend_tests!(
     an_unchanged_read_answers_304_and_a_change_gives_a_new_etag,
     a_write_through_another_server_shows_within_a_second,
     an_unknown_service_answers_404_json_on_every_public_path,
+    every_public_read_carries_an_etag_that_answers_304,
 );
 
 fn templates_paths(did: &str) -> [String; 2] {
@@ -443,4 +444,40 @@ async fn a_write_through_another_server_shows_within_a_second(backend: Backend) 
         .await;
     assert_eq!(read(&app, &path).await, json!([]));
     other.stop().await.unwrap();
+}
+
+async fn every_public_read_carries_an_etag_that_answers_304(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let mut paths = Vec::new();
+    paths.extend(templates_paths(&demo.did));
+    paths.extend(id_extended_paths(&demo.did, &demo.member));
+    paths.push(instances_path(&demo.did, &demo.interaction));
+    for base in [
+        format!("/service-dashboard-backend/service/{}", demo.did),
+        format!("/service-backend/v1/service/{}", demo.did),
+    ] {
+        paths.push(format!("{base}/public-info/public-key/default"));
+    }
+    for path in paths {
+        let first = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{path}");
+        let tag = first.headers()[ETAG].to_str().unwrap().to_owned();
+        let cached = app
+            .client
+            .get(app.url(&path))
+            .header(IF_NONE_MATCH, &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{path}");
+        let stale = app
+            .client
+            .get(app.url(&path))
+            .header(IF_NONE_MATCH, "\"not-the-tag\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status(), StatusCode::OK, "{path}");
+    }
 }
