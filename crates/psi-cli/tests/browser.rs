@@ -6,10 +6,13 @@
 //! `tests/browser/node_modules` is missing (`apt-get install chromium`, `npm ci --prefix
 //! tests/browser`). Screenshots land in `test-artifacts/browser/`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::free_port;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde_json::{Value, json};
@@ -22,14 +25,6 @@ const GOOGLE_PLAY: &str = "https://play.google.com/store/apps/details?id=org.exa
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A free loopback port: the redirect allow-list must name the server's own origin up front.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,8 @@
 //! PostgreSQL comes from `PSI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! each test works in a schema of its own, dropped at the end.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use axum::extract::State;
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::free_port;
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
@@ -465,10 +468,4 @@ impl Drop for Psi {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }

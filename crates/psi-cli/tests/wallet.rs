@@ -361,6 +361,158 @@ fn sync_collects_credentials_a_third_party_issues_after_the_event() {
 }
 
 #[test]
+fn sync_collects_credentials_a_third_party_pushes_without_an_event() {
+    let env = Env::start();
+    let seed = env.seed();
+    let secret = env.authorise_issuer(&seed);
+    let reward = env.post(
+        &format!("/api/v1/services/{}/interactions", seed.did),
+        json!({"name": "Reward", "media": ["PUSH"], "issued_credentials": [seed.member]}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The wallet meets the service (its pairwise DID) through an ordinary run.
+    issue_gold(&env, &seed);
+    let met = join(&env, &seed);
+    assert_eq!(met["state"], "completed", "{met}");
+    let holder = met["holder_did"].as_str().unwrap().to_owned();
+    assert_eq!(env.wallet_json(&["sync"], 0)["received"], 0);
+
+    // The third party pushes a credential to that DID: no waiting event, no webhook call.
+    let answer = env.push_credentials(&seed, &secret, &reward, &holder, "silver");
+    assert_eq!(answer["ok"], true, "{answer}");
+    let pushed = answer["issued"][0]["jti"].as_str().unwrap().to_owned();
+    let event_id = answer["eventId"].as_str().unwrap().to_owned();
+    assert_ne!(event_id, met["event_id"].as_str().unwrap());
+    let event = env.get(&format!("/api/v1/services/{}/events/{event_id}", seed.did));
+    assert_eq!(event["state"], "completed", "{event}");
+    assert_eq!(event["interaction_id"], reward.as_str());
+    assert_eq!(event["holder_did"], holder.as_str());
+    assert_eq!(env.calls().len(), 1, "only the Join run called the webhook");
+
+    let synced = env.wallet_json(&["sync"], 0);
+    assert_eq!(synced["received"], 1, "{synced}");
+    assert_eq!(synced["revoked"], 0);
+    assert_eq!(synced["services"][0]["service_did"], seed.did.as_str());
+    assert_eq!(synced["services"][0]["error"], Value::Null);
+    let received = &synced["services"][0]["received"][0];
+    assert_eq!(received["jti"], pushed.as_str());
+    assert_eq!(received["credential_id"], seed.member.as_str());
+    assert_eq!(
+        received["attributes"],
+        json!([{"name": "Level", "value": "silver"}])
+    );
+    assert_eq!(received["holder_did"], holder.as_str());
+    assert_eq!(received["service_did"], seed.did.as_str());
+    assert_eq!(received["event_id"], event_id.as_str());
+    assert_eq!(received["status"], "valid");
+
+    let list = env.wallet_json(&["list"], 0);
+    let credentials = list["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 2, "{list}");
+    assert_eq!(credentials[0]["jti"], met["issued"][0]["jti"]);
+    assert_eq!(credentials[1]["jti"], pushed.as_str());
+    assert_eq!(credentials[1]["index"], 2);
+    assert_eq!(credentials[1]["status"], "valid");
+    let table = stdout(&env.wallet(&["list"]));
+    assert!(table.contains(&pushed), "{table}");
+
+    // Collected once: the next sync brings nothing; a later push comes in the human report.
+    let output = env.wallet(&["sync"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("0 new, 0 revoked"), "{text}");
+    assert!(!text.contains(&pushed), "{text}");
+    let answer = env.push_credentials(&seed, &secret, &reward, &holder, "bronze");
+    let bronze = answer["issued"][0]["jti"].as_str().unwrap();
+    let output = env.wallet(&["sync"]);
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        text.contains("Wallet test service") && text.contains("1 new, 0 revoked"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("received {bronze} {}", seed.member)),
+        "{text}"
+    );
+    assert!(text.contains("Level: bronze"), "{text}");
+    assert_eq!(env.wallet_json(&["sync"], 0)["received"], 0);
+    assert_eq!(
+        env.wallet_json(&["list"], 0)["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn a_one_time_short_link_of_psi_itself_runs_once() {
+    let env = Env::start();
+    let seed = env.seed();
+    issue_gold(&env, &seed);
+    let created = env.post(
+        &format!(
+            "/api/v1/services/{}/interactions/{}/link/source",
+            seed.did, seed.join
+        ),
+        json!({"one_time": true, "callback": CALLBACK,
+               "prefill": [{"credential_id": seed.contact, "name": "Name", "value": "Dora"}]}),
+    );
+    assert_eq!(created["one_time"], true);
+    let source_url = created["source_url"].as_str().unwrap();
+    assert!(
+        source_url.starts_with(&format!("{}/r/", env.url)),
+        "{created}"
+    );
+    assert_eq!(created["request"], json!({"sourceURL": source_url}));
+    let link = created["app_link"].as_str().unwrap();
+    let decoded = psi_link::decode(link).unwrap();
+    assert_eq!(decoded.request.source_url.as_deref(), Some(source_url));
+    assert_eq!(decoded.request.action_id, None);
+
+    // The wallet downloads the stored request: interaction, pre-filled value and callback.
+    let out = env.wallet_json(&["run", link, "--attr", "Email=dora@example.org"], 0);
+    assert_eq!(out["state"], "completed", "{out}");
+    assert_eq!(out["interaction"]["actionId"], seed.join.as_str(), "{out}");
+    assert_eq!(out["callback"], CALLBACK);
+    let issued = out["issued"].as_array().unwrap();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0]["credential_id"], seed.member.as_str());
+    assert_eq!(
+        issued[0]["attributes"],
+        json!([{"name": "Level", "value": "gold"}])
+    );
+    assert_eq!(
+        fields(&env.calls()[0]),
+        [pair("Name", "Dora"), pair("Email", "dora@example.org")]
+    );
+
+    // Used: the second run is refused before any event starts.
+    let events = format!("/api/v1/services/{}/events", seed.did);
+    assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
+    let output = env.wallet(&["run", link, "--attr", "Email=dora@example.org"]);
+    assert_fails(
+        &output,
+        1,
+        &format!("cannot use the link's sourceURL {source_url}"),
+    );
+    assert_fails(&output, 1, "HTTP 410");
+    assert_eq!(env.calls().len(), 1);
+    assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
+    assert_eq!(
+        env.wallet_json(&["list"], 0)["credentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn show_decodes_the_jwt_and_checks_revocation_with_the_server() {
     let env = Env::start();
     let seed = env.seed();

@@ -67,3 +67,12 @@ pub fn read_qr_png(path: &Path) -> String {
     assert_eq!(grids.len(), 1, "one QR code in {}", path.display());
     grids[0].decode().expect("a readable QR code").1
 }
+
+/// A loopback port free a moment ago, for a server whose address must be known before it starts
+/// (the kernel picks it; another process could take it in between, which is rare enough here).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}

@@ -254,11 +254,46 @@ impl Env {
             "credentials": [{"credentialId": seed.member, "fields": [{"name": "Level", "value": level}],
                              "utcIssuedAt": 1_700_000_000_000_i64, "revoked": false}],
             "revokedCredentials": [], "ok": true
-        })
-        .to_string();
+        });
+        self.signed_credentials_issued(seed, secret, event, body)
+    }
+
+    /// The third party's `credentials-issued` call pushing a member credential at `level` to
+    /// `holder` through the push-from-server interaction `interaction` (`actionTemplate`, no
+    /// event), with an HS256 Bearer token; returns psi's answer.
+    pub fn push_credentials(
+        &self,
+        seed: &Seed,
+        secret: &SharedSecret,
+        interaction: &str,
+        holder: &str,
+        level: &str,
+    ) -> Value {
+        let body = json!({
+            "serviceDid": seed.did, "subscriberConnectDid": holder,
+            "actionTemplate": interaction, "actionParams": [],
+            "credentials": [{"credentialId": seed.member, "fields": [{"name": "Level", "value": level}]}]
+        });
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos();
+        self.signed_credentials_issued(seed, secret, &format!("push-{level}-{nanos}"), body)
+    }
+
+    /// POSTs `body` to the service's `webhook-accept/credentials-issued` with an HS256 Bearer
+    /// token whose `jti` is `jwt_id`; asserts a 2xx answer and returns it.
+    fn signed_credentials_issued(
+        &self,
+        seed: &Seed,
+        secret: &SharedSecret,
+        jwt_id: &str,
+        body: Value,
+    ) -> Value {
+        let body = body.to_string();
         let claims = Claims::new(UnixTime::now())
             .with_audience(seed.did.clone())
-            .with_jwt_id(event.to_owned())
+            .with_jwt_id(jwt_id.to_owned())
             .with_body(body.as_bytes());
         let (name, value) = Signer::shared_secret(secret.clone())
             .authorization_header(&claims)
