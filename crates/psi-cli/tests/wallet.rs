@@ -500,7 +500,11 @@ fn a_one_time_short_link_of_psi_itself_runs_once() {
         1,
         &format!("cannot use the link's sourceURL {source_url}"),
     );
-    assert_fails(&output, 1, "HTTP 410");
+    assert_fails(
+        &output,
+        1,
+        "HTTP 410: this one-time link has already been used",
+    );
     assert_eq!(env.calls().len(), 1);
     assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
     assert_eq!(

@@ -49,7 +49,7 @@ pub use client::{OutboundClient, Response};
 pub use error::OutboundError;
 pub use policy::{AllowedHost, InvalidAllowedHost, OutboundPolicy, Scheme};
 pub use reqwest::{StatusCode, header};
-pub use source::{SourceError, resolve_source_url};
+pub use source::{MAX_REASON_CHARS, SourceError, resolve_source_url};
 
 /// Runs the README's example as a doctest.
 #[cfg(doctest)]

@@ -14,10 +14,14 @@ pub enum SourceError {
     #[error("cannot download the sourceURL request: {0}")]
     Fetch(#[from] OutboundError),
     /// The server answered with a status other than 2xx.
-    #[error("the sourceURL answered HTTP {status}")]
+    #[error("the sourceURL answered HTTP {status}{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
     Status {
         /// The status code.
         status: u16,
+        /// The `message` of a JSON error body (`{"error": {"message"}}` or `{"message"}`), as
+        /// psi's `/r/` answers say why ("already been used", "expired"); control characters
+        /// removed, at most [`MAX_REASON_CHARS`] characters.
+        reason: Option<String>,
     },
     /// The body is not JSON (or not UTF-8).
     #[error("the sourceURL body is not JSON: {detail}")]
@@ -78,6 +82,7 @@ pub async fn resolve_source_url(
     if !response.is_success() {
         return Err(SourceError::Status {
             status: response.status.as_u16(),
+            reason: reason(&response.body),
         });
     }
     let value: serde_json::Value =
@@ -95,4 +100,22 @@ pub async fn resolve_source_url(
     request.source_url = None;
     request.validate().map_err(SourceError::InvalidRequest)?;
     Ok(request)
+}
+
+/// Longest reason kept from an error body: enough for a sentence, not for a page.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// The message of a JSON error body, made safe to print in a terminal.
+fn reason(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let message = value
+        .pointer("/error/message")
+        .or_else(|| value.get("message"))?
+        .as_str()?;
+    let clean: String = message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON_CHARS)
+        .collect();
+    (!clean.trim().is_empty()).then_some(clean)
 }

@@ -94,9 +94,32 @@ async fn the_downloaded_objects_own_source_url_is_ignored_and_never_fetched() {
 async fn a_non_2xx_status_is_an_error_with_the_status() {
     let server = serving(StatusCode::NOT_FOUND, "{}".into()).await;
     let err = resolve(&server).await.unwrap_err();
-    assert_eq!(err, SourceError::Status { status: 404 });
+    assert_eq!(
+        err,
+        SourceError::Status {
+            status: 404,
+            reason: None
+        }
+    );
     assert_eq!(err.code(), "source_status");
     assert_eq!(err.to_string(), "the sourceURL answered HTTP 404");
+
+    // The reason an error body gives is kept, without control characters and cut short.
+    let body = r#"{"error":{"code":"gone","message":"this one-time link has already been used\u001b[2J"}}"#;
+    let server = serving(StatusCode::GONE, body.into()).await;
+    let err = resolve(&server).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the sourceURL answered HTTP 410: this one-time link has already been used[2J"
+    );
+    let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(1000));
+    let server = serving(StatusCode::BAD_REQUEST, long).await;
+    match resolve(&server).await.unwrap_err() {
+        SourceError::Status { reason, .. } => {
+            assert_eq!(reason.unwrap().len(), psi_outbound::MAX_REASON_CHARS)
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
