@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 use crypto::MasterKey;
+use crypto::did::Did;
 use db::Db;
 use http::AppState;
 use http::auth::AdminCredential;
@@ -47,6 +48,8 @@ pub struct App {
     pub addr: SocketAddr,
     /// The admin token, when this start generated it (first start without a configured token).
     pub generated_admin_token: Option<SecretString>,
+    /// The demo service's DID, in demo mode.
+    pub demo: Option<Did>,
     state: AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
@@ -84,6 +87,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         config: Arc::new(config),
         public_cache: Arc::default(),
     };
+    // Seeded before anything is served, so `/readyz` never answers before the demo exists.
+    let demo = if state.config.demo {
+        let did = demo::seed(&state).await?;
+        demo::receiver::attach(&state, &did, addr).await?;
+        Some(did)
+    } else {
+        None
+    };
     let shutdown = CancellationToken::new();
     let workers = delivery::spawn(&state, &shutdown);
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
@@ -95,6 +106,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     Ok(App {
         addr,
         generated_admin_token,
+        demo,
         state,
         shutdown,
         handle,
@@ -154,15 +166,13 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
             token.expose_secret()
         );
     }
-    if args.demo {
-        let did = demo::seed(app.state()).await?;
-        demo::receiver::attach(app.state(), &did, app.addr).await?;
+    if let Some(did) = &app.demo {
         let token = app
             .generated_admin_token
             .as_ref()
             .map(|t| t.expose_secret());
-        print!("{}", demo::instructions(app.state(), &did, token).await?);
-        print!("{}", demo::wallet::commands(app.state(), &did).await?);
+        print!("{}", demo::instructions(app.state(), did, token).await?);
+        print!("{}", demo::wallet::commands(app.state(), did).await?);
         if token.is_none() {
             println!("admin token: the configured one, or the one printed at the first start");
         }

@@ -49,25 +49,45 @@ pub async fn commands(state: &AppState, did: &Did) -> anyhow::Result<String> {
                     AttributeType::Enumeration(choices) => choices[0].value.clone(),
                     AttributeType::Image => "https://example.org/photo.png".to_owned(),
                     AttributeType::Date => {
-                        attrs.push(format!(" --attr '{name}={SAMPLE_DATE}'"));
+                        attrs.push(format!(
+                            " --attr {}",
+                            quoted(&format!("{name}={SAMPLE_DATE}"))
+                        ));
                         continue;
                     }
                 };
                 if required.prefill_from_qr {
                     request.set_prefilled(required.credential_id.as_str(), &name, &value);
                 } else {
-                    attrs.push(format!(" --attr '{name}={value}'"));
+                    attrs.push(format!(" --attr {}", quoted(&format!("{name}={value}"))));
                 }
             }
         }
         let target = state.config.links.default_target();
         let link = psi_link::encode(&request, &target, LinkKind::App)?;
         text.push_str(&format!(
-            "  run {:?} with the wallet simulator:\n    psi wallet run --server {} '{link}'{}\n",
+            "  run {:?} with the wallet simulator:\n    psi wallet run --server {} {}{}\n",
             interaction.name,
             state.public_url,
+            quoted(&link),
             attrs.concat()
         ));
     }
     Ok(text)
+}
+
+/// `text` as one POSIX shell word: single-quoted, a `'` inside written `'\''`.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoted_words_survive_single_quotes() {
+        assert_eq!(quoted("Name=Alice"), "'Name=Alice'");
+        assert_eq!(quoted("Name=O'Hara"), r"'Name=O'\''Hara'");
+    }
 }

@@ -14,17 +14,14 @@ backend_tests!(
     the_demo_receiver_is_mounted_in_demo_mode_only_and_checks_signatures,
 );
 
-/// A server in demo mode (as `psi serve --demo`), seeded, its interaction attached to the
-/// receiver; returns it with the demo service's DID.
+/// A server in demo mode (as `psi serve --demo`): `build` seeds the demo and attaches its
+/// interaction to the receiver before serving; returns it with the demo service's DID.
 async fn demo_app(backend: Backend) -> (TestApp, String) {
     let db = TestDb::new(backend).await;
     let mut config = Config::from_figment(db.figment()).unwrap();
     config.demo = true;
     let app = psi_server::build(config).await.unwrap();
-    let did = psi_server::demo::seed(app.state()).await.unwrap();
-    psi_server::demo::receiver::attach(app.state(), &did, app.addr)
-        .await
-        .unwrap();
+    let did = app.demo.clone().expect("demo mode seeds the demo");
     let app = TestApp {
         address: format!("http://{}", app.addr),
         app,
