@@ -13,6 +13,12 @@
 // definition's `issuers`) it answers "nothing now" instead and issues ISSUE_LATER_DELAY_MS later
 // through psi's `credentials-issued` endpoint, signed, as the public async-issue example does.
 //
+// It also receives psi's event notifications on POST /notifications (the endpoints a service
+// registers with POST /api/v1/services/<DID>/endpoints): each call is verified by its
+// X-Body-Signature (auth `signature`) or its `Authorization: Bearer` HS256 token (auth `bearer`
+// with a SHA secret key), a repeated `messageId` is dropped, and the type and key fields are
+// printed.
+//
 // Settings (environment):
 //   PSI_URL            psi's base URL, e.g. http://127.0.0.1:8080
 //   SERVICE_DID        the service's public DID
@@ -21,6 +27,8 @@
 //   KEY_NAME           the service key that signs webhooks (default "default")
 //   PORT               port on 127.0.0.1 (default 4604; 0 picks a free one)
 //   ISSUE_LATER_KEY, ISSUE_LATER_DELAY_MS (default 1000)
+//   PSI_SHARED_SECRET  the SHA secret key of `bearer` notification endpoints, in standard base64
+//                      as psi shows it once at creation (unset: bearer calls are refused)
 //
 // Run: PSI_URL=http://127.0.0.1:8080 SERVICE_DID=... CREDENTIAL_ID=... node receiver.js
 
@@ -39,6 +47,9 @@ const settings = {
     ? crypto.createPrivateKey(fs.readFileSync(process.env.ISSUE_LATER_KEY))
     : null,
   laterDelayMs: Number(process.env.ISSUE_LATER_DELAY_MS || 1000),
+  sharedSecret: process.env.PSI_SHARED_SECRET
+    ? Buffer.from(process.env.PSI_SHARED_SECRET, 'base64')
+    : null,
 };
 
 function required(name) {
@@ -75,6 +86,83 @@ async function verify(body, signature) {
   if (Date.now() - fetchedAt < 60_000) return false;
   await fetchServiceKey();
   return signatureValid(body, signature);
+}
+
+// Clock skew allowed on a Bearer token's `exp`, as psi allows on the tokens it receives.
+const LEEWAY_SECONDS = 60;
+
+// An `Authorization: Bearer <JWT>` psi made for this body: HS256 with the shared secret, not
+// expired, issued by the service, and bound to these exact bytes by `body_sha3_256` (psi always
+// sets it; without it a token seen once could be replayed with another body until it expires).
+function bearerValid(body, authorization) {
+  const match = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(authorization || '');
+  if (!settings.sharedSecret || !match) return false;
+  const [, header, payload, signature] = match;
+  const decode = (segment) => JSON.parse(Buffer.from(segment, 'base64url').toString('utf-8'));
+  try {
+    // Only HS256: taking `alg` from the token would let `none` or an RS256 key confusion in.
+    if (decode(header).alg !== 'HS256') return false;
+    const expected = crypto.createHmac('sha256', settings.sharedSecret)
+      .update(`${header}.${payload}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    // timingSafeEqual needs equal lengths; the length of a MAC is no secret.
+    if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return false;
+    // Claims are read only once the signature holds.
+    const claims = decode(payload);
+    const hash = crypto.createHash('sha3-256').update(body).digest('base64url');
+    return typeof claims.exp === 'number'
+      && Date.now() / 1000 < claims.exp + LEEWAY_SECONDS
+      && claims.iss === settings.serviceDid
+      && claims.body_sha3_256 === hash;
+  } catch {
+    return false; // a segment that is not base64url JSON
+  }
+}
+
+// The `messageId`s handled. psi delivers at least once (a retry after a lost answer, a replay),
+// so a repeat must be answered 200 and not acted on twice. In memory for this example only: a
+// real receiver keeps them where its work is stored (a unique column, in the same transaction),
+// so that they survive a restart and are shared by every instance.
+const handled = new Set();
+
+// The fields worth a line, by notification type (crates/psi-server/src/delivery/payload.rs).
+function summary(n) {
+  switch (n.type) {
+    case 'event.completed':
+    case 'event.failed':
+      return `event ${n.actionEventId} of ${n.actionId} for ${n.subscriberConnectDid}: `
+        + `${n.outcome.ok ? 'ok' : `failed (${n.outcome.message})`}, `
+        + `${n.issuedCredentials.length} credential(s) issued`;
+    case 'credential.issued':
+    case 'credential.revoked':
+      return `${n.credentials.map((c) => `${c.credentialId} (jti ${c.jti})`).join(', ')} `
+        + `for ${n.subscriberConnectDid}`;
+    case 'endpoint.disabled':
+      return `endpoint ${n.endpointId} (${n.url}) failing since ${n.failingSince}`;
+    default:
+      return n.message || '';
+  }
+}
+
+async function notification(req, res, body) {
+  const authorization = req.headers.authorization;
+  // An endpoint has one auth: a Bearer token when psi sends one, else the body signature.
+  const how = authorization ? 'bearer' : 'signature';
+  const valid = authorization
+    ? bearerValid(body, authorization)
+    : await verify(body, req.headers['x-body-signature']);
+  if (!valid) {
+    console.log(`${req.url}: refused, ${how} auth does not verify`);
+    return reply(res, 401, { ok: false, message: 'the call is not authenticated' });
+  }
+  const n = JSON.parse(body.toString('utf-8'));
+  if (handled.has(n.messageId)) {
+    console.log(`${req.url}: repeat of ${n.messageId}, dropped`);
+    return reply(res, 200, { ok: true });
+  }
+  handled.add(n.messageId);
+  console.log(`${req.url}: ${n.type} ${n.messageId} verified by ${how}: ${summary(n)}`);
+  reply(res, 200, { ok: true });
 }
 
 // The credential to issue: ISSUE's values, with those the holder presented under the same name.
@@ -121,6 +209,7 @@ async function handle(req, res) {
   for await (const chunk of req) chunks.push(chunk);
   const body = Buffer.concat(chunks);
   if (req.method !== 'POST') return reply(res, 405, { ok: false, message: 'POST only' });
+  if (req.url.split('?')[0] === '/notifications') return notification(req, res, body);
   if (!(await verify(body, req.headers['x-body-signature']))) {
     console.log(`${req.url}: refused, the signature does not verify`);
     return reply(res, 401, { ok: false, message: 'X-Body-Signature does not verify' });

@@ -13,14 +13,23 @@ With ISSUE_LATER_KEY (a PEM private key whose public half the service lists amon
 definition's `issuers`) it answers "nothing now" instead and issues ISSUE_LATER_DELAY_MS later
 through psi's `credentials-issued` endpoint, signed, as the public async-issue example does.
 
+It also receives psi's event notifications on POST /notifications (the endpoints a service
+registers with POST /api/v1/services/<DID>/endpoints): each call is verified by its
+X-Body-Signature (auth `signature`) or its `Authorization: Bearer` HS256 token (auth `bearer` with
+a SHA secret key), a repeated `messageId` is dropped, and the type and key fields are printed.
+
 Settings (environment): PSI_URL, SERVICE_DID, CREDENTIAL_ID, ISSUE (JSON object, default {}),
 KEY_NAME (default "default"), PORT (default 4604; 0 picks a free one), ISSUE_LATER_KEY,
-ISSUE_LATER_DELAY_MS (default 1000).
+ISSUE_LATER_DELAY_MS (default 1000), PSI_SHARED_SECRET (the SHA secret key of `bearer`
+notification endpoints, in standard base64 as psi shows it once at creation; unset: bearer calls
+are refused).
 
 Run: PSI_URL=http://127.0.0.1:8080 SERVICE_DID=... CREDENTIAL_ID=... python3 receiver.py
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -55,6 +64,10 @@ LATER_KEY = None
 if os.environ.get("ISSUE_LATER_KEY"):
     with open(os.environ["ISSUE_LATER_KEY"], "rb") as pem:
         LATER_KEY = serialization.load_pem_private_key(pem.read(), password=None)
+SHARED_SECRET = (base64.b64decode(os.environ["PSI_SHARED_SECRET"])
+                 if os.environ.get("PSI_SHARED_SECRET") else None)
+# Clock skew allowed on a Bearer token's `exp`, as psi allows on the tokens it receives.
+LEEWAY_SECONDS = 60
 
 BASE = f"{PSI_URL}/service-dashboard-backend/service/{SERVICE_DID}"
 
@@ -93,6 +106,61 @@ class ServiceKey:
             return False
         self.fetch()
         return self._valid(body, signature)
+
+
+def b64url(segment):
+    """base64url without padding, as JWTs use it."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def bearer_valid(body, authorization):
+    """An `Authorization: Bearer <JWT>` psi made for this body: HS256 with the shared secret, not
+    expired, issued by the service, and bound to these exact bytes by `body_sha3_256` (psi always
+    sets it; without it a token seen once could be replayed with another body until it
+    expires)."""
+    if SHARED_SECRET is None or not (authorization or "").startswith("Bearer "):
+        return False
+    try:
+        header, payload, signature = authorization[len("Bearer "):].split(".")
+        # Only HS256: taking `alg` from the token would let `none` or an RS256 key confusion in.
+        if json.loads(b64url(header)).get("alg") != "HS256":
+            return False
+        expected = hmac.new(SHARED_SECRET, f"{header}.{payload}".encode("ascii"),
+                            hashlib.sha256).digest()
+        if not hmac.compare_digest(b64url(signature), expected):
+            return False
+        # Claims are read only once the signature holds.
+        claims = json.loads(b64url(payload))
+        body_hash = base64.urlsafe_b64encode(hashlib.sha3_256(body).digest()).rstrip(b"=")
+        return (isinstance(claims.get("exp"), (int, float))
+                and time.time() < claims["exp"] + LEEWAY_SECONDS
+                and claims.get("iss") == SERVICE_DID
+                and claims.get("body_sha3_256") == body_hash.decode("ascii"))
+    except (ValueError, UnicodeError, AttributeError):
+        return False  # not three base64url segments of JSON objects
+
+
+# The `messageId`s handled. psi delivers at least once (a retry after a lost answer, a replay),
+# so a repeat must be answered 200 and not acted on twice. In memory for this example only: a
+# real receiver keeps them where its work is stored (a unique column, in the same transaction),
+# so that they survive a restart and are shared by every instance.
+HANDLED = set()
+HANDLED_LOCK = threading.Lock()  # requests run on several threads
+
+
+def summary(n):
+    """The fields worth a line, by notification type (crates/psi-server/src/delivery/payload.rs)."""
+    kind = n["type"]
+    if kind in ("event.completed", "event.failed"):
+        outcome = "ok" if n["outcome"]["ok"] else f"failed ({n['outcome'].get('message')})"
+        return (f"event {n['actionEventId']} of {n['actionId']} for {n['subscriberConnectDid']}: "
+                f"{outcome}, {len(n['issuedCredentials'])} credential(s) issued")
+    if kind in ("credential.issued", "credential.revoked"):
+        credentials = ", ".join(f"{c['credentialId']} (jti {c['jti']})" for c in n["credentials"])
+        return f"{credentials} for {n['subscriberConnectDid']}"
+    if kind == "endpoint.disabled":
+        return f"endpoint {n['endpointId']} ({n['url']}) failing since {n['failingSince']}"
+    return n.get("message", "")
 
 
 def credential_for(call):
@@ -140,8 +208,31 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def notification(self, body):
+        authorization = self.headers.get("Authorization")
+        # An endpoint has one auth: a Bearer token when psi sends one, else the body signature.
+        if authorization:
+            how, valid = "bearer", bearer_valid(body, authorization)
+        else:
+            how, valid = "signature", SERVICE_KEY.verify(body, self.headers.get("X-Body-Signature"))
+        if not valid:
+            print(f"{self.path}: refused, {how} auth does not verify", flush=True)
+            return self.reply(401, {"ok": False, "message": "the call is not authenticated"})
+        n = json.loads(body)
+        with HANDLED_LOCK:
+            repeat = n["messageId"] in HANDLED
+            HANDLED.add(n["messageId"])
+        if repeat:
+            print(f"{self.path}: repeat of {n['messageId']}, dropped", flush=True)
+        else:
+            print(f"{self.path}: {n['type']} {n['messageId']} verified by {how}: {summary(n)}",
+                  flush=True)
+        self.reply(200, {"ok": True})
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.split("?")[0] == "/notifications":
+            return self.notification(body)
         if not SERVICE_KEY.verify(body, self.headers.get("X-Body-Signature")):
             print(f"{self.path}: refused, the signature does not verify", flush=True)
             return self.reply(401, {"ok": False, "message": "X-Body-Signature does not verify"})

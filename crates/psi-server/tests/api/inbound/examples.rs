@@ -1,14 +1,18 @@
 //! The receiver examples under `examples/` against a running psi: each is started as a child
 //! process, an interaction's webhook points at it, and a holder runs the interaction through the
-//! wallet API. Issued in the reply, and issued later through `credentials-issued`.
+//! wallet API. Issued in the reply, and issued later through `credentials-issued`. And as
+//! notification endpoints: one with `signature` auth, one with `bearer` auth and a SHA secret,
+//! each verified by the example, a repeated `messageId` dropped, forged calls refused.
 //!
 //! A missing `node`, `python3` or Python `cryptography` module skips the test with a loud
 //! message on stderr (CI installs them).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use psi_webhook::{Claims, SharedSecret, Signer, UnixTime};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -22,6 +26,8 @@ backend_tests!(
     the_node_receiver_issues_later_through_credentials_issued,
     the_python_receiver_verifies_psis_signature_and_issues_in_its_reply,
     the_python_receiver_issues_later_through_credentials_issued,
+    the_node_receiver_verifies_notifications_and_drops_repeats,
+    the_python_receiver_verifies_notifications_and_drops_repeats,
 );
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
@@ -65,6 +71,33 @@ impl Example {
 struct Receiver {
     child: Child,
     url: String,
+    /// What it printed after `listening on`, line by line.
+    printed: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    /// Waits (up to 15 s) for a printed line containing `text`; returns the line.
+    async fn wait_for_line(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .printed
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(text))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the example never printed {text:?}: {:#?}",
+                self.printed.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Receiver {
@@ -135,8 +168,15 @@ async fn service(app: &TestApp) -> Service {
     }
 }
 
-/// Starts `example` for `service`; `later` makes it issue through `credentials-issued`.
-async fn start(example: Example, app: &TestApp, service: &Service, later: bool) -> Receiver {
+/// Starts `example` for `service`; `later` makes it issue through `credentials-issued`,
+/// `shared_secret` is the key of `bearer` notification endpoints.
+async fn start(
+    example: Example,
+    app: &TestApp,
+    service: &Service,
+    later: bool,
+    shared_secret: Option<&str>,
+) -> Receiver {
     let mut command = example.command();
     command
         .env("PSI_URL", &app.address)
@@ -155,6 +195,9 @@ async fn start(example: Example, app: &TestApp, service: &Service, later: bool) 
             .env("ISSUE_LATER_KEY", &key)
             .env("ISSUE_LATER_DELAY_MS", "100");
     }
+    if let Some(secret) = shared_secret {
+        command.env("PSI_SHARED_SECRET", secret);
+    }
     // Off the test's runtime: the example fetches the service key from the server it runs.
     tokio::task::spawn_blocking(move || {
         let mut child = command.spawn().expect("the example starts");
@@ -164,16 +207,32 @@ async fn start(example: Example, app: &TestApp, service: &Service, later: bool) 
             let _ = child.kill();
             panic!("the example did not start: {first:?}");
         };
-        // Its later lines go to the test's output.
+        // Its later lines go to the test's output, and to `printed` for the test to look at.
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&printed);
         std::thread::spawn(move || {
-            lines
-                .map_while(Result::ok)
-                .for_each(|l| println!("example: {l}"))
+            for line in lines.map_while(Result::ok) {
+                println!("example: {line}");
+                sink.lock().unwrap().push(line);
+            }
         });
-        Receiver { child, url }
+        Receiver {
+            child,
+            url,
+            printed,
+        }
     })
     .await
     .expect("the example starts")
+}
+
+/// Whether `example` cannot run here; says so loudly if so.
+fn skipped(example: Example) -> bool {
+    let why = example.missing();
+    if let Some(why) = &why {
+        eprintln!("\n*** SKIPPED: the receiver example cannot run here: {why} ***\n");
+    }
+    why.is_some()
 }
 
 /// Runs "Join" with the example as its webhook; returns the outcome, the holder and the
@@ -183,14 +242,24 @@ async fn join(
     backend: Backend,
     later: bool,
 ) -> Option<(TestApp, Value, Holder, Service)> {
-    if let Some(why) = example.missing() {
-        eprintln!("\n*** SKIPPED: the receiver example cannot run here: {why} ***\n");
+    if skipped(example) {
         return None;
     }
     let app = engine_app(backend).await;
     let service = service(&app).await;
-    let receiver = start(example, &app, &service, later).await;
+    let receiver = start(example, &app, &service, later, None).await;
+    let (outcome, holder) = run_join(&app, &service, &receiver, later).await;
+    drop(receiver);
+    Some((app, outcome, holder, service))
+}
 
+/// Runs "Join" with `receiver` as its webhook, settled; returns the outcome and the holder.
+async fn run_join(
+    app: &TestApp,
+    service: &Service,
+    receiver: &Receiver,
+    later: bool,
+) -> (Value, Holder) {
     // A call that is not psi's is refused: the example really verifies.
     let forged = app
         .client
@@ -230,10 +299,9 @@ async fn join(
         )
         .await;
     if later {
-        wait_until_settled(&app, &service, &outcome).await;
+        wait_until_settled(app, service, &outcome).await;
     }
-    drop(receiver);
-    Some((app, outcome, holder, service))
+    (outcome, holder)
 }
 
 /// Waits (up to 10 s) for the event to leave `waiting`.
@@ -298,4 +366,198 @@ async fn the_python_receiver_verifies_psis_signature_and_issues_in_its_reply(bac
 
 async fn the_python_receiver_issues_later_through_credentials_issued(backend: Backend) {
     issued_later(Example::Python, backend).await;
+}
+
+async fn the_node_receiver_verifies_notifications_and_drops_repeats(backend: Backend) {
+    notifications(Example::Node, backend).await;
+}
+
+async fn the_python_receiver_verifies_notifications_and_drops_repeats(backend: Backend) {
+    notifications(Example::Python, backend).await;
+}
+
+/// Psi notifies the example through two endpoints, `event.completed` with `signature` auth and
+/// `credential.issued` with `bearer` auth (a SHA secret): the example verifies both, psi sees
+/// them succeed, and a replayed message is dropped as a repeat. Calls psi did not make are
+/// refused.
+async fn notifications(example: Example, backend: Backend) {
+    if skipped(example) {
+        return;
+    }
+    let app = engine_app(backend).await;
+    let service = service(&app).await;
+    let base = format!("/api/v1/services/{}", service.did);
+    let shared = expect_json(
+        app.post(
+            &format!("{base}/keys"),
+            ADMIN_TOKEN,
+            &json!({"name": "shared", "type": "sha_secret"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let secret = shared["secret"].as_str().expect("the secret, shown once");
+    let receiver = start(example, &app, &service, false, Some(secret)).await;
+    let url = format!("{}/notifications", receiver.url);
+    // Each type to one endpoint, so every message goes through exactly one auth.
+    for (key, auth, event_type) in [
+        ("default", "signature", "event.completed"),
+        ("shared", "bearer", "credential.issued"),
+    ] {
+        app.create_endpoint(
+            &service.did,
+            &url,
+            json!({"key": key, "auth": auth, "event_types": [event_type]}),
+        )
+        .await;
+    }
+
+    calls_psi_did_not_make_are_refused(&app, &service, &receiver, secret).await;
+
+    let (outcome, holder) = run_join(&app, &service, &receiver, false).await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    let event_id = outcome["event_id"].as_str().unwrap();
+
+    let completed = delivered(&app, &service, "event.completed").await;
+    let line = receiver
+        .wait_for_line(&format!(
+            "event.completed {completed} verified by signature"
+        ))
+        .await;
+    assert!(line.contains(&format!("event {event_id} ")), "{line}");
+    assert!(line.contains(&format!("for {}: ok", holder.did)), "{line}");
+
+    let issued = delivered(&app, &service, "credential.issued").await;
+    let line = receiver
+        .wait_for_line(&format!("credential.issued {issued} verified by bearer"))
+        .await;
+    assert!(line.contains(&service.membership), "{line}");
+
+    // At least once: psi sends the same message again; the example answers 200 and drops it.
+    let replay = format!("{base}/messages/{completed}/replay");
+    expect_json(
+        app.post(&replay, ADMIN_TOKEN, &json!({})).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    receiver
+        .wait_for_line(&format!("repeat of {completed}, dropped"))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let message = app.message(&service.did, &completed).await;
+        if message["status"] == "succeeded" && message["attempts"].as_array().unwrap().len() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replay never succeeded: {message:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(receiver);
+    app.stop().await;
+}
+
+/// The id of the one `event_type` message, once psi has delivered it (2xx from the example).
+async fn delivered(app: &TestApp, service: &Service, event_type: &str) -> String {
+    let path = format!(
+        "/api/v1/services/{}/messages?event_type={event_type}",
+        service.did
+    );
+    let page = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
+    let messages = page["data"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "one {event_type}: {page:#}");
+    let id = messages[0]["id"].as_str().unwrap();
+    let message = app
+        .wait_for_status(&service.did, id, "succeeded", Duration::from_secs(15))
+        .await;
+    assert_eq!(message["payload"]["type"], event_type);
+    id.to_owned()
+}
+
+/// Calls to `/notifications` that psi did not make (or made for another body, or too long ago)
+/// get 401; a token just past `exp` but within the minute of leeway is accepted, and its
+/// `messageId` sent again is a repeat.
+async fn calls_psi_did_not_make_are_refused(
+    app: &TestApp,
+    service: &Service,
+    receiver: &Receiver,
+    secret: &str,
+) {
+    let url = format!("{}/notifications", receiver.url);
+    let send = |header: Option<(&'static str, String)>, body: Vec<u8>| {
+        let mut request = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    let body = json!({"type": "test", "messageId": "by-hand", "publicServiceDid": service.did,
+        "utcCreatedAt": 0, "endpointId": "none", "message": "sent by the test"})
+    .to_string()
+    .into_bytes();
+    let shared = Signer::shared_secret(SharedSecret::from_base64(secret).unwrap());
+    let other = Signer::shared_secret(SharedSecret::generate().unwrap());
+    let ago = |secs: u64| UnixTime::from_secs(UnixTime::now().as_secs() - secs);
+    let token = |signer: &Signer, claims: Claims| {
+        Some(
+            signer
+                .authorization_header(&claims)
+                .map(|(n, v)| (n, v))
+                .unwrap(),
+        )
+    };
+    let claims = |at: UnixTime| Claims::new(at).with_issuer(&service.did).with_body(&body);
+
+    let forged: [(&str, Option<(&'static str, String)>); 6] = [
+        ("no authentication", None),
+        (
+            "a bad signature",
+            Some(("x-body-signature", "bm90IGEgc2lnbmF0dXJl".to_owned())),
+        ),
+        ("another secret", token(&other, claims(UnixTime::now()))),
+        (
+            "another issuer",
+            token(
+                &shared,
+                Claims::new(UnixTime::now())
+                    .with_issuer("someone-else")
+                    .with_body(&body),
+            ),
+        ),
+        (
+            "another body",
+            token(
+                &shared,
+                Claims::new(UnixTime::now())
+                    .with_issuer(&service.did)
+                    .with_body(b"{}"),
+            ),
+        ),
+        // Made 400 s ago: expired 100 s ago, past the minute of leeway.
+        ("an expired token", token(&shared, claims(ago(400)))),
+    ];
+    for (what, header) in forged {
+        let status = send(header, body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    receiver
+        .wait_for_line("/notifications: refused, bearer auth does not verify")
+        .await;
+
+    // Made 330 s ago: expired 30 s ago, within the leeway.
+    for _ in 0..2 {
+        let status = send(token(&shared, claims(ago(330))), body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    receiver
+        .wait_for_line("test by-hand verified by bearer: sent by the test")
+        .await;
+    receiver.wait_for_line("repeat of by-hand, dropped").await;
 }
