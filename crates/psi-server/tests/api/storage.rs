@@ -100,6 +100,30 @@ async fn the_database_holds_no_private_key_or_secret_in_clear(backend: Backend) 
         .await
         .unwrap()
         .unwrap();
+    // The service's DID seed (Ed25519), sealed too (bound to the service's row id): its 32
+    // bytes appear nowhere in clear.
+    let service_id: String = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
+        .bind(&did)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let seed_sealed = psi_server::db::services::did_seed_sealed(&app.app.state().db, &scope)
+        .await
+        .unwrap();
+    let seed = app
+        .app
+        .state()
+        .master_key
+        .open(service_id.as_bytes(), &seed_sealed)
+        .unwrap();
+    assert_eq!(seed.len(), 32);
+    let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !contains(&seed)
+            && !contains(seed_hex.as_bytes())
+            && !contains(STANDARD.encode(&seed).as_bytes()),
+        "the DID seed is stored in clear"
+    );
     let sealed = psi_server::db::keys::sealed_secret(&app.app.state().db, &scope, "imported")
         .await
         .unwrap()
