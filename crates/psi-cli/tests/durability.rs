@@ -19,11 +19,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use common::free_port;
+use common::{Backend, PgSchema, free_port, random_master_key};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 
@@ -32,13 +29,6 @@ const MESSAGES: usize = 1000;
 /// Receipts after which the delivering process is killed.
 const KILL_AFTER: usize = 200;
 const WITHIN: Duration = Duration::from_secs(120);
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_notifications_all_arrive_after_psi_is_killed_mid_delivery_and_restarted_on_sqlite()
@@ -266,42 +256,18 @@ async fn receive(State(tally): State<Arc<Mutex<Tally>>>, body: Bytes) -> &'stati
 /// Where the processes keep their data: a data directory (SQLite) or a PostgreSQL schema.
 struct Database {
     dir: TempDir,
-    backend: Backend,
-    url: Option<String>,
-    schema: Option<String>,
+    /// `None` on SQLite; the schema is dropped at the end of the test.
+    schema: Option<PgSchema>,
     master_key: String,
     did: Mutex<String>,
 }
 
-fn postgres_base_url() -> String {
-    std::env::var("PSI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
 impl Database {
     async fn new(backend: Backend) -> Database {
-        let (url, schema) = match backend {
-            Backend::Sqlite => (None, None),
-            Backend::Postgres => {
-                let schema = format!("psi_durability_{}", rand::random::<u64>());
-                let base = postgres_base_url();
-                let mut admin = PgConnection::connect(&base)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                let separator = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
-                (Some(url), Some(schema))
-            }
-        };
         Database {
             dir: tempfile::tempdir().unwrap(),
-            backend,
-            url,
-            schema,
-            master_key: STANDARD.encode(rand::random::<[u8; 32]>()),
+            schema: PgSchema::for_backend(backend, "psi_durability").await,
+            master_key: random_master_key(),
             did: Mutex::new(String::new()),
         }
     }
@@ -323,7 +289,7 @@ impl Database {
             self.dir.path().join("data"),
             self.master_key,
         );
-        if let Some(url) = &self.url {
+        if let Some(url) = self.schema.as_ref().map(PgSchema::url) {
             config.push_str(&format!("database_url = {url:?}\n"));
         }
         config.push_str(&format!(
@@ -331,29 +297,6 @@ impl Database {
              lease = \"1s\"\npoll_interval = \"200ms\"\nschedule = [\"100ms\", \"200ms\", \"400ms\"]\n"
         ));
         config
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let Some(schema) = self.schema.take() else {
-            return;
-        };
-        debug_assert!(self.backend == Backend::Postgres);
-        // Drop runs inside the test's runtime; a runtime on its own thread does the cleanup.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = PgConnection::connect(&postgres_base_url()).await {
-                    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    let _ = sqlx::query(&drop).execute(&mut admin).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
     }
 }
 

@@ -1,4 +1,5 @@
-//! `psi wallet` end to end: the real binary against a real server and webhook receiver.
+//! `psi wallet` end to end: the real binary against a real server and webhook receiver, each
+//! test on both backends (SQLite and PostgreSQL, see `wallet_env`).
 
 mod common;
 mod wallet_env;
@@ -7,7 +8,42 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wallet_env::{Env, Reply, Seed, link_of};
 
-use common::{assert_fails, stderr, stdout};
+use common::{Backend, assert_fails, stderr, stdout};
+
+/// Runs each named `fn name(backend: Backend)` once per backend, as the tests `name::sqlite` and
+/// `name::postgres`. A test function left out of the list is dead code, which the build reports.
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(crate::common::Backend::Sqlite)
+            }
+
+            #[test]
+            fn postgres() {
+                super::$name(crate::common::Backend::Postgres)
+            }
+        }
+    )+};
+}
+
+backend_tests!(
+    run_completes_verifies_and_stores_the_issued_credential,
+    human_output_shows_the_outcome_and_the_callback,
+    a_prefilled_link_presents_its_values_and_they_cannot_be_changed,
+    a_missing_attribute_or_an_unknown_one_is_named,
+    a_service_attested_credential_comes_from_the_wallet_newest_and_not_revoked,
+    a_failure_reply_fails_the_run_with_its_message,
+    a_waiting_event_then_sync_collects_revocations,
+    sync_collects_credentials_a_third_party_issues_after_the_event,
+    sync_collects_credentials_a_third_party_pushes_without_an_event,
+    a_one_time_short_link_of_psi_itself_runs_once,
+    show_decodes_the_jwt_and_checks_revocation_with_the_server,
+    a_source_url_link_is_resolved_once,
+    paused_and_unknown_interactions_and_bad_links_fail_clearly,
+    the_default_wallet_lives_under_home,
+);
 
 const CALLBACK: &str = "https://shop.example/done";
 
@@ -52,9 +88,8 @@ fn pair(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
 }
 
-#[test]
-fn run_completes_verifies_and_stores_the_issued_credential() {
-    let env = Env::start();
+fn run_completes_verifies_and_stores_the_issued_credential(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let out = join(&env, &seed);
@@ -113,9 +148,8 @@ fn run_completes_verifies_and_stores_the_issued_credential() {
     assert_eq!(credentials[0]["service_name"], "Wallet test service");
 }
 
-#[test]
-fn human_output_shows_the_outcome_and_the_callback() {
-    let env = Env::start();
+fn human_output_shows_the_outcome_and_the_callback(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let link = env.link(&seed, &seed.join, &[], Some(CALLBACK));
@@ -148,9 +182,8 @@ fn human_output_shows_the_outcome_and_the_callback() {
     );
 }
 
-#[test]
-fn a_prefilled_link_presents_its_values_and_they_cannot_be_changed() {
-    let env = Env::start();
+fn a_prefilled_link_presents_its_values_and_they_cannot_be_changed(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let link = env.link(&seed, &seed.join, &[(&seed.contact, "Name", "Bob")], None);
@@ -188,9 +221,8 @@ fn a_prefilled_link_presents_its_values_and_they_cannot_be_changed() {
     assert_eq!(env.calls().len(), 2);
 }
 
-#[test]
-fn a_missing_attribute_or_an_unknown_one_is_named() {
-    let env = Env::start();
+fn a_missing_attribute_or_an_unknown_one_is_named(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     let link = env.link(&seed, &seed.join, &[], None);
     let output = env.wallet(&["run", &link, "--attr", "Name=Alice"]);
@@ -204,9 +236,8 @@ fn a_missing_attribute_or_an_unknown_one_is_named() {
     assert!(env.calls().is_empty());
 }
 
-#[test]
-fn a_service_attested_credential_comes_from_the_wallet_newest_and_not_revoked() {
-    let env = Env::start();
+fn a_service_attested_credential_comes_from_the_wallet_newest_and_not_revoked(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     let enter = env.link(&seed, &seed.enter, &[], None);
 
@@ -254,9 +285,8 @@ fn a_service_attested_credential_comes_from_the_wallet_newest_and_not_revoked() 
     assert_eq!(list["credentials"][1]["status"], "revoked");
 }
 
-#[test]
-fn a_failure_reply_fails_the_run_with_its_message() {
-    let env = Env::start();
+fn a_failure_reply_fails_the_run_with_its_message(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     env.reply(Reply::Fail("Membership is closed today".into()));
     let link = env.link(&seed, &seed.join, &[], Some(CALLBACK));
@@ -291,9 +321,8 @@ fn a_failure_reply_fails_the_run_with_its_message() {
     );
 }
 
-#[test]
-fn a_waiting_event_then_sync_collects_revocations() {
-    let env = Env::start();
+fn a_waiting_event_then_sync_collects_revocations(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     env.reply(Reply::Later);
     let waiting = join(&env, &seed);
@@ -323,9 +352,8 @@ fn a_waiting_event_then_sync_collects_revocations() {
     assert_eq!(env.wallet_json(&["sync"], 0)["revoked"], 0);
 }
 
-#[test]
-fn sync_collects_credentials_a_third_party_issues_after_the_event() {
-    let env = Env::start();
+fn sync_collects_credentials_a_third_party_issues_after_the_event(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     let secret = env.authorise_issuer(&seed);
     env.reply(Reply::Later);
@@ -360,9 +388,8 @@ fn sync_collects_credentials_a_third_party_issues_after_the_event() {
     );
 }
 
-#[test]
-fn sync_collects_credentials_a_third_party_pushes_without_an_event() {
-    let env = Env::start();
+fn sync_collects_credentials_a_third_party_pushes_without_an_event(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     let secret = env.authorise_issuer(&seed);
     let reward = env.post(
@@ -449,9 +476,8 @@ fn sync_collects_credentials_a_third_party_pushes_without_an_event() {
     );
 }
 
-#[test]
-fn a_one_time_short_link_of_psi_itself_runs_once() {
-    let env = Env::start();
+fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let created = env.post(
@@ -516,9 +542,8 @@ fn a_one_time_short_link_of_psi_itself_runs_once() {
     );
 }
 
-#[test]
-fn show_decodes_the_jwt_and_checks_revocation_with_the_server() {
-    let env = Env::start();
+fn show_decodes_the_jwt_and_checks_revocation_with_the_server(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let out = join(&env, &seed);
@@ -556,9 +581,8 @@ fn show_decodes_the_jwt_and_checks_revocation_with_the_server() {
     assert_fails(&env.wallet(&["show", "7"]), 1, "no credential \"7\"");
 }
 
-#[test]
-fn a_source_url_link_is_resolved_once() {
-    let env = Env::start();
+fn a_source_url_link_is_resolved_once(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let source = env.serve_source(json!({
@@ -575,9 +599,8 @@ fn a_source_url_link_is_resolved_once() {
     assert_eq!(fields(&env.calls()[0])[0], pair("Name", "Carol"));
 }
 
-#[test]
-fn paused_and_unknown_interactions_and_bad_links_fail_clearly() {
-    let env = Env::start();
+fn paused_and_unknown_interactions_and_bad_links_fail_clearly(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     let path = format!("/api/v1/services/{}/interactions/{}", seed.did, seed.join);
     env.api(Method::PATCH, &path, Some(json!({"active": false})));
@@ -603,9 +626,8 @@ fn paused_and_unknown_interactions_and_bad_links_fail_clearly() {
     );
 }
 
-#[test]
-fn the_default_wallet_lives_under_home() {
-    let env = Env::start();
+fn the_default_wallet_lives_under_home(backend: Backend) {
+    let env = Env::start_on(backend);
     let seed = env.seed();
     issue_gold(&env, &seed);
     let home = env.dir.path().join("home");

@@ -1,6 +1,10 @@
-//! What the wallet tests run against: a real psi server on 127.0.0.1 port 0 over a fresh SQLite
-//! data directory, a real webhook receiver on loopback that verifies psi's signature with the
-//! key from the public-key endpoint and replies as scripted, and the real `psi` binary.
+//! What the wallet tests run against: a real psi server on 127.0.0.1 port 0 over a fresh
+//! database, a real webhook receiver on loopback that verifies psi's signature with the key from
+//! the public-key endpoint and replies as scripted, and the real `psi` binary.
+//!
+//! The database is on either backend: SQLite in a new data directory, or PostgreSQL
+//! (`PSI_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`) in a new schema,
+//! selected with `search_path` in the connection options and dropped at the end, even on failure.
 #![allow(dead_code)] // each test uses a different subset
 
 use std::net::SocketAddr;
@@ -18,6 +22,8 @@ use psi_server::config::{Config, Overrides};
 use psi_webhook::{Claims, PublicKey, SIGNATURE_HEADER, SharedSecret, Signer, UnixTime, Verifier};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::common::{Backend, PgSchema, random_master_key};
 
 pub const ADMIN_TOKEN: &str = "wallet-test-admin-token-0123456789";
 
@@ -69,11 +75,18 @@ pub struct Env {
     http: reqwest::Client,
     pub dir: TempDir,
     pub wallet: PathBuf,
+    /// `None` on SQLite; dropped after the server stops.
+    schema: Option<PgSchema>,
 }
 
 impl Env {
-    /// Starts the server and the receiver.
+    /// Starts the server (on SQLite) and the receiver.
     pub fn start() -> Env {
+        Env::start_on(Backend::Sqlite)
+    }
+
+    /// Starts the server on `backend` and the receiver.
+    pub fn start_on(backend: Backend) -> Env {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -82,11 +95,20 @@ impl Env {
         let dir = tempfile::tempdir().expect("temporary directory");
         let config_path = dir.path().join("psi.toml");
         let data_dir = dir.path().join("data");
+        let schema = runtime.block_on(PgSchema::for_backend(backend, "psi_wallet"));
+        let database = match &schema {
+            Some(schema) => format!(
+                "database_url = {:?}\nmaster_key = \"{}\"\n",
+                schema.url(),
+                random_master_key()
+            ),
+            None => String::new(),
+        };
         std::fs::write(
             &config_path,
             format!(
                 "listen = \"127.0.0.1:0\"\ndata_dir = {data_dir:?}\nadmin_token = \"{ADMIN_TOKEN}\"\n\
-                 log_level = \"warn\"\n[outbound]\nallow_loopback = true\n"
+                 log_level = \"warn\"\n{database}[outbound]\nallow_loopback = true\n"
             ),
         )
         .expect("write the configuration");
@@ -111,6 +133,7 @@ impl Env {
             http: reqwest::Client::new(),
             wallet: dir.path().join("wallet.json"),
             dir,
+            schema,
         }
     }
 
