@@ -291,7 +291,7 @@ async fn run_join(
         "attributes": [{"name": "Name", "value": "Ada Lovelace"}]}]);
     let outcome = holder
         .run(
-            &app,
+            app,
             &service.did,
             interaction["id"].as_str().unwrap(),
             json!([]),
@@ -505,14 +505,8 @@ async fn calls_psi_did_not_make_are_refused(
     let shared = Signer::shared_secret(SharedSecret::from_base64(secret).unwrap());
     let other = Signer::shared_secret(SharedSecret::generate().unwrap());
     let ago = |secs: u64| UnixTime::from_secs(UnixTime::now().as_secs() - secs);
-    let token = |signer: &Signer, claims: Claims| {
-        Some(
-            signer
-                .authorization_header(&claims)
-                .map(|(n, v)| (n, v))
-                .unwrap(),
-        )
-    };
+    let token =
+        |signer: &Signer, claims: Claims| Some(signer.authorization_header(&claims).unwrap());
     let claims = |at: UnixTime| Claims::new(at).with_issuer(&service.did).with_body(&body);
 
     let forged: [(&str, Option<(&'static str, String)>); 6] = [
