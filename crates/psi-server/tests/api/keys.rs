@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, Backend, expect_error, expect_json, spawn_app};
+use crate::model;
 
 backend_tests!(
     a_generated_rsa_key_pair_shows_its_public_pem_only,
@@ -19,19 +20,7 @@ backend_tests!(
 
 async fn a_generated_rsa_key_pair_shows_its_public_pem_only(backend: Backend) {
     let app = spawn_app(backend).await;
-    let did = app.create_service("Acme").await;
-    let (_, token) = app.create_token(&did).await;
-    let path = format!("/api/v1/services/{did}/keys");
-    let created = expect_json(
-        app.post(
-            &path,
-            &token,
-            &json!({"name": "signing", "type": "rsa_key_pair"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (_, token, path, created) = model::service_with_signing_key(&app).await;
     assert_eq!(created["type"], "rsa_key_pair");
     let public = created["public_pem"].as_str().unwrap();
     psi_webhook::PublicKey::from_pem(public).expect("a valid SPKI PEM");

@@ -90,3 +90,22 @@ pub async fn interaction(app: &TestApp, did: &str, body: Value) -> Value {
 pub async fn expect_not_found(response: Response) {
     expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+/// A service "Acme" with a service token and a generated RSA key pair "signing", made with that
+/// token: the DID, the token, the keys path and the created key.
+pub async fn service_with_signing_key(app: &TestApp) -> (String, String, String, Value) {
+    let did = app.create_service("Acme").await;
+    let (_, token) = app.create_token(&did).await;
+    let path = format!("/api/v1/services/{did}/keys");
+    let created = expect_json(
+        app.post(
+            &path,
+            &token,
+            &json!({"name": "signing", "type": "rsa_key_pair"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (did, token, path, created)
+}

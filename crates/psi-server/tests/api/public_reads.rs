@@ -44,6 +44,16 @@ fn instances_path(did: &str, interaction: &str) -> String {
     format!("/service-dashboard-backend/{did}/info/action-instances/{interaction}")
 }
 
+/// A public GET with `If-None-Match: tag`.
+async fn conditional_get(app: &TestApp, path: &str, tag: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(IF_NONE_MATCH, tag)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A public GET, without credentials, answering 200 with JSON.
 async fn read(app: &TestApp, path: &str) -> Value {
     let response = app.client.get(app.url(path)).send().await.unwrap();
@@ -358,13 +368,7 @@ async fn an_unchanged_read_answers_304_and_a_change_gives_a_new_etag(backend: Ba
     assert_eq!(again.headers()[ETAG], tag.as_str(), "same bytes, same tag");
     assert_eq!(again.text().await.unwrap(), body);
 
-    let cached = app
-        .client
-        .get(app.url(&path))
-        .header(IF_NONE_MATCH, &tag)
-        .send()
-        .await
-        .unwrap();
+    let cached = conditional_get(&app, &path, &tag).await;
     assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(cached.headers()[ETAG], tag.as_str());
     assert!(cached.text().await.unwrap().is_empty());
@@ -377,13 +381,7 @@ async fn an_unchanged_read_answers_304_and_a_change_gives_a_new_etag(backend: Ba
     );
 
     set_active(&app, &demo, false).await;
-    let changed = app
-        .client
-        .get(app.url(&path))
-        .header(IF_NONE_MATCH, &tag)
-        .send()
-        .await
-        .unwrap();
+    let changed = conditional_get(&app, &path, &tag).await;
     assert_eq!(changed.status(), StatusCode::OK);
     assert_ne!(changed.headers()[ETAG], tag.as_str());
 }
@@ -463,21 +461,9 @@ async fn every_public_read_carries_an_etag_that_answers_304(backend: Backend) {
         let first = app.client.get(app.url(&path)).send().await.unwrap();
         assert_eq!(first.status(), StatusCode::OK, "{path}");
         let tag = first.headers()[ETAG].to_str().unwrap().to_owned();
-        let cached = app
-            .client
-            .get(app.url(&path))
-            .header(IF_NONE_MATCH, &tag)
-            .send()
-            .await
-            .unwrap();
+        let cached = conditional_get(&app, &path, &tag).await;
         assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{path}");
-        let stale = app
-            .client
-            .get(app.url(&path))
-            .header(IF_NONE_MATCH, "\"not-the-tag\"")
-            .send()
-            .await
-            .unwrap();
+        let stale = conditional_get(&app, &path, "\"not-the-tag\"").await;
         assert_eq!(stale.status(), StatusCode::OK, "{path}");
     }
 }

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, Backend, TestDb, expect_json, spawn_app, spawn_app_on, start};
+use crate::model;
 
 backend_tests!(
     the_database_holds_no_private_key_or_secret_in_clear,
@@ -139,19 +140,7 @@ async fn the_database_holds_no_private_key_or_secret_in_clear(backend: Backend) 
 
 async fn services_keys_and_tokens_survive_a_restart(backend: Backend) {
     let app = spawn_app(backend).await;
-    let did = app.create_service("Acme").await;
-    let (_, token) = app.create_token(&did).await;
-    let path = format!("/api/v1/services/{did}/keys");
-    let before = expect_json(
-        app.post(
-            &path,
-            &token,
-            &json!({"name": "signing", "type": "rsa_key_pair"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let (did, token, path, before) = model::service_with_signing_key(&app).await;
 
     let app = app.restart().await;
     let service = expect_json(
