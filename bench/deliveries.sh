@@ -22,6 +22,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 messages="${MESSAGES:-20000}"
 auth="${AUTH:-bearer}"
 backends="${BACKENDS:-sqlite postgres}"
@@ -33,9 +35,7 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 psi="$target_dir/release/psi"
 load="$target_dir/release/examples/deliveries_load"
 
-for tool in cargo curl python3 psql; do
-  command -v "$tool" >/dev/null || { echo "bench/deliveries.sh: $tool is required" >&2; exit 1; }
-done
+require_tools cargo curl python3 psql
 
 echo "building psi and the load helper (release)..." >&2
 cargo build --quiet --release -p psi-cli --bin psi --example deliveries_load \
@@ -61,13 +61,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port (the kernel picks one, the socket is closed again).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-admin_token="bench-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+bench_secrets
 export PSI_ADMIN_TOKEN="$admin_token"
 
 # Starts a psi process with $1 delivery workers on database URL $2 (empty: SQLite in

@@ -25,6 +25,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 events="${EVENTS:-5000}"
 concurrency="${CONCURRENCY:-32}"
 auth="${AUTH:-signature}"
@@ -34,9 +36,7 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 psi="$target_dir/release/psi"
 load="$target_dir/release/examples/events_load"
 
-for tool in cargo curl python3 psql; do
-  command -v "$tool" >/dev/null || { echo "bench/events.sh: $tool is required" >&2; exit 1; }
-done
+require_tools cargo curl python3 psql
 
 echo "building psi and the load generator (release)..." >&2
 cargo build --quiet --release -p psi-cli --bin psi --example events_load \
@@ -57,13 +57,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port (the kernel picks one, the socket is closed again).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-admin_token="bench-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+bench_secrets
 
 # Starts psi on a fresh data directory, with database URL $1 (empty: SQLite), and waits until
 # it is ready. Webhooks may reach loopback: the receiver runs inside the load generator.

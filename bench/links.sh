@@ -8,14 +8,14 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 links="${LINKS:-100000}"
 runs="${RUNS:-3}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 psi="$target_dir/release/psi"
 
-for tool in cargo node npm; do
-  command -v "$tool" >/dev/null || { echo "bench/links.sh: $tool is required" >&2; exit 1; }
-done
+require_tools cargo node npm
 
 echo "building psi (release)..." >&2
 cargo build --quiet --release -p psi-cli --manifest-path "$root/Cargo.toml"

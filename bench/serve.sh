@@ -19,6 +19,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 duration="${DURATION:-10}"
 rounds="${ROUNDS:-2}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -52,10 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port (the kernel picks one, the socket is closed again).
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 now_ns() { date +%s%N; }
 
