@@ -84,6 +84,14 @@ fn fields(call: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// How many credentials the wallet holds.
+fn held(env: &Env) -> usize {
+    env.wallet_json(&["list"], 0)["credentials"]
+        .as_array()
+        .expect("a list")
+        .len()
+}
+
 fn pair(name: &str, value: &str) -> (String, String) {
     (name.to_owned(), value.to_owned())
 }
@@ -313,12 +321,7 @@ fn a_failure_reply_fails_the_run_with_its_message(backend: Backend) {
         "{text}"
     );
     assert!(!text.contains("Callback"), "{text}");
-    assert!(
-        env.wallet_json(&["list"], 0)["credentials"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(held(&env), 0);
 }
 
 fn a_waiting_event_then_sync_collects_revocations(backend: Backend) {
@@ -467,13 +470,7 @@ fn sync_collects_credentials_a_third_party_pushes_without_an_event(backend: Back
     );
     assert!(text.contains("Level: bronze"), "{text}");
     assert_eq!(env.wallet_json(&["sync"], 0)["received"], 0);
-    assert_eq!(
-        env.wallet_json(&["list"], 0)["credentials"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(held(&env), 3);
 }
 
 fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
@@ -533,13 +530,7 @@ fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
     );
     assert_eq!(env.calls().len(), 1);
     assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
-    assert_eq!(
-        env.wallet_json(&["list"], 0)["credentials"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(held(&env), 1);
 }
 
 fn show_decodes_the_jwt_and_checks_revocation_with_the_server(backend: Backend) {

@@ -55,58 +55,16 @@ pub fn inline_svg(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Rasterises the SVG's runs (8 pixels per module) and decodes the picture with rqrr.
-    fn decode(svg: &str) -> String {
-        let side: usize = svg
-            .split("viewBox=\"0 0 ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let scale = 8;
-        let mut image = image::GrayImage::from_pixel(
-            (side * scale) as u32,
-            (side * scale) as u32,
-            image::Luma([255]),
-        );
-        let path = svg
-            .split(" d=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap();
-        for run in path.split('M').filter(|r| !r.is_empty()) {
-            let (x, rest) = run.split_once(' ').unwrap();
-            let y = rest.split('h').next().unwrap();
-            let len = rest.split('h').nth(1).unwrap().split('v').next().unwrap();
-            let (x, y, len): (usize, usize, usize) =
-                (x.parse().unwrap(), y.parse().unwrap(), len.parse().unwrap());
-            for px in x * scale..(x + len) * scale {
-                for py in y * scale..(y + 1) * scale {
-                    image.put_pixel(px as u32, py as u32, image::Luma([0]));
-                }
-            }
-        }
-        let mut prepared = rqrr::PreparedImage::prepare(image);
-        let grids = prepared.detect_grids();
-        assert_eq!(grids.len(), 1, "one code");
-        grids[0].decode().expect("the code decodes").1
-    }
-
     #[test]
-    fn the_svg_is_an_element_whose_code_decodes_to_the_text() {
+    fn the_svg_is_one_element_and_text_too_long_has_none() {
         let link = "https://proofspace.id/native/execute/eyJpZCI6IjEiLCJhY3Rpb25JZCI6IjIiLCJzZXJ2aWNlRGlkIjoiR2J6UHFnblU0WHNNczd4ZzltWUpXOCIsInBzaVNlc3Npb24iOiJBQUFBQUFBQUFBQUFBQUFBQUFBQUFBIn0";
         let svg = inline_svg(link).unwrap();
         assert!(
             svg.starts_with("<svg class=\"qr-code\" role=\"img\""),
             "{svg}"
         );
+        // That the code reads back as the link is checked on real pages, in tests/api/pages.rs.
         assert!(svg.ends_with("</svg>"));
-        assert_eq!(decode(&svg), link);
         assert!(
             inline_svg(&"x".repeat(5000)).is_none(),
             "too long for any code"
