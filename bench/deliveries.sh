@@ -31,21 +31,11 @@ process_counts="${PROCESS_COUNTS:-1 2}"
 workers="${WORKERS:-4}"
 batch="${BATCH:-32}"
 postgres_url="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-psi="$target_dir/release/psi"
-load="$target_dir/release/examples/deliveries_load"
 
 require_tools cargo curl python3 psql
 
-echo "building psi and the load helper (release)..." >&2
-cargo build --quiet --release -p psi-cli --bin psi --example deliveries_load \
-  --manifest-path "$root/Cargo.toml"
-
 work="$(mktemp -d)"
-# Private copies: other builds sharing the target directory may replace the originals meanwhile.
-cp "$psi" "$load" "$work/"
-psi="$work/psi"
-load="$work/deliveries_load"
+build_psi_and_load deliveries_load
 pids=()
 receiver_pid=""
 bench_db=""

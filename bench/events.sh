@@ -32,17 +32,11 @@ concurrency="${CONCURRENCY:-32}"
 auth="${AUTH:-signature}"
 backends="${BACKENDS:-sqlite postgres}"
 postgres_url="${POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-psi="$target_dir/release/psi"
-load="$target_dir/release/examples/events_load"
 
 require_tools cargo curl python3 psql
 
-echo "building psi and the load generator (release)..." >&2
-cargo build --quiet --release -p psi-cli --bin psi --example events_load \
-  --manifest-path "$root/Cargo.toml"
-
 work="$(mktemp -d)"
+build_psi_and_load events_load
 psi_pid=""
 bench_db=""
 cleanup() {

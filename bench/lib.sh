@@ -18,3 +18,16 @@ bench_secrets() {
   admin_token="bench-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
   master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 }
+
+# Builds the release `psi` and the load example $1 of psi-cli, and copies both into $work (which
+# must exist): other builds sharing the target directory may replace the originals meanwhile.
+# Sets $psi and $load to the copies.
+build_psi_and_load() {
+  local example="$1" target_dir="${CARGO_TARGET_DIR:-$root/target}"
+  echo "building psi and $example (release)..." >&2
+  cargo build --quiet --release -p psi-cli --bin psi --example "$example" \
+    --manifest-path "$root/Cargo.toml"
+  cp "$target_dir/release/psi" "$target_dir/release/examples/$example" "$work/"
+  psi="$work/psi"
+  load="$work/$example"
+}

@@ -84,6 +84,18 @@ fn fields(call: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The one credential a run issued: the gold member credential `issue_gold` scripts.
+fn issued_gold<'a>(out: &'a Value, seed: &Seed) -> &'a [Value] {
+    let issued = out["issued"].as_array().expect("issued");
+    assert_eq!(issued.len(), 1, "{out}");
+    assert_eq!(issued[0]["credential_id"], seed.member.as_str());
+    assert_eq!(
+        issued[0]["attributes"],
+        json!([{"name": "Level", "value": "gold"}])
+    );
+    issued
+}
+
 /// How many credentials the wallet holds.
 fn held(env: &Env) -> usize {
     env.wallet_json(&["list"], 0)["credentials"]
@@ -105,13 +117,7 @@ fn run_completes_verifies_and_stores_the_issued_credential(backend: Backend) {
     assert_eq!(out["state"], "completed", "{out}");
     assert_eq!(out["callback"], CALLBACK);
     assert_eq!(out["message"], Value::Null);
-    let issued = out["issued"].as_array().unwrap();
-    assert_eq!(issued.len(), 1);
-    assert_eq!(issued[0]["credential_id"], seed.member.as_str());
-    assert_eq!(
-        issued[0]["attributes"],
-        json!([{"name": "Level", "value": "gold"}])
-    );
+    let issued = issued_gold(&out, &seed);
     assert_eq!(issued[0]["holder_did"], out["holder_did"]);
     assert_eq!(issued[0]["service_did"], seed.did.as_str());
     assert_eq!(issued[0]["status"], "valid");
@@ -502,13 +508,7 @@ fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
     assert_eq!(out["state"], "completed", "{out}");
     assert_eq!(out["interaction"]["actionId"], seed.join.as_str(), "{out}");
     assert_eq!(out["callback"], CALLBACK);
-    let issued = out["issued"].as_array().unwrap();
-    assert_eq!(issued.len(), 1);
-    assert_eq!(issued[0]["credential_id"], seed.member.as_str());
-    assert_eq!(
-        issued[0]["attributes"],
-        json!([{"name": "Level", "value": "gold"}])
-    );
+    issued_gold(&out, &seed);
     assert_eq!(
         fields(&env.calls()[0]),
         [pair("Name", "Dora"), pair("Email", "dora@example.org")]
