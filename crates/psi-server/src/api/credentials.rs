@@ -127,7 +127,7 @@ pub async fn revoke(
 ) -> Result<Json<CredentialView>, ApiError> {
     let (_did, jti) = path;
     // The revocation and its notification are stored together.
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if db::credentials::revoke(&mut *tx, &scope, &jti, now_ms()).await? {
         delivery::notify::credentials_revoked(&mut tx, &scope, std::slice::from_ref(&jti), None)
             .await?;

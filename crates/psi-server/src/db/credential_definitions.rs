@@ -260,7 +260,7 @@ async fn try_insert(
     let now = now_ms();
     let settings = &new.settings;
     let (url, key, auth, timeout) = webhooks::columns(settings.check_webhook.as_ref());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO credential_definitions (id, service_id, schema_id, seq, tag, attestation, \
          one_off, check_url, check_key_id, check_auth, check_timeout_ms, source_ip_prefixes, \
@@ -320,7 +320,7 @@ pub async fn update_settings(
     settings: &DefinitionSettings,
 ) -> sqlx::Result<bool> {
     let (url, key, auth, timeout) = webhooks::columns(settings.check_webhook.as_ref());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let result = sqlx::query(
         "UPDATE credential_definitions SET one_off = $3, check_url = $4, \
          check_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $5), \

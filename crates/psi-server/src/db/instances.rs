@@ -184,7 +184,7 @@ pub async fn insert(
     parameters: &Parameters,
     is_default: bool,
 ) -> sqlx::Result<Option<Instance>> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     if !interaction_exists(&mut tx, scope, interaction_id).await? {
         return Ok(None);
     }
@@ -226,7 +226,7 @@ pub async fn update(
     make_default: bool,
 ) -> sqlx::Result<bool> {
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     if make_default {
         clear_default(&mut tx, scope, interaction_id, now).await?;
     }

@@ -244,7 +244,7 @@ pub async fn insert(
     let id = new_id();
     let now = now_ms();
     let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO interactions (id, service_id, name, description, active, media, \
          webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, completion_url, \
@@ -281,7 +281,7 @@ pub async fn update(
     new: &NewInteraction,
 ) -> sqlx::Result<bool> {
     let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let result = sqlx::query(
         "UPDATE interactions SET name = $3, description = $4, active = $5, media = $6, \
          webhook_url = $7, \

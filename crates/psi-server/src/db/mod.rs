@@ -77,10 +77,14 @@ impl Backend {
     }
 }
 
-/// The connection pool and the backend it talks to. Cheap to clone.
+/// The connection pools and the backend they talk to. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// Where write transactions run. SQLite: one connection, so writers queue here in order
+    /// instead of failing with `SQLITE_BUSY` when a transaction that read first tries to write.
+    /// PostgreSQL: the same pool as `pool`.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -95,23 +99,49 @@ impl Db {
         }
         let options: AnyConnectOptions = url.parse().context("database_url")?;
         let backend = config.backend;
-        let pool = AnyPoolOptions::new()
-            .max_connections(config.database_max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        (&mut *conn).execute("PRAGMA foreign_keys = ON").await?;
-                        (&mut *conn).execute("PRAGMA journal_mode = WAL").await?;
-                        (&mut *conn).execute("PRAGMA busy_timeout = 5000").await?;
-                    }
-                    Ok(())
+        let connect = |max: u32, acquire_timeout: Duration| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire_timeout)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            (&mut *conn).execute("PRAGMA foreign_keys = ON").await?;
+                            (&mut *conn).execute("PRAGMA journal_mode = WAL").await?;
+                            // Autocommit writes on reader connections wait for the writer.
+                            (&mut *conn).execute("PRAGMA busy_timeout = 10000").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+                .connect_with(options.clone())
+        };
+        let failed = || format!("cannot connect to the {backend:?} database");
+        let pool = connect(config.database_max_connections, Duration::from_secs(10))
             .await
-            .with_context(|| format!("cannot connect to the {backend:?} database"))?;
-        Ok(Db { pool, backend })
+            .with_context(failed)?;
+        let writer = match backend {
+            // Writers wait their turn for as long as a request may run.
+            Backend::Sqlite => connect(1, Duration::from_secs(config.request_timeout_secs))
+                .await
+                .with_context(failed)?,
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Db {
+            pool,
+            writer,
+            backend,
+        })
+    }
+
+    /// Starts a transaction that writes. SQLite: on the single writer connection, with
+    /// `BEGIN IMMEDIATE`, so it holds the write lock from its first statement and concurrent
+    /// writers queue instead of failing; PostgreSQL: an ordinary transaction.
+    pub async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Applies the migrations this backend has not run yet (PostgreSQL: under an advisory lock, so
@@ -140,6 +170,7 @@ impl Db {
 
     /// Closes every connection (after the server has stopped).
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

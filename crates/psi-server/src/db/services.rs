@@ -28,7 +28,7 @@ pub struct NewService {
 /// Inserts a service and its default key in one transaction.
 pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx::Result<Service> {
     let created_at = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO services (id, did, name, verkey, did_seed_sealed, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -135,7 +135,7 @@ pub(crate) async fn record(
     outcomes: &[Outcome],
     now: i64,
 ) -> sqlx::Result<()> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     insert_attempts(&mut tx, outcomes).await?;
     let succeeded: Vec<&str> = outcomes
         .iter()

@@ -220,7 +220,7 @@ pub async fn update(
 /// no such endpoint.
 pub async fn enable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, \
          failing_since = NULL, updated_at = $3 WHERE service_id = $1 AND id = $2",
@@ -251,7 +251,7 @@ pub async fn enable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<boo
 /// Disables the scoped service's endpoint through the API. Returns false if there is no such
 /// endpoint.
 pub async fn disable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET enabled = 0, \
          disabled_reason = COALESCE(disabled_reason, $3), disabled_at = COALESCE(disabled_at, $4), \

@@ -281,7 +281,7 @@ pub async fn replay_message(
     endpoint_id: Option<&str>,
 ) -> sqlx::Result<Replayed> {
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let exists: Option<(String,)> =
         sqlx::query_as("SELECT id FROM delivery_messages WHERE service_id = $1 AND id = $2")
             .bind(scope.service_id())
@@ -363,7 +363,7 @@ pub async fn replay_since(
         return Ok(None);
     };
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let mut started = sqlx::query(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $3, \
          lease_until = NULL, lease_id = NULL, updated_at = $3 \

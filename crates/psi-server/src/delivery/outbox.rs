@@ -49,7 +49,7 @@ pub(crate) enum Target<'a> {
 /// use psi_server::delivery::{self, CredentialNotification, EventType};
 /// # async fn run(state: psi_server::http::AppState, scope: psi_server::scope::ServiceScope,
 /// #              notification: CredentialNotification) -> anyhow::Result<()> {
-/// let mut tx = state.db.pool().begin().await?;
+/// let mut tx = state.db.begin().await?;
 /// // ... the change itself, in `tx` ...
 /// delivery::enqueue(&mut tx, &scope, EventType::CredentialRevoked, &notification).await?;
 /// tx.commit().await?;

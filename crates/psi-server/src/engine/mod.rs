@@ -209,7 +209,7 @@ impl Event<'_> {
                 ids => format!("presented: {}", ids.join(", ")),
             },
         );
-        let mut tx = self.state.db.pool().begin().await?;
+        let mut tx = self.state.db.begin().await?;
         let fresh = db::holder_nonces::accept(
             &mut tx,
             self.scope,
@@ -408,7 +408,7 @@ impl Event<'_> {
             }
         };
         let now = now_ms();
-        let mut tx = self.state.db.pool().begin().await?;
+        let mut tx = self.state.db.begin().await?;
         issue::store(&mut tx, self.scope, &settled.batch, Some(&self.id), true).await?;
         for signed in &settled.batch {
             let credential = &signed.credential;

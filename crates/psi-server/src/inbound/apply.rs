@@ -40,7 +40,7 @@ pub async fn commit(
     idempotency: &Idempotency,
 ) -> Result<Answer, ApiError> {
     let now = now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     // The first statement writes, so SQLite takes its write lock before anything is read.
     let (event_id, first_seq) = match target {
         Target::Event { event, .. } => {

@@ -178,7 +178,7 @@ pub async fn inbox(
     signed: Signed<InboxRequest>,
 ) -> Result<Json<Inbox>, ApiError> {
     let now = now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let fresh = db::holder_nonces::accept(
         &mut tx,
         &scope,

@@ -450,7 +450,7 @@ pub async fn test(
         endpoint_id: endpoint.id.clone(),
         message: "a test message, sent on request",
     };
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let message_id = outbox::enqueue_to(
         &mut tx,
         &scope,

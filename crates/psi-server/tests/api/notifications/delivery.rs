@@ -45,7 +45,7 @@ fn revoked(jti: &str) -> CredentialNotification {
 
 /// Enqueues `credential.revoked` for the service in its own committed transaction.
 async fn enqueue_revoked(app: &TestApp, scope: &ServiceScope, jti: &str) -> String {
-    let mut tx = app.app.state().db.pool().begin().await.unwrap();
+    let mut tx = app.app.state().db.begin().await.unwrap();
     let id = delivery::enqueue(&mut tx, scope, EventType::CredentialRevoked, &revoked(jti))
         .await
         .unwrap();
@@ -82,7 +82,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     .await;
     let db = &app.app.state().db;
 
-    let mut tx = db.pool().begin().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
     let rolled_back = delivery::enqueue(
         &mut tx,
         &scope,
@@ -109,7 +109,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     assert_eq!(body["credentials"][0]["utcRevokedAt"], 2);
 
     // A type no endpoint subscribes to is kept, for listing and later replays.
-    let mut tx = db.pool().begin().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
     let unwanted = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"x": 1}))
         .await
         .unwrap();
@@ -120,7 +120,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     assert_eq!(app.worker().drain().await.unwrap(), 0);
 
     // A payload that is not a JSON object is refused, and the transaction can still commit.
-    let mut tx = db.pool().begin().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
     let error = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!([1, 2]))
         .await
         .unwrap_err();

@@ -120,7 +120,7 @@ async fn replaying_since_a_time_redelivers_what_failed_or_was_missed_after_it_an
     )
     .await;
     let scope = app.scope(&did).await;
-    let mut tx = app.app.state().db.pool().begin().await.unwrap();
+    let mut tx = app.app.state().db.begin().await.unwrap();
     let missed = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"n": 1}))
         .await
         .unwrap();
