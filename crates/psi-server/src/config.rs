@@ -88,6 +88,8 @@ pub struct Config {
     pub demo: bool,
     /// How calls from third parties are received (the `[inbound]` section).
     pub inbound: crate::inbound::config::InboundConfig,
+    /// Open connections and their timeouts (the `[connections]` section).
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 /// The `[links]` section, validated.
@@ -175,6 +177,7 @@ struct RawConfig {
     delivery: crate::delivery::config::RawDelivery,
     #[serde(default)]
     inbound: crate::inbound::config::InboundConfig,
+    connections: crate::connections::ConnectionLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +217,10 @@ impl Config {
         // `PSI_INBOUND_TRUST_FORWARDED_FOR` → `inbound.trust_forwarded_for`.
         figment =
             figment.merge(Env::prefixed("PSI_INBOUND_").map(|key| format!("inbound.{key}").into()));
+        // `PSI_CONNECTIONS_MAX` → `connections.max`, and so on.
+        figment = figment.merge(
+            Env::prefixed("PSI_CONNECTIONS_").map(|key| format!("connections.{key}").into()),
+        );
         for key in STRING_ENV_KEYS {
             if let Some(value) = string_from_env(key)? {
                 figment = figment.merge(Serialized::default(key, value));
@@ -284,6 +291,7 @@ impl Config {
             delivery: raw.delivery.validate()?,
             demo: false,
             inbound: raw.inbound,
+            connections: raw.connections.validate()?,
         })
     }
 }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
@@ -98,11 +99,13 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let shutdown = CancellationToken::new();
     let workers = delivery::spawn(&state, &shutdown);
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
-    // Connect info: calls from third parties are checked against source-IP prefixes.
-    let service = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let server =
-        axum::serve(listener, service).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let handle = tokio::spawn(async move { server.await });
+    let server = connections::serve(
+        listener,
+        http::router(state.clone()),
+        state.config.connections.clone(),
+        shutdown.clone(),
+    );
+    let handle = tokio::spawn(server);
     Ok(App {
         addr,
         generated_admin_token,

@@ -3,6 +3,8 @@
 mod helpers;
 
 mod admin;
+mod concurrency;
+mod connections;
 mod credential_definitions;
 mod demo;
 mod demo_fixture;

@@ -27,7 +27,7 @@ backend_tests!(
 
 const WITHIN: Duration = Duration::from_secs(15);
 
-fn revoked(jti: &str) -> CredentialNotification {
+pub fn revoked(jti: &str) -> CredentialNotification {
     CredentialNotification {
         subscriber_connect_did: "holder-did".into(),
         action_event_id: None,
@@ -44,7 +44,7 @@ fn revoked(jti: &str) -> CredentialNotification {
 }
 
 /// Enqueues `credential.revoked` for the service in its own committed transaction.
-async fn enqueue_revoked(app: &TestApp, scope: &ServiceScope, jti: &str) -> String {
+pub async fn enqueue_revoked(app: &TestApp, scope: &ServiceScope, jti: &str) -> String {
     let mut tx = app.app.state().db.begin().await.unwrap();
     let id = delivery::enqueue(&mut tx, scope, EventType::CredentialRevoked, &revoked(jti))
         .await

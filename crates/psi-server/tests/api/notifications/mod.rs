@@ -1,10 +1,10 @@
 //! Notification endpoints and durable delivery, against a real receiver on loopback.
 
-mod delivery;
+pub mod delivery;
 mod endpoints;
 mod engine;
 mod inbound;
-mod receiver;
+pub mod receiver;
 mod replay;
 
 use std::time::Duration;
