@@ -1,5 +1,6 @@
 //! The demo as a new user meets it, with the real `psi` binary in a fresh data directory:
-//! `psi serve --demo --log-json` becomes ready, the wallet command it prints works as printed,
+//! `psi serve --demo --log-json` becomes ready, the wallet command it prints runs as pasted into a
+//! shell (it names the running binary by its path),
 //! its log lines are JSON objects that never carry the admin token or the master key, SIGTERM
 //! stops it gracefully, and a restart on the same data directory keeps the demo service and
 //! prints no new admin token.
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use common::{free_port, psi, stderr, stdout};
+use common::{free_port, stderr, stdout};
 
 const TOKEN_LINE: &str = "admin token (shown once, store it now): ";
 const NO_NEW_TOKEN_LINE: &str =
@@ -132,31 +133,29 @@ struct Printed {
     wallet: WalletCommand,
 }
 
-/// The printed `psi wallet run --server URL 'LINK' [--attr 'NAME=VALUE']...`.
+/// The printed `<path of psi> wallet run --server URL 'LINK' [--attr 'NAME=VALUE']...`.
 #[derive(Debug)]
 struct WalletCommand {
+    /// The line as printed.
+    line: String,
     server: String,
     link: String,
     attrs: Vec<String>,
 }
 
-/// Runs the printed wallet command with `--json` and a wallet file of the test's own.
+/// Runs the printed wallet command as pasted into `sh`, with `--json` and a wallet file of the
+/// test's own added, from a directory and `PATH` where no `psi` is found.
 fn run_wallet(command: &WalletCommand, wallet: &Path) -> Value {
-    let wallet = wallet.to_str().unwrap();
-    let mut args = vec![
-        "wallet",
-        "run",
-        "--json",
-        "--wallet",
-        wallet,
-        "--server",
-        &command.server,
-        &command.link,
-    ];
-    for attr in &command.attrs {
-        args.extend(["--attr", attr.as_str()]);
-    }
-    let output = psi(&args, "");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} --json --wallet \"$1\"", command.line))
+        .arg("sh")
+        .arg(wallet)
+        .current_dir(elsewhere.path())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("sh runs");
     assert!(
         output.status.success(),
         "psi wallet run: {}\n{}",
@@ -236,7 +235,7 @@ impl Demo {
     /// before the demo is seeded, so this waits for the wallet command, printed after the rest.
     async fn printed(&mut self) -> Printed {
         let command = self
-            .wait_for_stdout(|l| l.trim_start().starts_with("psi wallet run "))
+            .wait_for_stdout(|l| l.contains(" wallet run --server "))
             .await;
         let lines = self.stdout.lock().unwrap().clone();
         let admin_token = lines
@@ -400,10 +399,16 @@ fn collect(stream: impl Read + Send + 'static) -> (Lines, JoinHandle<()>) {
     (lines, reader)
 }
 
-/// Parses the printed `psi wallet run` line as a shell would.
+/// Parses the printed wallet command as a shell would: the path of the binary that printed it,
+/// `wallet run`, the server, one link and `--attr` values.
 fn parse_wallet_command(line: &str) -> WalletCommand {
     let words = shell_words(line);
-    assert_eq!(words[..3], ["psi", "wallet", "run"], "{line}");
+    let printed = Path::new(&words[0])
+        .canonicalize()
+        .expect("the printed path exists");
+    let tested = Path::new(env!("CARGO_BIN_EXE_psi")).canonicalize().unwrap();
+    assert_eq!(printed, tested, "{line}");
+    assert_eq!(words[1..3], ["wallet", "run"], "{line}");
     let (mut server, mut link, mut attrs) = (None, None, Vec::new());
     let mut rest = words[3..].iter();
     while let Some(word) = rest.next() {
@@ -418,6 +423,7 @@ fn parse_wallet_command(line: &str) -> WalletCommand {
         }
     }
     WalletCommand {
+        line: line.trim().to_owned(),
         server: server.unwrap_or_else(|| panic!("no --server in {line}")),
         link: link.unwrap_or_else(|| panic!("no link in {line}")),
         attrs,

@@ -175,7 +175,14 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
             .as_ref()
             .map(|t| t.expose_secret());
         print!("{}", demo::instructions(app.state(), did, token).await?);
-        print!("{}", demo::wallet::commands(app.state(), did).await?);
+        // The path of this binary: the printed line runs as pasted, `psi` on the PATH or not.
+        let program = std::env::current_exe()
+            .map(|path| path.display().to_string())
+            .unwrap_or_else(|_| "psi".to_owned());
+        print!(
+            "{}",
+            demo::wallet::commands(app.state(), did, &program).await?
+        );
         if token.is_none() {
             println!("admin token: the configured one, or the one printed at the first start");
         }

@@ -11,9 +11,10 @@ use crate::http::AppState;
 /// A date of birth for the walk-through: 1990-01-01, in seconds.
 const SAMPLE_DATE: &str = "631152000";
 
-/// `psi wallet run --server <url> '<link>' [--attr 'NAME=VALUE']...` for each active interaction
-/// of the demo service, one per line.
-pub async fn commands(state: &AppState, did: &Did) -> anyhow::Result<String> {
+/// `<program> wallet run --server <url> '<link>' [--attr 'NAME=VALUE']...` for each active
+/// interaction of the demo service, one per line. `program` is how the reader runs psi: the path
+/// of the running binary, so that the line works as pasted without `psi` on the `PATH`.
+pub async fn commands(state: &AppState, did: &Did, program: &str) -> anyhow::Result<String> {
     let scope = db::services::scope_for_did(&state.db, did)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo service {did} is missing"))?;
@@ -66,8 +67,9 @@ pub async fn commands(state: &AppState, did: &Did) -> anyhow::Result<String> {
         let target = state.config.links.default_target();
         let link = psi_link::encode(&request, &target, LinkKind::App)?;
         text.push_str(&format!(
-            "  run {:?} with the wallet simulator:\n    psi wallet run --server {} {}{}\n",
+            "  run {:?} with the wallet simulator:\n    {} wallet run --server {} {}{}\n",
             interaction.name,
+            shell_word(program),
             state.public_url,
             quoted(&link),
             attrs.concat()
@@ -81,13 +83,28 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// `text` as it is when the shell takes it as one word unchanged, else [`quoted`].
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@".contains(&b));
+    if plain { text.to_owned() } else { quoted(text) }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::quoted;
+    use super::{quoted, shell_word};
 
     #[test]
     fn quoted_words_survive_single_quotes() {
         assert_eq!(quoted("Name=Alice"), "'Name=Alice'");
         assert_eq!(quoted("Name=O'Hara"), r"'Name=O'\''Hara'");
+    }
+
+    #[test]
+    fn a_program_path_is_quoted_only_when_the_shell_would_split_it() {
+        assert_eq!(shell_word("/opt/psi/bin/psi"), "/opt/psi/bin/psi");
+        assert_eq!(shell_word("/home/a b/psi"), "'/home/a b/psi'");
     }
 }

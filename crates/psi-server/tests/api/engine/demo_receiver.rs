@@ -33,7 +33,7 @@ async fn demo_app(backend: Backend) -> (TestApp, String) {
 
 async fn the_demo_interaction_completes_through_the_demo_receiver(backend: Backend) {
     let (app, did) = demo_app(backend).await;
-    let text = psi_server::demo::wallet::commands(app.app.state(), &did.parse().unwrap())
+    let text = psi_server::demo::wallet::commands(app.app.state(), &did.parse().unwrap(), "psi")
         .await
         .unwrap();
     let command = text
