@@ -237,3 +237,54 @@ fn token_secret(token: &str) -> &str {
     assert_eq!(secret.len(), 43, "32 bytes of base64url: {token}");
     secret
 }
+
+/// Tables and their columns as the migrations leave them on `backend`, sorted.
+async fn schema_of(backend: Backend) -> Vec<(String, Vec<String>)> {
+    let db = TestDb::new(backend).await;
+    let app = start(db.figment()).await;
+    let pool = db.raw_pool().await;
+    let tables: Vec<String> = match backend {
+        Backend::Sqlite => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+        ),
+        Backend::Postgres => sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations' \
+             ORDER BY table_name",
+        ),
+    }
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut schema = Vec::new();
+    for table in tables {
+        let sql = match backend {
+            Backend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
+            Backend::Postgres => format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+        };
+        let mut columns: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&pool).await.unwrap();
+        columns.sort();
+        schema.push((table, columns));
+    }
+    pool.close().await;
+    app.stop().await.unwrap();
+    schema
+}
+
+#[tokio::test]
+async fn the_sqlite_and_postgresql_migrations_define_the_same_tables_and_columns() {
+    let sqlite = schema_of(Backend::Sqlite).await;
+    let postgres = schema_of(Backend::Postgres).await;
+    assert!(sqlite.len() > 10, "{sqlite:?}");
+    let names = |schema: &[(String, Vec<String>)]| -> Vec<String> {
+        schema.iter().map(|(table, _)| table.clone()).collect()
+    };
+    assert_eq!(names(&sqlite), names(&postgres), "the same tables");
+    for ((table, on_sqlite), (_, on_postgres)) in sqlite.iter().zip(&postgres) {
+        assert_eq!(on_sqlite, on_postgres, "the columns of {table}");
+    }
+}
