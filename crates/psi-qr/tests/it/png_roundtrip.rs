@@ -15,7 +15,7 @@ fn read_png(png: &[u8]) -> String {
 
 fn vector_links() -> Vec<String> {
     let vectors: serde_json::Value =
-        serde_json::from_str(include_str!("../../../vectors/links.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../vectors/links.json")).unwrap();
     let links = vectors["links"].as_array().unwrap();
     assert!(!links.is_empty());
     links

@@ -17,7 +17,7 @@ struct Vector {
 }
 
 fn file() -> Value {
-    serde_json::from_str(include_str!("../../../vectors/links.json")).unwrap()
+    serde_json::from_str(include_str!("../../../../vectors/links.json")).unwrap()
 }
 
 fn text(v: &Value, key: &str) -> String {

@@ -1,0 +1,4 @@
+//! The crate's integration tests, one binary: the protocol vectors and property tests.
+
+mod properties;
+mod vectors;
