@@ -60,7 +60,7 @@ pub struct App {
 
 /// Prepares storage and starts serving in a background task.
 pub async fn build(config: Config) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&config.data_dir)
+    db::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;
@@ -199,7 +199,7 @@ pub async fn migrate(args: cli::MigrateArgs) -> anyhow::Result<()> {
         &args.storage.overrides(None),
     )?;
     telemetry::init(config.log_format, &config.log_level);
-    std::fs::create_dir_all(&config.data_dir)
+    db::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;
