@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
@@ -30,6 +30,7 @@ use crate::db::webhooks::NewWebhook;
 use crate::db::{self, interactions::NewRequiredCredential, now_ms};
 use crate::domain::{AttributeType, AuthScheme, Description, Name, WebhookUrl};
 use crate::http::AppState;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// Where the receiver listens, under the server's own address.

@@ -9,7 +9,7 @@
 //! `/services/{did}`: the scope resolves the path's DID for the admin, and for a service token
 //! only its own DID; another service's DID answers 404, as if it did not exist.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -167,14 +167,7 @@ impl FromRequestParts<AppState> for ServiceScope {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
-        let did = params
-            .iter()
-            .find(|(name, _)| *name == "did")
-            .map(|(_, value)| value)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route without {{did}}")))?;
+        let did = super::path::param(parts, state, "did").await?;
         let not_found = || ApiError::not_found("service");
         let did: Did = did.parse().map_err(|_| not_found())?;
         match caller {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod path;
 pub mod query;
 
 use std::sync::Arc;
