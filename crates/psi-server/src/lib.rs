@@ -141,17 +141,16 @@ impl App {
 }
 
 /// The guarded client under `config.outbound`; in demo mode it may also reach the demo receiver
-/// on this server's own address.
+/// on this server's own address (its path only, not the rest of this server).
 fn outbound_client(
     config: &Config,
     addr: SocketAddr,
 ) -> anyhow::Result<psi_outbound::OutboundClient> {
     let mut policy = config.outbound.clone();
     if config.demo {
-        let receiver = demo::receiver::webhook_base(addr);
         policy
             .allowed_hosts
-            .push(psi_outbound::AllowedHost::Socket(receiver));
+            .push(demo::receiver::allowed_prefix(addr));
     }
     psi_outbound::OutboundClient::new(policy).context("outbound HTTP client")
 }
