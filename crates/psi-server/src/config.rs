@@ -44,8 +44,9 @@ const STRING_ENV_KEYS: &[&str] = &[
 /// Keys that may also be read from the file named by `PSI_<KEY>_FILE`.
 const SECRET_KEYS: &[&str] = &["database_url", "master_key", "admin_token"];
 
-/// The shortest admin token accepted from configuration.
-const MIN_ADMIN_TOKEN_LEN: usize = 16;
+/// The shortest admin token accepted from configuration: long enough that guessing it is
+/// hopeless even at the rate failed authentication is throttled to.
+const MIN_TOKEN_LEN: usize = 32;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +68,8 @@ pub struct Config {
     pub master_key: Option<SecretString>,
     /// Admin token from configuration, if set.
     pub admin_token: Option<SecretString>,
+    /// Throttling of failed authentication (the `[auth]` section).
+    pub auth: crate::http::throttle::AuthConfig,
     /// Log output format.
     pub log_format: LogFormat,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
@@ -172,6 +175,7 @@ struct RawConfig {
     request_timeout_secs: u64,
     pages: crate::pages::config::RawPages,
     links: RawLinks,
+    auth: crate::http::throttle::RawAuth,
     #[serde(default)]
     outbound: OutboundPolicy,
     delivery: crate::delivery::config::RawDelivery,
@@ -208,6 +212,8 @@ impl Config {
         // `PSI_LINKS_DEFAULT_ENV` → `links.default_env`, and so on for the section's keys.
         figment =
             figment.merge(Env::prefixed("PSI_LINKS_").map(|key| format!("links.{key}").into()));
+        // `PSI_AUTH_FAILURE_BURST` → `auth.failure_burst`, and so on.
+        figment = figment.merge(Env::prefixed("PSI_AUTH_").map(|key| format!("auth.{key}").into()));
         // `PSI_OUTBOUND_ALLOW_PRIVATE` → `outbound.allow_private`, and so on.
         figment = figment
             .merge(Env::prefixed("PSI_OUTBOUND_").map(|key| format!("outbound.{key}").into()));
@@ -252,11 +258,13 @@ impl Config {
             })?;
         }
         if let Some(token) = &raw.admin_token
-            && token.expose_secret().len() < MIN_ADMIN_TOKEN_LEN
+            && token.expose_secret().chars().count() < MIN_TOKEN_LEN
         {
             return Err(ConfigError::Invalid {
                 key: "admin_token".into(),
-                message: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
+                message: format!(
+                    "must be at least {MIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                ),
             });
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| {
@@ -281,6 +289,7 @@ impl Config {
             public_url,
             master_key: raw.master_key,
             admin_token: raw.admin_token,
+            auth: raw.auth.validate()?,
             log_format: raw.log_format,
             log_level: raw.log_level,
             max_body_bytes: raw.max_body_bytes,
@@ -444,11 +453,11 @@ mod tests {
     #[test]
     fn secrets_are_read_from_file_variables_and_never_shown_by_debug() {
         Jail::expect_with(|jail| {
-            jail.create_file("token", "a-long-admin-token-from-a-file\n")?;
+            jail.create_file("token", "a-long-admin-token-from-a-file-0123\n")?;
             jail.set_env("PSI_ADMIN_TOKEN_FILE", "token");
             let config = Config::load(None, &Overrides::default()).unwrap();
             let token = config.admin_token.as_ref().unwrap();
-            assert_eq!(token.expose_secret(), "a-long-admin-token-from-a-file");
+            assert_eq!(token.expose_secret(), "a-long-admin-token-from-a-file-0123");
             assert!(!format!("{config:?}").contains("a-long-admin-token"));
             Ok(())
         });
@@ -457,11 +466,11 @@ mod tests {
     #[test]
     fn a_numeric_looking_admin_token_stays_a_string() {
         Jail::expect_with(|jail| {
-            jail.set_env("PSI_ADMIN_TOKEN", "12345678901234567890");
+            jail.set_env("PSI_ADMIN_TOKEN", "12345678901234567890123456789012");
             let config = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!(
                 config.admin_token.unwrap().expose_secret(),
-                "12345678901234567890"
+                "12345678901234567890123456789012"
             );
             Ok(())
         });
@@ -487,6 +496,13 @@ mod tests {
             ("PSI_PUBLIC_URL", "ftp://example.org", "public_url"),
             ("PSI_MASTER_KEY", "c2hvcnQ=", "master_key"),
             ("PSI_ADMIN_TOKEN", "short", "admin_token"),
+            (
+                "PSI_ADMIN_TOKEN",
+                "0123456789012345678901234567890",
+                "admin_token",
+            ),
+            ("PSI_AUTH_FAILURE_INTERVAL", "0s", "auth.failure_interval"),
+            ("PSI_AUTH_MAX_TRACKED", "0", "auth.max_tracked"),
             ("PSI_LOG_FORMAT", "xml", "log_format"),
             (
                 "PSI_DATABASE_MAX_CONNECTIONS",

@@ -85,6 +85,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         public_url: public_url.into(),
         outbound: outbound_client(&config, addr)?,
         opened_keys: Default::default(),
+        auth_throttle: Arc::new(http::throttle::AuthThrottle::new(config.auth.clone())),
         config: Arc::new(config),
         public_cache: Arc::default(),
     };

@@ -8,6 +8,7 @@ pub mod json;
 pub mod metrics;
 pub mod path;
 pub mod query;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub outbound: psi_outbound::OutboundClient,
     /// Webhook signers and service DID keys, unsealed once.
     pub opened_keys: crate::crypto::opened::OpenedKeys,
+    /// Recent failed authentications, by client address and token prefix.
+    pub auth_throttle: Arc<throttle::AuthThrottle>,
 }
 
 /// Every documented route: operations endpoints and the management API.

@@ -15,7 +15,7 @@ use sqlx::{AnyPool, Connection, PgConnection};
 use tempfile::TempDir;
 
 /// The admin token the harness configures.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 

@@ -27,4 +27,5 @@ mod services;
 mod source_links;
 mod startup;
 mod storage;
+mod throttle;
 mod tokens;
