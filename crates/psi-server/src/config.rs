@@ -24,6 +24,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
 /// Keys read from `PSI_<KEY>` environment variables whose values figment parses (numbers, ...).
 const TYPED_ENV_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "database_max_connections",
     "log_format",
     "max_body_bytes",
@@ -38,14 +39,15 @@ const STRING_ENV_KEYS: &[&str] = &[
     "public_url",
     "master_key",
     "admin_token",
+    "metrics_token",
     "log_level",
 ];
 
 /// Keys that may also be read from the file named by `PSI_<KEY>_FILE`.
-const SECRET_KEYS: &[&str] = &["database_url", "master_key", "admin_token"];
+const SECRET_KEYS: &[&str] = &["database_url", "master_key", "admin_token", "metrics_token"];
 
-/// The shortest admin token accepted from configuration: long enough that guessing it is
-/// hopeless even at the rate failed authentication is throttled to.
+/// The shortest admin or metrics token accepted from configuration: long enough that guessing
+/// it is hopeless even at the rate failed authentication is throttled to.
 const MIN_TOKEN_LEN: usize = 32;
 
 /// A validated configuration.
@@ -68,6 +70,10 @@ pub struct Config {
     pub master_key: Option<SecretString>,
     /// Admin token from configuration, if set.
     pub admin_token: Option<SecretString>,
+    /// Where `/metrics` is served instead of `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` requires, if set.
+    pub metrics_token: Option<SecretString>,
     /// Throttling of failed authentication (the `[auth]` section).
     pub auth: crate::http::throttle::AuthConfig,
     /// Log output format.
@@ -169,6 +175,8 @@ struct RawConfig {
     public_url: Option<String>,
     master_key: Option<SecretString>,
     admin_token: Option<SecretString>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<SecretString>,
     log_format: LogFormat,
     log_level: String,
     max_body_bytes: usize,
@@ -257,15 +265,20 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
-        if let Some(token) = &raw.admin_token
-            && token.expose_secret().chars().count() < MIN_TOKEN_LEN
-        {
-            return Err(ConfigError::Invalid {
-                key: "admin_token".into(),
-                message: format!(
-                    "must be at least {MIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
-                ),
-            });
+        for (key, token) in [
+            ("admin_token", &raw.admin_token),
+            ("metrics_token", &raw.metrics_token),
+        ] {
+            if let Some(token) = token
+                && token.expose_secret().chars().count() < MIN_TOKEN_LEN
+            {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!(
+                        "must be at least {MIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                    ),
+                });
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| {
             ConfigError::Invalid {
@@ -289,6 +302,8 @@ impl Config {
             public_url,
             master_key: raw.master_key,
             admin_token: raw.admin_token,
+            metrics_listen: raw.metrics_listen,
+            metrics_token: raw.metrics_token,
             auth: raw.auth.validate()?,
             log_format: raw.log_format,
             log_level: raw.log_level,
@@ -501,6 +516,12 @@ mod tests {
                 "0123456789012345678901234567890",
                 "admin_token",
             ),
+            (
+                "PSI_METRICS_TOKEN",
+                "0123456789012345678901234567890",
+                "metrics_token",
+            ),
+            ("PSI_METRICS_LISTEN", "9090", "metrics_listen"),
             ("PSI_AUTH_FAILURE_INTERVAL", "0s", "auth.failure_interval"),
             ("PSI_AUTH_MAX_TRACKED", "0", "auth.max_tracked"),
             ("PSI_LOG_FORMAT", "xml", "log_format"),

@@ -47,6 +47,8 @@ use http::auth::AdminCredential;
 pub struct App {
     /// The address it listens on (the real port when configured with port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `metrics_listen` moves it off `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     /// The admin token, when this start generated it (first start without a configured token).
     pub generated_admin_token: Option<SecretString>,
     /// The demo service's DID, in demo mode.
@@ -98,6 +100,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         None
     };
     let shutdown = CancellationToken::new();
+    let metrics_addr = http::metrics::serve_apart(&state.config, &shutdown).await?;
     let workers = delivery::spawn(&state, &shutdown);
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
     let server = connections::serve(
@@ -109,6 +112,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let handle = tokio::spawn(server);
     Ok(App {
         addr,
+        metrics_addr,
         generated_admin_token,
         demo,
         state,

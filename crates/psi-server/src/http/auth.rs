@@ -129,6 +129,13 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, token)| token.trim())
 }
 
+/// Whether `presented` is `expected`, in constant time (of their hashes, so of no length).
+pub fn token_matches(presented: &str, expected: &SecretString) -> bool {
+    sha256(presented.as_bytes())
+        .ct_eq(&sha256(expected.expose_secret().as_bytes()))
+        .into()
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 

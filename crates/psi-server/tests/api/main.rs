@@ -10,6 +10,7 @@ mod demo;
 mod demo_fixture;
 mod engine;
 mod errors;
+mod headers;
 mod health;
 mod inbound;
 mod instances;
