@@ -101,8 +101,14 @@ async fn a_database_failure_answers_500_without_its_text(backend: Backend) {
         .execute(&pool)
         .await
         .unwrap();
+    let logs = Logs::capture();
     let response = app.get(&path, ADMIN_TOKEN).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logged = logs.text();
+    assert!(
+        logged.contains("ERROR") && logged.contains("request failed"),
+        "the cause goes to the log: {logged}"
+    );
     let body = response.text().await.unwrap();
     let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(value["error"]["code"], "internal_error", "{body}");
