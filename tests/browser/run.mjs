@@ -176,8 +176,9 @@ test("landing page of a broken payload is a friendly 400 page", async (browser) 
   await context.close();
 });
 
-/// A page of another site that embeds psi with the copy-paste snippet, under a strict CSP.
-function hostServer() {
+/// A page of another site that embeds psi with the copy-paste snippet, under a strict CSP unless
+/// `csp` is false.
+function hostServer({ csp = true } = {}) {
   const server = createServer((request, response) => {
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title></head>
@@ -186,7 +187,9 @@ function hostServer() {
 <script src="${base}/embed/psi.js" async></script></body></html>`;
     response.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
-      "content-security-policy": `default-src 'none'; script-src ${base}; connect-src ${base}; img-src ${base}`,
+      ...(csp && {
+        "content-security-policy": `default-src 'none'; script-src ${base}; connect-src ${base}; img-src ${base}`,
+      }),
     });
     response.end(html);
   });
@@ -217,6 +220,42 @@ test("the embed renders a QR code on a desktop and a button on a phone", async (
     await phone.page.screenshot({ path: join(artifacts, "embed-phone.png"), fullPage: true });
     await phone.page.check();
     await phone.context.close();
+  } finally {
+    server.close();
+  }
+});
+
+// QR codes a tampered link.json could carry. The host page has no CSP, as many do not: the
+// embed alone must keep the markup inert.
+const TAMPERED = [
+  ["an onload handler", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9" onload="window.__psiInjected='onload'"><rect width="9" height="9" fill="#fff"/></svg>`],
+  ["an HTML image in a foreignObject", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><foreignObject width="9" height="9"><img xmlns="http://www.w3.org/1999/xhtml" src="data:," onerror="window.__psiInjected='onerror'" onload="window.__psiInjected='onload'"/></foreignObject></svg>`],
+  ["a style sheet", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><style>h1 { display: none }</style><rect width="9" height="9" fill="#fff"/></svg>`],
+  ["a link", `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 9 9"><a xlink:href="javascript:window.__psiInjected='link'"><rect width="9" height="9" fill="#fff"/></a></svg>`],
+  ["an event attribute on a shape", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><rect width="9" height="9" fill="#fff" onmouseover="window.__psiInjected='hover'"/></svg>`],
+];
+
+test("the embed refuses a tampered QR code and nothing in it runs or restyles the page", async (browser) => {
+  const server = await hostServer({ csp: false });
+  const host = `http://127.0.0.1:${server.address().port}/join.html`;
+  try {
+    for (const [label, markup] of TAMPERED) {
+      const { context, page } = await watchedPage(browser, DESKTOP);
+      await page.route("**/link.json?*", async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, json: { ...(await response.json()), qr_svg: markup } });
+      });
+      await page.goto(host);
+      await page.locator("#join").getByText("cannot be started here").waitFor({ timeout: 5000 })
+        .catch(() => { throw new Error(`${label}: drawn`); });
+      await page.locator("#join").hover();
+      await page.waitForTimeout(200);
+      assert((await page.evaluate(() => window.__psiInjected)) === undefined, `${label}: it ran`);
+      assert(await page.locator("h1").isVisible(), `${label}: it restyled the page`);
+      assert((await page.locator("#join svg").count()) === 0, `${label}: drawn`);
+      await page.check();
+      await context.close();
+    }
   } finally {
     server.close();
   }

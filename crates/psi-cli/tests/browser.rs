@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const ADMIN_TOKEN: &str = "browser-test-admin-token-0123";
+const ADMIN_TOKEN: &str = "browser-test-admin-token-0123456789";
 const APP_STORE: &str = "https://apps.apple.com/app/id000000001";
 const GOOGLE_PLAY: &str = "https://play.google.com/store/apps/details?id=org.example.wallet";
 

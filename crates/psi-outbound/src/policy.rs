@@ -123,13 +123,21 @@ impl OutboundPolicy {
             Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
         };
         match self.refusal(ip, url.port_or_known_default()) {
-            None => Ok(()),
-            Some(class) => Err(OutboundError::RefusedAddress {
+            Some(class) if !self.admits_url(url) => Err(OutboundError::RefusedAddress {
                 host: url.host_str().unwrap_or_default().to_owned(),
                 ip,
                 class,
             }),
+            _ => Ok(()),
         }
+    }
+
+    /// Whether a URL-prefix exception admits `url` (whose host is an IP address).
+    fn admits_url(&self, url: &Url) -> bool {
+        self.allowed_hosts.iter().any(|h| match h {
+            AllowedHost::UrlPrefix(prefix) => url.as_str().starts_with(prefix.as_str()),
+            _ => false,
+        })
     }
 
     /// Why `ip` (reached on `port`, when known) is refused, or `None` when it is admitted.
@@ -183,15 +191,18 @@ impl Scheme {
 /// | `10.20.3.4`, `fd00::7` | that address, on any port |
 /// | `10.20.0.0/16`, `fd00::/64` | every address of the network, on any port |
 /// | `127.0.0.1:8080`, `[::1]:8080` | that address on that port, when the URL names the address |
+/// | `http://127.0.0.1:8080/hooks/` | URLs that start with it (scheme, address, port and path), on every hop |
 ///
 /// A host name cannot carry a port: its addresses are checked when it is resolved, where the
-/// port is not known. An IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) means its IPv4 address.
+/// port is not known. For the same reason a URL prefix names its host by IP address. An
+/// IPv4-mapped IPv6 address (`::ffff:10.0.0.1`) means its IPv4 address.
 ///
 /// ```
 /// use psi_outbound::AllowedHost;
 ///
 /// assert!(matches!("CRM.Internal.".parse()?, AllowedHost::Name(n) if n == "crm.internal"));
 /// assert!(matches!("127.0.0.1:8080".parse()?, AllowedHost::Socket(_)));
+/// assert!(matches!("http://127.0.0.1:8080/hooks/".parse()?, AllowedHost::UrlPrefix(_)));
 /// assert!("crm.internal:8080".parse::<AllowedHost>().is_err());
 /// # Ok::<(), psi_outbound::InvalidAllowedHost>(())
 /// ```
@@ -204,6 +215,9 @@ pub enum AllowedHost {
     Network(IpNet),
     /// One port of one address.
     Socket(SocketAddr),
+    /// URLs that start with this one, whose host is an IP address and whose path ends with `/`:
+    /// one receiver on a shared address (psi's demo receiver on psi's own port).
+    UrlPrefix(Url),
 }
 
 impl AllowedHost {
@@ -211,7 +225,7 @@ impl AllowedHost {
     fn admits(&self, ip: IpAddr, port: Option<u16>) -> bool {
         let ip = canonical(ip);
         match self {
-            Self::Name(_) => false,
+            Self::Name(_) | Self::UrlPrefix(_) => false,
             Self::Network(net) => net.contains(&ip),
             Self::Socket(socket) => socket.ip() == ip && port == Some(socket.port()),
         }
@@ -250,7 +264,7 @@ impl FromStr for AllowedHost {
             return Ok(Self::Network(net.trunc()));
         }
         if text.contains("://") {
-            return Err(invalid("a URL: give its host alone"));
+            return url_prefix(text).map(Self::UrlPrefix).map_err(invalid);
         }
         if text.contains('/') {
             return Err(invalid("not a CIDR network such as `10.0.0.0/8`"));
@@ -288,6 +302,7 @@ impl fmt::Display for AllowedHost {
             }
             Self::Network(net) => write!(f, "{net}"),
             Self::Socket(socket) => write!(f, "{socket}"),
+            Self::UrlPrefix(url) => f.write_str(url.as_str()),
         }
     }
 }
@@ -296,6 +311,29 @@ impl From<AllowedHost> for String {
     fn from(host: AllowedHost) -> Self {
         host.to_string()
     }
+}
+
+/// A URL prefix as [`AllowedHost::UrlPrefix`] takes it, or why it is not one. The URL is
+/// normalised as requests' URLs are (`..` resolved, default port dropped), so a prefix match
+/// is a match of what would be requested.
+fn url_prefix(text: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(text).map_err(|_| "not a URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("a URL prefix must be http or https");
+    }
+    if !matches!(url.host(), Some(Host::Ipv4(_) | Host::Ipv6(_))) {
+        return Err(
+            "a URL prefix must name its host by IP address (a host name's addresses are checked \
+             when it is resolved, where the path is not known): give the name alone",
+        );
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a URL prefix cannot carry credentials");
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.path().ends_with('/') {
+        return Err("a URL prefix ends with a path ending in `/`, without query or fragment");
+    }
+    Ok(url)
 }
 
 fn normalise_name(name: &str) -> String {
@@ -428,6 +466,26 @@ mod tests {
     }
 
     #[test]
+    fn a_url_prefix_admits_only_urls_starting_with_it() {
+        let policy = OutboundPolicy {
+            allowed_hosts: vec!["http://127.0.0.1:9000/demo/".parse().unwrap()],
+            ..OutboundPolicy::default()
+        };
+        assert!(policy.check_url("http://127.0.0.1:9000/demo/x?y=1").is_ok());
+        for url in [
+            "http://127.0.0.1:9000/api/v1/services",
+            "http://127.0.0.1:9000/demo/../api",
+            "http://127.0.0.1:9001/demo/x",
+            "https://127.0.0.1:9000/demo/x",
+            "http://user@127.0.0.1:9000/demo/x",
+        ] {
+            assert!(policy.check_url(url).is_err(), "{url}");
+        }
+        // Resolved addresses come without a path: a prefix does not admit them.
+        assert!(refusal(&policy, "127.0.0.1", Some(9000)).is_some());
+    }
+
+    #[test]
     fn allowed_hosts_parse_each_form_and_refuse_the_rest() {
         let parse = |s: &str| s.parse::<AllowedHost>();
         assert_eq!(
@@ -451,7 +509,11 @@ mod tests {
             ("10.0.0.0/33", "CIDR"),
             ("", "expected a host name"),
             ("a b", "expected a host name"),
-            ("http://x", "a URL"),
+            ("http://x/", "by IP address"),
+            ("http://10.0.0.1/hooks", "ending in `/`"),
+            ("http://10.0.0.1/?a=1", "without query"),
+            ("http://u:p@10.0.0.1/", "credentials"),
+            ("ftp://10.0.0.1/", "http or https"),
             ("fd00::/129", "CIDR"),
             ("a..b", "expected a host name"),
         ] {
@@ -464,6 +526,8 @@ mod tests {
             "10.0.0.0/8",
             "[::1]:80",
             "fd00::/8",
+            "http://127.0.0.1:8080/demo/",
+            "https://[::1]/",
         ] {
             assert_eq!(parse(text).unwrap().to_string(), text);
         }

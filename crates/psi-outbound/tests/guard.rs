@@ -9,7 +9,7 @@ use axum::response::Redirect;
 use axum::routing::{any, get, post};
 use common::{TestServer, client, policy_admitting};
 use psi_outbound::header::{AUTHORIZATION, HeaderValue};
-use psi_outbound::{AddressClass, OutboundError, OutboundPolicy};
+use psi_outbound::{AddressClass, AllowedHost, OutboundError, OutboundPolicy};
 
 fn hello() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
@@ -94,6 +94,43 @@ async fn a_socket_exception_admits_that_port_and_no_other() {
         AddressClass::Loopback,
     );
     assert_eq!((allowed.hits(), other.hits()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_url_prefix_exception_admits_urls_under_it_and_no_other_path_on_any_hop() {
+    let server = TestServer::start(
+        Router::new()
+            .route("/hooks/ok", get(|| async { "hello" }))
+            .route("/api/secret", get(|| async { "secret" }))
+            .route(
+                "/hooks/out",
+                get(|| async { Redirect::temporary("/api/secret") }),
+            ),
+    )
+    .await;
+    let prefix: AllowedHost = server.url("/hooks/").parse().unwrap();
+    assert!(matches!(prefix, AllowedHost::UrlPrefix(_)), "{prefix:?}");
+    let client = client(OutboundPolicy {
+        allowed_hosts: vec![prefix],
+        ..OutboundPolicy::default()
+    });
+    assert_eq!(
+        client.get(&server.url("/hooks/ok")).await.unwrap().body,
+        "hello"
+    );
+    for outside in [
+        "/api/secret",
+        "/hooks/../api/secret",
+        "/hooks/%2e%2e/api/secret",
+        "/hooksx",
+    ] {
+        let err = client.get(&server.url(outside)).await.unwrap_err();
+        assert_eq!(err, refused_127_0_0_1(), "{outside}");
+    }
+    // The redirect hop is checked too: the server sees the first call, never the second.
+    let err = client.get(&server.url("/hooks/out")).await.unwrap_err();
+    assert_eq!(err, refused_127_0_0_1());
+    assert_eq!(server.hits(), 2);
 }
 
 #[tokio::test]

@@ -30,16 +30,49 @@
     return node;
   }
 
-  // The server's QR code is an <svg> of rectangles; it is parsed as XML and only an <svg> root
-  // is accepted, so nothing can run even if the answer were tampered with.
+  // The server's QR code is an <svg> holding a <rect> (the light background) and a <path> (the
+  // dark modules). Nothing of the parsed markup is inserted: a new <svg> is built from those
+  // elements and these attributes alone, each value checked, and anything else in the answer
+  // rejects it. So a tampered answer can neither run script nor restyle the host page.
+  var NUMBER = /^\d{1,4}(\.\d{1,4})?$/;
+  var COLOUR = /^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/;
+  var QR_ATTRIBUTES = {
+    svg: { viewBox: /^\d{1,4}( \d{1,4}){3}$/, width: NUMBER, height: NUMBER, "shape-rendering": /^crispEdges$/ },
+    rect: { x: NUMBER, y: NUMBER, width: NUMBER, height: NUMBER, fill: COLOUR },
+    path: { d: /^[MHVZmhvz\d .-]*$/, fill: COLOUR }
+  };
+  // Present on the server's code, and set here by the script itself where they matter.
+  var IGNORED_ATTRIBUTES = { xmlns: true, "class": true, role: true, "aria-label": true };
+
+  function rejectQr() {
+    throw new Error("psi: unexpected QR code");
+  }
+
+  function copyQrElement(node, allowed) {
+    if (node.namespaceURI !== SVG_NS) rejectQr();
+    var copy = document.createElementNS(SVG_NS, node.localName);
+    Array.prototype.forEach.call(node.attributes, function (attribute) {
+      if (IGNORED_ATTRIBUTES[attribute.name] && node.localName === "svg") return;
+      var check = Object.prototype.hasOwnProperty.call(allowed, attribute.name) && allowed[attribute.name];
+      if (!check || !check.test(attribute.value)) rejectQr();
+      copy.setAttribute(attribute.name, attribute.value);
+    });
+    return copy;
+  }
+
   function qrElement(markup) {
-    var doc = new DOMParser().parseFromString(markup, "image/svg+xml");
+    var doc = new DOMParser().parseFromString(String(markup), "image/svg+xml");
     var root = doc.documentElement;
-    if (!root || root.namespaceURI !== SVG_NS || root.localName !== "svg" ||
-        doc.getElementsByTagName("parsererror").length || doc.getElementsByTagName("script").length) {
-      throw new Error("psi: unexpected QR code");
-    }
-    var svg = document.importNode(root, true);
+    if (!root || root.localName !== "svg" || doc.getElementsByTagName("parsererror").length) rejectQr();
+    var svg = copyQrElement(root, QR_ATTRIBUTES.svg);
+    Array.prototype.forEach.call(root.childNodes, function (node) {
+      var allowed = node.nodeType === 1 && node.localName !== "svg" &&
+        Object.prototype.hasOwnProperty.call(QR_ATTRIBUTES, node.localName) && QR_ATTRIBUTES[node.localName];
+      if (!allowed || node.childNodes.length) rejectQr();
+      svg.appendChild(copyQrElement(node, allowed));
+    });
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "QR code of the link");
     svg.style.width = "100%";
     svg.style.maxWidth = "260px";
     svg.style.height = "auto";

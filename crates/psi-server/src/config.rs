@@ -24,6 +24,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
 /// Keys read from `PSI_<KEY>` environment variables whose values figment parses (numbers, ...).
 const TYPED_ENV_KEYS: &[&str] = &[
     "listen",
+    "metrics_listen",
     "database_max_connections",
     "log_format",
     "max_body_bytes",
@@ -38,14 +39,16 @@ const STRING_ENV_KEYS: &[&str] = &[
     "public_url",
     "master_key",
     "admin_token",
+    "metrics_token",
     "log_level",
 ];
 
 /// Keys that may also be read from the file named by `PSI_<KEY>_FILE`.
-const SECRET_KEYS: &[&str] = &["database_url", "master_key", "admin_token"];
+const SECRET_KEYS: &[&str] = &["database_url", "master_key", "admin_token", "metrics_token"];
 
-/// The shortest admin token accepted from configuration.
-const MIN_ADMIN_TOKEN_LEN: usize = 16;
+/// The shortest admin or metrics token accepted from configuration: long enough that guessing
+/// it is hopeless even at the rate failed authentication is throttled to.
+const MIN_TOKEN_LEN: usize = 32;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -67,6 +70,12 @@ pub struct Config {
     pub master_key: Option<SecretString>,
     /// Admin token from configuration, if set.
     pub admin_token: Option<SecretString>,
+    /// Where `/metrics` is served instead of `listen`, if set.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` requires, if set.
+    pub metrics_token: Option<SecretString>,
+    /// Throttling of failed authentication (the `[auth]` section).
+    pub auth: crate::http::throttle::AuthConfig,
     /// Log output format.
     pub log_format: LogFormat,
     /// `tracing` filter directives, e.g. `info,sqlx=warn`.
@@ -166,12 +175,15 @@ struct RawConfig {
     public_url: Option<String>,
     master_key: Option<SecretString>,
     admin_token: Option<SecretString>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<SecretString>,
     log_format: LogFormat,
     log_level: String,
     max_body_bytes: usize,
     request_timeout_secs: u64,
     pages: crate::pages::config::RawPages,
     links: RawLinks,
+    auth: crate::http::throttle::RawAuth,
     #[serde(default)]
     outbound: OutboundPolicy,
     delivery: crate::delivery::config::RawDelivery,
@@ -208,6 +220,8 @@ impl Config {
         // `PSI_LINKS_DEFAULT_ENV` → `links.default_env`, and so on for the section's keys.
         figment =
             figment.merge(Env::prefixed("PSI_LINKS_").map(|key| format!("links.{key}").into()));
+        // `PSI_AUTH_FAILURE_BURST` → `auth.failure_burst`, and so on.
+        figment = figment.merge(Env::prefixed("PSI_AUTH_").map(|key| format!("auth.{key}").into()));
         // `PSI_OUTBOUND_ALLOW_PRIVATE` → `outbound.allow_private`, and so on.
         figment = figment
             .merge(Env::prefixed("PSI_OUTBOUND_").map(|key| format!("outbound.{key}").into()));
@@ -251,13 +265,20 @@ impl Config {
                 message: e.to_string(),
             })?;
         }
-        if let Some(token) = &raw.admin_token
-            && token.expose_secret().len() < MIN_ADMIN_TOKEN_LEN
-        {
-            return Err(ConfigError::Invalid {
-                key: "admin_token".into(),
-                message: format!("must be at least {MIN_ADMIN_TOKEN_LEN} characters"),
-            });
+        for (key, token) in [
+            ("admin_token", &raw.admin_token),
+            ("metrics_token", &raw.metrics_token),
+        ] {
+            if let Some(token) = token
+                && token.expose_secret().chars().count() < MIN_TOKEN_LEN
+            {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: format!(
+                        "must be at least {MIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                    ),
+                });
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&raw.log_level).map_err(|e| {
             ConfigError::Invalid {
@@ -281,6 +302,9 @@ impl Config {
             public_url,
             master_key: raw.master_key,
             admin_token: raw.admin_token,
+            metrics_listen: raw.metrics_listen,
+            metrics_token: raw.metrics_token,
+            auth: raw.auth.validate()?,
             log_format: raw.log_format,
             log_level: raw.log_level,
             max_body_bytes: raw.max_body_bytes,
@@ -444,11 +468,11 @@ mod tests {
     #[test]
     fn secrets_are_read_from_file_variables_and_never_shown_by_debug() {
         Jail::expect_with(|jail| {
-            jail.create_file("token", "a-long-admin-token-from-a-file\n")?;
+            jail.create_file("token", "a-long-admin-token-from-a-file-0123\n")?;
             jail.set_env("PSI_ADMIN_TOKEN_FILE", "token");
             let config = Config::load(None, &Overrides::default()).unwrap();
             let token = config.admin_token.as_ref().unwrap();
-            assert_eq!(token.expose_secret(), "a-long-admin-token-from-a-file");
+            assert_eq!(token.expose_secret(), "a-long-admin-token-from-a-file-0123");
             assert!(!format!("{config:?}").contains("a-long-admin-token"));
             Ok(())
         });
@@ -457,11 +481,11 @@ mod tests {
     #[test]
     fn a_numeric_looking_admin_token_stays_a_string() {
         Jail::expect_with(|jail| {
-            jail.set_env("PSI_ADMIN_TOKEN", "12345678901234567890");
+            jail.set_env("PSI_ADMIN_TOKEN", "12345678901234567890123456789012");
             let config = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!(
                 config.admin_token.unwrap().expose_secret(),
-                "12345678901234567890"
+                "12345678901234567890123456789012"
             );
             Ok(())
         });
@@ -487,6 +511,19 @@ mod tests {
             ("PSI_PUBLIC_URL", "ftp://example.org", "public_url"),
             ("PSI_MASTER_KEY", "c2hvcnQ=", "master_key"),
             ("PSI_ADMIN_TOKEN", "short", "admin_token"),
+            (
+                "PSI_ADMIN_TOKEN",
+                "0123456789012345678901234567890",
+                "admin_token",
+            ),
+            (
+                "PSI_METRICS_TOKEN",
+                "0123456789012345678901234567890",
+                "metrics_token",
+            ),
+            ("PSI_METRICS_LISTEN", "9090", "metrics_listen"),
+            ("PSI_AUTH_FAILURE_INTERVAL", "0s", "auth.failure_interval"),
+            ("PSI_AUTH_MAX_TRACKED", "0", "auth.max_tracked"),
             ("PSI_LOG_FORMAT", "xml", "log_format"),
             (
                 "PSI_DATABASE_MAX_CONNECTIONS",

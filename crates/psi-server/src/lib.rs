@@ -47,6 +47,8 @@ use http::auth::AdminCredential;
 pub struct App {
     /// The address it listens on (the real port when configured with port 0).
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `metrics_listen` moves it off `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     /// The admin token, when this start generated it (first start without a configured token).
     pub generated_admin_token: Option<SecretString>,
     /// The demo service's DID, in demo mode.
@@ -60,7 +62,7 @@ pub struct App {
 
 /// Prepares storage and starts serving in a background task.
 pub async fn build(config: Config) -> anyhow::Result<App> {
-    std::fs::create_dir_all(&config.data_dir)
+    db::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;
@@ -85,6 +87,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         public_url: public_url.into(),
         outbound: outbound_client(&config, addr)?,
         opened_keys: Default::default(),
+        auth_throttle: Arc::new(http::throttle::AuthThrottle::new(config.auth.clone())),
         config: Arc::new(config),
         public_cache: Arc::default(),
     };
@@ -97,6 +100,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         None
     };
     let shutdown = CancellationToken::new();
+    let metrics_addr = http::metrics::serve_apart(&state.config, &shutdown).await?;
     let workers = delivery::spawn(&state, &shutdown);
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
     let server = connections::serve(
@@ -108,6 +112,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let handle = tokio::spawn(server);
     Ok(App {
         addr,
+        metrics_addr,
         generated_admin_token,
         demo,
         state,
@@ -141,17 +146,16 @@ impl App {
 }
 
 /// The guarded client under `config.outbound`; in demo mode it may also reach the demo receiver
-/// on this server's own address.
+/// on this server's own address (its path only, not the rest of this server).
 fn outbound_client(
     config: &Config,
     addr: SocketAddr,
 ) -> anyhow::Result<psi_outbound::OutboundClient> {
     let mut policy = config.outbound.clone();
     if config.demo {
-        let receiver = demo::receiver::webhook_base(addr);
         policy
             .allowed_hosts
-            .push(psi_outbound::AllowedHost::Socket(receiver));
+            .push(demo::receiver::allowed_prefix(addr));
     }
     psi_outbound::OutboundClient::new(policy).context("outbound HTTP client")
 }
@@ -206,7 +210,7 @@ pub async fn migrate(args: cli::MigrateArgs) -> anyhow::Result<()> {
         &args.storage.overrides(None),
     )?;
     telemetry::init(config.log_format, &config.log_level);
-    std::fs::create_dir_all(&config.data_dir)
+    db::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;

@@ -3,7 +3,7 @@
 //! tag is a plain token, so the id needs no escaping). The schema, tag and attestation are fixed
 //! at creation; the rest may change.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use psi_link::CredentialDefinitionId;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use crate::domain::{Attestation, SourceIpPrefixes, Tag};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// A new credential definition.

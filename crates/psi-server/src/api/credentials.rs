@@ -1,7 +1,7 @@
 //! `/api/v1/services/{did}/credentials`: the credentials the service issued (VC-JWTs), and their
 //! revocation.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use psi_link::CredentialDefinitionId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +13,7 @@ use crate::delivery;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::scope::ServiceScope;
 

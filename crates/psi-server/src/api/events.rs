@@ -1,7 +1,7 @@
 //! `/api/v1/services/{did}/events`: runs of the service's interactions by holders, with their
 //! timestamped log and the webhook calls they made.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -9,6 +9,7 @@ use crate::db::events::{self, EventState, LogEntry, WebhookCall};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::scope::ServiceScope;
 

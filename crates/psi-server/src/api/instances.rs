@@ -2,7 +2,7 @@
 //! parameters (`actionParams`). Exactly one instance is the default (links that name no instance
 //! use it); making another the default moves the mark, and the default cannot be deleted.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +12,7 @@ use crate::domain::{Parameter, Parameters};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// A new instance.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use psi_link::CredentialDefinitionId;
@@ -22,6 +22,7 @@ use crate::domain::{Attestation, Description, Medium, Name, Parameter, Parameter
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ErrorDetail, ResultExt};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// Most credentials an interaction may require or issue (each list).

@@ -3,7 +3,7 @@
 //! key before it reaches `db`, and no answer contains it, except a generated SHA secret, shown once
 //! at creation so it can be given to the third party.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use psi_webhook::{PrivateKey, PublicKey, SharedSecret};
 use secrecy::{ExposeSecret, SecretString};
@@ -15,6 +15,7 @@ use crate::db::{self, keys::KeyInfo, keys::KeyKind, keys::NewKey};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// A new key: generated when no material is given, else imported.

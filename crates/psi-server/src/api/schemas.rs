@@ -2,7 +2,7 @@
 //! attributes in the wire shape of PROTOCOL §2.1. A schema a credential definition uses cannot
 //! change or go: the 409 names the definition.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +12,7 @@ use crate::domain::{AttributeJson, Attributes, Name};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// A new schema.

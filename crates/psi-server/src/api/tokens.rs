@@ -1,7 +1,7 @@
 //! `/api/v1/services/{did}/tokens`: API tokens that reach one service. Admin only; a token is
 //! shown once, when created, and stored as a hash.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use crate::http::AppState;
 use crate::http::auth::{AdminAuth, NewServiceToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// A new token.

@@ -175,18 +175,42 @@ impl Db {
     }
 }
 
-/// Adds `mode=rwc` (create if missing) unless the URL sets a mode, and creates the file's
-/// directory.
+/// Creates `dir` and its missing parents readable by the owner only (the database, the master
+/// key and secrets live there). An existing directory keeps its mode.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Adds `mode=rwc` (create if missing) unless the URL sets a mode, creates the file's directory,
+/// and the file itself readable by the owner only (SQLite gives its journal files the database
+/// file's mode).
 fn sqlite_create_if_missing(url: &str) -> anyhow::Result<String> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    if let Some(dir) = std::path::Path::new(path).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    let in_memory = path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory");
+    if !in_memory && !path.is_empty() {
+        let file = std::path::Path::new(path);
+        if let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            create_private_dir(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(file) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", file.display())),
+        }
     }
     if query.split('&').any(|pair| pair.starts_with("mode=")) {
         return Ok(url.to_owned());

@@ -9,13 +9,14 @@
 //! the choice at the position given by the holder's member number (0 when there is none).
 //!
 //! Calls reach it through the guarded outbound client like any webhook: [`build`](crate::build)
-//! admits exactly the socket [`webhook_base`] names.
+//! admits exactly the URLs under [`allowed_prefix`], so a tenant's webhook cannot make psi call
+//! the rest of its own API.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use psi_webhook::{PublicKey, SIGNATURE_HEADER, Verifier};
@@ -30,10 +31,13 @@ use crate::db::webhooks::NewWebhook;
 use crate::db::{self, interactions::NewRequiredCredential, now_ms};
 use crate::domain::{AttributeType, AuthScheme, Description, Name, WebhookUrl};
 use crate::http::AppState;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// Where the receiver listens, under the server's own address.
 const PATH: &str = "/demo/receiver/{serviceDid}";
+/// What every receiver URL starts with, after the address.
+const PREFIX: &str = "/demo/receiver/";
 /// How long the engine waits for the receiver.
 const TIMEOUT_MS: i64 = 5000;
 /// The attribute whose value picks an enumeration's choice.
@@ -55,6 +59,15 @@ pub fn webhook_base(bound: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, bound.port())
+}
+
+/// The outbound exception that admits the receiver of the server bound to `bound`, and no other
+/// path on that port.
+pub fn allowed_prefix(bound: SocketAddr) -> psi_outbound::AllowedHost {
+    psi_outbound::AllowedHost::UrlPrefix(
+        url::Url::parse(&format!("http://{}{PREFIX}", webhook_base(bound)))
+            .expect("an address and a fixed path make a URL"),
+    )
 }
 
 /// Points the webhook of every interaction of the demo service at the receiver of the server

@@ -9,7 +9,8 @@
 //! `/services/{did}`: the scope resolves the path's DID for the admin, and for a service token
 //! only its own DID; another service's DID answers 404, as if it did not exist.
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -20,9 +21,11 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::throttle::{self, Key};
 use crate::crypto::did::Did;
 use crate::crypto::random_bytes;
 use crate::db::{self, Db};
+use crate::inbound::auth::peer_address;
 use crate::scope::ServiceScope;
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
@@ -116,33 +119,73 @@ pub enum Caller {
     Service(ServiceScope),
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// Whether `presented` is `expected`, in constant time (of their hashes, so of no length).
+pub fn token_matches(presented: &str, expected: &SecretString) -> bool {
+    sha256(presented.as_bytes())
+        .ct_eq(&sha256(expected.expose_secret().as_bytes()))
+        .into()
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// Checks the bearer token, unless the client's address or the token's prefix has failed too
+    /// often lately ([`throttle`](super::throttle)): then 429, right token or not.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or(ApiError::Unauthorized)?;
-        if state.admin.matches(token) {
-            return Ok(Caller::Admin);
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let service_token = parse_service_token(token);
+        let mut keys = Vec::with_capacity(2);
+        if let Some(ip) = peer_address(parts, state.config.inbound.trust_forwarded_for) {
+            keys.push(Key::address(ip));
         }
-        let (id, secret) = parse_service_token(token).ok_or(ApiError::Unauthorized)?;
-        let credential = db::tokens::find_active(&state.db, id)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        if !bool::from(sha256(secret.as_bytes()).ct_eq(&credential.secret_sha256)) {
-            return Err(ApiError::Unauthorized);
+        if let Some((id, _)) = service_token {
+            keys.push(Key::Token(id.to_owned()));
         }
-        credential
-            .into_scope()
-            .map(Caller::Service)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a stored service DID is invalid")))
+        if let Err(wait) = state.auth_throttle.check(&keys) {
+            metrics::counter!(throttle::THROTTLED).increment(1);
+            return Err(ApiError::TooManyFailures(wait));
+        }
+        let caller = authenticate(state, token, service_token).await?;
+        if caller.is_none() {
+            metrics::counter!(throttle::FAILURES).increment(1);
+            state.auth_throttle.failed(&keys);
+        }
+        caller.ok_or(ApiError::Unauthorized)
     }
+}
+
+/// The caller `token` authenticates, if any.
+async fn authenticate(
+    state: &AppState,
+    token: &str,
+    service_token: Option<(&str, &str)>,
+) -> Result<Option<Caller>, ApiError> {
+    if state.admin.matches(token) {
+        return Ok(Some(Caller::Admin));
+    }
+    let Some((id, secret)) = service_token else {
+        return Ok(None);
+    };
+    let Some(credential) = db::tokens::find_active(&state.db, id).await? else {
+        return Ok(None);
+    };
+    if !bool::from(sha256(secret.as_bytes()).ct_eq(&credential.secret_sha256)) {
+        return Ok(None);
+    }
+    credential
+        .into_scope()
+        .map(|scope| Some(Caller::Service(scope)))
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a stored service DID is invalid")))
 }
 
 /// The caller holds the admin token (else 401, or 403 for a service token).
@@ -167,14 +210,7 @@ impl FromRequestParts<AppState> for ServiceScope {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
-        let did = params
-            .iter()
-            .find(|(name, _)| *name == "did")
-            .map(|(_, value)| value)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route without {{did}}")))?;
+        let did = super::path::param(parts, state, "did").await?;
         let not_found = || ApiError::not_found("service");
         let did: Did = did.parse().map_err(|_| not_found())?;
         match caller {

@@ -1,13 +1,30 @@
 //! Prometheus metrics: request counts and latencies by method, route template and status.
+//!
+//! `/metrics` is served on the main listener to anyone by default. `metrics_token` makes it
+//! answer only `Authorization: Bearer <metrics_token>`; `metrics_listen` moves it to a listener
+//! of its own (e.g. an address only the monitoring network reaches), where the main listener
+//! answers it 404.
 
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use super::AppState;
+use super::auth::{bearer_token, token_matches};
+use super::error::{ApiError, ErrorBody};
+use crate::config::Config;
 
 const REQUESTS: &str = "http_requests_total";
 const DURATION: &str = "http_request_duration_seconds";
@@ -61,12 +78,59 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// `GET /metrics`: the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String,
-        content_type = "text/plain")))]
-pub async fn render() -> impl IntoResponse {
+        content_type = "text/plain"),
+        (status = 401, description = "`metrics_token` is set and not presented", body = ErrorBody),
+        (status = 404, description = "`metrics_listen` is set: served there only", body = ErrorBody)))]
+pub async fn render(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if state.config.metrics_listen.is_some() {
+        return Err(ApiError::NotFound("no route for /metrics".into()));
+    }
+    exposition(state.config.metrics_token.as_ref(), &headers)
+}
+
+/// The metrics, to a caller with `token` when one is set.
+fn exposition(token: Option<&SecretString>, headers: &HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = token
+        && !bearer_token(headers).is_some_and(|presented| token_matches(presented, token))
+    {
+        return Err(ApiError::Unauthorized);
+    }
     let handle = handle();
     handle.run_upkeep();
-    (
+    Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         handle.render(),
     )
+        .into_response())
+}
+
+/// With `metrics_listen` set: serves `/metrics` there, and nothing else, until `shutdown`.
+/// Returns the address it listens on.
+pub async fn serve_apart(
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(listen) = config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (metrics_listen)"))?;
+    let addr = listener.local_addr()?;
+    let token = config.metrics_token.clone();
+    let router = Router::new().route(
+        "/metrics",
+        get(move |headers: HeaderMap| async move { exposition(token.as_ref(), &headers) }),
+    );
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the metrics listener failed");
+        }
+    });
+    Ok(Some(addr))
 }

@@ -6,15 +6,20 @@ pub mod error;
 pub mod health;
 pub mod json;
 pub mod metrics;
+pub mod path;
 pub mod query;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, Uri};
+use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::middleware::from_fn_with_state;
+use axum::response::Response;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -46,6 +51,8 @@ pub struct AppState {
     pub outbound: psi_outbound::OutboundClient,
     /// Webhook signers and service DID keys, unsealed once.
     pub opened_keys: crate::crypto::opened::OpenedKeys,
+    /// Recent failed authentications, by client address and token prefix.
+    pub auth_throttle: Arc<throttle::AuthThrottle>,
 }
 
 /// Every documented route: operations endpoints and the management API.
@@ -92,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(crate::public::cors())
+                .layer(axum::middleware::from_fn(private_answers))
                 .layer(from_fn_with_state(state.public_cache.clone(), cache::layer))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
@@ -108,6 +116,23 @@ pub fn router(state: AppState) -> Router {
                 .layer(axum::middleware::from_fn(metrics::track)),
         )
         .with_state(state)
+}
+
+/// Answers of the management and wallet APIs are stored by no cache (secrets are shown once, and
+/// every answer is the caller's own) and never read by a browser as another content type. The
+/// public reads keep their own caching.
+async fn private_answers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let private = ["/api/v1/", "/wallet/v1/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix));
+    let mut response = next.run(request).await;
+    if private {
+        let headers = response.headers_mut();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    }
+    response
 }
 
 /// The span of one request: method, path (never the query, which may carry tokens) and id.

@@ -6,7 +6,7 @@
 //! A `sourceURL` is never fetched here: the page only names its host.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use psi_link::{Decoder, LinkError, LinkKind, LinkRequest, LinkTarget};
 
@@ -17,6 +17,7 @@ use crate::crypto::did::Did;
 use crate::db;
 use crate::domain::Parameter;
 use crate::http::AppState;
+use crate::http::path::Path;
 
 #[derive(Debug, Template)]
 #[template(path = "landing.html")]

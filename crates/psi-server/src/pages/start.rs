@@ -12,7 +12,7 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, USER_AGENT};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +30,7 @@ use crate::db;
 use crate::domain::Parameter;
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::public::PublicService;
 use crate::scope::ServiceScope;

@@ -10,7 +10,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,6 +23,7 @@ use super::session::Session;
 use crate::db::Db;
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::path::Path;
 use crate::public::PublicService;
 use crate::scope::ServiceScope;
 

@@ -1,7 +1,7 @@
 //! `GET .../credential/id-extended/{credentialId}`: a credential definition with its schema, the
 //! shape the pre-filled-credentials page reads (PROTOCOL §2.1).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use psi_link::CredentialDefinitionId;
 use serde::Serialize;
@@ -13,6 +13,7 @@ use super::cache::{self, JSON};
 use crate::db::public_reads;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::path::Path;
 
 /// A credential definition and its schema.
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,7 +2,7 @@
 //! what the service signs (PROTOCOL §4.3). SPKI PEM by default; `{name, type, pem, jwk}` when the
 //! request accepts `application/json`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::VARY;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -15,6 +15,7 @@ use super::cache::{self, JSON};
 use crate::db::{self, keys::KeyKind};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::path::Path;
 
 const PEM: HeaderValue = HeaderValue::from_static("application/x-pem-file");
 

@@ -17,7 +17,7 @@ pub mod templates;
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::header::ETAG;
 use axum::http::request::Parts;
 use axum::http::{HeaderName, Method};
@@ -92,14 +92,7 @@ impl FromRequestParts<AppState> for PublicService {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("path parameters: {e}")))?;
-        let did = params
-            .iter()
-            .find(|(name, _)| *name == "serviceDid")
-            .map(|(_, value)| value)
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route without {{serviceDid}}")))?;
+        let did = crate::http::path::param(parts, state, "serviceDid").await?;
         let not_found = || ApiError::not_found("service");
         let did: Did = did.parse().map_err(|_| not_found())?;
         db::services::scope_for_did(&state.db, &did)

@@ -3,7 +3,7 @@
 //! the first download.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::Response;
@@ -12,6 +12,7 @@ use super::cache::JSON;
 use crate::db::link_requests::{self, Taken};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::path::Path;
 
 /// Random bytes in a token: 128 bits.
 pub const TOKEN_BYTES: usize = 16;

@@ -3,7 +3,7 @@
 //! interaction's instances), in the shapes existing web pages read (PROTOCOL §2.1): every id a
 //! JSON string, every entry with `media`, `predicates` and at least one `actionInstances` entry.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -15,6 +15,7 @@ use crate::db::public_reads::{self, ActiveInteraction, Instance};
 use crate::domain::Medium;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
+use crate::http::path::Path;
 
 /// An interaction as web pages read it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Unsigned wallet reads: a service's verkey, a credential's revocation status, and what the
 //! wallet needs to run an interaction.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,6 +12,7 @@ use crate::engine;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::public::PublicService;
 

@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{ADMIN_TOKEN, Backend, TestDb, expect_error, spawn_app, spawn_app_on};
+use crate::helpers::{ADMIN_TOKEN, Backend, Logs, TestDb, expect_error, spawn_app, spawn_app_on};
 
 backend_tests!(
     unknown_routes_answer_404_in_the_error_shape,
@@ -12,6 +12,7 @@ backend_tests!(
     json_of_the_wrong_shape_answers_422_naming_the_field,
     an_oversized_body_answers_413,
     a_database_failure_answers_500_without_its_text,
+    invalid_utf8_in_a_path_answers_400_in_the_error_shape_and_logs_no_error,
 );
 
 async fn unknown_routes_answer_404_in_the_error_shape(backend: Backend) {
@@ -100,8 +101,14 @@ async fn a_database_failure_answers_500_without_its_text(backend: Backend) {
         .execute(&pool)
         .await
         .unwrap();
+    let logs = Logs::capture();
     let response = app.get(&path, ADMIN_TOKEN).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let logged = logs.text();
+    assert!(
+        logged.contains("ERROR") && logged.contains("request failed"),
+        "the cause goes to the log: {logged}"
+    );
     let body = response.text().await.unwrap();
     let value: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(value["error"]["code"], "internal_error", "{body}");
@@ -121,4 +128,34 @@ async fn a_database_failure_answers_500_without_its_text(backend: Backend) {
         .unwrap();
     let again = app.get(&path, ADMIN_TOKEN).await;
     assert_eq!(again.status(), StatusCode::OK, "the server keeps serving");
+}
+
+async fn invalid_utf8_in_a_path_answers_400_in_the_error_shape_and_logs_no_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Shop").await;
+    let logs = Logs::capture();
+    let paths = [
+        "/api/v1/services/%FF".to_owned(),
+        format!("/api/v1/services/{did}/schemas/%FF"),
+        format!("/api/v1/services/{did}/endpoints/%C3%28"),
+        "/service-dashboard-backend/service/%C3%28/info/action-templates".to_owned(),
+        "/service-backend/v1/service/%FF/info/action-templates".to_owned(),
+        format!("/service-dashboard-backend/service/{did}/public-info/public-key/%FF"),
+        "/r/%FF".to_owned(),
+        "/wallet/v1/credentials/%FF/status".to_owned(),
+        format!("/s/{did}/%FF/start.html"),
+        "/native/execute/%FF".to_owned(),
+    ];
+    for path in paths {
+        // With the admin token where the route wants one: the path is what fails.
+        let message = expect_error(
+            app.get(&path, ADMIN_TOKEN).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert!(message.contains("UTF-8"), "{path}: {message}");
+    }
+    let logged = logs.text();
+    assert!(!logged.contains("ERROR"), "{logged}");
 }

@@ -1,7 +1,11 @@
 use reqwest::StatusCode;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, expect_json, spawn_app};
+use figment::providers::Serialized;
+
+use crate::helpers::{Backend, TestDb, expect_error, expect_json, spawn_app, spawn_app_on};
+
+const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef0123";
 
 backend_tests!(
     healthz_answers_ok,
@@ -9,6 +13,8 @@ backend_tests!(
     readyz_answers_503_when_the_database_is_closed,
     metrics_count_requests_by_route_template_and_status,
     every_answer_carries_a_request_id,
+    metrics_answer_only_the_metrics_token_when_one_is_set,
+    metrics_move_to_their_own_listener_with_metrics_listen,
 );
 
 async fn healthz_answers_ok(backend: Backend) {
@@ -83,4 +89,57 @@ async fn every_answer_carries_a_request_id(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "given-id");
+}
+
+async fn metrics_answer_only_the_metrics_token_when_one_is_set(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("metrics_token", METRICS_TOKEN));
+    let app = spawn_app_on(db, figment).await;
+    let anonymous = app.client.get(app.url("/metrics")).send().await.unwrap();
+    expect_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let wrong = app
+        .get("/metrics", "metrics-token-0123456789abcdef0124")
+        .await;
+    expect_error(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let right = app.get("/metrics", METRICS_TOKEN).await;
+    assert_eq!(right.status(), StatusCode::OK);
+    assert!(right.text().await.unwrap().contains("http_requests_total"));
+}
+
+async fn metrics_move_to_their_own_listener_with_metrics_listen(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("metrics_listen", "127.0.0.1:0"));
+    let app = spawn_app_on(db, figment).await;
+    let main = app.client.get(app.url("/metrics")).send().await.unwrap();
+    expect_error(main, StatusCode::NOT_FOUND, "not_found").await;
+    let apart = format!(
+        "http://{}",
+        app.app.metrics_addr.expect("a metrics listener")
+    );
+    assert_ne!(apart, app.address);
+    let metrics = app
+        .client
+        .get(format!("{apart}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("http_requests_total")
+    );
+    let nothing_else = app
+        .client
+        .get(format!("{apart}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing_else.status(), StatusCode::NOT_FOUND);
 }

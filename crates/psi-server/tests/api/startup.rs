@@ -9,6 +9,7 @@ backend_tests!(
     without_a_configured_master_key_sqlite_creates_one_and_postgresql_refuses_unless_the_file_exists,
     a_wrong_master_key_stops_the_server_from_starting,
     migrate_creates_the_schema_and_can_run_again,
+    a_new_data_directory_and_the_files_in_it_are_the_owners_alone,
 );
 
 async fn without_a_configured_master_key_sqlite_creates_one_and_postgresql_refuses_unless_the_file_exists(
@@ -99,4 +100,45 @@ async fn migrate_creates_the_schema_and_can_run_again(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(services, 0);
+}
+
+async fn a_new_data_directory_and_the_files_in_it_are_the_owners_alone(backend: Backend) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let db = TestDb::new(backend).await;
+    let parent = db.data_dir.path().join("new");
+    let data_dir = parent.join("psi-data");
+    let mut figment = db
+        .figment()
+        .merge(Serialized::default("data_dir", &data_dir));
+    if backend == Backend::Sqlite {
+        figment = figment.merge(Serialized::default("master_key", None::<String>));
+    }
+    let app = start(figment).await;
+    // A write, so SQLite has made its journal files too.
+    psi_server::db::settings::put(&app.state().db, "permissions_test", "x")
+        .await
+        .unwrap();
+    for dir in [&parent, &data_dir] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    let files: Vec<_> = std::fs::read_dir(&data_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    if backend == Backend::Sqlite {
+        for name in ["psi.db", "master.key"] {
+            assert!(files.contains(&data_dir.join(name)), "{name} in {files:?}");
+        }
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    app.stop().await.unwrap();
 }

@@ -7,7 +7,7 @@
 
 pub mod build;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -25,6 +25,7 @@ use crate::db::{self, link_requests::NewLinkRequest};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::public::source::TOKEN_BYTES;
 use crate::scope::ServiceScope;

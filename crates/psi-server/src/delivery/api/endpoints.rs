@@ -1,7 +1,7 @@
 //! `/api/v1/services/{did}/endpoints`: where the service wants notifications; enabling,
 //! disabling, key rotation, a test message and replays.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +16,7 @@ use crate::domain::{self, AuthScheme, WebhookUrl};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::scope::ServiceScope;
 
 /// Longest description, in characters.

@@ -1,7 +1,7 @@
 //! `/api/v1/services/{did}/messages` and `/attempts`: what was sent, where each delivery
 //! stands, every attempt, and replay.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -17,6 +17,7 @@ use crate::delivery::payload::EventType;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::scope::ServiceScope;
 

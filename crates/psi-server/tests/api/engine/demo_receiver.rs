@@ -12,6 +12,7 @@ use crate::helpers::{Backend, TestApp, TestDb, expect_json, spawn_app};
 backend_tests!(
     the_demo_interaction_completes_through_the_demo_receiver,
     the_demo_receiver_is_mounted_in_demo_mode_only_and_checks_signatures,
+    in_demo_mode_outbound_calls_reach_the_demo_receiver_and_no_other_path_of_psi,
 );
 
 /// A server in demo mode (as `psi serve --demo`): `build` seeds the demo and attaches its
@@ -132,4 +133,57 @@ async fn the_demo_receiver_is_mounted_in_demo_mode_only_and_checks_signatures(ba
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+async fn in_demo_mode_outbound_calls_reach_the_demo_receiver_and_no_other_path_of_psi(
+    backend: Backend,
+) {
+    let (app, did) = demo_app(backend).await;
+    let outbound = &app.app.state().outbound;
+    let receiver = outbound
+        .post_json(
+            &app.url(&format!("/demo/receiver/{did}")),
+            "{}",
+            psi_outbound::header::HeaderMap::new(),
+            None,
+        )
+        .await
+        .expect("the demo receiver is admitted");
+    assert_eq!(
+        receiver.status,
+        StatusCode::FORBIDDEN,
+        "it checks signatures"
+    );
+    for path in [
+        "/api/v1/services".to_owned(),
+        format!("/service-dashboard-backend/service/{did}/info/action-templates"),
+        "/metrics".to_owned(),
+        "/demo/receiver/../api/v1/services".to_owned(),
+    ] {
+        let err = outbound.get(&app.url(&path)).await.unwrap_err();
+        assert_eq!(err.code(), "refused_address", "{path}: {err}");
+    }
+
+    // A tenant's notification endpoint at psi's own API: refused, nothing read back.
+    let own_api = app.url("/api/v1/services");
+    let endpoint = app.create_endpoint(&did, &own_api, json!({})).await;
+    let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let attempt = loop {
+        let message = app.message(&did, &message_id).await;
+        if let Some(attempt) = message["attempts"].as_array().and_then(|a| a.first()) {
+            break attempt.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt: {message}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let error = attempt["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("refused to connect to 127.0.0.1"),
+        "{attempt}"
+    );
+    assert!(attempt["status"].is_null(), "{attempt}");
 }
