@@ -13,7 +13,7 @@ pub const MIN_TIMEOUT_MS: i64 = 100;
 pub const MAX_TIMEOUT_MS: i64 = 60_000;
 pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 
-/// How a webhook call is authenticated (PROTOCOL §4).
+/// How a webhook call is authenticated (PROTOCOL §4, Standard Webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
