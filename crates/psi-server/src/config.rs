@@ -187,8 +187,7 @@ struct RawConfig {
     #[serde(default)]
     outbound: OutboundPolicy,
     delivery: crate::delivery::config::RawDelivery,
-    #[serde(default)]
-    inbound: crate::inbound::config::InboundConfig,
+    inbound: crate::inbound::config::RawInbound,
     connections: crate::connections::ConnectionLimits,
 }
 
@@ -228,7 +227,7 @@ impl Config {
         // `PSI_DELIVERY_WORKERS` → `delivery.workers`, and so on.
         figment = figment
             .merge(Env::prefixed("PSI_DELIVERY_").map(|key| format!("delivery.{key}").into()));
-        // `PSI_INBOUND_TRUST_FORWARDED_FOR` → `inbound.trust_forwarded_for`.
+        // `PSI_INBOUND_TRUST_FORWARDED_FOR` → `inbound.trust_forwarded_for`, and so on.
         figment =
             figment.merge(Env::prefixed("PSI_INBOUND_").map(|key| format!("inbound.{key}").into()));
         // `PSI_CONNECTIONS_MAX` → `connections.max`, and so on.
@@ -314,7 +313,7 @@ impl Config {
             outbound: raw.outbound,
             delivery: raw.delivery.validate()?,
             demo: false,
-            inbound: raw.inbound,
+            inbound: raw.inbound.validate()?,
             connections: raw.connections.validate()?,
         })
     }
@@ -338,6 +337,14 @@ fn string_from_env(key: &str) -> Result<Option<String>, ConfigError> {
         source,
     })?;
     Ok(Some(content.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+/// A duration written like `"250ms"`, `"5s"`, `"30m"`, `"10h"` or `"5d"`, for the key `key`.
+pub(crate) fn parse_duration(key: &str, text: &str) -> Result<std::time::Duration, ConfigError> {
+    humantime::parse_duration(text.trim()).map_err(|e| ConfigError::Invalid {
+        key: key.to_owned(),
+        message: format!("{text:?} is not a duration like \"5s\": {e}"),
+    })
 }
 
 /// The first error, named by its key in configuration-file form, with the layer it came from.

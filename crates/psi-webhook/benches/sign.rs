@@ -1,10 +1,13 @@
 //! Cost of signing and verifying one webhook delivery (a typical 4.1 request body) with each
-//! scheme: `cargo bench -p psi-webhook --bench sign`.
+//! scheme (X-Body-Signature, Bearer RS256 and HS256, Standard Webhooks): `cargo bench -p psi-webhook --bench sign`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use psi_webhook::{Claims, PrivateKey, SharedSecret, Signer, UnixTime, Validation, Verifier};
+use psi_webhook::{
+    Claims, DEFAULT_TOLERANCE, PrivateKey, SharedSecret, Signer, UnixTime, Validation, Verifier,
+    WebhookHeaders,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -61,6 +64,31 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group("standard-webhooks");
+    group.throughput(Throughput::Bytes(BODY.len() as u64));
+    let signature =
+        hs.0.standard_webhooks_signature("msg_1", now, BODY)
+            .unwrap();
+    let timestamp = now.as_secs().to_string();
+    let headers = WebhookHeaders {
+        id: Some("msg_1"),
+        timestamp: Some(&timestamp),
+        signature: Some(&signature),
+    };
+    group.bench_function("sign", |b| {
+        b.iter(|| {
+            hs.0.standard_webhooks_signature("msg_1", now, black_box(BODY))
+                .unwrap()
+        })
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            hs.1.verify_standard_webhooks(&headers, black_box(BODY), now, DEFAULT_TOLERANCE)
+                .unwrap()
+        })
+    });
     group.finish();
 }
 

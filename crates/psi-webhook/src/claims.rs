@@ -154,6 +154,7 @@ pub struct Validation {
     audience: Option<String>,
     issuer: Option<String>,
     leeway: Duration,
+    horizon: Option<Duration>,
 }
 
 impl Default for Validation {
@@ -169,6 +170,7 @@ impl Validation {
             audience: None,
             issuer: None,
             leeway: DEFAULT_LEEWAY,
+            horizon: None,
         }
     }
 
@@ -190,6 +192,27 @@ impl Validation {
         self
     }
 
+    /// Requires `exp` to be at most `horizon` (plus the leeway) after the time of verification,
+    /// so that nobody can make a token that stays usable for long.
+    ///
+    /// ```
+    /// use psi_webhook::{Claims, SharedSecret, Signer, UnixTime, Validation, Verifier};
+    /// use std::time::Duration;
+    ///
+    /// let secret = SharedSecret::generate()?;
+    /// let now = UnixTime::from_secs(1_700_000_000);
+    /// let day = Claims::new(now).with_lifetime(Duration::from_secs(86_400));
+    /// let token = Signer::shared_secret(secret.clone()).bearer_token(&day)?;
+    /// let within = Validation::new().expire_within(Duration::from_secs(600));
+    /// let refused = Verifier::shared_secret(secret).verify_bearer(&token, b"", &within, now);
+    /// assert_eq!(refused.unwrap_err().code(), "token_expires_too_late");
+    /// # Ok::<(), psi_webhook::Error>(())
+    /// ```
+    pub fn expire_within(mut self, horizon: Duration) -> Self {
+        self.horizon = Some(horizon);
+        self
+    }
+
     /// A token is live while `now < exp + leeway` and, if it has `nbf`, `nbf <= now + leeway`.
     pub(crate) fn check(&self, claims: &Claims, body: &[u8], now: UnixTime) -> Result<()> {
         let leeway_secs = self.leeway.as_secs();
@@ -200,6 +223,16 @@ impl Validation {
                 now,
                 leeway_secs,
             });
+        }
+        if let Some(horizon) = self.horizon {
+            let horizon_secs = horizon.as_secs().saturating_add(leeway_secs);
+            if claims.exp > now.saturating_add(horizon_secs) {
+                return Err(Error::ExpiresTooLate {
+                    exp: claims.exp,
+                    now,
+                    horizon_secs,
+                });
+            }
         }
         if let Some(nbf) = claims.nbf
             && nbf > now.saturating_add(leeway_secs)

@@ -113,6 +113,48 @@ pub enum Error {
     /// The token's `body_sha3_256` claim does not match the request body.
     #[error("token body_sha3_256 claim does not match the body")]
     BodyHashMismatch,
+    /// The token's `exp` lies further ahead than the verifier accepts.
+    #[error(
+        "token expires at {exp}, more than {horizon_secs} s after now ({now}): make tokens that \
+         expire sooner"
+    )]
+    ExpiresTooLate {
+        /// The token's `exp`, seconds since the epoch.
+        exp: u64,
+        /// The verifier's clock, seconds since the epoch.
+        now: u64,
+        /// How far ahead `exp` may be (the leeway included), in seconds.
+        horizon_secs: u64,
+    },
+    /// An RSA key was used for Standard Webhooks, whose `v1` scheme is an HMAC with a shared
+    /// secret.
+    #[error("Standard Webhooks signatures (v1) are made with a shared secret, not an RSA key")]
+    KeyNotForStandardWebhooks,
+    /// A Standard Webhooks header is absent or empty.
+    #[error("missing {name} header")]
+    MissingWebhookHeader {
+        /// Which header.
+        name: &'static str,
+    },
+    /// `webhook-timestamp` is not a whole number of seconds since the epoch.
+    #[error("webhook-timestamp is not a whole number of seconds since the epoch")]
+    BadWebhookTimestamp,
+    /// `webhook-id` is empty or holds a `.`, white space or a control character.
+    #[error("webhook-id must be non-empty, without `.`, white space or control characters")]
+    BadWebhookId,
+    /// No `v1` entry of `webhook-signature` verifies with this secret.
+    #[error("webhook-signature has no v1 signature that matches with this secret")]
+    WebhookSignatureMismatch,
+    /// `webhook-timestamp` is further from the verifier's clock than the tolerance.
+    #[error("webhook-timestamp {timestamp} is more than {tolerance_secs} s away from now ({now})")]
+    WebhookTimestampOutOfTolerance {
+        /// The message's timestamp, seconds since the epoch.
+        timestamp: u64,
+        /// The verifier's clock, seconds since the epoch.
+        now: u64,
+        /// The tolerance, in seconds.
+        tolerance_secs: u64,
+    },
 }
 
 impl Error {
@@ -143,6 +185,13 @@ impl Error {
             Error::WrongAudience { .. } => "wrong_audience",
             Error::WrongIssuer { .. } => "wrong_issuer",
             Error::BodyHashMismatch => "body_hash_mismatch",
+            Error::ExpiresTooLate { .. } => "token_expires_too_late",
+            Error::KeyNotForStandardWebhooks => "key_not_for_standard_webhooks",
+            Error::MissingWebhookHeader { .. } => "missing_webhook_header",
+            Error::BadWebhookTimestamp => "bad_webhook_timestamp",
+            Error::BadWebhookId => "bad_webhook_id",
+            Error::WebhookSignatureMismatch => "webhook_signature_mismatch",
+            Error::WebhookTimestampOutOfTolerance { .. } => "webhook_timestamp_out_of_tolerance",
         }
     }
 }

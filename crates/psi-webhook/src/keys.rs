@@ -1,4 +1,5 @@
-//! Key types: RSA private and public keys (PEM in and out) and the HS256 shared secret.
+//! Key types: RSA private and public keys (PEM in and out) and the shared secret of HS256 and
+//! Standard Webhooks.
 //!
 //! Every type's `Debug` prints only the key size, never key material.
 
@@ -184,7 +185,8 @@ impl fmt::Debug for PublicKey {
     }
 }
 
-/// A shared "SHA secret" for HS256 Bearer tokens.
+/// A shared "SHA secret": the HMAC-SHA256 key of HS256 Bearer tokens and of Standard Webhooks
+/// signatures.
 ///
 /// The HMAC key is the secret's raw bytes; it travels and is stored as standard base64
 /// (the vectors' `sha_secret_base64`: their HS256 token verifies with the decoded bytes,
@@ -207,6 +209,8 @@ impl SharedSecret {
     pub const MIN_LEN: usize = 32;
     /// Length of secrets made by [`SharedSecret::generate`].
     pub const GENERATED_LEN: usize = 32;
+    /// The prefix Standard Webhooks puts before a secret's base64.
+    pub const STANDARD_WEBHOOKS_PREFIX: &'static str = "whsec_";
 
     /// Generates [`Self::GENERATED_LEN`] random bytes from the OS RNG.
     pub fn generate() -> Result<Self> {
@@ -215,12 +219,26 @@ impl SharedSecret {
         Ok(Self(bytes))
     }
 
-    /// Reads a secret from standard base64 (padded or not; surrounding whitespace ignored).
+    /// Reads a secret from standard base64 (padded or not; surrounding whitespace ignored),
+    /// optionally prefixed `whsec_` as Standard Webhooks shows secrets.
+    ///
+    /// ```
+    /// use psi_webhook::SharedSecret;
+    ///
+    /// let secret = SharedSecret::generate()?;
+    /// let shown = format!("whsec_{}", secret.to_base64().as_str());
+    /// assert_eq!(SharedSecret::from_base64(&shown)?, secret);
+    /// # Ok::<(), psi_webhook::Error>(())
+    /// ```
     pub fn from_base64(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let text = text
+            .strip_prefix(Self::STANDARD_WEBHOOKS_PREFIX)
+            .unwrap_or(text);
         let bytes =
             Zeroizing::new(
                 STANDARD_LENIENT
-                    .decode(text.trim())
+                    .decode(text)
                     .map_err(|_| Error::BadBase64 {
                         what: "shared secret",
                     })?,

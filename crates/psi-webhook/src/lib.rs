@@ -7,6 +7,7 @@
 //! - `keys`: [`PrivateKey`], [`PublicKey`], [`SharedSecret`] (PEM and base64 in and out).
 //! - `body_signature`: `X-Body-Signature` signing and checking.
 //! - `jwt`: compact JWS with the `alg` check; `claims`: [`Claims`] and [`Validation`] (PROTOCOL §4).
+//! - `standard`: Standard Webhooks `v1` (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 //! - `signer`: [`Signer`] and [`Verifier`], the API servers and receivers call.
 //! - `time`: [`UnixTime`], the explicit clock.
 //! - `error`: [`Error`], each variant with a stable [`Error::code`].
@@ -20,6 +21,7 @@ mod error;
 mod jwt;
 mod keys;
 mod signer;
+mod standard;
 mod time;
 
 pub use body_signature::SIGNATURE_HEADER;
@@ -28,4 +30,8 @@ pub use error::{Error, Result};
 pub use jwt::Algorithm;
 pub use keys::{GENERATED_KEY_BITS, PrivateKey, PublicKey, SharedSecret};
 pub use signer::{AUTHORIZATION_HEADER, Signer, Verifier};
+pub use standard::{
+    DEFAULT_TOLERANCE, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+    WebhookHeaders,
+};
 pub use time::UnixTime;

@@ -3,11 +3,14 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use std::time::Duration;
+
 use crate::body_signature::{self, SIGNATURE_HEADER};
 use crate::claims::{Claims, Validation};
 use crate::error::{Error, Result};
 use crate::jwt::{self, Algorithm};
 use crate::keys::{PrivateKey, PublicKey, SharedSecret};
+use crate::standard::{self, WebhookHeaders};
 use crate::time::UnixTime;
 
 /// Name of the header that carries a Bearer token.
@@ -96,6 +99,40 @@ impl Signer {
     pub fn authorization_header(&self, claims: &Claims) -> Result<(&'static str, String)> {
         let token = self.bearer_token(claims)?;
         Ok((AUTHORIZATION_HEADER, format!("Bearer {token}")))
+    }
+
+    /// The Standard Webhooks `webhook-signature` entry `v1,<base64>` for `body` sent as message
+    /// `id` at `timestamp` (the values of `webhook-id` and `webhook-timestamp`). Several entries,
+    /// space-separated, make one header while a secret is rotated.
+    ///
+    /// Fails with [`Error::KeyNotForStandardWebhooks`] for an RSA signer and
+    /// [`Error::BadWebhookId`] for an id with `.`, white space or control characters.
+    ///
+    /// ```
+    /// use psi_webhook::{SharedSecret, Signer, UnixTime, Verifier, WebhookHeaders, DEFAULT_TOLERANCE};
+    ///
+    /// let secret = SharedSecret::generate()?;
+    /// let now = UnixTime::now();
+    /// let body = br#"{"type":"test"}"#;
+    /// let signature = Signer::shared_secret(secret.clone()).standard_webhooks_signature("msg_1", now, body)?;
+    /// let headers = WebhookHeaders {
+    ///     id: Some("msg_1"),
+    ///     timestamp: Some(&now.as_secs().to_string()),
+    ///     signature: Some(&signature),
+    /// };
+    /// Verifier::shared_secret(secret).verify_standard_webhooks(&headers, body, now, DEFAULT_TOLERANCE)?;
+    /// # Ok::<(), psi_webhook::Error>(())
+    /// ```
+    pub fn standard_webhooks_signature(
+        &self,
+        id: &str,
+        timestamp: UnixTime,
+        body: &[u8],
+    ) -> Result<String> {
+        match &self.key {
+            SigningKey::Secret(secret) => standard::sign(secret.as_bytes(), id, timestamp, body),
+            SigningKey::Rsa(_) => Err(Error::KeyNotForStandardWebhooks),
+        }
     }
 }
 
@@ -221,6 +258,29 @@ impl Verifier {
             .filter(|token| !token.is_empty())
             .ok_or(Error::MissingToken)?;
         self.verify_bearer(token, body, validation, now)
+    }
+
+    /// Checks a Standard Webhooks call at time `now`: a `v1` entry of `webhook-signature` made
+    /// with this secret over `{webhook-id}.{webhook-timestamp}.{body}`, then the timestamp within
+    /// `tolerance` of `now`, either way. Returns the timestamp; accepting each `webhook-id` once
+    /// is for the caller, since this crate keeps no state.
+    ///
+    /// Fails with [`Error::KeyNotForStandardWebhooks`] for an RSA key,
+    /// [`Error::MissingWebhookHeader`], [`Error::BadWebhookTimestamp`], [`Error::BadWebhookId`],
+    /// [`Error::WebhookSignatureMismatch`] or [`Error::WebhookTimestampOutOfTolerance`].
+    pub fn verify_standard_webhooks(
+        &self,
+        headers: &WebhookHeaders<'_>,
+        body: &[u8],
+        now: UnixTime,
+        tolerance: Duration,
+    ) -> Result<UnixTime> {
+        match &self.key {
+            VerifyingKey::Secret(secret) => {
+                standard::verify(secret.as_bytes(), headers, body, now, tolerance)
+            }
+            VerifyingKey::Rsa(_) => Err(Error::KeyNotForStandardWebhooks),
+        }
     }
 }
 

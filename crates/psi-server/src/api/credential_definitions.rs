@@ -162,7 +162,7 @@ async fn find(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 409, description = "The schema already has a definition with this tag", body = ErrorBody),
-        (status = 422, description = "Invalid tag, webhook (a SHA secret needs `bearer` auth) or prefixes", body = ErrorBody)))]
+        (status = 422, description = "Invalid tag, webhook (a SHA secret needs `bearer` or `standard_webhooks` auth, `standard_webhooks` a SHA secret) or prefixes", body = ErrorBody)))]
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -259,7 +259,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or definition", body = ErrorBody),
         (status = 409, description = "The check webhook is removed while interactions use it", body = ErrorBody),
-        (status = 422, description = "Invalid webhook (a SHA secret needs `bearer` auth) or prefixes", body = ErrorBody)))]
+        (status = 422, description = "Invalid webhook (a SHA secret needs `bearer` or `standard_webhooks` auth, `standard_webhooks` a SHA secret) or prefixes", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,

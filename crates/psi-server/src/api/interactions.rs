@@ -321,7 +321,7 @@ async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Intera
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 422, description = "Invalid name, lists, webhook (a SHA secret needs `bearer` auth) or parameters", body = ErrorBody)))]
+        (status = 422, description = "Invalid name, lists, webhook (a SHA secret needs `bearer` or `standard_webhooks` auth, `standard_webhooks` a SHA secret) or parameters", body = ErrorBody)))]
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -395,7 +395,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or interaction", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 422, description = "Invalid name, lists or webhook (a SHA secret needs `bearer` auth)", body = ErrorBody)))]
+        (status = 422, description = "Invalid name, lists or webhook (a SHA secret needs `bearer` or `standard_webhooks` auth, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,

@@ -32,7 +32,8 @@ pub struct CreateKey {
     pub private_key_pem: Option<SecretString>,
     /// `rsa_public_key` only (required): the third party's SPKI or PKCS#1 PEM public key.
     pub public_key_pem: Option<String>,
-    /// `sha_secret` only: standard base64 of at least 32 bytes to import.
+    /// `sha_secret` only: standard base64 of at least 32 bytes to import, optionally prefixed
+    /// `whsec_` as Standard Webhooks shows secrets.
     #[schema(value_type = Option<String>)]
     pub secret: Option<SecretString>,
 }
@@ -48,7 +49,8 @@ pub struct KeyView {
     pub public_pem: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// Only when a SHA secret was generated, in the answer to its creation: standard base64.
+    /// Only when a SHA secret was generated, in the answer to its creation: standard base64. A
+    /// Standard Webhooks library takes it as it is or as `whsec_<secret>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }

@@ -19,7 +19,7 @@ pub struct WebhookInput {
     #[schema(example = "https://hooks.example.com/psi")]
     pub url: String,
     /// Name of the service's key that authenticates the calls: an RSA key pair (`signature` or
-    /// `bearer`) or a SHA secret (`bearer` only).
+    /// `bearer`) or a SHA secret (`bearer` or `standard_webhooks`).
     #[schema(example = "default")]
     pub key: String,
     pub auth: AuthScheme,

@@ -1,25 +1,47 @@
-//! What calls from third parties (PROTOCOL §4.3) leave behind: the `jti` of each Bearer token
-//! accepted (`inbound_jtis`) and the answers kept for repeated calls (`inbound_requests`).
+//! What calls from third parties (PROTOCOL §4.3) leave behind: the ids accepted once (a Bearer
+//! token's `jti` in `inbound_jtis`, a Standard Webhooks `webhook-id` in `inbound_webhook_ids`) and
+//! the answers kept for repeated calls (`inbound_requests`).
 
 use sqlx::{Any, FromRow, Transaction};
 
 use super::Db;
 use crate::scope::ServiceScope;
 
-/// Records a Bearer token's `jti` until `expires_at` (unix ms); false if it was accepted before.
-/// One statement, so of two calls racing with one `jti` exactly one gets true.
-pub async fn accept_jti(
+/// What a call is accepted once by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnceKind {
+    /// A Bearer token's `jti`.
+    Jti,
+    /// A Standard Webhooks `webhook-id`.
+    WebhookId,
+}
+
+impl OnceKind {
+    /// The table and its id column.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            OnceKind::Jti => ("inbound_jtis", "jti"),
+            OnceKind::WebhookId => ("inbound_webhook_ids", "webhook_id"),
+        }
+    }
+}
+
+/// Records an id of `kind` until `expires_at` (unix ms); false if it was accepted before. One
+/// statement, so of two calls racing with one id exactly one gets true.
+pub async fn accept_once(
     db: &Db,
     scope: &ServiceScope,
-    jti: &str,
+    kind: OnceKind,
+    id: &str,
     expires_at: i64,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "INSERT INTO inbound_jtis (service_id, jti, expires_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
-    )
+    let (table, column) = kind.table();
+    let result = sqlx::query(&format!(
+        "INSERT INTO {table} (service_id, {column}, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING"
+    ))
     .bind(scope.service_id())
-    .bind(jti)
+    .bind(id)
     .bind(expires_at)
     .execute(db.pool())
     .await?;
@@ -63,6 +85,8 @@ pub struct NewAnswer<'a> {
     pub status: u16,
     pub response: &'a str,
     pub now: i64,
+    /// When it may go (unix ms); `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 /// Stores an answer in the transaction that acted on the call; false if a call with this key
@@ -75,7 +99,7 @@ pub async fn record_answer(
     // ON CONFLICT, not a caught unique violation: PostgreSQL aborts a transaction on an error.
     let result = sqlx::query(
         "INSERT INTO inbound_requests (service_id, request_key, body_sha256, status, response, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(scope.service_id())
     .bind(answer.request_key)
@@ -83,23 +107,37 @@ pub async fn record_answer(
     .bind(i64::from(answer.status))
     .bind(answer.response)
     .bind(answer.now)
+    .bind(answer.expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(result.rows_affected() == 1)
 }
 
-/// Deletes, for every service, the `jti`s expired at `now` and the answers stored before
-/// `answers_before`; returns how many rows went.
-pub async fn purge(db: &Db, now: i64, answers_before: i64) -> sqlx::Result<u64> {
-    let jtis = sqlx::query("DELETE FROM inbound_jtis WHERE expires_at < $1")
-        .bind(now)
-        .execute(db.pool())
-        .await?;
-    let answers = sqlx::query("DELETE FROM inbound_requests WHERE created_at < $1")
-        .bind(answers_before)
-        .execute(db.pool())
-        .await?;
-    Ok(jtis.rows_affected() + answers.rows_affected())
+/// Keeps the answer under `request_key` for good.
+pub async fn keep_forever(db: &Db, scope: &ServiceScope, request_key: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE inbound_requests SET expires_at = NULL \
+         WHERE service_id = $1 AND request_key = $2 AND expires_at IS NOT NULL",
+    )
+    .bind(scope.service_id())
+    .bind(request_key)
+    .execute(db.pool())
+    .await
+    .map(drop)
+}
+
+/// Deletes, for every service, the ids and answers expired at `now`; returns how many rows went.
+pub async fn purge(db: &Db, now: i64) -> sqlx::Result<u64> {
+    let mut rows = 0;
+    for table in ["inbound_jtis", "inbound_webhook_ids", "inbound_requests"] {
+        // NULL never compares lower: answers kept for good stay.
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
+            .bind(now)
+            .execute(db.pool())
+            .await?;
+        rows += deleted.rows_affected();
+    }
+    Ok(rows)
 }
 
 /// Takes a waiting event for a call that completes or fails it: true if the event was waiting (it

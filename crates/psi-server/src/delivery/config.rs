@@ -71,8 +71,7 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
 
 /// A duration such as `"5m"`; zero only where `allow_zero`.
 fn duration(key: &str, text: &str, allow_zero: bool) -> Result<Duration, ConfigError> {
-    let value = humantime::parse_duration(text.trim())
-        .map_err(|e| invalid(key, format!("{text:?} is not a duration like \"5s\": {e}")))?;
+    let value = crate::config::parse_duration(&format!("delivery.{key}"), text)?;
     if value.is_zero() && !allow_zero {
         return Err(invalid(key, "must be longer than zero"));
     }

@@ -1,11 +1,19 @@
-//! Signing deliveries like every psi webhook (PROTOCOL §4), with the key overlap of a rotation.
+//! Signing webhook calls and deliveries (PROTOCOL §4, Standard Webhooks), with the key overlap of
+//! a rotation. The engine's webhooks sign through [`Credentials`] too, without an overlap.
 //!
 //! - `signature` auth: `X-Body-Signature` with the endpoint's key; during a rotation's overlap
 //!   also `X-Body-Signature-Previous` with the key it replaced, so a receiver that still has only
 //!   the old public key keeps verifying until it switches.
-//! - `bearer` auth: `Authorization: Bearer <JWT>` (`iss` the service DID, `jti` the attempt id,
+//! - `bearer` auth: `Authorization: Bearer <JWT>` (`iss` the service DID, `jti` the call's id,
 //!   `body_sha3_256`) signed with the endpoint's key; during the overlap receivers should accept
 //!   a token from either key.
+//! - `standard_webhooks` auth: `webhook-id` (the message id, the same on every retry, so a
+//!   receiver acts on a message once), `webhook-timestamp` and `webhook-signature` with a `v1`
+//!   signature by the endpoint's SHA secret; during the overlap a second `v1` signature by the
+//!   secret it replaced, in the same header, as the specification rotates secrets.
+//!
+//! A replaced key that cannot sign with the current scheme (a rotation that also changed the
+//! scheme) adds nothing.
 //!
 //! Keys never change under an id, so opened keys are cached by id for the life of the process.
 
@@ -14,7 +22,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use psi_outbound::header::{HeaderMap, HeaderName, HeaderValue};
-use psi_webhook::{Algorithm, Claims, PrivateKey, SharedSecret, Signer, UnixTime};
+use psi_webhook::{
+    Algorithm, Claims, PrivateKey, SharedSecret, Signer, UnixTime, WEBHOOK_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+};
 
 use crate::crypto::MasterKey;
 use crate::db::Db;
@@ -107,38 +118,60 @@ impl Credentials {
             .any(|signer| signer.algorithm() == Algorithm::Rs256)
     }
 
-    /// The authentication headers for `body`: see the module documentation.
+    /// The authentication headers for `body` (see the module documentation): `issuer` is the
+    /// service's DID, `call_id` names this one call (a token's `jti`), `message_id` the message
+    /// on every retry (`webhook-id`). `Err`: why it cannot be signed.
     pub(crate) fn headers(
         &self,
         issuer: &str,
-        attempt_id: &str,
+        call_id: &str,
+        message_id: &str,
         body: &[u8],
     ) -> Result<HeaderMap, String> {
         let mut headers = HeaderMap::new();
         match self.auth {
             AuthScheme::Signature => {
-                let (name, value) = self.current.signature_header(body).map_err(text)?;
+                let (name, value) = self
+                    .current
+                    .signature_header(body)
+                    .map_err(|e| e.to_string())?;
                 insert(&mut headers, name, &value)?;
-                if let Some(previous) = &self.previous {
-                    let (_, value) = previous.signature_header(body).map_err(text)?;
+                if let Some(Ok((_, value))) =
+                    self.previous.as_ref().map(|p| p.signature_header(body))
+                {
                     insert(&mut headers, PREVIOUS_SIGNATURE_HEADER, &value)?;
                 }
             }
             AuthScheme::Bearer => {
                 let claims = Claims::new(UnixTime::now())
                     .with_issuer(issuer)
-                    .with_jwt_id(attempt_id)
+                    .with_jwt_id(call_id)
                     .with_body(body);
-                let (name, value) = self.current.authorization_header(&claims).map_err(text)?;
+                let (name, value) = self
+                    .current
+                    .authorization_header(&claims)
+                    .map_err(|e| e.to_string())?;
                 insert(&mut headers, name, &value)?;
+            }
+            AuthScheme::StandardWebhooks => {
+                let now = UnixTime::now();
+                let sign =
+                    |signer: &Signer| signer.standard_webhooks_signature(message_id, now, body);
+                let mut signatures = sign(&self.current).map_err(|e| e.to_string())?;
+                if let Some(Ok(previous)) = self.previous.as_deref().map(sign) {
+                    signatures = format!("{signatures} {previous}");
+                }
+                insert(&mut headers, WEBHOOK_ID_HEADER, message_id)?;
+                insert(
+                    &mut headers,
+                    WEBHOOK_TIMESTAMP_HEADER,
+                    &now.as_secs().to_string(),
+                )?;
+                insert(&mut headers, WEBHOOK_SIGNATURE_HEADER, &signatures)?;
             }
         }
         Ok(headers)
     }
-}
-
-fn text(error: psi_webhook::Error) -> String {
-    format!("the delivery cannot be signed: {error}")
 }
 
 fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
@@ -151,7 +184,7 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use psi_webhook::{Validation, Verifier};
+    use psi_webhook::{DEFAULT_TOLERANCE, Validation, Verifier, WebhookHeaders};
 
     fn credentials(auth: AuthScheme, previous: bool) -> (Credentials, PrivateKey, PrivateKey) {
         let new = PrivateKey::generate().unwrap();
@@ -168,7 +201,7 @@ mod tests {
     fn during_an_overlap_each_signature_verifies_with_its_own_key_only() {
         let (credentials, new, old) = credentials(AuthScheme::Signature, true);
         let body = br#"{"type":"test"}"#;
-        let headers = credentials.headers("did", "a1", body).unwrap();
+        let headers = credentials.headers("did", "a1", "m1", body).unwrap();
         let current = headers["x-body-signature"].to_str().unwrap();
         let previous = headers["x-body-signature-previous"].to_str().unwrap();
         let with = |key: &PrivateKey, sig: &str| {
@@ -184,13 +217,13 @@ mod tests {
     #[test]
     fn without_an_overlap_only_the_current_signature_is_sent() {
         let (credentials, _, _) = credentials(AuthScheme::Signature, false);
-        let headers = credentials.headers("did", "a1", b"{}").unwrap();
+        let headers = credentials.headers("did", "a1", "m1", b"{}").unwrap();
         assert!(headers.contains_key("x-body-signature"));
         assert!(!headers.contains_key("x-body-signature-previous"));
     }
 
     #[test]
-    fn bearer_tokens_carry_the_attempt_id_the_issuer_and_the_body_hash() {
+    fn bearer_tokens_carry_the_call_id_the_issuer_and_the_body_hash() {
         let secret = SharedSecret::generate().unwrap();
         let credentials = Credentials {
             current: Arc::new(Signer::shared_secret(secret.clone())),
@@ -199,7 +232,9 @@ mod tests {
         };
         assert!(!credentials.is_expensive());
         let body = br#"{"type":"test"}"#;
-        let headers = credentials.headers("the-did", "attempt-7", body).unwrap();
+        let headers = credentials
+            .headers("the-did", "attempt-7", "m1", body)
+            .unwrap();
         let claims = Verifier::shared_secret(secret)
             .verify_authorization(
                 headers["authorization"].to_str().ok(),
@@ -213,16 +248,89 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_secret_cannot_make_a_body_signature() {
+    fn standard_webhooks_name_the_message_and_sign_with_both_secrets_during_an_overlap() {
+        let (new, old) = (
+            SharedSecret::generate().unwrap(),
+            SharedSecret::generate().unwrap(),
+        );
         let credentials = Credentials {
-            current: Arc::new(Signer::shared_secret(SharedSecret::generate().unwrap())),
-            previous: None,
+            current: Arc::new(Signer::shared_secret(new.clone())),
+            previous: Some(Arc::new(Signer::shared_secret(old.clone()))),
+            auth: AuthScheme::StandardWebhooks,
+        };
+        assert!(!credentials.is_expensive());
+        let body = br#"{"type":"test"}"#;
+        let headers = credentials.headers("did", "a1", "m1", body).unwrap();
+        let value = |name: &str| headers[name].to_str().unwrap();
+        assert_eq!(value("webhook-id"), "m1");
+        assert_eq!(value("webhook-signature").split(' ').count(), 2);
+        let received = WebhookHeaders {
+            id: Some(value("webhook-id")),
+            timestamp: Some(value("webhook-timestamp")),
+            signature: Some(value("webhook-signature")),
+        };
+        for secret in [new, old] {
+            Verifier::shared_secret(secret)
+                .verify_standard_webhooks(&received, body, UnixTime::now(), DEFAULT_TOLERANCE)
+                .unwrap();
+        }
+        let stranger = Verifier::shared_secret(SharedSecret::generate().unwrap());
+        assert!(
+            stranger
+                .verify_standard_webhooks(&received, body, UnixTime::now(), DEFAULT_TOLERANCE)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_replaced_key_of_another_kind_adds_nothing_and_fails_nothing() {
+        let key = PrivateKey::generate().unwrap();
+        let secret = SharedSecret::generate().unwrap();
+        let signature = Credentials {
+            current: Arc::new(Signer::rsa(key.clone())),
+            previous: Some(Arc::new(Signer::shared_secret(secret.clone()))),
             auth: AuthScheme::Signature,
         };
-        let error = credentials.headers("did", "a1", b"{}").unwrap_err();
-        assert!(
-            error.starts_with("the delivery cannot be signed"),
-            "{error}"
+        let headers = signature.headers("did", "a1", "m1", b"{}").unwrap();
+        assert!(!headers.contains_key("x-body-signature-previous"));
+        let standard = Credentials {
+            current: Arc::new(Signer::shared_secret(secret)),
+            previous: Some(Arc::new(Signer::rsa(key))),
+            auth: AuthScheme::StandardWebhooks,
+        };
+        let headers = standard.headers("did", "a1", "m1", b"{}").unwrap();
+        assert_eq!(
+            headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            1
         );
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_with_the_scheme_is_an_error() {
+        let cases = [
+            (
+                Signer::shared_secret(SharedSecret::generate().unwrap()),
+                AuthScheme::Signature,
+                "shared secret",
+            ),
+            (
+                Signer::rsa(PrivateKey::generate().unwrap()),
+                AuthScheme::StandardWebhooks,
+                "not an RSA key",
+            ),
+        ];
+        for (signer, auth, says) in cases {
+            let credentials = Credentials {
+                current: Arc::new(signer),
+                previous: None,
+                auth,
+            };
+            let error = credentials.headers("did", "a1", "m1", b"{}").unwrap_err();
+            assert!(error.contains(says), "{error}");
+        }
     }
 }

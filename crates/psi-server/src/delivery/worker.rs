@@ -224,19 +224,23 @@ async fn headers(
     attempt_id: &str,
     body: &Bytes,
 ) -> Result<HeaderMap, String> {
-    let (issuer, id, bytes) = (
+    let (issuer, id, message_id, bytes) = (
         claimed.service_did.clone(),
         attempt_id.to_owned(),
+        claimed.message_id.clone(),
         body.clone(),
     );
-    let mut headers = if credentials.is_expensive() {
+    let expensive = credentials.is_expensive();
+    let sign = move || credentials.headers(&issuer, &id, &message_id, &bytes);
+    let signed = if expensive {
         // RSA takes milliseconds: off the async threads.
-        tokio::task::spawn_blocking(move || credentials.headers(&issuer, &id, &bytes))
+        tokio::task::spawn_blocking(sign)
             .await
-            .map_err(|e| format!("the signing task failed: {e}"))??
+            .map_err(|e| format!("the signing task failed: {e}"))?
     } else {
-        credentials.headers(&issuer, &id, &bytes)?
+        sign()
     };
+    let mut headers = signed.map_err(|e| format!("the delivery cannot be signed: {e}"))?;
     for (name, value) in [
         ("x-psi-message-id", claimed.message_id.as_str()),
         ("x-psi-event-type", claimed.event_type.as_str()),

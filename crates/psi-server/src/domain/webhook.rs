@@ -13,7 +13,7 @@ pub const MIN_TIMEOUT_MS: i64 = 100;
 pub const MAX_TIMEOUT_MS: i64 = 60_000;
 pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 
-/// How a webhook call is authenticated (PROTOCOL §4).
+/// How a webhook call is authenticated (PROTOCOL §4, Standard Webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
@@ -21,6 +21,9 @@ pub enum AuthScheme {
     Signature,
     /// `Authorization: Bearer <JWT>`: RS256 with an RSA key pair or HS256 with a SHA secret.
     Bearer,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` `v1`): an
+    /// HMAC-SHA256 with a SHA secret.
+    StandardWebhooks,
 }
 
 impl AuthScheme {
@@ -29,6 +32,7 @@ impl AuthScheme {
         match self {
             AuthScheme::Signature => "signature",
             AuthScheme::Bearer => "bearer",
+            AuthScheme::StandardWebhooks => "standard_webhooks",
         }
     }
 
@@ -37,6 +41,7 @@ impl AuthScheme {
         match text {
             "signature" => Ok(AuthScheme::Signature),
             "bearer" => Ok(AuthScheme::Bearer),
+            "standard_webhooks" => Ok(AuthScheme::StandardWebhooks),
             other => Err(sqlx::Error::Decode(
                 format!("unknown auth scheme {other:?}").into(),
             )),
@@ -53,8 +58,15 @@ pub enum WebhookError {
     UrlCredentials,
     #[error("`timeout_ms` must be from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS}")]
     Timeout,
-    #[error("key {key:?} is a SHA secret: SHA secrets work with `bearer` auth only")]
+    #[error(
+        "key {key:?} is a SHA secret: SHA secrets work with `bearer` or `standard_webhooks` auth"
+    )]
     ShaSecretWithSignature { key: String },
+    #[error(
+        "key {key:?} is an RSA key pair: `standard_webhooks` auth signs with a SHA secret \
+         (HMAC-SHA256)"
+    )]
+    StandardWebhooksNeedShaSecret { key: String },
     #[error(
         "key {key:?} is a third party's public key: outgoing calls need a key pair or a SHA secret"
     )]
@@ -103,14 +115,22 @@ pub fn check_timeout(timeout_ms: i64) -> Result<i64, WebhookError> {
     }
 }
 
-/// Checks that the key `name` of `kind` can authenticate calls psi makes with `auth`: a SHA
-/// secret only with Bearer tokens (PROTOCOL §4), never a third party's public key.
+/// Checks that the key `name` of `kind` can authenticate calls psi makes with `auth`: an RSA key
+/// pair with a signature or Bearer tokens, a SHA secret with Bearer tokens (PROTOCOL §4) or
+/// Standard Webhooks, never a third party's public key.
 pub fn check_outgoing_key(name: &str, kind: KeyKind, auth: AuthScheme) -> Result<(), WebhookError> {
+    use AuthScheme::{Bearer, Signature, StandardWebhooks};
     match (kind, auth) {
-        (KeyKind::RsaKeyPair, _) | (KeyKind::ShaSecret, AuthScheme::Bearer) => Ok(()),
-        (KeyKind::ShaSecret, AuthScheme::Signature) => Err(WebhookError::ShaSecretWithSignature {
+        (KeyKind::RsaKeyPair, Signature | Bearer)
+        | (KeyKind::ShaSecret, Bearer | StandardWebhooks) => Ok(()),
+        (KeyKind::ShaSecret, Signature) => Err(WebhookError::ShaSecretWithSignature {
             key: name.to_owned(),
         }),
+        (KeyKind::RsaKeyPair, StandardWebhooks) => {
+            Err(WebhookError::StandardWebhooksNeedShaSecret {
+                key: name.to_owned(),
+            })
+        }
         (KeyKind::RsaPublicKey, _) => Err(WebhookError::CannotSign {
             key: name.to_owned(),
         }),
@@ -161,14 +181,19 @@ mod tests {
     }
 
     #[test]
-    fn a_sha_secret_signs_bearer_tokens_only_and_a_public_key_nothing() {
-        use AuthScheme::{Bearer, Signature};
+    fn a_sha_secret_signs_tokens_and_standard_webhooks_an_rsa_key_pair_the_rest() {
+        use AuthScheme::{Bearer, Signature, StandardWebhooks};
         assert!(check_outgoing_key("k", KeyKind::RsaKeyPair, Signature).is_ok());
         assert!(check_outgoing_key("k", KeyKind::RsaKeyPair, Bearer).is_ok());
         assert!(check_outgoing_key("k", KeyKind::ShaSecret, Bearer).is_ok());
+        assert!(check_outgoing_key("k", KeyKind::ShaSecret, StandardWebhooks).is_ok());
         let error = check_outgoing_key("shared", KeyKind::ShaSecret, Signature).unwrap_err();
         assert!(error.to_string().contains("\"shared\""), "{error}");
-        for auth in [Signature, Bearer] {
+        assert!(matches!(
+            check_outgoing_key("default", KeyKind::RsaKeyPair, StandardWebhooks),
+            Err(WebhookError::StandardWebhooksNeedShaSecret { .. })
+        ));
+        for auth in [Signature, Bearer, StandardWebhooks] {
             assert!(matches!(
                 check_outgoing_key("p", KeyKind::RsaPublicKey, auth),
                 Err(WebhookError::CannotSign { .. })

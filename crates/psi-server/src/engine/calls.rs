@@ -1,19 +1,19 @@
-//! Signed webhook calls: the body signed per the webhook's key and auth scheme (PROTOCOL §4),
-//! sent through the guarded client with the webhook's timeout, and recorded whatever happens.
+//! Signed webhook calls: the body signed per the webhook's key and auth scheme (PROTOCOL §4 or
+//! Standard Webhooks, as `delivery::sign` signs deliveries), sent through the guarded client with
+//! the webhook's timeout, and recorded whatever happens.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use psi_outbound::header::{HeaderMap, HeaderName, HeaderValue};
 use psi_outbound::{Bytes, OutboundError};
-use psi_webhook::{Claims, PrivateKey, SharedSecret, Signer, UnixTime};
+use psi_webhook::{PrivateKey, SharedSecret, Signer};
 
 use crate::db::events::{CallKind, WebhookCall};
 use crate::db::keys::KeyKind;
 use crate::db::webhooks::Webhook;
 use crate::db::{self, new_id, now_ms};
-use crate::domain::AuthScheme;
+use crate::delivery::sign::Credentials;
 use crate::http::AppState;
 use crate::scope::ServiceScope;
 
@@ -94,7 +94,14 @@ pub async fn call(
         at,
     };
     let headers = match signer(state, scope, &webhook.key_name).await? {
-        Ok(signer) => auth_headers(&signer, webhook.auth, scope, &record.id, &body),
+        Ok(current) => Credentials {
+            current,
+            previous: None,
+            auth: webhook.auth,
+        }
+        // One call, not retried: its id is both the token's `jti` and the message id.
+        .headers(scope.did().as_str(), &record.id, &record.id, &body)
+        .map_err(CallError::Sign),
         Err(e) => Err(e),
     };
     let timeout = Duration::from_millis(u64::try_from(webhook.timeout_ms).unwrap_or(0));
@@ -123,33 +130,6 @@ pub async fn call(
         record.error = Some(e.to_string());
     }
     Ok(Sent { record, result })
-}
-
-/// The headers authenticating `body`: `X-Body-Signature`, or a Bearer token with `iss` the
-/// service's DID, `jti` the call id and `body_sha3_256`.
-fn auth_headers(
-    signer: &Signer,
-    auth: AuthScheme,
-    scope: &ServiceScope,
-    call_id: &str,
-    body: &[u8],
-) -> Result<HeaderMap, CallError> {
-    let (name, value) = match auth {
-        AuthScheme::Signature => signer.signature_header(body),
-        AuthScheme::Bearer => signer.authorization_header(
-            &Claims::new(UnixTime::now())
-                .with_issuer(scope.did().as_str())
-                .with_jwt_id(call_id)
-                .with_body(body),
-        ),
-    }
-    .map_err(|e| CallError::Sign(e.to_string()))?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        HeaderName::from_bytes(name.as_bytes()).map_err(|e| CallError::Sign(e.to_string()))?,
-        HeaderValue::from_str(&value).map_err(|e| CallError::Sign(e.to_string()))?,
-    );
-    Ok(headers)
 }
 
 /// The signer of the scoped service's key `name`: an RSA key pair or a SHA secret.

@@ -17,7 +17,8 @@ pub enum ApiError {
     /// 401: no valid bearer token.
     #[error("a valid bearer token is required")]
     Unauthorized,
-    /// 401: a call that must be signed (a wallet's) carries no signature.
+    /// 401: a call lacks what binds it to its sender or body: a wallet's signature, or a Bearer
+    /// token's `jti` or `body_sha3_256` on a call from a third party.
     #[error("{0}")]
     SignatureRequired(String),
     /// 403: the token is valid but may not do this.

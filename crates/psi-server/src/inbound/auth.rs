@@ -1,12 +1,20 @@
 //! Who may call: authentication with the keys credential definitions authorise (`issuers`),
-//! authorisation per definition (its `issuers` and `source_ip_prefixes`), and Bearer token ids
+//! authorisation per definition (its `issuers` and `source_ip_prefixes`), and the ids of calls
 //! accepted once.
 //!
 //! Authentication comes first and needs only the raw body: the call is checked against every key
 //! any definition of the service authorises, so nothing about the service's events or
-//! interactions is revealed to a caller that cannot sign. A Bearer token (`Authorization:
-//! Bearer`, RS256 or HS256) is used when the call carries one, else `X-Body-Signature` (RSA keys
-//! only). Tokens must have `exp` (checked with 60 s leeway) and `aud` = the service's DID.
+//! interactions is revealed to a caller that cannot sign. The schemes, in this order when a call
+//! carries several:
+//!
+//! - `Authorization: Bearer` (RS256 or HS256): `exp` required (60 s leeway) and at most
+//!   `[inbound] token_exp_horizon` ahead, `aud` = the service's DID, `body_sha3_256` checked when
+//!   present; a token with neither `jti` nor `body_sha3_256` is refused (401) unless
+//!   `[inbound] allow_unbound_bearer`. Each `jti` is accepted once.
+//! - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` `v1`, SHA secrets
+//!   only): the timestamp within `[inbound] standard_webhooks_tolerance` of now, each
+//!   `webhook-id` accepted once.
+//! - `X-Body-Signature` (RSA keys only): no time; see `idempotency` for how its replays are met.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,10 +24,12 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use psi_webhook::{
     DEFAULT_LEEWAY, Error as WebhookError, PublicKey, SIGNATURE_HEADER, SharedSecret, UnixTime,
-    Validation, Verifier,
+    Validation, Verifier, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+    WebhookHeaders,
 };
 
 use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::inbound::OnceKind;
 use crate::db::keys::KeyKind;
 use crate::db::{self, now_ms};
 use crate::engine::present::label;
@@ -27,30 +37,46 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
 
-/// Longest `jti` kept.
-const MAX_JTI_LEN: usize = 256;
+/// Longest `jti` or `webhook-id` kept.
+const MAX_ONCE_ID_LEN: usize = 256;
+
+/// How a call authenticated itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `X-Body-Signature`.
+    Signature,
+    /// `Authorization: Bearer <JWT>`.
+    Bearer,
+    /// Standard Webhooks.
+    StandardWebhooks,
+}
 
 /// The caller, as authenticated.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Name of the key that verified the call.
     pub key: String,
-    /// The Bearer token's id, to accept once; `None` for a signature or a token without `jti`.
-    pub token: Option<TokenId>,
+    pub scheme: Scheme,
+    /// The id the call is accepted once by: a Bearer token's `jti` or the `webhook-id`; `None`
+    /// for a signature or a token without `jti`.
+    pub once: Option<OnceId>,
     /// Where the call came from (see [`peer_address`]); `None` when unknown.
     pub address: Option<IpAddr>,
 }
 
-/// A Bearer token's `jti` and until when it matters (its `exp` plus the leeway, unix ms).
+/// An id to accept once, and until when it matters (unix ms): a token's `exp` plus the leeway, a
+/// `webhook-timestamp` plus the tolerance. After that the call is refused by its time anyway.
 #[derive(Debug, Clone)]
-pub struct TokenId {
-    pub jti: String,
+pub struct OnceId {
+    pub kind: OnceKind,
+    pub id: String,
     pub expires_at: i64,
 }
 
 /// How a call authenticates itself.
 enum Proof<'a> {
     Bearer(&'a str),
+    StandardWebhooks(WebhookHeaders<'a>),
     Signature(&'a str),
 }
 
@@ -61,15 +87,34 @@ fn proof(headers: &HeaderMap) -> Option<Proof<'_>> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty());
-    match (bearer, header(SIGNATURE_HEADER).map(str::trim)) {
-        (Some(token), _) => Some(Proof::Bearer(token)),
-        (None, Some(signature)) if !signature.is_empty() => Some(Proof::Signature(signature)),
-        _ => None,
+    let standard = WebhookHeaders {
+        id: header(WEBHOOK_ID_HEADER),
+        timestamp: header(WEBHOOK_TIMESTAMP_HEADER),
+        signature: header(WEBHOOK_SIGNATURE_HEADER),
+    };
+    if let Some(token) = bearer {
+        return Some(Proof::Bearer(token));
     }
+    if standard != WebhookHeaders::default() {
+        return Some(Proof::StandardWebhooks(standard));
+    }
+    header(SIGNATURE_HEADER)
+        .map(str::trim)
+        .filter(|signature| !signature.is_empty())
+        .map(Proof::Signature)
+}
+
+/// What a key's check found.
+enum Verified {
+    /// The call, with the id to accept it once by.
+    Call(Option<OnceId>),
+    /// A Bearer token with neither `jti` nor `body_sha3_256`.
+    Unbound,
 }
 
 /// Checks the call's signature or token against every key the service's definitions authorise;
-/// the caller came from `address`. Missing or bad authentication: 403.
+/// the caller came from `address`. Missing or bad authentication: 403; a token bound to nothing:
+/// 401.
 pub async fn authenticate(
     state: &AppState,
     scope: &ServiceScope,
@@ -80,7 +125,8 @@ pub async fn authenticate(
 ) -> Result<Caller, ApiError> {
     let Some(proof) = proof(headers) else {
         return Err(ApiError::Forbidden(
-            "authenticate the call with `X-Body-Signature` or `Authorization: Bearer <JWT>` \
+            "authenticate the call with `X-Body-Signature`, `Authorization: Bearer <JWT>` or \
+             Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) \
              (PROTOCOL §4)"
                 .into(),
         ));
@@ -93,29 +139,67 @@ pub async fn authenticate(
                 .into(),
         ));
     }
+    let config = &state.config.inbound;
+    let now = UnixTime::now();
+    let scheme = match proof {
+        Proof::Signature(_) => Scheme::Signature,
+        Proof::Bearer(_) => Scheme::Bearer,
+        Proof::StandardWebhooks(_) => Scheme::StandardWebhooks,
+    };
     let mut best: Option<WebhookError> = None;
     for (name, verifier) in &keys {
-        let result = match proof {
+        let result = match &proof {
             Proof::Signature(signature) => verifier
                 .verify_signature(body, Some(signature))
-                .map(|()| None),
+                .map(|()| Verified::Call(None)),
             Proof::Bearer(token) => {
-                let validation = Validation::new().expect_audience(scope.did().as_str());
+                let validation = Validation::new()
+                    .expect_audience(scope.did().as_str())
+                    .expire_within(config.token_exp_horizon);
                 verifier
-                    .verify_bearer(token, body, &validation, UnixTime::now())
-                    .map(|claims| {
-                        claims.jti.map(|jti| TokenId {
-                            jti,
+                    .verify_bearer(token, body, &validation, now)
+                    .map(|claims| match claims.jti {
+                        Some(jti) => Verified::Call(Some(OnceId {
+                            kind: OnceKind::Jti,
+                            id: jti,
                             expires_at: exp_ms(claims.exp),
-                        })
+                        })),
+                        None if claims.body_sha3_256.is_some() => Verified::Call(None),
+                        None => Verified::Unbound,
+                    })
+            }
+            Proof::StandardWebhooks(received) => {
+                let tolerance = config.standard_webhooks_tolerance;
+                verifier
+                    .verify_standard_webhooks(received, body, now, tolerance)
+                    .map(|timestamp| {
+                        Verified::Call(Some(OnceId {
+                            kind: OnceKind::WebhookId,
+                            id: received.id.unwrap_or_default().trim().to_owned(),
+                            expires_at: secs_to_ms((timestamp + tolerance).as_secs()),
+                        }))
                     })
             }
         };
         match result {
-            Ok(token) => {
+            Ok(Verified::Unbound) if !config.allow_unbound_bearer => {
+                return Err(ApiError::SignatureRequired(
+                    "the Bearer token has neither `jti` nor `body_sha3_256`, so it could carry \
+                     any body until it expires: add `jti` (a new id for every call) or \
+                     `body_sha3_256` (base64url SHA3-256 of the body) to its claims \
+                     (`[inbound] allow_unbound_bearer` accepts such tokens)"
+                        .into(),
+                ));
+            }
+            Ok(verified) => {
+                let once = match verified {
+                    Verified::Call(once) => once,
+                    Verified::Unbound => None,
+                };
                 return Ok(Caller {
                     key: name.clone(),
-                    token,
+                    scheme,
+                    once,
                     address,
                 });
             }
@@ -126,8 +210,13 @@ pub async fn authenticate(
     let reason = best.map_or_else(
         || "the call's signature does not verify with any key authorised for it".to_owned(),
         |error| match error {
-            WebhookError::SignatureMismatch | WebhookError::TokenSignatureMismatch => {
+            WebhookError::SignatureMismatch
+            | WebhookError::TokenSignatureMismatch
+            | WebhookError::WebhookSignatureMismatch => {
                 format!("{error} (no key authorised for calls from outside verifies it)")
+            }
+            WebhookError::KeyNotForStandardWebhooks => {
+                format!("{error}: no SHA secret among the keys authorised for calls from outside")
             }
             other => other.to_string(),
         },
@@ -137,22 +226,34 @@ pub async fn authenticate(
 
 /// `exp` (seconds) plus the leeway, in unix milliseconds.
 fn exp_ms(exp: u64) -> i64 {
-    let secs = exp.saturating_add(DEFAULT_LEEWAY.as_secs());
+    secs_to_ms(exp.saturating_add(DEFAULT_LEEWAY.as_secs()))
+}
+
+fn secs_to_ms(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
-/// Which failure says most about the caller's mistake: a token whose signature verified but whose
-/// claims do not hold (expired, wrong audience, ...) beats a key that simply does not match.
+/// Which failure says most about the caller's mistake: a call whose signature verified but whose
+/// claims or time do not hold (expired, wrong audience, ...) beats a malformed one, which beats a
+/// key that simply does not match.
 fn rank(error: &WebhookError) -> u8 {
     match error {
         WebhookError::Expired { .. }
         | WebhookError::NotYetValid { .. }
+        | WebhookError::ExpiresTooLate { .. }
         | WebhookError::WrongAudience { .. }
         | WebhookError::WrongIssuer { .. }
         | WebhookError::MissingExpiry
-        | WebhookError::BodyHashMismatch => 4,
-        WebhookError::TokenMalformed(_) | WebhookError::BadBase64 { .. } => 3,
-        WebhookError::SignatureMismatch | WebhookError::TokenSignatureMismatch => 2,
+        | WebhookError::BodyHashMismatch
+        | WebhookError::WebhookTimestampOutOfTolerance { .. } => 4,
+        WebhookError::TokenMalformed(_)
+        | WebhookError::BadBase64 { .. }
+        | WebhookError::MissingWebhookHeader { .. }
+        | WebhookError::BadWebhookTimestamp
+        | WebhookError::BadWebhookId => 3,
+        WebhookError::SignatureMismatch
+        | WebhookError::TokenSignatureMismatch
+        | WebhookError::WebhookSignatureMismatch => 2,
         _ => 1,
     }
 }
@@ -280,34 +381,46 @@ fn allows(caller: &Caller, definition: &CredentialDefinition) -> Result<(), ApiE
     )))
 }
 
-/// Accepts the Bearer token's `jti` once (atomically: of two calls racing with one `jti`,
-/// exactly one passes). A `jti` seen before: 403.
-pub async fn accept_token(
+/// Accepts the call's `jti` or `webhook-id` once (atomically: of two calls racing with one id,
+/// exactly one passes). An id seen before: 403.
+pub async fn accept_once(
     state: &AppState,
     scope: &ServiceScope,
     caller: &Caller,
 ) -> Result<(), ApiError> {
-    let Some(token) = &caller.token else {
+    let Some(once) = &caller.once else {
         return Ok(());
     };
-    if token.jti.len() > MAX_JTI_LEN {
+    let what = match once.kind {
+        OnceKind::Jti => "the token's `jti`",
+        OnceKind::WebhookId => "the `webhook-id`",
+    };
+    if once.id.len() > MAX_ONCE_ID_LEN {
         return Err(ApiError::Forbidden(format!(
-            "the token's `jti` is longer than {MAX_JTI_LEN} bytes"
+            "{what} is longer than {MAX_ONCE_ID_LEN} bytes"
         )));
     }
-    if token.expires_at < now_ms() {
-        // Verified a moment ago, so only a token at the very end of its life gets here.
-        return Err(ApiError::Forbidden("the token has expired".into()));
+    if once.expires_at < now_ms() {
+        // Verified a moment ago, so only a call at the very end of its time gets here.
+        return Err(ApiError::Forbidden(format!(
+            "the call came too late for {what} to be accepted"
+        )));
     }
-    if db::inbound::accept_jti(&state.db, scope, &token.jti, token.expires_at).await? {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "the token's `jti` {:?} was used before: make a new token (with a new `jti`) for every \
-             call",
-            token.jti
-        )))
+    if db::inbound::accept_once(&state.db, scope, once.kind, &once.id, once.expires_at).await? {
+        return Ok(());
     }
+    Err(ApiError::Forbidden(match once.kind {
+        OnceKind::Jti => format!(
+            "the token's `jti` {:?} was used before: make a new token (with a new `jti`) for \
+             every call",
+            once.id
+        ),
+        OnceKind::WebhookId => format!(
+            "the `webhook-id` {:?} was used before for another call: give every message its own \
+             id",
+            once.id
+        ),
+    }))
 }
 
 #[cfg(test)]
@@ -348,12 +461,22 @@ mod tests {
     }
 
     #[test]
-    fn a_token_wins_over_a_signature_and_other_schemes_are_no_proof() {
+    fn a_token_wins_over_standard_webhooks_over_a_signature_and_other_schemes_are_no_proof() {
         let mut headers = HeaderMap::new();
         headers.insert("x-body-signature", "c2ln".parse().unwrap());
         assert!(matches!(proof(&headers), Some(Proof::Signature("c2ln"))));
         headers.insert("authorization", "Basic dTpw".parse().unwrap());
         assert!(matches!(proof(&headers), Some(Proof::Signature(_))));
+        // One Standard Webhooks header is enough to be checked (and refused) as such.
+        headers.insert("webhook-id", "msg_1".parse().unwrap());
+        assert!(matches!(
+            proof(&headers),
+            Some(Proof::StandardWebhooks(WebhookHeaders {
+                id: Some("msg_1"),
+                timestamp: None,
+                signature: None
+            }))
+        ));
         headers.insert("authorization", "bearer a.b.c".parse().unwrap());
         assert!(matches!(proof(&headers), Some(Proof::Bearer("a.b.c"))));
         assert!(proof(&HeaderMap::new()).is_none());
@@ -367,6 +490,16 @@ mod tests {
             leeway_secs: 60,
         };
         assert!(rank(&expired) > rank(&WebhookError::TokenSignatureMismatch));
+        let stale = WebhookError::WebhookTimestampOutOfTolerance {
+            timestamp: 1,
+            now: 1000,
+            tolerance_secs: 300,
+        };
+        assert!(rank(&stale) > rank(&WebhookError::WebhookSignatureMismatch));
+        assert!(
+            rank(&WebhookError::WebhookSignatureMismatch)
+                > rank(&WebhookError::KeyNotForStandardWebhooks)
+        );
         assert!(
             rank(&WebhookError::TokenSignatureMismatch)
                 > rank(&WebhookError::SecretNotForSignature)

@@ -8,13 +8,15 @@
 //! that refuses it, before anything is written:
 //!
 //! 1. the service from the path (404) and the body, at most [`MAX_BODY_BYTES`] (413);
-//! 2. authentication ([`auth`]): a signature or Bearer token by a key some definition authorises
-//!    (403);
+//! 2. authentication ([`auth`]): `X-Body-Signature`, a Bearer token or Standard Webhooks, by a
+//!    key some definition authorises (403; a Bearer token bound to neither a `jti` nor the body:
+//!    401);
 //! 3. the body ([`wire`]): JSON (400), its members (422), `serviceDid` = the path's (400);
 //! 4. what it acts on ([`target`]): the event or the push interaction (404, 409, 422);
 //! 5. authorisation: the key among the `issuers` of each definition acted on, the caller's
-//!    address within their `source_ip_prefixes` (403); a Bearer token's `jti` accepted once (403);
-//! 6. a repeated call gets the stored answer ([`idempotency`]);
+//!    address within their `source_ip_prefixes` (403);
+//! 6. a repeated call gets the stored answer ([`idempotency`]); any other call's `jti` or
+//!    `webhook-id` is accepted once (403 when used before);
 //! 7. the credentials checked and signed ([`issue`]; 422), then everything written in one
 //!    transaction ([`apply`]).
 //!
@@ -61,7 +63,7 @@ use wire::{CredentialsIssued, IssuingFailed, Reply, Routing};
 
 /// Largest body accepted: 256 KiB, far above any real call, so a flood of large bodies costs little.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// How often expired token ids and old answers are deleted.
+/// How often expired ids and answers are deleted.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// What the holder is told when the service reports a failure without a message for them.
 const DEFAULT_FAILURE: &str = "the service could not issue your credentials";
@@ -84,8 +86,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// Deletes expired token ids and answers older than the retention, every [`PURGE_INTERVAL`],
-/// until `shutdown`.
+/// Deletes expired ids and answers (`db::inbound::purge`) every [`PURGE_INTERVAL`], until
+/// `shutdown`.
 pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PURGE_INTERVAL);
@@ -94,11 +96,10 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let now = now_ms();
-            match db::inbound::purge(&db, now, now - idempotency::RETENTION_MS).await {
+            match db::inbound::purge(&db, now_ms()).await {
                 Ok(0) => {}
-                Ok(rows) => tracing::debug!(rows, "purged inbound token ids and answers"),
-                Err(e) => tracing::warn!(error = %e, "purging inbound token ids and answers"),
+                Ok(rows) => tracing::debug!(rows, "purged inbound ids and answers"),
+                Err(e) => tracing::warn!(error = %e, "purging inbound ids and answers"),
             }
         }
     })
@@ -108,22 +109,26 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
 #[utoipa::path(post,
     path = "/service-dashboard-backend/service/{serviceDid}/webhook-accept/credentials-issued",
     operation_id = "inbound_credentials_issued", tag = "third parties",
-    description = "PROTOCOL §4.3. Authenticated by `X-Body-Signature` or `Authorization: Bearer` \
-        (RS256 or HS256, `aud` = the service's DID, `exp` required, each `jti` once) with a key \
-        the credential definitions involved list in `issuers`, from their `source_ip_prefixes` \
-        where set. With `subscriberEventId` the waiting event completes; with `actionTemplate` \
-        (and `actionParams`) a push-from-server interaction runs for `subscriberConnectDid`. \
-        Either way the credentials wait in the holder's inbox. The same body, or the same \
-        `Idempotency-Key`, within 24 hours gets the same answer (`Idempotent-Replayed: true`) \
-        and acts once. Also served under `/service-backend/v1/service/{serviceDid}/...` and as \
-        `credendials-issued`.",
+    description = "PROTOCOL §4.3. Authenticated with a key the credential definitions involved \
+        list in `issuers`, from their `source_ip_prefixes` where set, by `X-Body-Signature`, by \
+        `Authorization: Bearer` (RS256 or HS256, `aud` = the service's DID, `exp` required and \
+        at most `[inbound] token_exp_horizon` ahead, each `jti` once, `body_sha3_256` required \
+        without `jti`) or by Standard Webhooks (`webhook-id` once, `webhook-timestamp` within \
+        `[inbound] standard_webhooks_tolerance`, a `v1` `webhook-signature` by a SHA secret). \
+        With `subscriberEventId` the waiting event completes; with `actionTemplate` (and \
+        `actionParams`) a push-from-server interaction runs for `subscriberConnectDid`. Either \
+        way the credentials wait in the holder's inbox. The same body (for good when signed with \
+        `X-Body-Signature`, else within 24 hours), or the same `Idempotency-Key` within 24 \
+        hours, gets the same answer (`Idempotent-Replayed: true`) and acts once. Also served \
+        under `/service-backend/v1/service/{serviceDid}/...` and as `credendials-issued`.",
     params(("serviceDid" = String, Path, description = "The service's public DID"),
         ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same")),
     request_body = CredentialsIssued,
     responses(
         (status = 200, description = "Issued (`ok: true`)", body = Reply),
         (status = 400, description = "Not JSON, or `serviceDid` is not the path's", body = ErrorBody),
-        (status = 403, description = "Missing or bad authentication, a key or address not authorised, a `jti` used before", body = ErrorBody),
+        (status = 401, description = "A Bearer token with neither `jti` nor `body_sha3_256`", body = ErrorBody),
+        (status = 403, description = "Missing or bad authentication, a key or address not authorised, a `jti` or `webhook-id` used before", body = ErrorBody),
         (status = 404, description = "No such service, event, interaction or instance", body = ErrorBody),
         (status = 409, description = "The event is not waiting; the interaction is not push-from-server or is paused", body = ErrorBody),
         (status = 413, description = "The body is larger than 256 KiB", body = ErrorBody),
@@ -153,7 +158,8 @@ pub async fn credentials_issued(
     responses(
         (status = 200, description = "The event failed (`ok: true`)", body = Reply),
         (status = 400, description = "Not JSON, or `serviceDid` is not the path's", body = ErrorBody),
-        (status = 403, description = "Missing or bad authentication, a key or address not authorised, a `jti` used before", body = ErrorBody),
+        (status = 401, description = "A Bearer token with neither `jti` nor `body_sha3_256`", body = ErrorBody),
+        (status = 403, description = "Missing or bad authentication, a key or address not authorised, a `jti` or `webhook-id` used before", body = ErrorBody),
         (status = 404, description = "No such service, event, interaction or instance", body = ErrorBody),
         (status = 409, description = "The event is not waiting; the interaction is not push-from-server or is paused", body = ErrorBody),
         (status = 413, description = "The body is larger than 256 KiB", body = ErrorBody),
@@ -361,7 +367,8 @@ impl Received {
                 self.scope.did()
             )));
         }
-        let idempotency = Idempotency::new(endpoint, &self.headers, &self.body)?;
+        let signed = caller.scheme == auth::Scheme::Signature;
+        let idempotency = Idempotency::new(endpoint, &self.headers, &self.body, signed)?;
         Ok(Call {
             scope: self.scope,
             caller,
@@ -374,15 +381,15 @@ impl Received {
 
 impl<B> Call<B> {
     /// Authorises the call for `need`; returns the stored answer when the call was made before,
-    /// else accepts its token once. A sender retrying the very same request (same token, same
-    /// body) after a lost answer gets that answer, not a refusal of its `jti`; the token still
-    /// cannot carry any other call.
+    /// else accepts its `jti` or `webhook-id` once. A sender retrying the very same request
+    /// (same token or id, same body) after a lost answer gets that answer, not a refusal of its
+    /// id; the id still cannot carry any other call.
     async fn admit(&self, state: &AppState, need: &Need<'_>) -> Result<Option<Answer>, ApiError> {
         auth::authorise(&self.caller, need)?;
         if let Some(earlier) = self.idempotency.earlier(&state.db, &self.scope).await? {
             return Ok(Some(earlier));
         }
-        auth::accept_token(state, &self.scope, &self.caller).await?;
+        auth::accept_once(state, &self.scope, &self.caller).await?;
         Ok(None)
     }
 }

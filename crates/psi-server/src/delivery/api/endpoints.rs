@@ -34,7 +34,7 @@ pub struct CreateEndpoint {
     #[schema(example = "https://hooks.example.com/psi/notifications")]
     pub url: String,
     /// Name of the service's key that signs deliveries: an RSA key pair (`signature` or
-    /// `bearer`) or a SHA secret (`bearer` only).
+    /// `bearer`) or a SHA secret (`bearer` or `standard_webhooks`).
     #[schema(example = "default")]
     pub key: String,
     pub auth: AuthScheme,
@@ -74,8 +74,10 @@ pub struct RotateKey {
     pub auth: Option<AuthScheme>,
     /// How long the replaced key keeps signing next to the new one, 0 to 2592000 seconds
     /// (default 86400). With `signature` auth, deliveries then carry `X-Body-Signature` (new key)
-    /// and `X-Body-Signature-Previous` (replaced key); with `bearer`, the token is signed with
-    /// the new key and receivers should accept either key until the overlap ends.
+    /// and `X-Body-Signature-Previous` (replaced key); with `standard_webhooks`, `webhook-signature`
+    /// holds a signature by each secret; with `bearer`, the token is signed with the new key and
+    /// receivers should accept either key until the overlap ends. A replaced key that cannot sign
+    /// with the new auth adds nothing.
     #[serde(default = "default_overlap")]
     #[schema(default = 86400)]
     pub overlap_secs: i64,
@@ -235,7 +237,7 @@ async fn found(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Endpo
         (status = 400, description = "No such key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer`)", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -297,7 +299,7 @@ pub async fn get(
         (status = 200, description = "The endpoint, changed", body = EndpointView),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or endpoint", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer`)", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,

@@ -20,10 +20,18 @@ use crate::helpers::{Backend, TestApp, TestDb, expect_json, spawn_app_on};
 
 /// A server whose outbound calls may reach loopback, where the test receivers listen.
 pub async fn engine_app(backend: Backend) -> TestApp {
+    engine_app_with(backend, &[]).await
+}
+
+/// [`engine_app`] with these configuration keys (`("inbound.token_exp_horizon", json!("1m"))`).
+pub async fn engine_app_with(backend: Backend, keys: &[(&str, Value)]) -> TestApp {
     let db = TestDb::new(backend).await;
-    let figment = db
+    let mut figment = db
         .figment()
         .merge(Serialized::default("outbound.allow_loopback", true));
+    for (key, value) in keys {
+        figment = figment.merge(Serialized::default(key, value));
+    }
     spawn_app_on(db, figment).await
 }
 

@@ -339,7 +339,8 @@ async fn expired_tokens_tokens_without_exp_and_tokens_for_another_audience_are_r
     // Within the 60 s leeway a token that just expired still counts.
     let just_expired = Claims::new(UnixTime::from_secs(UnixTime::now().as_secs() - 330))
         .with_audience(&scene.fx.did)
-        .with_lifetime(Duration::from_secs(300));
+        .with_lifetime(Duration::from_secs(300))
+        .with_body(&serde_json::to_vec(&body).unwrap());
     scene
         .accepted(
             "credentials-issued",

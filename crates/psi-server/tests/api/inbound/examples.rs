@@ -7,9 +7,7 @@
 //! A missing `node`, `python3` or Python `cryptography` module skips the test with a loud
 //! message on stderr (CI installs them).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use psi_webhook::{Claims, SharedSecret, Signer, UnixTime};
@@ -20,6 +18,7 @@ use super::support::partner_key;
 use crate::backend_tests;
 use crate::engine::support::{Holder, engine_app};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json};
+use crate::processes::{self, ChildReceiver};
 
 backend_tests!(
     the_node_receiver_verifies_psis_signature_and_issues_in_its_reply,
@@ -56,54 +55,7 @@ impl Example {
             Example::Node => ("node", &["-e", "require('crypto').createHash('sha3-256')"]),
             Example::Python => ("python3", &["-c", "import cryptography"]),
         };
-        match Command::new(program).args(probe).output() {
-            Ok(output) if output.status.success() => None,
-            Ok(output) => Some(format!(
-                "{program} {probe:?} failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )),
-            Err(e) => Some(format!("{program} is not installed: {e}")),
-        }
-    }
-}
-
-/// A running example receiver, stopped when dropped.
-struct Receiver {
-    child: Child,
-    url: String,
-    /// What it printed after `listening on`, line by line.
-    printed: Arc<Mutex<Vec<String>>>,
-}
-
-impl Receiver {
-    /// Waits (up to 15 s) for a printed line containing `text`; returns the line.
-    async fn wait_for_line(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let found = self
-                .printed
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|line| line.contains(text))
-                .cloned();
-            if let Some(line) = found {
-                return line;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the example never printed {text:?}: {:#?}",
-                self.printed.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        processes::missing(program, probe, EXAMPLES)
     }
 }
 
@@ -176,16 +128,14 @@ async fn start(
     service: &Service,
     later: bool,
     shared_secret: Option<&str>,
-) -> Receiver {
+) -> ChildReceiver {
     let mut command = example.command();
     command
         .env("PSI_URL", &app.address)
         .env("SERVICE_DID", &service.did)
         .env("CREDENTIAL_ID", &service.membership)
         .env("ISSUE", r#"{"Name": "nobody", "Level": "gold"}"#)
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .env("PORT", "0");
     if later {
         let key = app.db.data_dir.path().join("partner.pem");
         let vectors: Value =
@@ -198,41 +148,12 @@ async fn start(
     if let Some(secret) = shared_secret {
         command.env("PSI_SHARED_SECRET", secret);
     }
-    // Off the test's runtime: the example fetches the service key from the server it runs.
-    tokio::task::spawn_blocking(move || {
-        let mut child = command.spawn().expect("the example starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let Some(url) = first.strip_prefix("listening on ").map(str::to_owned) else {
-            let _ = child.kill();
-            panic!("the example did not start: {first:?}");
-        };
-        // Its later lines go to the test's output, and to `printed` for the test to look at.
-        let printed = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                println!("example: {line}");
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Receiver {
-            child,
-            url,
-            printed,
-        }
-    })
-    .await
-    .expect("the example starts")
+    ChildReceiver::start(command).await
 }
 
 /// Whether `example` cannot run here; says so loudly if so.
 fn skipped(example: Example) -> bool {
-    let why = example.missing();
-    if let Some(why) = &why {
-        eprintln!("\n*** SKIPPED: the receiver example cannot run here: {why} ***\n");
-    }
-    why.is_some()
+    processes::skipped("the receiver example", example.missing())
 }
 
 /// Runs "Join" with the example as its webhook; returns the outcome, the holder and the
@@ -257,7 +178,7 @@ async fn join(
 async fn run_join(
     app: &TestApp,
     service: &Service,
-    receiver: &Receiver,
+    receiver: &ChildReceiver,
     later: bool,
 ) -> (Value, Holder) {
     // A call that is not psi's is refused: the example really verifies.
@@ -483,7 +404,7 @@ async fn delivered(app: &TestApp, service: &Service, event_type: &str) -> String
 async fn calls_psi_did_not_make_are_refused(
     app: &TestApp,
     service: &Service,
-    receiver: &Receiver,
+    receiver: &ChildReceiver,
     secret: &str,
 ) {
     let url = format!("{}/notifications", receiver.url);

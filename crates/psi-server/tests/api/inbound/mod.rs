@@ -4,5 +4,6 @@
 mod auth;
 mod examples;
 mod issuing;
+mod replay;
 mod requests;
 pub mod support;

@@ -44,7 +44,11 @@ impl Scene {
     /// The engine's fixture whose "Join" webhook answers "nothing now" (the event waits), with
     /// `partner` and `shared` authorised to issue the membership and the badge.
     pub async fn new(backend: crate::helpers::Backend) -> Self {
-        let fx = Fixture::new(backend).await;
+        Self::on(Fixture::new(backend).await).await
+    }
+
+    /// [`Scene::new`] on the fixture `fx`.
+    pub async fn on(fx: Fixture) -> Self {
         let partner = partner_key();
         let did = fx.did.clone();
         expect_json(
