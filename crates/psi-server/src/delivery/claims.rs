@@ -1,6 +1,6 @@
-//! The workers' queries: claim due deliveries with a lease, read what to send, record attempts
-//! and outcomes. Each is one short statement or transaction: no row lock or connection is held
-//! while a call runs.
+//! The workers' queries: claim due deliveries fairly across endpoints with a lease, read what to
+//! send, renew the leases of running calls, record attempts and outcomes. Each is one short
+//! statement or transaction: no row lock or connection is held while a call runs.
 
 use std::time::Duration;
 
@@ -16,13 +16,28 @@ use crate::crypto::did::Did;
 use crate::db::{Backend, Db};
 use crate::scope::ServiceScope;
 
-/// How many pending deliveries the idle-time estimate looks at.
-const NEXT_DUE_SCAN: i64 = 1000;
+/// Key of the PostgreSQL advisory lock under which claims take turns, so that every process
+/// sees the leases of the claim before its own and per-endpoint caps hold across processes.
+/// (SQLite has a single writer: claims take turns anyway.)
+const CLAIM_LOCK: i64 = 0x7073_695f_636c_6169;
+/// Endpoints whose due deliveries one query looks up.
+const PROBE_CHUNK: usize = 100;
+/// The endpoints that have deliveries waiting for an attempt, as `pending (endpoint_id)` with a
+/// last NULL row: one index probe each (`deliveries_due_by_endpoint`), however many deliveries
+/// they have.
+const PENDING_ENDPOINTS: &str = "WITH RECURSIVE pending (endpoint_id) AS ( \
+     SELECT MIN(endpoint_id) FROM deliveries WHERE next_attempt_at IS NOT NULL \
+     UNION ALL \
+     SELECT (SELECT MIN(d.endpoint_id) FROM deliveries d \
+             WHERE d.next_attempt_at IS NOT NULL AND d.endpoint_id > p.endpoint_id) \
+     FROM pending p WHERE p.endpoint_id IS NOT NULL)";
 
 /// A claimed delivery with what its attempt needs.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct Claimed {
     pub delivery_id: String,
+    /// The claim's lease: the outcome is recorded, and the lease renewed, only while it holds.
+    pub lease_id: String,
     pub message_id: String,
     pub endpoint_id: String,
     pub service_id: String,
@@ -39,40 +54,103 @@ pub(crate) struct Claimed {
     pub timeout_ms: i64,
 }
 
-/// Claims up to `limit` due deliveries that no live lease covers, for `lease_id` until
-/// `lease_until`, counting an attempt for each. PostgreSQL skips rows other processes are
-/// claiming at the same moment; SQLite has a single writer, so claims never overlap.
+/// What a claim took.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    pub claimed: Vec<Claimed>,
+    /// The endpoint the claim's turn ended with; the next claim starts after it.
+    pub last_endpoint: Option<String>,
+}
+
+/// An endpoint with due deliveries and room under its cap.
+#[derive(Debug, FromRow)]
+struct Ready {
+    endpoint_id: String,
+    /// Its live leases: calls in flight.
+    busy: i64,
+}
+
+/// Claims up to `limit` due deliveries that no live lease covers, for `lease_id` until `now +
+/// lease`, counting an attempt for each, in one transaction.
+///
+/// Fair across endpoints: no endpoint gets more than `in_flight_per_endpoint` live leases (its
+/// running calls, in every process), and the endpoints with due deliveries take turns, one
+/// delivery each per round, starting after `after` (the previous claim's last endpoint), each
+/// giving its earliest due first. So a backlog on one endpoint takes at most its cap of calls
+/// and never delays another endpoint's deliveries.
+///
+/// The cost grows with the number of endpoints that have pending deliveries (an index probe
+/// each), not with the number of deliveries.
 pub(crate) async fn claim(
     db: &Db,
+    config: &DeliveryConfig,
     now: i64,
-    lease_until: i64,
     lease_id: &str,
     limit: usize,
-) -> sqlx::Result<Vec<Claimed>> {
+    after: &str,
+) -> sqlx::Result<Claim> {
+    let mut claim = Claim {
+        claimed: Vec::new(),
+        last_endpoint: None,
+    };
+    if limit == 0 {
+        return Ok(claim);
+    }
+    let mut tx = db.begin().await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CLAIM_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let cap = i64::try_from(config.in_flight_per_endpoint).unwrap_or(i64::MAX);
+    let mut ready = ready_endpoints(&mut tx, now, cap).await?;
+    // Turn order: the endpoints after `after`, then from the first one again.
+    let first = ready.partition_point(|e| e.endpoint_id.as_str() <= after);
+    ready.rotate_left(first);
+    let mut queues: Vec<Vec<String>> = Vec::new();
+    for chunk in ready.chunks(PROBE_CHUNK) {
+        queues.extend(due_of(&mut tx, now, cap, chunk).await?);
+        if queues.iter().map(Vec::len).sum::<usize>() >= limit {
+            break;
+        }
+    }
+    let (ids, last) = take_in_turn(&queues, limit);
+    claim.last_endpoint = last.map(|turn| ready[turn].endpoint_id.clone());
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(claim);
+    }
     let lock = match db.backend() {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let ids: Vec<(String,)> = sqlx::query_as(&format!(
-        "UPDATE deliveries SET lease_until = $1, lease_id = $2, attempts = attempts + 1, \
-         updated_at = $3 \
-         WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= $3 \
-                      AND (lease_until IS NULL OR lease_until < $3) \
-                      ORDER BY next_attempt_at LIMIT $4 {lock}) \
-         RETURNING id"
-    ))
-    .bind(lease_until)
-    .bind(lease_id)
-    .bind(now)
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-    .fetch_all(db.pool())
-    .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
+    let leased: Vec<(String,)> = {
+        let sql = format!(
+            "UPDATE deliveries SET lease_until = $1, lease_id = $2, attempts = attempts + 1, \
+             updated_at = $3 \
+             WHERE id IN (SELECT id FROM deliveries WHERE id IN ({}) AND next_attempt_at <= $3 \
+                          AND (lease_until IS NULL OR lease_until < $3) {lock}) \
+             RETURNING id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql)
+            .bind(now.saturating_add(millis(config.lease)))
+            .bind(lease_id)
+            .bind(now);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&mut *tx).await?
+    };
+    tx.commit().await?;
+    if leased.is_empty() {
+        return Ok(claim);
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let placeholders: Vec<String> = (0..leased.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT d.id AS delivery_id, d.message_id, d.endpoint_id, d.service_id, \
+        "SELECT d.id AS delivery_id, d.lease_id, d.message_id, d.endpoint_id, d.service_id, \
          s.did AS service_did, d.attempts, m.event_type, m.payload, e.url, e.auth, e.key_id, \
          e.previous_key_id, e.previous_until, e.timeout_ms \
          FROM deliveries d \
@@ -83,25 +161,153 @@ pub(crate) async fn claim(
         placeholders.join(", ")
     );
     let mut query = sqlx::query_as(&sql).bind(lease_id);
-    for (id,) in &ids {
+    for (id,) in &leased {
         query = query.bind(id);
     }
-    query.fetch_all(db.pool()).await
+    claim.claimed = query.fetch_all(db.pool()).await?;
+    Ok(claim)
 }
 
-/// When a delivery next becomes claimable (due and not leased), as far as the earliest pending
-/// ones tell; `None` when nothing is pending.
-pub(crate) async fn next_due(db: &Db) -> sqlx::Result<Option<i64>> {
-    let (at,): (Option<i64>,) = sqlx::query_as(
-        "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at \
-                    THEN lease_until ELSE next_attempt_at END) \
-         FROM (SELECT next_attempt_at, lease_until FROM deliveries \
-               WHERE next_attempt_at IS NOT NULL ORDER BY next_attempt_at LIMIT $1) due",
-    )
-    .bind(NEXT_DUE_SCAN)
+/// The endpoints, by id (byte order), that have a due delivery no live lease covers and fewer than `cap` live
+/// leases.
+async fn ready_endpoints(conn: &mut AnyConnection, now: i64, cap: i64) -> sqlx::Result<Vec<Ready>> {
+    sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS} \
+         SELECT endpoint_id, busy FROM ( \
+             SELECT p.endpoint_id, \
+                    (SELECT d.next_attempt_at FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
+                     AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                     ORDER BY d.next_attempt_at LIMIT 1) AS due, \
+                    (SELECT COUNT(*) FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
+                     AND d.lease_until >= $1) AS busy \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+         WHERE due <= $1 AND busy < $2"
+    ))
+    .bind(now)
+    .bind(cap)
+    .fetch_all(conn)
+    .await
+    .map(|mut ready: Vec<Ready>| {
+        ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+        ready
+    })
+}
+
+/// For each of `endpoints`, in order, the ids of its due deliveries no live lease covers,
+/// earliest first, as many as its cap leaves room for.
+async fn due_of(
+    conn: &mut AnyConnection,
+    now: i64,
+    cap: i64,
+    endpoints: &[Ready],
+) -> sqlx::Result<Vec<Vec<String>>> {
+    // $1 is the time; each endpoint adds its id and room.
+    let branches: Vec<String> = (0..endpoints.len())
+        .map(|i| {
+            let (endpoint, room) = (2 + 2 * i, 3 + 2 * i);
+            format!(
+                "SELECT id, endpoint_id, next_attempt_at FROM (SELECT id, endpoint_id, \
+                 next_attempt_at FROM deliveries WHERE endpoint_id = ${endpoint} \
+                 AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+                 ORDER BY next_attempt_at LIMIT ${room}) due{i}"
+            )
+        })
+        .collect();
+    let sql = branches.join(" UNION ALL ");
+    let mut query = sqlx::query_as(&sql).bind(now);
+    for endpoint in endpoints {
+        query = query
+            .bind(&endpoint.endpoint_id)
+            .bind(cap.saturating_sub(endpoint.busy));
+    }
+    let mut rows: Vec<(String, String, i64)> = query.fetch_all(conn).await?;
+    rows.sort_by_key(|(_, _, due)| *due);
+    Ok(endpoints
+        .iter()
+        .map(|endpoint| {
+            rows.iter()
+                .filter(|(_, of, _)| *of == endpoint.endpoint_id)
+                .map(|(id, _, _)| id.clone())
+                .collect()
+        })
+        .collect())
+}
+
+/// Up to `limit` ids from `queues` (one per endpoint, in turn order), one from each queue per
+/// round; and the index of the queue the last one came from.
+fn take_in_turn(queues: &[Vec<String>], limit: usize) -> (Vec<&str>, Option<usize>) {
+    let mut taken = Vec::new();
+    let mut last = None;
+    for round in 0.. {
+        let before = taken.len();
+        for (turn, queue) in queues.iter().enumerate() {
+            if taken.len() == limit {
+                return (taken, last);
+            }
+            if let Some(id) = queue.get(round) {
+                taken.push(id.as_str());
+                last = Some(turn);
+            }
+        }
+        if taken.len() == before {
+            break;
+        }
+    }
+    (taken, last)
+}
+
+/// When a delivery next becomes claimable after a claim at `now` (the claim's time, so that none
+/// falling due since is missed): the earliest retry still to come, or the earliest end of a live
+/// lease; `None` when neither exists. Due deliveries that wait for their endpoint's
+/// cap become claimable when a call ends, which the worker running it sees.
+pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
+    let (at,): (Option<i64>,) = sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS} \
+         SELECT MIN(at) FROM ( \
+             SELECT (SELECT d.next_attempt_at FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at > $1 \
+                     ORDER BY d.next_attempt_at LIMIT 1) AS at \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL \
+             UNION ALL \
+             SELECT MIN(lease_until) AS at FROM deliveries \
+             WHERE lease_until IS NOT NULL AND lease_until >= $1) soonest"
+    ))
+    .bind(now)
     .fetch_one(db.pool())
     .await?;
     Ok(at)
+}
+
+/// Extends to `lease_until` the leases of `held` (delivery id, lease id) that still hold: a
+/// delivery another worker has claimed since has another lease id and is left alone.
+pub(crate) async fn renew<'a>(
+    db: &Db,
+    held: impl ExactSizeIterator<Item = &'a (String, String)> + Clone,
+    lease_until: i64,
+) -> sqlx::Result<()> {
+    let count = held.len();
+    if count == 0 {
+        return Ok(());
+    }
+    let ids: Vec<String> = (0..count).map(|i| format!("${}", i + 2)).collect();
+    let leases: Vec<String> = (0..count).map(|i| format!("${}", count + i + 2)).collect();
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = $1 WHERE id IN ({}) AND lease_id IN ({})",
+        ids.join(", "),
+        leases.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(lease_until);
+    for (id, _) in held.clone() {
+        query = query.bind(id);
+    }
+    for (_, lease) in held {
+        query = query.bind(lease);
+    }
+    let mut tx = db.begin().await?;
+    query.execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 /// What one attempt gave.
@@ -125,24 +331,31 @@ impl Outcome {
     }
 }
 
-/// Records `outcomes` of the claim `lease_id` at `now` in one transaction: an attempt row each,
-/// then each delivery's new state (only while the claim still holds it), then each endpoint's
-/// health, disabling an endpoint that has failed for `disable_after` and telling the service.
+/// Records `outcomes` at `now` in one transaction: an attempt row each, then each delivery's new
+/// state (only while its claim still holds it), then each endpoint's health, disabling an
+/// endpoint that has failed for `disable_after` and telling the service.
 pub(crate) async fn record(
     db: &Db,
     config: &DeliveryConfig,
-    lease_id: &str,
     outcomes: &[Outcome],
     now: i64,
 ) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     insert_attempts(&mut tx, outcomes).await?;
-    let succeeded: Vec<&str> = outcomes
+    let mut leases: Vec<&str> = outcomes
         .iter()
-        .filter(|o| o.succeeded())
-        .map(|o| o.claimed.delivery_id.as_str())
+        .map(|o| o.claimed.lease_id.as_str())
         .collect();
-    settle_succeeded(&mut tx, lease_id, &succeeded, now).await?;
+    leases.sort_unstable();
+    leases.dedup();
+    for lease_id in leases {
+        let succeeded: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.succeeded() && o.claimed.lease_id == lease_id)
+            .map(|o| o.claimed.delivery_id.as_str())
+            .collect();
+        settle_succeeded(&mut tx, lease_id, &succeeded, now).await?;
+    }
     for outcome in outcomes.iter().filter(|o| !o.succeeded()) {
         let attempts = usize::try_from(outcome.claimed.attempts).unwrap_or(usize::MAX);
         let wait = schedule::next_wait(
@@ -160,7 +373,7 @@ pub(crate) async fn record(
              lease_id = NULL, updated_at = $5 WHERE id = $1 AND lease_id = $2",
         )
         .bind(&outcome.claimed.delivery_id)
-        .bind(lease_id)
+        .bind(&outcome.claimed.lease_id)
         .bind(status)
         .bind(next)
         .bind(now)
@@ -321,4 +534,37 @@ async fn disable_if_failing(
     )
     .await
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queues(lengths: &[usize]) -> Vec<Vec<String>> {
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(e, &n)| (0..n).map(|i| format!("{e}.{i}")).collect())
+            .collect()
+    }
+
+    #[test]
+    fn endpoints_take_one_delivery_each_per_round() {
+        let queues = queues(&[8, 1, 3]);
+        let (taken, last) = take_in_turn(&queues, 6);
+        assert_eq!(taken, ["0.0", "1.0", "2.0", "0.1", "2.1", "0.2"]);
+        assert_eq!(last, Some(0));
+        let (taken, last) = take_in_turn(&queues, 5);
+        assert_eq!(taken.last(), Some(&"2.1"));
+        assert_eq!(last, Some(2));
+    }
+
+    #[test]
+    fn a_short_supply_is_taken_whole() {
+        let queues = queues(&[2, 0, 1]);
+        let (taken, last) = take_in_turn(&queues, 16);
+        assert_eq!(taken, ["0.0", "2.0", "0.1"]);
+        assert_eq!(last, Some(0));
+        assert_eq!(take_in_turn(&[], 4), (vec![], None));
+    }
 }

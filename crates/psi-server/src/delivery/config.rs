@@ -1,5 +1,6 @@
-//! The `[delivery]` section: how many workers deliver, how long a claim lasts, the retry
-//! schedule and when a failing endpoint is disabled.
+//! The `[delivery]` section: how many workers deliver, how many calls run at once (per worker and
+//! per endpoint), how long a claim lasts and how often it is renewed, the retry schedule and when
+//! a failing endpoint is disabled.
 
 use std::time::Duration;
 
@@ -9,13 +10,15 @@ use crate::config::ConfigError;
 
 /// Most worker tasks one process runs.
 const MAX_WORKERS: usize = 256;
-/// Largest claim.
+/// Most calls one worker runs at once.
 const MAX_BATCH: usize = 256;
+/// Largest per-endpoint cap.
+const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 1024;
 /// Most attempts a schedule may list.
 const MAX_SCHEDULE: usize = 50;
 /// Longest wait a schedule entry may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Shortest lease: two of the shortest call timeouts.
+/// Shortest lease, so that renewals (at most half of it) stay well apart.
 const MIN_LEASE: Duration = Duration::from_millis(200);
 
 /// The `[delivery]` section, validated.
@@ -23,11 +26,17 @@ const MIN_LEASE: Duration = Duration::from_millis(200);
 pub struct DeliveryConfig {
     /// Worker tasks in this process; 0: this process serves the API and delivers nothing.
     pub workers: usize,
-    /// Deliveries a worker claims at once and calls concurrently.
+    /// Calls a worker runs at once; it claims more as they finish.
     pub batch_size: usize,
-    /// How long a claim keeps other workers away. A call is cut at half of it, so a claim never
-    /// ends while its call runs.
+    /// Calls in flight to one endpoint at once, across every worker and process on the database,
+    /// so one slow endpoint cannot take every worker.
+    pub in_flight_per_endpoint: usize,
+    /// How long a claim keeps other workers away unless renewed. A process killed mid-call leaves
+    /// its deliveries to others at most this long after its last renewal.
     pub lease: Duration,
+    /// How often a worker extends the leases of its running calls (by `lease` from then); at
+    /// most half the lease, so one late renewal does not lose a claim.
+    pub lease_renewal: Duration,
     /// How long an idle worker waits before looking again (new messages wake it at once).
     pub poll_interval: Duration,
     /// The wait before each retry: the first attempt is made at once, the n-th retry waits
@@ -41,20 +50,15 @@ pub struct DeliveryConfig {
     pub disable_after: Duration,
 }
 
-impl DeliveryConfig {
-    /// The longest a call may take: half the lease.
-    pub fn max_call_time(&self) -> Duration {
-        self.lease / 2
-    }
-}
-
 /// The section as read: durations as text such as `"5s"`, `"30m"`, `"10h"`, `"5d"`, `"250ms"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDelivery {
     workers: usize,
     batch_size: usize,
+    in_flight_per_endpoint: usize,
     lease: String,
+    lease_renewal: String,
     poll_interval: String,
     schedule: Vec<String>,
     jitter: f64,
@@ -93,9 +97,22 @@ impl RawDelivery {
                 format!("must be from 1 to {MAX_BATCH}"),
             ));
         }
+        if !(1..=MAX_IN_FLIGHT_PER_ENDPOINT).contains(&self.in_flight_per_endpoint) {
+            return Err(invalid(
+                "in_flight_per_endpoint",
+                format!("must be from 1 to {MAX_IN_FLIGHT_PER_ENDPOINT}"),
+            ));
+        }
         let lease = duration("lease", &self.lease, false)?;
         if lease < MIN_LEASE {
             return Err(invalid("lease", "must be at least 200ms"));
+        }
+        let lease_renewal = duration("lease_renewal", &self.lease_renewal, false)?;
+        if lease_renewal > lease / 2 {
+            return Err(invalid(
+                "lease_renewal",
+                format!("must be at most half the lease ({:?})", lease / 2),
+            ));
         }
         if self.schedule.len() > MAX_SCHEDULE {
             return Err(invalid(
@@ -114,7 +131,9 @@ impl RawDelivery {
         Ok(DeliveryConfig {
             workers: self.workers,
             batch_size: self.batch_size,
+            in_flight_per_endpoint: self.in_flight_per_endpoint,
             lease,
+            lease_renewal,
             poll_interval: duration("poll_interval", &self.poll_interval, false)?,
             schedule,
             jitter: self.jitter,
@@ -135,7 +154,9 @@ mod tests {
         RawDelivery {
             workers: 4,
             batch_size: 16,
-            lease: "2m".into(),
+            in_flight_per_endpoint: 8,
+            lease: "10s".into(),
+            lease_renewal: "3s".into(),
             poll_interval: "1s".into(),
             schedule: ["5s", "5m", "30m", "2h", "5h", "10h", "10h"]
                 .map(String::from)
@@ -152,7 +173,6 @@ mod tests {
         let secs: Vec<u64> = config.schedule.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [5, 300, 1800, 7200, 18000, 36000, 36000]);
         assert_eq!(config.disable_after, Duration::from_secs(5 * 24 * 3600));
-        assert_eq!(config.max_call_time(), Duration::from_secs(60));
     }
 
     #[test]
@@ -160,12 +180,13 @@ mod tests {
         let config = RawDelivery {
             schedule: vec!["100ms".into(), "250ms".into()],
             lease: "1s".into(),
+            lease_renewal: "500ms".into(),
             ..raw()
         }
         .validate()
         .unwrap();
         assert_eq!(config.schedule[1], Duration::from_millis(250));
-        assert_eq!(config.max_call_time(), Duration::from_millis(500));
+        assert_eq!(config.lease_renewal, Duration::from_millis(500));
     }
 
     #[test]
@@ -187,10 +208,31 @@ mod tests {
             ),
             (
                 RawDelivery {
+                    in_flight_per_endpoint: 0,
+                    ..raw()
+                },
+                "delivery.in_flight_per_endpoint",
+            ),
+            (
+                RawDelivery {
                     lease: "50ms".into(),
                     ..raw()
                 },
                 "delivery.lease",
+            ),
+            (
+                RawDelivery {
+                    lease_renewal: "6s".into(),
+                    ..raw()
+                },
+                "delivery.lease_renewal",
+            ),
+            (
+                RawDelivery {
+                    lease_renewal: "0s".into(),
+                    ..raw()
+                },
+                "delivery.lease_renewal",
             ),
             (
                 RawDelivery {
@@ -252,6 +294,9 @@ mod tests {
                 config.delivery.schedule,
                 [Duration::from_secs(1), Duration::from_millis(250)]
             );
+            assert_eq!(config.delivery.lease, Duration::from_secs(10));
+            assert_eq!(config.delivery.lease_renewal, Duration::from_secs(3));
+            assert_eq!(config.delivery.in_flight_per_endpoint, 8);
             jail.set_env("PSI_DELIVERY_LEASE", "soon");
             let error = Config::load(None, &Overrides::default()).unwrap_err();
             assert!(error.to_string().contains("delivery.lease"), "{error}");

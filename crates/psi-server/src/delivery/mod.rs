@@ -3,7 +3,8 @@
 //! ```text
 //!  change + enqueue ──(one transaction)──▶ delivery_messages + deliveries (due now)
 //!                                                   │ NOTIFY / wake
-//!  Worker::step: claim (lease) ─▶ release the connection ─▶ POST, signed ─▶ record attempt
+//!  Worker: claim for its free slots (fair, capped, leased) ─▶ release the connection
+//!          ─▶ one task per call: POST, signed ─▶ record each outcome as it finishes, claim again
 //!                                                   │
 //!              success ─▶ succeeded      failure ─▶ retry per schedule (jitter, Retry-After)
 //!                                                   └─▶ schedule used up ─▶ failed
@@ -13,10 +14,17 @@
 //! - [`outbox`]: [`enqueue`], called in the transaction of each change it reports, so a change
 //!   is never stored without its notification or the other way round; [`notify`] builds the
 //!   engine's notifications (event completed or failed, credentials issued or revoked).
-//! - [`worker`]: [`Worker::step`] claims due deliveries with a lease (PostgreSQL: `FOR UPDATE
-//!   SKIP LOCKED`, so any number of processes share the work), calls the endpoints with no
-//!   connection held, and records one attempt row per try. A worker that dies mid-delivery leaves
-//!   its lease to expire and the delivery is retried: at-least-once, with a stable `messageId`.
+//! - [`worker`]: each worker keeps up to `batch_size` calls running as tasks that hold no
+//!   connection, records each outcome as its call finishes and claims again as soon as a slot is
+//!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
+//!   endpoints with due deliveries take turns, one delivery each per round, and no endpoint has
+//!   more than `in_flight_per_endpoint` calls in flight in all processes together (its live
+//!   leases; PostgreSQL claims take turns under an advisory lock), so a hanging endpoint's
+//!   backlog delays only itself.
+//! - Leases: a claim holds its deliveries for `lease` (10 s), renewed every `lease_renewal`
+//!   while their calls run; a call is cut at its endpoint's `timeout_ms`. A worker that dies
+//!   mid-delivery stops renewing, its leases end within `lease` and any process claims the
+//!   deliveries again: at-least-once, with a stable `messageId`.
 //! - [`schedule`]: the waits between attempts; [`sign`]: signatures and key rotation overlap;
 //!   [`payload`]: what notifications carry; [`endpoints`] and [`messages`]: the stored state the
 //!   management API ([`api`]) shows and changes; [`config`]: the `[delivery]` section.

@@ -8,8 +8,8 @@ use rand::Rng;
 use super::config::DeliveryConfig;
 
 /// The wait before the next attempt once `attempts` attempts (at least one) have failed, or
-/// `None` when the schedule is used up (the delivery has failed). `retry_after` is what the receiver asked for: it lengthens the
-/// wait, up to `max_retry_after`, never shortens it.
+/// `None` when the schedule is used up (the delivery has failed). `retry_after` is what the
+/// receiver asked for: it lengthens the wait, up to `max_retry_after`, never shortens it.
 ///
 /// Jitter spreads retries to a receiver that comes back after an outage, so they do not all
 /// arrive at once.
@@ -70,7 +70,9 @@ mod tests {
         DeliveryConfig {
             workers: 1,
             batch_size: 1,
-            lease: Duration::from_secs(60),
+            in_flight_per_endpoint: 1,
+            lease: Duration::from_secs(10),
+            lease_renewal: Duration::from_secs(3),
             poll_interval: Duration::from_secs(1),
             schedule: schedule_ms
                 .iter()

@@ -1,16 +1,23 @@
 //! Workers: claim due deliveries with a lease, call the endpoints (no database connection held),
 //! record each attempt and what follows from it.
 //!
-//! A worker that dies mid-delivery leaves its claim to expire; the delivery is then claimed again,
-//! so every message is delivered at least once and receivers drop duplicates by `messageId`.
+//! A worker keeps up to `batch_size` calls running, each its own task. It records outcomes as
+//! calls finish and claims again as soon as there is room, so a slow call holds its own slot and
+//! nothing else. While calls run it renews their leases every `lease_renewal`.
+//!
+//! A worker that dies mid-delivery stops renewing; its leases end within `lease` and the
+//! deliveries are claimed again, so every message is delivered at least once and receivers drop
+//! duplicates by `messageId`.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use psi_outbound::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use psi_outbound::{Bytes, OutboundClient};
-use tokio::task::JoinSet;
+use tokio::task::{self, JoinError, JoinSet};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::claims::{self, Claimed, Outcome};
@@ -38,13 +45,24 @@ pub enum Step {
     Empty { next_due: Option<i64> },
 }
 
-/// Delivers due messages. Cheap to clone; clones share the opened keys.
+/// Delivers due messages. Cheap to clone; clones share the opened keys and the turn of
+/// endpoints.
 #[derive(Debug, Clone)]
 pub struct Worker {
     db: Db,
     outbound: OutboundClient,
     config: Arc<DeliveryConfig>,
     signers: Arc<Signers>,
+    /// The endpoint the last claim ended its turn with; the next claim starts after it.
+    turn: Arc<Mutex<String>>,
+}
+
+/// The calls a worker has running.
+#[derive(Default)]
+struct Running {
+    calls: JoinSet<Outcome>,
+    /// The (delivery id, lease id) of each running call, by task: the leases to renew.
+    leases: HashMap<task::Id, (String, String)>,
 }
 
 impl Worker {
@@ -55,55 +73,32 @@ impl Worker {
             outbound: state.outbound.clone(),
             config: Arc::new(state.config.delivery.clone()),
             signers: Arc::new(Signers::new(state.master_key.clone())),
+            turn: Arc::default(),
         }
     }
 
-    /// Claims up to `batch_size` due deliveries, calls their endpoints concurrently and records
-    /// the outcomes as they come in. Errors are the database's; a failed call is an outcome.
-    ///
-    /// The calls run as tasks of their own that hold no database connection (their keys are
-    /// opened first), so recording never waits for a connection a call holds.
+    /// Claims up to `batch_size` due deliveries (fairly across endpoints, within each
+    /// endpoint's cap), calls their endpoints concurrently, renewing the leases meanwhile, and
+    /// records each outcome as it comes in. Errors are the database's; a failed call is an
+    /// outcome.
     pub async fn step(&self) -> anyhow::Result<Step> {
+        let mut running = Running::default();
         let now = now_ms();
-        let lease_id = new_id();
-        let lease_until = now.saturating_add(millis(self.config.lease));
-        let claimed = claims::claim(
-            &self.db,
-            now,
-            lease_until,
-            &lease_id,
-            self.config.batch_size,
-        )
-        .await
-        .context("claiming deliveries")?;
-        if claimed.is_empty() {
-            let next_due = claims::next_due(&self.db)
+        let count = self.claim(&mut running, now).await?;
+        if count == 0 {
+            let next_due = claims::next_due(&self.db, now)
                 .await
                 .context("next due delivery")?;
             return Ok(Step::Empty { next_due });
         }
-        let count = claimed.len();
-        let mut calls = JoinSet::new();
-        for claimed in claimed {
-            let credentials = self.credentials(&claimed, now).await?;
-            calls.spawn(self.clone().attempt(claimed, credentials));
-        }
-        while let Some(first) = calls.join_next().await {
-            let mut chunk = vec![first.context("a delivery call")?];
-            while let Some(next) = calls.try_join_next() {
-                chunk.push(next.context("a delivery call")?);
+        let mut renewal = self.renewal();
+        while !running.calls.is_empty() {
+            tokio::select! {
+                Some(joined) = running.calls.join_next_with_id() => {
+                    self.settle(&mut running, joined).await?;
+                }
+                _ = renewal.tick() => self.renew(&running).await?,
             }
-            for outcome in &chunk {
-                let result = if outcome.succeeded() {
-                    "succeeded"
-                } else {
-                    "failed"
-                };
-                metrics::counter!("psi_delivery_attempts_total", "result" => result).increment(1);
-            }
-            claims::record(&self.db, &self.config, &lease_id, &chunk, now_ms())
-                .await
-                .context("recording delivery attempts")?;
         }
         Ok(Step::Done(count))
     }
@@ -115,6 +110,86 @@ impl Worker {
             attempts += n;
         }
         Ok(attempts)
+    }
+
+    /// Claims, as of `now`, as many due deliveries as `running` has room for and starts their
+    /// calls, each a task that holds no database connection (its keys are opened first). Returns
+    /// how many.
+    async fn claim(&self, running: &mut Running, now: i64) -> anyhow::Result<usize> {
+        let room = self.config.batch_size.saturating_sub(running.calls.len());
+        if room == 0 {
+            return Ok(0);
+        }
+        let after = self.turn.lock().expect("the turn lock").clone();
+        let claim = claims::claim(&self.db, &self.config, now, &new_id(), room, &after)
+            .await
+            .context("claiming deliveries")?;
+        if let Some(last) = claim.last_endpoint {
+            *self.turn.lock().expect("the turn lock") = last;
+        }
+        let count = claim.claimed.len();
+        for claimed in claim.claimed {
+            let credentials = self.credentials(&claimed, now).await?;
+            let lease = (claimed.delivery_id.clone(), claimed.lease_id.clone());
+            let call = running
+                .calls
+                .spawn(self.clone().attempt(claimed, credentials));
+            running.leases.insert(call.id(), lease);
+        }
+        Ok(count)
+    }
+
+    /// Records `first` and every other call that has finished meanwhile, in one transaction.
+    async fn settle(
+        &self,
+        running: &mut Running,
+        first: Result<(task::Id, Outcome), JoinError>,
+    ) -> anyhow::Result<()> {
+        let mut outcomes = Vec::new();
+        let mut joined = Some(first);
+        while let Some(result) = joined {
+            match result {
+                Ok((id, outcome)) => {
+                    running.leases.remove(&id);
+                    let result = if outcome.succeeded() {
+                        "succeeded"
+                    } else {
+                        "failed"
+                    };
+                    metrics::counter!("psi_delivery_attempts_total", "result" => result)
+                        .increment(1);
+                    outcomes.push(outcome);
+                }
+                Err(error) => {
+                    // Its lease is no longer renewed: the delivery is claimed again once it ends.
+                    running.leases.remove(&error.id());
+                    tracing::error!(%error, "a delivery call failed");
+                }
+            }
+            joined = running.calls.try_join_next_with_id();
+        }
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        claims::record(&self.db, &self.config, &outcomes, now_ms())
+            .await
+            .context("recording delivery attempts")
+    }
+
+    /// A timer of lease renewals, the first one `lease_renewal` from now.
+    fn renewal(&self) -> Interval {
+        let every = self.config.lease_renewal;
+        let mut timer = tokio::time::interval_at(Instant::now() + every, every);
+        timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        timer
+    }
+
+    /// Extends the leases of the running calls by `lease` from now.
+    async fn renew(&self, running: &Running) -> anyhow::Result<()> {
+        let until = now_ms().saturating_add(millis(self.config.lease));
+        claims::renew(&self.db, running.leases.values(), until)
+            .await
+            .context("renewing delivery leases")
     }
 
     /// The keys that sign the delivery: the endpoint's, and the one a rotation replaced while its
@@ -139,8 +214,8 @@ impl Worker {
         }))
     }
 
-    /// One attempt: sign, call within the endpoint's timeout (at most half the lease), read the
-    /// answer.
+    /// One attempt: sign, call within the endpoint's timeout, read the answer. The lease is
+    /// renewed while the call runs, so the timeout does not depend on it.
     async fn attempt(self, claimed: Claimed, credentials: Result<Credentials, String>) -> Outcome {
         let attempt_id = new_id();
         let at = now_ms();
@@ -152,8 +227,7 @@ impl Worker {
         };
         let result = match headers {
             Ok(headers) => {
-                let timeout = Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0))
-                    .min(self.config.max_call_time());
+                let timeout = Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0));
                 self.outbound
                     .post_json(&claimed.url, body, headers, Some(timeout))
                     .await
@@ -190,27 +264,72 @@ impl Worker {
         outcome
     }
 
-    /// Runs until `shutdown`: steps while there is work; when idle, waits for a wake-up, the next
-    /// due delivery or the poll interval, whichever comes first.
+    /// Runs until `shutdown`. Claims whenever it has room: at once after a call finishes or a
+    /// wake-up, else when the next delivery falls due or after the poll interval, whichever comes
+    /// first. At `shutdown` it stops claiming and returns once its running calls are recorded.
     async fn run(self, shutdown: CancellationToken) {
         let mut wake = outbox::wake_receiver();
-        while !shutdown.is_cancelled() {
-            wake.borrow_and_update();
-            let idle = match self.step().await {
-                Ok(Step::Done(_)) => continue,
-                Ok(Step::Empty { next_due }) => next_due
-                    .map(|at| Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)))
-                    .unwrap_or(self.config.poll_interval)
-                    .clamp(MIN_IDLE, self.config.poll_interval),
-                Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), "delivery worker step failed");
-                    self.config.poll_interval
-                }
-            };
+        let mut running = Running::default();
+        let mut renewal = self.renewal();
+        let mut claim_at = Instant::now();
+        loop {
+            let stopping = shutdown.is_cancelled();
+            if stopping && running.calls.is_empty() {
+                return;
+            }
+            let room = running.calls.len() < self.config.batch_size;
+            if !stopping && room && Instant::now() >= claim_at {
+                wake.borrow_and_update();
+                claim_at = self.claim_more(&mut running).await;
+                continue;
+            }
             tokio::select! {
-                () = shutdown.cancelled() => {}
-                _ = wake.changed() => {}
-                () = tokio::time::sleep(idle) => {}
+                Some(joined) = running.calls.join_next_with_id(), if !running.calls.is_empty() => {
+                    if let Err(error) = self.settle(&mut running, joined).await {
+                        tracing::error!(error = format!("{error:#}"), "delivery worker");
+                    }
+                    claim_at = Instant::now();
+                }
+                _ = renewal.tick(), if !running.calls.is_empty() => {
+                    if let Err(error) = self.renew(&running).await {
+                        tracing::warn!(error = format!("{error:#}"), "delivery worker");
+                    }
+                }
+                _ = wake.changed(), if !stopping => claim_at = Instant::now(),
+                () = tokio::time::sleep_until(claim_at), if !stopping && room => {}
+                () = shutdown.cancelled(), if !stopping => {}
+            }
+        }
+    }
+
+    /// Claims for the room `running` has; returns when to claim next: at once if the room is
+    /// filled (a finished call makes room again), else when the next delivery falls due, within
+    /// the poll interval.
+    async fn claim_more(&self, running: &mut Running) -> Instant {
+        let now = Instant::now();
+        let at = now_ms();
+        let next_due = async {
+            self.claim(running, at).await?;
+            if running.calls.len() >= self.config.batch_size {
+                return Ok(None);
+            }
+            claims::next_due(&self.db, at)
+                .await
+                .map(Some)
+                .context("next due delivery")
+        };
+        match next_due.await {
+            Ok(None) => now,
+            Ok(Some(next_due)) => {
+                let idle = next_due
+                    .map(|due| Duration::from_millis(u64::try_from(due - at).unwrap_or(0)))
+                    .unwrap_or(self.config.poll_interval)
+                    .clamp(MIN_IDLE, self.config.poll_interval);
+                now + idle
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "delivery worker step failed");
+                now + self.config.poll_interval
             }
         }
     }

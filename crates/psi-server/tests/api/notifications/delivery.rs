@@ -1,9 +1,10 @@
 //! Delivery itself: the outbox transaction, waking, retries on a compressed schedule,
-//! `Retry-After`, exhaustion, disabling failing endpoints, leases, listings.
+//! `Retry-After`, exhaustion, disabling failing endpoints, listings. Leases and fairness are in
+//! `fairness.rs`.
 
 use std::time::Duration;
 
-use psi_server::delivery::{self, CredentialNotification, EventType, NotifiedCredential, Step};
+use psi_server::delivery::{self, CredentialNotification, EventType, NotifiedCredential};
 use psi_server::scope::ServiceScope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -20,7 +21,6 @@ backend_tests!(
     retry_after_lengthens_the_wait_up_to_its_cap,
     a_delivery_whose_schedule_is_used_up_fails_and_so_does_its_message,
     an_endpoint_failing_for_the_disable_period_is_disabled_and_the_service_told,
-    a_claim_left_by_a_dead_worker_is_taken_again_when_its_lease_ends,
     message_and_attempt_listings_filter_and_page_with_a_cursor,
     a_batch_larger_than_the_connection_pool_is_delivered_without_waiting_for_a_connection,
 );
@@ -379,51 +379,6 @@ async fn an_endpoint_failing_for_the_disable_period_is_disabled_and_the_service_
     app.stop().await;
 }
 
-async fn a_claim_left_by_a_dead_worker_is_taken_again_when_its_lease_ends(backend: Backend) {
-    let app = spawn_delivering(backend, &[("workers", json!(0)), ("lease", json!("600ms"))]).await;
-    let did = app.create_service("Crashy").await;
-    let receiver = Receiver::start().await;
-    receiver.script([Reply::status(200).after(Duration::from_millis(250))]);
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
-    let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
-
-    let worker = app.worker();
-    let claimed_at = now_ms();
-    let dying = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.step().await }
-    });
-    receiver.wait_for(1, WITHIN).await;
-    dying.abort();
-    assert!(dying.await.unwrap_err().is_cancelled());
-
-    // The claim stands until its lease ends; then the delivery is claimed again.
-    let Step::Empty {
-        next_due: Some(due),
-    } = worker.step().await.unwrap()
-    else {
-        panic!("the leased delivery must not be claimed again yet");
-    };
-    assert!(
-        (claimed_at + 600..=now_ms() + 600).contains(&due),
-        "due {due}"
-    );
-    let wait = u64::try_from(due - now_ms() + 20).unwrap_or(0);
-    tokio::time::sleep(Duration::from_millis(wait)).await;
-    assert_eq!(worker.step().await.unwrap(), Step::Done(1));
-
-    let calls = receiver.calls();
-    assert_eq!(calls.len(), 2, "delivered again after the crash");
-    assert_eq!(calls[1].json()["messageId"], message_id.as_str());
-    let message = app.message(&did, &message_id).await;
-    assert_eq!(message["status"], "succeeded");
-    assert_eq!(
-        message["deliveries"][0]["attempts"], 2,
-        "the lost attempt counts"
-    );
-    assert_eq!(message["attempts"].as_array().unwrap().len(), 1);
-}
-
 async fn message_and_attempt_listings_filter_and_page_with_a_cursor(backend: Backend) {
     let app = spawn_delivering(backend, &[("workers", json!(0))]).await;
     let did = app.create_service("Paged").await;
@@ -544,6 +499,10 @@ async fn a_batch_larger_than_the_connection_pool_is_delivered_without_waiting_fo
         ))
         .merge(figment::providers::Serialized::default(
             "delivery.batch_size",
+            64,
+        ))
+        .merge(figment::providers::Serialized::default(
+            "delivery.in_flight_per_endpoint",
             64,
         ));
     let app = crate::helpers::spawn_app_on(db, figment).await;

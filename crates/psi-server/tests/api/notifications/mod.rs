@@ -3,12 +3,14 @@
 pub mod delivery;
 mod endpoints;
 mod engine;
+mod fairness;
 mod inbound;
 pub mod receiver;
 mod replay;
 
 use std::time::Duration;
 
+use figment::Figment;
 use figment::providers::Serialized;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,13 +21,19 @@ use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, TestDb, expect_json, spawn_a
 /// (e.g. `("workers", json!(0))` to step workers by hand, or a compressed `schedule`).
 pub async fn spawn_delivering(backend: Backend, delivery: &[(&str, Value)]) -> TestApp {
     let db = TestDb::new(backend).await;
+    let figment = delivering(&db, delivery);
+    spawn_app_on(db, figment).await
+}
+
+/// The configuration of such a server on `db`; also for a second server on the same database.
+pub fn delivering(db: &TestDb, delivery: &[(&str, Value)]) -> Figment {
     let mut figment = db
         .figment()
         .merge(Serialized::default("outbound.allow_loopback", true));
     for (key, value) in delivery {
         figment = figment.merge(Serialized::default(&format!("delivery.{key}"), value));
     }
-    spawn_app_on(db, figment).await
+    figment
 }
 
 impl TestApp {

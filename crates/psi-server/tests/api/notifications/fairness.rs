@@ -1,0 +1,210 @@
+//! Fair claims, per-endpoint caps and leases: an endpoint that hangs with a backlog does not delay
+//! other endpoints, a worker claims more while its slow calls run, a lease is renewed while its
+//! call runs, and a dead worker's lease is taken over when it ends.
+
+use std::time::Duration;
+
+use psi_server::delivery::{self, EventType, Step};
+use serde_json::json;
+
+use super::delivery::revoked;
+use super::receiver::{Receiver, Reply, now_ms};
+use super::{delivering, spawn_delivering};
+use crate::backend_tests;
+use crate::helpers::{Backend, start};
+
+backend_tests!(
+    a_hanging_endpoint_with_200_queued_does_not_delay_another_services_notification,
+    a_worker_keeps_claiming_while_its_slow_calls_run,
+    a_lease_is_renewed_while_a_call_outlasts_it_so_no_other_worker_claims_it,
+    a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds,
+);
+
+const WITHIN: Duration = Duration::from_secs(15);
+/// The default `[delivery] in_flight_per_endpoint`.
+const DEFAULT_CAP: usize = 8;
+/// Longer than any test: a receiver answering after this never answers in time.
+const NEVER: Duration = Duration::from_secs(600);
+
+async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_notification(
+    backend: Backend,
+) {
+    // The default workers, calls per worker, cap and lease.
+    let app = spawn_delivering(backend, &[]).await;
+    let hanging = Receiver::start().await;
+    hanging.answer(Reply::status(200).after(NEVER));
+    let stuck = app.create_service("Stuck").await;
+    app.create_endpoint(&stuck, &hanging.url, json!({"timeout_ms": 5000}))
+        .await;
+    let scope = app.scope(&stuck).await;
+    let mut tx = app.app.state().db.begin().await.unwrap();
+    for n in 0..200 {
+        delivery::enqueue(
+            &mut tx,
+            &scope,
+            EventType::CredentialRevoked,
+            &revoked(&format!("j{n}")),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    hanging.wait_for(DEFAULT_CAP, WITHIN).await;
+
+    let prompt = app.create_service("Prompt").await;
+    let receiver = Receiver::start().await;
+    let endpoint = app.create_endpoint(&prompt, &receiver.url, json!({})).await;
+    let sent = now_ms();
+    let message_id = app
+        .send_test(&prompt, endpoint["id"].as_str().unwrap())
+        .await;
+    let call = receiver.wait_for(1, WITHIN).await[0].clone();
+    let latency = call.at - sent;
+    eprintln!("{backend:?}: delivered in {latency} ms while an endpoint hangs with 200 queued");
+    assert!(latency < 1000, "delivered after {latency} ms");
+    assert_eq!(call.json()["messageId"], message_id.as_str());
+    app.wait_for_status(&prompt, &message_id, "succeeded", Duration::from_secs(1))
+        .await;
+    assert_eq!(
+        hanging.calls().len(),
+        DEFAULT_CAP,
+        "the hanging endpoint has its cap of calls in flight, across the four workers"
+    );
+    app.stop().await;
+}
+
+async fn a_worker_keeps_claiming_while_its_slow_calls_run(backend: Backend) {
+    let app = spawn_delivering(backend, &[("workers", json!(1)), ("batch_size", json!(4))]).await;
+    let slow = Receiver::start().await;
+    slow.answer(Reply::status(200).after(Duration::from_secs(3)));
+    let sluggish = app.create_service("Sluggish").await;
+    let slow_endpoint = app
+        .create_endpoint(&sluggish, &slow.url, json!({"timeout_ms": 10000}))
+        .await;
+    let slow_message = app
+        .send_test(&sluggish, slow_endpoint["id"].as_str().unwrap())
+        .await;
+    let slow_call = slow.wait_for(1, WITHIN).await[0].clone();
+
+    let brisk = app.create_service("Brisk").await;
+    let fast = Receiver::start().await;
+    let endpoint = app.create_endpoint(&brisk, &fast.url, json!({})).await;
+    for n in 1..=5 {
+        let sent = now_ms();
+        let id = app
+            .send_test(&brisk, endpoint["id"].as_str().unwrap())
+            .await;
+        let call = fast.wait_for(n, WITHIN).await[n - 1].clone();
+        assert_eq!(call.json()["messageId"], id.as_str());
+        assert!(
+            call.at - sent < 1000,
+            "delivered after {} ms",
+            call.at - sent
+        );
+        app.wait_for_status(&brisk, &id, "succeeded", Duration::from_secs(1))
+            .await;
+    }
+    assert!(
+        now_ms() - slow_call.at < 3000,
+        "all delivered and recorded while the slow call ran"
+    );
+    assert_eq!(
+        app.message(&sluggish, &slow_message).await["status"],
+        "pending"
+    );
+    app.wait_for_status(&sluggish, &slow_message, "succeeded", WITHIN)
+        .await;
+    app.stop().await;
+}
+
+async fn a_lease_is_renewed_while_a_call_outlasts_it_so_no_other_worker_claims_it(
+    backend: Backend,
+) {
+    let app = spawn_delivering(
+        backend,
+        &[
+            ("workers", json!(2)),
+            ("lease", json!("600ms")),
+            ("lease_renewal", json!("200ms")),
+            ("poll_interval", json!("50ms")),
+        ],
+    )
+    .await;
+    let did = app.create_service("Patient").await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::status(200).after(Duration::from_secs(2))]);
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url, json!({"timeout_ms": 5000}))
+        .await;
+    let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
+    let message = app
+        .wait_for_status(&did, &message_id, "succeeded", WITHIN)
+        .await;
+    // Time for a second claim to show, had the lease been let go.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(receiver.calls().len(), 1, "called once, not again");
+    assert_eq!(message["deliveries"][0]["attempts"], 1);
+    let attempts = message["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert!(attempts[0]["duration_ms"].as_i64().unwrap() >= 2000);
+    app.stop().await;
+}
+
+async fn a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds(backend: Backend) {
+    // The default lease, renewal and poll interval; workers stepped by hand.
+    let app = spawn_delivering(backend, &[("workers", json!(0))]).await;
+    let did = app.create_service("Crashy").await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply::status(200).after(NEVER)]);
+    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
+
+    let worker = app.worker();
+    let claimed_at = now_ms();
+    let dying = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.step().await }
+    });
+    let first = receiver.wait_for(1, WITHIN).await[0].clone();
+    // Dies mid-call: no outcome recorded, no lease renewed.
+    dying.abort();
+    assert!(dying.await.unwrap_err().is_cancelled());
+
+    // The claim stands until its lease ends.
+    let Step::Empty {
+        next_due: Some(due),
+    } = worker.step().await.unwrap()
+    else {
+        panic!("the leased delivery must not be claimed again yet");
+    };
+    assert!(
+        (claimed_at + 10_000..=now_ms() + 10_000).contains(&due),
+        "due {} ms after the claim",
+        due - claimed_at
+    );
+
+    // A process with workers on the same database takes it over when the lease ends.
+    let rescuer = start(delivering(&app.db, &[])).await;
+    let calls = receiver.wait_for(2, WITHIN).await;
+    let recovered = calls[1].at - first.at;
+    eprintln!("{backend:?}: a dead worker's delivery was sent again {recovered} ms after");
+    assert!(
+        (10_000..15_000).contains(&recovered),
+        "sent again {recovered} ms after"
+    );
+    assert_eq!(calls[1].json()["messageId"], message_id.as_str());
+    let message = app
+        .wait_for_status(&did, &message_id, "succeeded", WITHIN)
+        .await;
+    assert_eq!(
+        message["deliveries"][0]["attempts"], 2,
+        "the lost attempt counts"
+    );
+    assert_eq!(message["attempts"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.calls().len(), 2, "sent once more, not more");
+    rescuer
+        .stop()
+        .await
+        .expect("the second server stops cleanly");
+}
