@@ -54,6 +54,7 @@ log "npm ci (tests/browser, tests/standard-webhooks)"
 for dir in tests/browser tests/standard-webhooks; do
   npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
 done
-log "pip install (tests/requirements.txt)"
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+log "pip install (the receiver example's and the Standard Webhooks tests' requirements)"
+python3 -m pip install --quiet --disable-pip-version-check \
+  -r examples/python-receiver/requirements.txt -r tests/standard-webhooks/requirements.txt
 log "ready: cargo test --workspace"

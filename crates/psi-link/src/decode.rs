@@ -52,7 +52,7 @@ pub struct Decoder {
     targets: Vec<LinkTarget>,
 }
 
-/// Decodes and validates a link of any form in PROTOCOL §2 with the default [`Decoder`].
+/// Decodes and validates a link of any form in docs/protocol.md §2 with the default [`Decoder`].
 ///
 /// Accepted: the `https` application domains and app schemes of the four environments, the
 /// web-link library's `app.*` and legacy domains, payloads in the standard or URL-safe base64

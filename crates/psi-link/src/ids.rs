@@ -1,4 +1,4 @@
-//! Platform identifiers (PROTOCOL §1): service DIDs, credential definition ids and schema ids.
+//! Platform identifiers (docs/protocol.md §1): service DIDs, credential definition ids and schema ids.
 //!
 //! Each is parsed once into a type with private fields, so code that holds one knows it is well formed.
 //! They (de)serialise as plain JSON strings.
@@ -38,7 +38,7 @@ const SCHEMA_SHAPE: &str = "<DID>:2:<name>:<version>";
 
 /// Whether `s` is an Indy-style DID as used for service and issuer DIDs: 21 or 22 base58 characters.
 ///
-/// PROTOCOL §1 shows 22 characters. An Indy DID is the base58 form of 16 bytes, which is 22 characters
+/// docs/protocol.md §1 shows 22 characters. An Indy DID is the base58 form of 16 bytes, which is 22 characters
 /// for most values and 21 for some, so both lengths are accepted. The decoded byte length is *not*
 /// checked: DIDs in circulation (and in the test vectors) include 22-character values that decode
 /// to 17 bytes. No `did:` method prefix is accepted here.

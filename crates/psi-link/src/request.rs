@@ -1,4 +1,4 @@
-//! The request a link carries and its validation (PROTOCOL §2).
+//! The request a link carries and its validation (docs/protocol.md §2).
 
 use crate::{LinkError, is_valid_did};
 
@@ -61,7 +61,7 @@ pub struct PreparedCredential {
 pub struct Attribute {
     /// `name`.
     pub name: String,
-    /// `value` (every type travels as a string; PROTOCOL §1).
+    /// `value` (every type travels as a string; docs/protocol.md §1).
     pub value: String,
 }
 
@@ -86,7 +86,7 @@ fn present(field: &Option<String>) -> Option<&str> {
 }
 
 impl LinkRequest {
-    /// Checks the request against PROTOCOL §1–2, reporting the first problem in this order:
+    /// Checks the request against docs/protocol.md §1–2, reporting the first problem in this order:
     ///
     /// 1. `sourceURL`, if present, must be an http(s) URL (any other scheme is never fetched);
     /// 2. `callback`, if present and not empty, must be an absolute URL whose scheme is not

@@ -1,4 +1,4 @@
-//! Where links point: environments, link kinds, configured targets and decoded origins (PROTOCOL §2).
+//! Where links point: environments, link kinds, configured targets and decoded origins (docs/protocol.md §2).
 
 use std::fmt;
 use std::str::FromStr;

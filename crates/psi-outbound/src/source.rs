@@ -1,4 +1,4 @@
-//! Downloading the request a link's `sourceURL` points to (PROTOCOL §2).
+//! Downloading the request a link's `sourceURL` points to (docs/protocol.md §2).
 
 use psi_link::{LinkError, LinkRequest};
 use reqwest::Method;

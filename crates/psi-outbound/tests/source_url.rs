@@ -1,4 +1,4 @@
-//! `sourceURL` downloads over real HTTP (PROTOCOL §2).
+//! `sourceURL` downloads over real HTTP (docs/protocol.md §2).
 
 mod common;
 

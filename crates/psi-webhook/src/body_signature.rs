@@ -1,5 +1,5 @@
 //! `X-Body-Signature`: RSA PKCS#1 v1.5 with SHA3-256 over the exact body bytes, standard
-//! padded base64 (PROTOCOL §4).
+//! padded base64 (docs/protocol.md §4).
 
 use base64::Engine as _;
 use sha3::Sha3_256;

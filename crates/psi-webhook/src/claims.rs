@@ -1,4 +1,4 @@
-//! JWT claims (RFC 7519) as PROTOCOL §4 uses them, and the checks made on tokens we accept.
+//! JWT claims (RFC 7519) as docs/protocol.md §4 uses them, and the checks made on tokens we accept.
 
 use std::time::Duration;
 

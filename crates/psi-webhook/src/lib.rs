@@ -6,7 +6,7 @@
 //!
 //! - `keys`: [`PrivateKey`], [`PublicKey`], [`SharedSecret`] (PEM and base64 in and out).
 //! - `body_signature`: `X-Body-Signature` signing and checking.
-//! - `jwt`: compact JWS with the `alg` check; `claims`: [`Claims`] and [`Validation`] (PROTOCOL §4).
+//! - `jwt`: compact JWS with the `alg` check; `claims`: [`Claims`] and [`Validation`] (docs/protocol.md §4).
 //! - `standard`: Standard Webhooks `v1` (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 //! - `signer`: [`Signer`] and [`Verifier`], the API servers and receivers call.
 //! - `time`: [`UnixTime`], the explicit clock.

@@ -17,7 +17,7 @@ use crate::time::UnixTime;
 pub const AUTHORIZATION_HEADER: &str = "Authorization";
 
 /// Signs outgoing calls: with an RSA private key (`X-Body-Signature` or RS256 tokens) or with a
-/// shared secret (HS256 tokens only; PROTOCOL §4 allows a SHA secret with Bearer tokens only).
+/// shared secret (HS256 tokens only; docs/protocol.md §4 allows a SHA secret with Bearer tokens only).
 ///
 /// ```
 /// use psi_webhook::{Claims, PrivateKey, Signer, UnixTime, Validation, Verifier};

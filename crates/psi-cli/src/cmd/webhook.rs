@@ -14,7 +14,8 @@ use psi_webhook::{PrivateKey, PublicKey, SharedSecret, UnixTime, Validation, Ver
 
 /// Check psi's webhook signatures and tokens; receive webhooks locally.
 #[derive(Args, Debug)]
-#[command(long_about = "Tools for receiving psi's webhooks (PROTOCOL §4).
+#[command(
+    long_about = "Tools for receiving psi's webhooks (docs/protocol.md §4).
 
 psi signs each webhook call with the service's RSA key: `X-Body-Signature` (RSA PKCS#1 v1.5 with \
 SHA3-256 over the exact body bytes, base64), or `Authorization: Bearer <JWT>` (RS256 with the \
@@ -25,7 +26,8 @@ Examples:
   curl -s $PSI/service-dashboard-backend/service/$DID/public-info/public-key/default > psi.pem
   psi webhook verify --key psi.pem --signature \"$SIG\" < body.json
   psi webhook verify --secret-file secret.txt --token \"$JWT\" --issuer $DID < body.json
-  psi webhook listen --port 4604 --key psi.pem --reply replies.json")]
+  psi webhook listen --port 4604 --key psi.pem --reply replies.json"
+)]
 pub struct WebhookArgs {
     #[command(subcommand)]
     command: WebhookCommand,

@@ -245,7 +245,7 @@ impl Env {
     }
 
     /// Lets a third party issue the seed's member credential from outside with a new SHA secret
-    /// key (PROTOCOL §4.3); returns the secret.
+    /// key (docs/protocol.md §4.3); returns the secret.
     pub fn authorise_issuer(&self, seed: &Seed) -> SharedSecret {
         let base = format!("/api/v1/services/{}", seed.did);
         let key = self.post(
@@ -445,7 +445,7 @@ async fn serve_receiver(receiver: Arc<Receiver>) -> SocketAddr {
 }
 
 /// The interaction webhook: verifies `X-Body-Signature` over the raw body, records the call and
-/// answers as scripted (PROTOCOL §4.1 reply shapes).
+/// answers as scripted (docs/protocol.md §4.1 reply shapes).
 async fn hook(
     State(receiver): State<Arc<Receiver>>,
     headers: HeaderMap,

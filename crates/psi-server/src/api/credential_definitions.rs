@@ -36,9 +36,9 @@ pub struct CreateCredentialDefinition {
     /// A holder receives it once only.
     #[serde(default)]
     pub one_off: bool,
-    /// Credential-check webhook (PROTOCOL §4.2), for interactions that use external verification.
+    /// Credential-check webhook (docs/protocol.md §4.2), for interactions that use external verification.
     pub check_webhook: Option<WebhookInput>,
-    /// Names of the keys that may issue it from outside (PROTOCOL §4.3): third parties' RSA
+    /// Names of the keys that may issue it from outside (docs/protocol.md §4.3): third parties' RSA
     /// public keys or SHA secrets.
     #[serde(default)]
     pub issuers: Vec<String>,

@@ -68,7 +68,7 @@ pub struct CreateInteraction {
     /// Credential ids (`<DID>:3:CL:<n>:<tag>`) of this service it issues.
     #[serde(default)]
     pub issued_credentials: Vec<String>,
-    /// The interaction webhook (PROTOCOL §4.1).
+    /// The interaction webhook (docs/protocol.md §4.1).
     pub webhook: Option<WebhookInput>,
     /// Parameters of the default instance.
     #[serde(default)]

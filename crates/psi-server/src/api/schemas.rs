@@ -1,5 +1,5 @@
 //! `/api/v1/services/{did}/schemas`: credential schemas, `<DID>:2:<name>:<version>`, with typed
-//! attributes in the wire shape of PROTOCOL §2.1. A schema a credential definition uses cannot
+//! attributes in the wire shape of docs/protocol.md §2.1. A schema a credential definition uses cannot
 //! change or go: the 409 names the definition.
 
 use axum::extract::State;

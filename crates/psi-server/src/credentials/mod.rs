@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// An attribute value on the wire, `{name, value}`: webhook `fields`, wallet `attributes`.
-/// Unknown members are ignored (PROTOCOL §2: forward compatibility).
+/// Unknown members are ignored (docs/protocol.md §2: forward compatibility).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Field {
     #[schema(example = "Name")]
     pub name: String,
-    /// Every type travels as a string (PROTOCOL §1).
+    /// Every type travels as a string (docs/protocol.md §1).
     #[schema(example = "Ada Lovelace")]
     pub value: String,
 }

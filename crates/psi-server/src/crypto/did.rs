@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::random_bytes;
 
-/// Length of a DID in characters (PROTOCOL §1).
+/// Length of a DID in characters (docs/protocol.md §1).
 const DID_LEN: usize = 22;
 
 /// A service's public DID: 22 base58 characters, e.g. `GbzPqgnU4XsMs7xg9mYJW8`.

@@ -25,9 +25,9 @@ pub struct CredentialDefinition {
     pub schema: Schema,
     pub attestation: Attestation,
     pub one_off: bool,
-    /// The credential-check webhook (PROTOCOL §4.2), for external verification.
+    /// The credential-check webhook (docs/protocol.md §4.2), for external verification.
     pub check_webhook: Option<Webhook>,
-    /// Names of the keys that may issue it from outside (PROTOCOL §4.3), sorted.
+    /// Names of the keys that may issue it from outside (docs/protocol.md §4.3), sorted.
     pub issuers: Vec<String>,
     pub source_ip_prefixes: SourceIpPrefixes,
     pub created_at: i64,

@@ -104,7 +104,7 @@ pub struct LogEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
-    /// The interaction webhook (PROTOCOL §4.1).
+    /// The interaction webhook (docs/protocol.md §4.1).
     Interaction,
     /// A credential-check webhook (§4.2).
     CredentialCheck,

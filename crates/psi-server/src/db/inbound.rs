@@ -1,4 +1,4 @@
-//! What calls from third parties (PROTOCOL §4.3) leave behind: the ids accepted once (a Bearer
+//! What calls from third parties (docs/protocol.md §4.3) leave behind: the ids accepted once (a Bearer
 //! token's `jti` in `inbound_jtis`, a Standard Webhooks `webhook-id` in `inbound_webhook_ids`) and
 //! the answers kept for repeated calls (`inbound_requests`).
 

@@ -29,7 +29,7 @@ pub struct Interaction {
     pub required: Vec<RequiredCredential>,
     /// In the order the service gave.
     pub issued: Vec<IssuedCredential>,
-    /// The interaction webhook (PROTOCOL §4.1).
+    /// The interaction webhook (docs/protocol.md §4.1).
     pub webhook: Option<Webhook>,
     /// Where the start page sends the holder on completion.
     pub completion_url: Option<String>,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::{Db, now_ms};
 use crate::scope::ServiceScope;
 
-/// The three kinds of key (PROTOCOL §4).
+/// The three kinds of key (docs/protocol.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {

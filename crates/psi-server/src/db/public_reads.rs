@@ -1,4 +1,4 @@
-//! Read-only queries behind the public endpoints (PROTOCOL §2.1, §4.3), over the interaction
+//! Read-only queries behind the public endpoints (docs/protocol.md §2.1, §4.3), over the interaction
 //! model's tables (`interactions`, `interaction_credentials`, `instances`,
 //! `credential_definitions`, `schemas`).
 //!

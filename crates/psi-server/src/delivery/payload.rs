@@ -1,4 +1,4 @@
-//! What notifications carry: PROTOCOL §4.1's camelCase style, with the event `type`, a stable
+//! What notifications carry: docs/protocol.md §4.1's camelCase style, with the event `type`, a stable
 //! `messageId`, the service's DID and the time, then the members of each type.
 //!
 //! ```json
@@ -89,7 +89,7 @@ pub(super) struct Envelope<'a, T> {
     pub data: &'a T,
 }
 
-/// How an event ended, as `event.completed` and `event.failed` report it (PROTOCOL §5's
+/// How an event ended, as `event.completed` and `event.failed` report it (docs/protocol.md §5's
 /// on-finish `outcome`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {

@@ -1,4 +1,4 @@
-//! Signing webhook calls and deliveries (PROTOCOL §4, Standard Webhooks), with the key overlap of
+//! Signing webhook calls and deliveries (docs/protocol.md §4, Standard Webhooks), with the key overlap of
 //! a rotation. The engine's webhooks sign through [`Credentials`] too, without an overlap.
 //!
 //! - `signature` auth: `X-Body-Signature` with the endpoint's key; during a rotation's overlap

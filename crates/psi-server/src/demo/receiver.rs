@@ -1,7 +1,7 @@
 //! The demo's third party: an interaction webhook inside psi, mounted only by `psi serve --demo`,
 //! so the demo interaction runs end to end with `psi wallet run` and nothing else installed.
 //!
-//! It does what an integrator's receiver does (PROTOCOL §4.1): verifies `X-Body-Signature` over
+//! It does what an integrator's receiver does (docs/protocol.md §4.1): verifies `X-Body-Signature` over
 //! the exact body with the service's published `default` key, then answers the way the public
 //! Node example does, issuing each credential the interaction issues. Values the holder presented
 //! carry over by attribute name (the demo member's number becomes the membership's); the others

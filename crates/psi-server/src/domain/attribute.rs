@@ -1,4 +1,4 @@
-//! Schema attributes and their typed values (PROTOCOL §1, §2.1).
+//! Schema attributes and their typed values (docs/protocol.md §1, §2.1).
 //!
 //! [`AttributeJson`] is the wire shape (`{"name","type","enumValues"?}`), the one existing web
 //! pages read from `credential/id-extended` and the one the management API and the database use.
@@ -52,7 +52,7 @@ pub struct EnumValueJson {
     pub value: Option<String>,
 }
 
-/// The attribute types of PROTOCOL §1.
+/// The attribute types of docs/protocol.md §1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AttributeKind {
@@ -241,7 +241,7 @@ fn parse_enum_values(
     Ok(parsed)
 }
 
-/// 1 to 9 decimal digits: an index, as PROTOCOL §1 carries enumerations.
+/// 1 to 9 decimal digits: an index, as docs/protocol.md §1 carries enumerations.
 fn is_enum_index(value: &str) -> bool {
     (1..=9).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit())
 }

@@ -91,7 +91,7 @@ impl Tag {
     }
 }
 
-/// The addresses inbound issuing calls may come from (PROTOCOL §4.3); empty means any.
+/// The addresses inbound issuing calls may come from (docs/protocol.md §4.3); empty means any.
 ///
 /// ```
 /// use psi_server::domain::SourceIpPrefixes;

@@ -16,7 +16,7 @@ pub enum Medium {
     /// A link or QR code the holder opens or scans.
     #[serde(rename = "QR")]
     Qr,
-    /// The service pushes it to a holder it knows (PROTOCOL §4.3 `actionTemplate`).
+    /// The service pushes it to a holder it knows (docs/protocol.md §4.3 `actionTemplate`).
     #[serde(rename = "PUSH")]
     Push,
 }
@@ -48,7 +48,7 @@ pub fn check_media(media: &[Medium]) -> Result<(), InteractionError> {
     Ok(())
 }
 
-/// An instance parameter on the wire: `{name, value}` (PROTOCOL: `actionParams`).
+/// An instance parameter on the wire: `{name, value}` (docs/protocol.md §4.1: `actionParams`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Parameter {

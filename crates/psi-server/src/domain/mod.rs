@@ -1,7 +1,7 @@
 //! Domain values, parsed at the edge: a handler turns request fields into these types (or a
 //! client error naming the field) before anything reaches `db`, so stored data is always valid.
 //!
-//! - [`name`]: names pages show (no markup, PROTOCOL §2.1) and descriptions;
+//! - [`name`]: names pages show (no markup, docs/protocol.md §2.1) and descriptions;
 //! - [`attribute`]: schema attributes and the values credentials carry for them;
 //! - [`credential`]: credential definition tags, attestation, source IP prefixes;
 //! - [`interaction`]: media and instance parameters;

@@ -8,7 +8,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 
 /// Characters existing web pages would read as markup: they insert schema and attribute names
-/// with `innerHTML` (PROTOCOL §2.1), so such names are refused when created, not escaped later.
+/// with `innerHTML` (docs/protocol.md §2.1), so such names are refused when created, not escaped later.
 const MARKUP: [char; 5] = ['<', '>', '&', '"', '\''];
 
 /// Why a name or description was refused.

@@ -1,4 +1,4 @@
-//! Webhook settings shared by interactions (PROTOCOL §4.1) and credential checks (§4.2): the URL,
+//! Webhook settings shared by interactions (docs/protocol.md §4.1) and credential checks (§4.2): the URL,
 //! how calls are authenticated, and how long to wait.
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ pub const MIN_TIMEOUT_MS: i64 = 100;
 pub const MAX_TIMEOUT_MS: i64 = 60_000;
 pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
 
-/// How a webhook call is authenticated (PROTOCOL §4, Standard Webhooks).
+/// How a webhook call is authenticated (docs/protocol.md §4, Standard Webhooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthScheme {
@@ -116,7 +116,7 @@ pub fn check_timeout(timeout_ms: i64) -> Result<i64, WebhookError> {
 }
 
 /// Checks that the key `name` of `kind` can authenticate calls psi makes with `auth`: an RSA key
-/// pair with a signature or Bearer tokens, a SHA secret with Bearer tokens (PROTOCOL §4) or
+/// pair with a signature or Bearer tokens, a SHA secret with Bearer tokens (docs/protocol.md §4) or
 /// Standard Webhooks, never a third party's public key.
 pub fn check_outgoing_key(name: &str, kind: KeyKind, auth: AuthScheme) -> Result<(), WebhookError> {
     use AuthScheme::{Bearer, Signature, StandardWebhooks};

@@ -1,4 +1,4 @@
-//! Signed webhook calls: the body signed per the webhook's key and auth scheme (PROTOCOL §4 or
+//! Signed webhook calls: the body signed per the webhook's key and auth scheme (docs/protocol.md §4 or
 //! Standard Webhooks, as `delivery::sign` signs deliveries), sent through the guarded client with
 //! the webhook's timeout, and recorded whatever happens.
 

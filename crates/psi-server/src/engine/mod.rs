@@ -30,7 +30,7 @@ use journal::Journal;
 use present::{Prefilled, Presentation, Presented, label, verify_presentation};
 use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
 
-/// The version of the credential-check request (PROTOCOL §4.2, `protocolVersion`).
+/// The version of the credential-check request (docs/protocol.md §4.2, `protocolVersion`).
 const CHECK_PROTOCOL_VERSION: u32 = 1;
 
 /// The holder running the event, as proven by its signature.
@@ -292,7 +292,7 @@ impl Event<'_> {
         }
     }
 
-    /// A credential-check webhook (PROTOCOL §4.2) must answer `ok: true`.
+    /// A credential-check webhook (docs/protocol.md §4.2) must answer `ok: true`.
     async fn check_externally(&mut self, credential: &present::Received) -> Result<(), Stop> {
         let definition = &self.definitions[&credential.definition_id];
         let label = label(definition);

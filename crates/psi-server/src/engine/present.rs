@@ -146,7 +146,7 @@ fn self_attested(
         .filter(|_| required.prefill_from_qr)
         .filter(|c| c.credential_id == required.credential_id.as_str())
         .flat_map(|c| &c.attributes)
-        // Values for attributes the schema lacks are ignored (PROTOCOL §2).
+        // Values for attributes the schema lacks are ignored (docs/protocol.md §2).
         .filter(|a| schema.get(&a.name).is_some());
     for expected in prefilled {
         schema

@@ -1,4 +1,4 @@
-//! The webhook wire shapes of PROTOCOL §4.1 (interaction webhook) and §4.2 (credential check):
+//! The webhook wire shapes of docs/protocol.md §4.1 (interaction webhook) and §4.2 (credential check):
 //! requests exactly as specified, replies read leniently (unknown members ignored), as existing
 //! receivers such as the public Node examples write them.
 

@@ -1,4 +1,4 @@
-//! Acting on a success reply of the interaction webhook (PROTOCOL §4.1): each issued credential is
+//! Acting on a success reply of the interaction webhook (docs/protocol.md §4.1): each issued credential is
 //! checked against its definition and signed (a bad one fails the whole event, so nothing is
 //! half-issued), an empty one is a denial, an empty list means "later"; `revokedCredentials` are
 //! resolved to credential ids.

@@ -127,7 +127,7 @@ pub async fn authenticate(
         return Err(ApiError::Forbidden(
             "authenticate the call with `X-Body-Signature`, `Authorization: Bearer <JWT>` or \
              Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) \
-             (PROTOCOL §4)"
+             (docs/protocol.md §4)"
                 .into(),
         ));
     };

@@ -1,4 +1,4 @@
-//! Refusals of calls from third parties, in the shape their senders read (PROTOCOL §4.3
+//! Refusals of calls from third parties, in the shape their senders read (docs/protocol.md §4.3
 //! `{ok, error?: {message}}`) that is also psi's error shape: `{ok: false, error: {code, message}}`.
 
 use axum::http::StatusCode;

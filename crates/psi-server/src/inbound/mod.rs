@@ -1,4 +1,4 @@
-//! Calls third parties make to psi (PROTOCOL §4.3): `credentials-issued` issues credentials later
+//! Calls third parties make to psi (docs/protocol.md §4.3): `credentials-issued` issues credentials later
 //! (completing a waiting event, or pushing to a holder's inbox) and `credentials-issuing-failed`
 //! fails a waiting event with a message for the holder.
 //!
@@ -109,7 +109,7 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
 #[utoipa::path(post,
     path = "/service-dashboard-backend/service/{serviceDid}/webhook-accept/credentials-issued",
     operation_id = "inbound_credentials_issued", tag = "third parties",
-    description = "PROTOCOL §4.3. Authenticated with a key the credential definitions involved \
+    description = "docs/protocol.md §4.3. Authenticated with a key the credential definitions involved \
         list in `issuers`, from their `source_ip_prefixes` where set, by `X-Body-Signature`, by \
         `Authorization: Bearer` (RS256 or HS256, `aud` = the service's DID, `exp` required and \
         at most `[inbound] token_exp_horizon` ahead, each `jti` once, `body_sha3_256` required \
@@ -145,7 +145,7 @@ pub async fn credentials_issued(
 #[utoipa::path(post,
     path = "/service-dashboard-backend/service/{serviceDid}/webhook-accept/credentials-issuing-failed",
     operation_id = "inbound_credentials_issuing_failed", tag = "third parties",
-    description = "PROTOCOL §4.3. Authenticated as `credentials-issued`, with a key authorised on \
+    description = "docs/protocol.md §4.3. Authenticated as `credentials-issued`, with a key authorised on \
         any credential definition the event's interaction issues. The waiting event \
         (`subscriberEventId`) fails; the holder is told `subscriberErorrMessage` (or \
         `subscriberErrorMessage`, else `errorMessage`); `errorMessage` and \

@@ -1,4 +1,4 @@
-//! The bodies of PROTOCOL §4.3, read leniently (unknown members ignored, the aliases existing
+//! The bodies of docs/protocol.md §4.3, read leniently (unknown members ignored, the aliases existing
 //! senders use accepted), and psi's answer `{ok, error?: {code, message}}`.
 
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,7 @@ fn text_of(value: &Value) -> String {
     }
 }
 
-/// psi's answer to both calls (PROTOCOL §4.3 `{ok, error?: {message}}`), with what was done.
+/// psi's answer to both calls (docs/protocol.md §4.3 `{ok, error?: {message}}`), with what was done.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reply {

@@ -1,5 +1,5 @@
 //! Which callback a start page puts into the link it offers, from the request's `User-Agent`
-//! alone (PROTOCOL §3, vectors `callbacks.json`).
+//! alone (docs/protocol.md §3, vectors `callbacks.json`).
 //!
 //! The order matters: in-app browsers are recognised before Chrome, since their user agents
 //! contain `Chrome/` too; browsers built on Chromium that are not Google Chrome (Edge, Samsung

@@ -1,5 +1,5 @@
 //! `GET /native/execute/{payload}`: the page an app link opens when the app is not installed
-//! (PROTOCOL §3). It says what the holder was asked to do, offers the app stores, a retry with
+//! (docs/protocol.md §3). It says what the holder was asked to do, offers the app stores, a retry with
 //! the deep link, and the link as a QR code for another device. The payload is decoded by
 //! psi-link as the app link on the configured links domain would be, and everything shown is
 //! escaped by the template; a payload that does not decode is a 400 page naming the problem.

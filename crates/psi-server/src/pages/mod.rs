@@ -1,4 +1,4 @@
-//! The web pages around links (PROTOCOL §2–3): the start-interaction page, the app-link landing
+//! The web pages around links (docs/protocol.md §2–3): the start-interaction page, the app-link landing
 //! page, the app-site association files, the embed library and the files they use.
 //!
 //! Pages are askama templates under `templates/` (checked at compile time, HTML-escaped by

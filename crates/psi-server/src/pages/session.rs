@@ -2,7 +2,7 @@
 //! so the page can show the event's progress live.
 //!
 //! The token travels inside the link's JSON as an extra top-level field, `psiSession`, after the
-//! protocol's fields. PROTOCOL §2: unknown fields are ignored, so apps that do not know it are
+//! protocol's fields. docs/protocol.md §2: unknown fields are ignored, so apps that do not know it are
 //! unaffected; psi-link reads it as `LinkRequest::psi_session`. psi's wallet sends it back with the event
 //! (`session` in `POST /wallet/v1/services/{did}/events`), and the engine stores it on the event.
 

@@ -118,7 +118,7 @@ async fn offer(
     .await?;
     let interaction = &prepared.interaction;
     if !platform.is_mobile() {
-        // A custom callback was checked like any, but a desktop's link carries none (PROTOCOL §3).
+        // A custom callback was checked like any, but a desktop's link carries none (docs/protocol.md §3).
         prepared.request.callback = None;
     }
     let parameters = interaction

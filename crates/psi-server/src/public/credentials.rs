@@ -1,5 +1,5 @@
 //! `GET .../credential/id-extended/{credentialId}`: a credential definition with its schema, the
-//! shape the pre-filled-credentials page reads (PROTOCOL §2.1).
+//! shape the pre-filled-credentials page reads (docs/protocol.md §2.1).
 
 use axum::extract::State;
 use axum::response::Response;

@@ -1,5 +1,5 @@
 //! `GET .../public-info/public-key/{name}`: a service's public key, so third parties can verify
-//! what the service signs (PROTOCOL §4.3). SPKI PEM by default; `{name, type, pem, jwk}` when the
+//! what the service signs (docs/protocol.md §4.3). SPKI PEM by default; `{name, type, pem, jwk}` when the
 //! request accepts `application/json`.
 
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! Public endpoints the ecosystem already calls (PROTOCOL §2.1, §4.3): reads for web pages and
+//! Public endpoints the ecosystem already calls (docs/protocol.md §2.1, §4.3): reads for web pages and
 //! third parties, without authentication, with CORS and HTTP caching.
 //!
 //! Paths are served under both base paths in circulation, `/service-dashboard-backend/service/

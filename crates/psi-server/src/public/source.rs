@@ -1,4 +1,4 @@
-//! `GET /r/{token}`: the request a sourceURL link points at (PROTOCOL §2). The app downloads it
+//! `GET /r/{token}`: the request a sourceURL link points at (docs/protocol.md §2). The app downloads it
 //! without credentials; the unguessable token is the authority. One-time links are consumed by
 //! the first download.
 

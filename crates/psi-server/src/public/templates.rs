@@ -1,6 +1,6 @@
 //! `GET .../info/action-templates` (the service's active interactions) and
 //! `GET /service-dashboard-backend/{serviceDid}/info/action-instances/{interactionId}` (one
-//! interaction's instances), in the shapes existing web pages read (PROTOCOL §2.1): every id a
+//! interaction's instances), in the shapes existing web pages read (docs/protocol.md §2.1): every id a
 //! JSON string, every entry with `media`, `predicates` and at least one `actionInstances` entry.
 
 use axum::extract::State;

@@ -123,7 +123,7 @@ pub async fn start(
     }))
 }
 
-/// The link rules for callbacks (PROTOCOL §2): no `javascript:`, `data:`, `file:` and the like.
+/// The link rules for callbacks (docs/protocol.md §2): no `javascript:`, `data:`, `file:` and the like.
 fn check_callback(
     scope: &crate::scope::ServiceScope,
     action_id: &str,

@@ -1,4 +1,4 @@
-//! Public reads web pages make (PROTOCOL §2.1, §4.3): action templates, action instances and
+//! Public reads web pages make (docs/protocol.md §2.1, §4.3): action templates, action instances and
 //! credential id-extended; their CORS, caching and 404s.
 
 use reqwest::StatusCode;

@@ -122,7 +122,7 @@ pub enum Attestation {
 pub struct RequiredCredential {
     pub credential_id: String,
     pub attestation: Attestation,
-    /// Whether the link's pre-filled values count (PROTOCOL §2).
+    /// Whether the link's pre-filled values count (docs/protocol.md §2).
     #[serde(default)]
     pub prefill_from_qr: bool,
     #[serde(default)]
@@ -177,7 +177,7 @@ pub struct EventRequest {
 pub enum EventState {
     Completed,
     Failed,
-    /// The third party issues later (PROTOCOL §4.1, an empty `issuedCredentials`).
+    /// The third party issues later (docs/protocol.md §4.1, an empty `issuedCredentials`).
     Waiting,
 }
 

@@ -192,7 +192,7 @@ impl<'a> Given<'a> {
 /// The values of one self-attested credential, in schema order.
 ///
 /// A value pre-filled by the link counts when the requirement is marked *pre-fill from QR*
-/// (PROTOCOL §2: other pre-filled values are ignored) and cannot be overridden; otherwise the
+/// (docs/protocol.md §2: other pre-filled values are ignored) and cannot be overridden; otherwise the
 /// `--attr` value, else the holder is asked.
 pub fn self_attested(
     required: &RequiredCredential,
@@ -238,7 +238,7 @@ pub fn self_attested(
     Ok(values)
 }
 
-/// An enumeration's value must be one of its entries' `value`s (PROTOCOL §2.1).
+/// An enumeration's value must be one of its entries' `value`s (docs/protocol.md §2.1).
 fn check_choice(attribute: &AttributeSpec, value: &str) -> Result<(), PresentError> {
     match &attribute.enum_values {
         Some(choices)

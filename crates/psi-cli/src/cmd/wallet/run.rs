@@ -271,7 +271,7 @@ fn store_issued(
     Ok(accepted)
 }
 
-/// The callback the app would open: only after an event that did not fail (PROTOCOL §2), the
+/// The callback the app would open: only after an event that did not fail (docs/protocol.md §2), the
 /// server's if it names one, else the link's.
 fn callback(reply: &EventReply, request: &LinkRequest) -> Option<String> {
     if reply.state == EventState::Failed {

@@ -1,5 +1,5 @@
 //! From an interaction and the caller's choices to a checked link request, and from a request to
-//! links and QR information (PROTOCOL §2).
+//! links and QR information (docs/protocol.md §2).
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ pub struct Prefill {
     pub credential_id: String,
     /// An attribute of the credential's schema.
     pub name: String,
-    /// The value as it travels (PROTOCOL §1): a date is seconds since the epoch, an enumeration
+    /// The value as it travels (docs/protocol.md §1): a date is seconds since the epoch, an enumeration
     /// the chosen entry's `value`.
     pub value: String,
 }

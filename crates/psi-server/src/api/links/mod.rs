@@ -1,4 +1,4 @@
-//! `/api/v1/services/{did}/interactions/{id}/link`: the links that start an interaction (PROTOCOL
+//! `/api/v1/services/{did}/interactions/{id}/link`: the links that start an interaction (docs/protocol.md
 //! §2), as JSON, as a QR code (SVG, PNG), or as a short sourceURL link whose request psi stores.
 //!
 //! Choices travel in the query string for the `GET`s (`instance`, `env`, `callback`, repeated

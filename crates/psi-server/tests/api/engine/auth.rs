@@ -1,4 +1,4 @@
-//! How webhook calls are authenticated (PROTOCOL §4): `X-Body-Signature`, or Bearer tokens signed
+//! How webhook calls are authenticated (docs/protocol.md §4): `X-Body-Signature`, or Bearer tokens signed
 //! RS256 with a key pair or HS256 with a SHA secret, verified by the receiver with psi-webhook.
 
 use psi_webhook::{PublicKey, Verifier};

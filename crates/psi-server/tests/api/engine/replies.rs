@@ -1,4 +1,4 @@
-//! The interaction webhook (PROTOCOL §4.1): the request psi sends and the four kinds of reply,
+//! The interaction webhook (docs/protocol.md §4.1): the request psi sends and the four kinds of reply,
 //! and the ways a call can fail.
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Verification of presented credentials: signature and issuer, holder, revocation (by API and by
 //! a webhook's `revokedCredentials`), only-last, pre-filled values, and external verification
-//! through the credential-check webhook (PROTOCOL §4.2).
+//! through the credential-check webhook (docs/protocol.md §4.2).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

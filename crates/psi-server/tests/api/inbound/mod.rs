@@ -1,4 +1,4 @@
-//! Calls third parties make to psi (PROTOCOL §4.3), signed as a third party signs them, against
+//! Calls third parties make to psi (docs/protocol.md §4.3), signed as a third party signs them, against
 //! events driven through the wallet API.
 
 mod auth;
