@@ -45,6 +45,18 @@ async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<Vec<u
     closed.ok().map(|()| received)
 }
 
+/// `GET /healthz` on a kept-alive connection, answered 200.
+async fn healthz_on(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: psi\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buffer = [0u8; 1024];
+    let n = stream.read(&mut buffer).await.unwrap();
+    let head = String::from_utf8_lossy(&buffer[..n]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
 /// A slowloris client: the start of a request, then a header line every 200 ms, never the end.
 /// Returns how long the server kept it open.
 async fn slow_client(addr: String) -> Duration {
@@ -128,17 +140,7 @@ async fn a_kept_alive_connection_serves_requests_and_is_closed_once_idle_for_the
     let app = spawn_limited(100).await;
     let mut stream = TcpStream::connect(host_port(&app)).await.unwrap();
     for _ in 0..2 {
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: psi\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buffer = [0u8; 1024];
-        let n = stream.read(&mut buffer).await.unwrap();
-        assert!(
-            buffer[..n].starts_with(b"HTTP/1.1 200"),
-            "{:?}",
-            &buffer[..n]
-        );
+        healthz_on(&mut stream).await;
         // Idle for less than the keep-alive timeout: still open for the next request.
         tokio::time::sleep(KEEP_ALIVE_TIMEOUT / 2).await;
     }
@@ -162,13 +164,7 @@ async fn a_connection_over_the_limit_is_answered_503_and_the_others_keep_working
     for _ in 0..20 {
         let mut stream = TcpStream::connect(host_port(&app)).await.unwrap();
         // A whole request answered: the server has taken this connection.
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: psi\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buffer = [0u8; 1024];
-        let n = stream.read(&mut buffer).await.unwrap();
-        assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
+        healthz_on(&mut stream).await;
         held.push(stream);
     }
     let mut over = TcpStream::connect(host_port(&app)).await.unwrap();
