@@ -1,8 +1,8 @@
 //! The psi integration server: storage, the management API and the public endpoints.
 //!
 //! The whole wiring is [`build`]: configuration → database → migrations → master key → admin
-//! token → state → router → listener, and [`serve`] adds logging, the demo seed and shutdown on
-//! SIGTERM or Ctrl-C. The `psi` binary calls [`serve`] and [`migrate`] with [`cli::ServeArgs`] and
+//! token → state → demo seed → workers → router → listener ([`connections`]), and [`serve`] adds
+//! logging, the printed instructions and shutdown on SIGTERM or Ctrl-C. The `psi` binary calls [`serve`] and [`migrate`] with [`cli::ServeArgs`] and
 //! [`cli::MigrateArgs`]; tests call [`build`] with a [`Config`] listening on port 0.
 //!
 //! Layout: [`config`] (layers and validation), [`db`] (one module per table, tenant-scoped by
