@@ -16,10 +16,6 @@ use crate::crypto::did::Did;
 use crate::db::{Backend, Db};
 use crate::scope::ServiceScope;
 
-/// Key of the PostgreSQL advisory lock under which claims take turns, so that every process
-/// sees the leases of the claim before its own and per-endpoint caps hold across processes.
-/// (SQLite has a single writer: claims take turns anyway.)
-const CLAIM_LOCK: i64 = 0x7073_695f_636c_6169;
 /// Endpoints whose due deliveries one query looks up.
 const PROBE_CHUNK: usize = 100;
 /// The endpoints that have deliveries waiting for an attempt, as `pending (endpoint_id)` with a
@@ -77,7 +73,9 @@ struct Ready {
 /// running calls, in every process), and the endpoints with due deliveries take turns, one
 /// delivery each per round, starting after `after` (the previous claim's last endpoint), each
 /// giving its earliest due first. So a backlog on one endpoint takes at most its cap of calls
-/// and never delays another endpoint's deliveries.
+/// and never delays another endpoint's deliveries. The cap is exact when claims do not overlap:
+/// the caller runs one claim at a time per process, and SQLite's single writer orders them
+/// all; on PostgreSQL two processes claiming at the same moment may together pass it.
 ///
 /// The cost grows with the number of endpoints that have pending deliveries (an index probe
 /// each), not with the number of deliveries.
@@ -96,14 +94,18 @@ pub(crate) async fn claim(
     if limit == 0 {
         return Ok(claim);
     }
-    let mut tx = db.begin().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(CLAIM_LOCK)
-            .execute(&mut *tx)
-            .await?;
-    }
     let cap = i64::try_from(config.in_flight_per_endpoint).unwrap_or(i64::MAX);
+    // PostgreSQL: a look that finds nothing (most idle polls) holds no transaction. Not on
+    // SQLite, whose workers are woken before the enqueueing transaction commits: the claim's
+    // write transaction is what waits for that commit.
+    if db.backend() == Backend::Postgres
+        && ready_endpoints(&mut *db.pool().acquire().await?, now, cap)
+            .await?
+            .is_empty()
+    {
+        return Ok(claim);
+    }
+    let mut tx = db.begin().await?;
     let mut ready = ready_endpoints(&mut tx, now, cap).await?;
     // Turn order: the endpoints after `after`, then from the first one again.
     let first = ready.partition_point(|e| e.endpoint_id.as_str() <= after);

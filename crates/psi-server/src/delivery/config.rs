@@ -28,8 +28,9 @@ pub struct DeliveryConfig {
     pub workers: usize,
     /// Calls a worker runs at once; it claims more as they finish.
     pub batch_size: usize,
-    /// Calls in flight to one endpoint at once, across every worker and process on the database,
-    /// so one slow endpoint cannot take every worker.
+    /// Calls in flight to one endpoint at once, counted as its live leases in every process on
+    /// the database (exact within a process; processes claiming at the same moment may briefly
+    /// pass it), so one slow endpoint cannot take every worker.
     pub in_flight_per_endpoint: usize,
     /// How long a claim keeps other workers away unless renewed. A process killed mid-call leaves
     /// its deliveries to others at most this long after its last renewal.

@@ -17,10 +17,10 @@
 //! - [`worker`]: each worker keeps up to `batch_size` calls running as tasks that hold no
 //!   connection, records each outcome as its call finishes and claims again as soon as a slot is
 //!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
-//!   endpoints with due deliveries take turns, one delivery each per round, and no endpoint has
-//!   more than `in_flight_per_endpoint` calls in flight in all processes together (its live
-//!   leases; PostgreSQL claims take turns under an advisory lock), so a hanging endpoint's
-//!   backlog delays only itself.
+//!   endpoints with due deliveries take turns, one delivery each per round, and no endpoint gets
+//!   more than `in_flight_per_endpoint` calls in flight, counted as its live leases in all
+//!   processes (a process's workers claim one at a time; two processes claiming at the same
+//!   moment may briefly pass it), so a hanging endpoint's backlog delays only itself.
 //! - Leases: a claim holds its deliveries for `lease` (10 s), renewed every `lease_renewal`
 //!   while their calls run; a call is cut at its endpoint's `timeout_ms`. A worker that dies
 //!   mid-delivery stops renewing, its leases end within `lease` and any process claims the

@@ -10,12 +10,13 @@
 //! duplicates by `messageId`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use psi_outbound::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use psi_outbound::{Bytes, OutboundClient};
+use tokio::sync::Mutex;
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -53,7 +54,9 @@ pub struct Worker {
     outbound: OutboundClient,
     config: Arc<DeliveryConfig>,
     signers: Arc<Signers>,
-    /// The endpoint the last claim ended its turn with; the next claim starts after it.
+    /// The endpoint the last claim ended its turn with; the next claim starts after it. Held
+    /// while claiming, so that the workers of a process claim one at a time and each sees the
+    /// leases of the one before (the per-endpoint cap).
     turn: Arc<Mutex<String>>,
 }
 
@@ -120,13 +123,16 @@ impl Worker {
         if room == 0 {
             return Ok(0);
         }
-        let after = self.turn.lock().expect("the turn lock").clone();
-        let claim = claims::claim(&self.db, &self.config, now, &new_id(), room, &after)
-            .await
-            .context("claiming deliveries")?;
-        if let Some(last) = claim.last_endpoint {
-            *self.turn.lock().expect("the turn lock") = last;
-        }
+        let claim = {
+            let mut turn = self.turn.lock().await;
+            let claim = claims::claim(&self.db, &self.config, now, &new_id(), room, &turn)
+                .await
+                .context("claiming deliveries")?;
+            if let Some(last) = &claim.last_endpoint {
+                last.clone_into(&mut turn);
+            }
+            claim
+        };
         let count = claim.claimed.len();
         for claimed in claim.claimed {
             let credentials = self.credentials(&claimed, now).await?;

@@ -188,10 +188,7 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds(backend:
     let calls = receiver.wait_for(2, WITHIN).await;
     let recovered = calls[1].at - first.at;
     eprintln!("{backend:?}: a dead worker's delivery was sent again {recovered} ms after");
-    assert!(
-        (10_000..15_000).contains(&recovered),
-        "sent again {recovered} ms after"
-    );
+    assert!(recovered < 15_000, "sent again {recovered} ms after");
     assert_eq!(calls[1].json()["messageId"], message_id.as_str());
     let message = app
         .wait_for_status(&did, &message_id, "succeeded", WITHIN)
