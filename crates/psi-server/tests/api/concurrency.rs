@@ -62,12 +62,14 @@ async fn sixteen_writers_of_each_kind_all_succeed_while_notifications_are_delive
         )
     });
     let holders: Vec<Holder> = (0..WRITERS).map(|_| Holder::new()).collect();
-    let scene = &scene;
-    let pushes = holders.iter().map(|holder| async move {
-        let body = scene.push_body(holder, json!([scene.badge("Concurrent")]), json!([]));
-        scene
-            .call("credentials-issued", &body, &scene.hs256())
-            .await
+    let pushes = holders.iter().map(|holder| {
+        let scene = &scene;
+        async move {
+            let body = scene.push_body(holder, json!([scene.badge("Concurrent")]), json!([]));
+            scene
+                .call("credentials-issued", &body, &scene.hs256())
+                .await
+        }
     });
     let started = Instant::now();
     let (interactions, instances, replays, pushes) = tokio::join!(
@@ -96,6 +98,9 @@ async fn sixteen_writers_of_each_kind_all_succeed_while_notifications_are_delive
     receiver
         .wait_for(NOTIFICATIONS + WRITERS, Duration::from_secs(120))
         .await;
+    // Workers stopped before the test schema is dropped: one left mid-transaction would keep
+    // PostgreSQL from dropping it, and the test would never end.
+    scene.fx.app.stop().await;
 }
 
 /// The status and body of each answer.
