@@ -90,11 +90,10 @@ pub fn missing(program: &str, probe: &[&str], dir: &str) -> Option<String> {
     }
 }
 
-/// Says loudly on stderr that a test is skipped, and why, when `why` is set (CI installs what
-/// these tests need); returns whether it is.
-pub fn skipped(what: &str, why: Option<String>) -> bool {
-    if let Some(why) = &why {
-        eprintln!("\n*** SKIPPED: {what} cannot run here: {why} ***\n");
+/// Fails the test when what it runs is missing (`why` set): a test that cannot run never
+/// passes. `bash tests/setup.sh` installs it.
+pub fn require(what: &str, why: Option<String>) {
+    if let Some(why) = why {
+        panic!("{what} cannot run here: {why} (run `bash tests/setup.sh`)");
     }
-    why.is_some()
 }

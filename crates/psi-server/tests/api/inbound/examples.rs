@@ -151,9 +151,9 @@ async fn start(
     ChildReceiver::start(command).await
 }
 
-/// Whether `example` cannot run here; says so loudly if so.
-fn skipped(example: Example) -> bool {
-    processes::skipped("the receiver example", example.missing())
+/// Fails the test when `example` cannot run here.
+fn require(example: Example) {
+    processes::require("the receiver example", example.missing())
 }
 
 /// Runs "Join" with the example as its webhook; returns the outcome, the holder and the
@@ -162,16 +162,14 @@ async fn join(
     example: Example,
     backend: Backend,
     later: bool,
-) -> Option<(TestApp, Value, Holder, Service)> {
-    if skipped(example) {
-        return None;
-    }
+) -> (TestApp, Value, Holder, Service) {
+    require(example);
     let app = engine_app(backend).await;
     let service = service(&app).await;
     let receiver = start(example, &app, &service, later, None).await;
     let (outcome, holder) = run_join(&app, &service, &receiver, later).await;
     drop(receiver);
-    Some((app, outcome, holder, service))
+    (app, outcome, holder, service)
 }
 
 /// Runs "Join" with `receiver` as its webhook, settled; returns the outcome and the holder.
@@ -258,17 +256,13 @@ fn assert_membership(credential: &Value, service: &Service) {
 }
 
 async fn issued_in_the_reply(example: Example, backend: Backend) {
-    let Some((_, outcome, _, service)) = join(example, backend, false).await else {
-        return;
-    };
+    let (_, outcome, _, service) = join(example, backend, false).await;
     assert_eq!(outcome["state"], "completed", "{outcome}");
     assert_membership(&outcome["issued"][0], &service);
 }
 
 async fn issued_later(example: Example, backend: Backend) {
-    let Some((app, _, holder, service)) = join(example, backend, true).await else {
-        return;
-    };
+    let (app, _, holder, service) = join(example, backend, true).await;
     let inbox = holder.inbox(&app, &service.did).await;
     assert_membership(&inbox["credentials"][0], &service);
 }
@@ -302,9 +296,7 @@ async fn the_python_receiver_verifies_notifications_and_drops_repeats(backend: B
 /// them succeed, and a replayed message is dropped as a repeat. Calls psi did not make are
 /// refused.
 async fn notifications(example: Example, backend: Backend) {
-    if skipped(example) {
-        return;
-    }
+    require(example);
     let app = engine_app(backend).await;
     let service = service(&app).await;
     let base = format!("/api/v1/services/{}", service.did);
