@@ -35,7 +35,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::{Service, ServiceExt};
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// Descriptors kept back from `max` for the database pool, outbound calls and files.
 const RESERVED_DESCRIPTORS: u64 = 256;

@@ -18,12 +18,12 @@ use crate::api::credential_definitions::{self as definitions, CreateCredentialDe
 use crate::api::interactions::{self, CreateInteraction, RequiredCredentialJson};
 use crate::api::schemas::{self, CreateSchema};
 use crate::api::services::create_service;
-use crate::crypto::did::Did;
 use crate::db::{self, settings};
 use crate::domain::{Attestation, AttributeJson, AttributeKind, EnumValueJson, Medium, Parameter};
 use crate::http::AppState;
 use crate::http::json::Json;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 const DEMO_SERVICE_SETTING: &str = "demo_service_did";
 const DEMO_SERVICE_NAME: &str = "Demo service";
@@ -42,8 +42,6 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Did> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo service {did} is missing"))?;
     seed_model(state, &scope).await?;
-    // Public reads made while seeding must not linger in the cache.
-    state.public_cache.invalidate();
     Ok(did)
 }
 

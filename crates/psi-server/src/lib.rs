@@ -5,11 +5,15 @@
 //! logging, the printed instructions and shutdown on SIGTERM or Ctrl-C. The `psi` binary calls [`serve`] and [`migrate`] with [`cli::ServeArgs`] and
 //! [`cli::MigrateArgs`]; tests call [`build`] with a [`Config`] listening on port 0.
 //!
-//! Layout: [`config`] (layers and validation), [`db`] (one module per table, tenant-scoped by
-//! [`scope::ServiceScope`]), [`crypto`] (master-key AEAD, DIDs), [`http`] (state, router,
-//! middleware, errors, auth), [`api`] (one module per resource of `/api/v1`).
+//! Layout, from the floor up: [`config`], [`crypto`] (master-key AEAD, DIDs), [`http`] (state,
+//! errors, extractors, auth), [`db`] (one module per table, tenant-scoped by
+//! [`scope::ServiceScope`]), [`credentials`], [`calls`] (one signed outbound call), [`delivery`]
+//! (the outbox), [`event`] (starting and settling an event), [`engine`] and [`inbound`] (who
+//! settles events), the resources ([`api`], [`public`], [`wallet`], [`pages`]) and [`router`] on
+//! top.
 
 pub mod api;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod connections;
@@ -20,10 +24,12 @@ pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod event;
 pub mod http;
 pub mod inbound;
 pub mod pages;
 pub mod public;
+pub mod router;
 pub mod scope;
 mod telemetry;
 pub mod wallet;
@@ -38,10 +44,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 use crypto::MasterKey;
-use crypto::did::Did;
 use db::Db;
 use http::AppState;
 use http::auth::AdminCredential;
+use psi_link::Did;
 
 /// A running server.
 pub struct App {
@@ -89,7 +95,6 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         opened_keys: Default::default(),
         auth_throttle: Arc::new(http::throttle::AuthThrottle::new(config.auth.clone())),
         config: Arc::new(config),
-        public_cache: Arc::default(),
     };
     // Seeded before anything is served, so `/readyz` never answers before the demo exists.
     let demo = if state.config.demo {
@@ -105,7 +110,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
     let server = connections::serve(
         listener,
-        http::router(state.clone()),
+        router::router(state.clone()),
         state.config.connections.clone(),
         shutdown.clone(),
     );

@@ -6,7 +6,7 @@
 //! [`crate::db::services::scope_for_did`] where a DID alone is the authority (public endpoints,
 //! jobs).
 
-use crate::crypto::did::Did;
+use psi_link::Did;
 
 /// One service the caller may act on.
 #[derive(Debug, Clone)]

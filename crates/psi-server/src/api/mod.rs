@@ -10,6 +10,7 @@ pub mod instances;
 pub mod interactions;
 pub mod keys;
 pub mod links;
+pub mod notifications;
 pub mod schemas;
 pub mod services;
 pub mod tokens;
@@ -23,7 +24,7 @@ use utoipa_axum::routes;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
-/// The document's header; [`crate::http::routes`] adds the paths.
+/// The document's header; [`crate::router::routes`] adds the paths.
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -1,71 +1,15 @@
 //! Service public DIDs: Indy-style, the base58 of the first 16 bytes of an Ed25519 public key.
-
-use std::fmt;
+//! The DID type is the link codec's (`psi_link::Did`), whose rules every DID psi reads follows; the
+//! DIDs psi makes are always 22 characters.
 
 use ed25519_dalek::SigningKey;
-use serde::{Deserialize, Serialize};
+use psi_link::Did;
 use zeroize::Zeroizing;
 
 use super::random_bytes;
 
 /// Length of a DID in characters (docs/protocol.md §1).
 const DID_LEN: usize = 22;
-
-/// A service's public DID: 22 base58 characters, e.g. `GbzPqgnU4XsMs7xg9mYJW8`.
-///
-/// ```
-/// use psi_server::crypto::did::Did;
-/// let did: Did = "GbzPqgnU4XsMs7xg9mYJW8".parse().unwrap();
-/// assert_eq!(did.as_str(), "GbzPqgnU4XsMs7xg9mYJW8");
-/// assert!("GbzPqgnU4XsMs7xg9mYJW0".parse::<Did>().is_err()); // '0' is not base58
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Did(String);
-
-/// A string that is not a service DID.
-#[derive(Debug, thiserror::Error)]
-#[error("a DID is {DID_LEN} base58 characters")]
-pub struct InvalidDid;
-
-impl Did {
-    /// The DID as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for Did {
-    type Err = InvalidDid;
-
-    fn from_str(s: &str) -> Result<Self, InvalidDid> {
-        let decoded = bs58::decode(s).into_vec().map_err(|_| InvalidDid)?;
-        if s.len() != DID_LEN || decoded.len() != 16 {
-            return Err(InvalidDid);
-        }
-        Ok(Did(s.to_owned()))
-    }
-}
-
-impl TryFrom<String> for Did {
-    type Error = InvalidDid;
-
-    fn try_from(s: String) -> Result<Self, InvalidDid> {
-        s.parse()
-    }
-}
-
-impl From<Did> for String {
-    fn from(did: Did) -> String {
-        did.0
-    }
-}
-
-impl fmt::Display for Did {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A new Ed25519 key and the DID and verkey derived from it.
 pub struct DidKey {
@@ -91,7 +35,7 @@ impl DidKey {
             if did.len() == DID_LEN {
                 return DidKey {
                     seed,
-                    did: Did(did),
+                    did: did.parse().expect("22 base58 characters are a DID"),
                     verkey: bs58::encode(public).into_string(),
                 };
             }
@@ -125,7 +69,7 @@ mod tests {
             "short",
             "GbzPqgnU4XsMs7xg9mYJW8x",
             "GbzPqgnU4XsMs7xg9mYJWl",
-            "1111111111111111111111",
+            "did:sov:GbzPqgnU4XsMs7xg9mYJW8",
         ] {
             assert!(bad.parse::<Did>().is_err(), "{bad:?}");
         }

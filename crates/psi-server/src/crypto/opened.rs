@@ -41,6 +41,11 @@ impl OpenedKeys {
         self.signers.get_or_open(key_id, || open().map(Arc::new))
     }
 
+    /// The signer of key row `key_id`, if it is open.
+    pub fn open_signer(&self, key_id: &str) -> Option<Arc<Signer>> {
+        self.signers.map().get(key_id).cloned()
+    }
+
     /// The DID key of the service with internal id `service_id`, opened with `open` the first
     /// time.
     pub fn did_key<E>(

@@ -229,6 +229,9 @@ pub async fn insert(
         let seq_taken = matches!(&result, Err(sqlx::Error::Database(e)) if e.is_unique_violation());
         attempts += 1;
         if !seq_taken || attempts == 5 || tag_taken(db, scope, new).await? {
+            if result.is_ok() {
+                db.public_changed();
+            }
             return result;
         }
     }
@@ -348,6 +351,7 @@ pub async fn update_settings(
         .await?;
     insert_issuers(&mut tx, scope, id, &settings.issuers).await?;
     tx.commit().await?;
+    db.public_changed();
     Ok(true)
 }
 

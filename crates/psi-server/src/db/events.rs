@@ -416,6 +416,22 @@ pub async fn calls(
         .collect()
 }
 
+/// The state and message of the scoped service's latest event of a start page's session.
+pub async fn latest_of_session(
+    db: &Db,
+    scope: &ServiceScope,
+    session: &str,
+) -> sqlx::Result<Option<(String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT state, message FROM events WHERE service_id = $1 AND session = $2 \
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(scope.service_id())
+    .bind(session)
+    .fetch_optional(db.pool())
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

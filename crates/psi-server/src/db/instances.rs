@@ -198,6 +198,7 @@ pub async fn insert(
     )
     .await?;
     tx.commit().await?;
+    db.public_changed();
     Ok(Some(instance))
 }
 
@@ -248,6 +249,7 @@ pub async fn update(
         return Ok(false);
     }
     tx.commit().await?;
+    db.public_changed();
     Ok(true)
 }
 
@@ -268,5 +270,6 @@ pub async fn delete_non_default(
     .bind(id)
     .execute(db.pool())
     .await?;
+    db.public_changed();
     Ok(result.rows_affected() > 0)
 }

@@ -269,6 +269,7 @@ pub async fn insert(
     insert_credentials(&mut tx, scope, &id, new).await?;
     instances::insert_row(&mut tx, scope, &id, parameters, true, now).await?;
     tx.commit().await?;
+    db.public_changed();
     Ok(id)
 }
 
@@ -315,6 +316,7 @@ pub async fn update(
     .await?;
     insert_credentials(&mut tx, scope, id, new).await?;
     tx.commit().await?;
+    db.public_changed();
     Ok(true)
 }
 

@@ -92,7 +92,9 @@ const INFO_COLUMNS: &str = "name, kind, public_pem, created_at";
 
 /// Stores a key for the scoped service. A name already taken is a unique violation.
 pub async fn insert(db: &Db, scope: &ServiceScope, key: &NewKey) -> sqlx::Result<KeyInfo> {
-    insert_row(db.pool(), scope.service_id(), key).await
+    let key = insert_row(db.pool(), scope.service_id(), key).await?;
+    db.public_changed();
+    Ok(key)
 }
 
 /// Stores a key for a service being created in the same transaction.
@@ -170,16 +172,25 @@ pub async fn delete(db: &Db, scope: &ServiceScope, name: &str) -> sqlx::Result<b
         .bind(name)
         .execute(db.pool())
         .await?;
+    db.public_changed();
     Ok(result.rows_affected() > 0)
 }
 
-/// What signs with the scoped service's key `name`: its id, kind and sealed material (`None` for a
-/// third party's public key).
+/// What signs with a key: its id, kind and sealed material (`None` for a third party's public
+/// key).
+#[derive(Debug)]
+pub struct SigningMaterial {
+    pub id: String,
+    pub kind: KeyKind,
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// The signing material of the scoped service's key `name`.
 pub async fn signing_material(
     db: &Db,
     scope: &ServiceScope,
     name: &str,
-) -> sqlx::Result<Option<(String, KeyKind, Option<Vec<u8>>)>> {
+) -> sqlx::Result<Option<SigningMaterial>> {
     let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
         "SELECT id, kind, secret_sealed FROM keys WHERE service_id = $1 AND name = $2",
     )
@@ -187,6 +198,26 @@ pub async fn signing_material(
     .bind(name)
     .fetch_optional(db.pool())
     .await?;
-    row.map(|(id, kind, sealed)| Ok((id, KeyKind::from_db(&kind)?, sealed)))
-        .transpose()
+    row.map(material).transpose()
+}
+
+/// The signing material of key row `id`, of whichever service: for the delivery workers, whose
+/// claims name the endpoint's key by id.
+pub async fn signing_material_by_id(db: &Db, id: &str) -> sqlx::Result<Option<SigningMaterial>> {
+    let row: Option<(String, String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT id, kind, secret_sealed FROM keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(material).transpose()
+}
+
+fn material(
+    (id, kind, sealed): (String, String, Option<Vec<u8>>),
+) -> sqlx::Result<SigningMaterial> {
+    Ok(SigningMaterial {
+        id,
+        kind: KeyKind::from_db(&kind)?,
+        sealed,
+    })
 }

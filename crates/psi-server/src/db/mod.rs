@@ -35,6 +35,8 @@ pub mod settings;
 pub mod tokens;
 pub mod webhooks;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -86,6 +88,27 @@ pub struct Db {
     /// PostgreSQL: the same pool as `pool`.
     writer: AnyPool,
     backend: Backend,
+    /// Counts this process's writes to what the public reads show ([`PublicVersion`]).
+    public: PublicVersion,
+}
+
+/// The version of the data the public reads show (services, keys, schemas, credential
+/// definitions, interactions, instances), as this process wrote it: every write to those tables
+/// through this module advances it once committed, so the public read cache
+/// (`public::cache`) drops answers made from older data. Writes by other processes sharing the
+/// database are not seen here; the cache's short TTL covers them.
+#[derive(Debug, Clone, Default)]
+pub struct PublicVersion(Arc<AtomicU64>);
+
+impl PublicVersion {
+    /// The current version.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Db {
@@ -131,6 +154,7 @@ impl Db {
             pool,
             writer,
             backend,
+            public: PublicVersion::default(),
         })
     }
 
@@ -166,6 +190,16 @@ impl Db {
     /// The backend, for dialect-specific SQL.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The version of what the public reads show, as this process wrote it.
+    pub fn public_version(&self) -> &PublicVersion {
+        &self.public
+    }
+
+    /// Called by the writes to what public reads show, after they are committed.
+    fn public_changed(&self) {
+        self.public.advance();
     }
 
     /// Closes every connection (after the server has stopped).

@@ -92,6 +92,7 @@ pub async fn insert(db: &Db, scope: &ServiceScope, new: &NewSchema) -> sqlx::Res
     .bind(now)
     .execute(db.pool())
     .await?;
+    db.public_changed();
     Ok(Schema {
         id,
         schema_id: new.schema_id.clone(),
@@ -189,6 +190,7 @@ pub async fn update_unused(
     .bind(now_ms())
     .execute(db.pool())
     .await?;
+    db.public_changed();
     Ok(result.rows_affected() > 0)
 }
 
@@ -203,5 +205,6 @@ pub async fn delete_unused(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Res
     .bind(id)
     .execute(db.pool())
     .await?;
+    db.public_changed();
     Ok(result.rows_affected() > 0)
 }

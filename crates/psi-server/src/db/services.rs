@@ -4,8 +4,8 @@ use sqlx::FromRow;
 
 use super::keys::{self, NewKey};
 use super::{Db, now_ms};
-use crate::crypto::did::Did;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// A service as the management API shows it.
 #[derive(Debug, Clone, FromRow)]
@@ -43,6 +43,7 @@ pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx
     .await?;
     keys::insert_row(&mut *tx, &service.id, default_key).await?;
     tx.commit().await?;
+    db.public_changed();
     Ok(Service {
         did: service.did.to_string(),
         name: service.name.clone(),

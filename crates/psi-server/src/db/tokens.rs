@@ -3,8 +3,8 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms};
-use crate::crypto::did::Did;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// A token as listed (never with its secret).
 #[derive(Debug, Clone, FromRow)]

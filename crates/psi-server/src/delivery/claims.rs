@@ -12,9 +12,9 @@ use super::millis;
 use super::outbox::{self, Target};
 use super::payload::{EndpointDisabled, EventType};
 use super::schedule;
-use crate::crypto::did::Did;
 use crate::db::{Backend, Db};
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// Endpoints whose due deliveries one query looks up.
 const PROBE_CHUNK: usize = 100;

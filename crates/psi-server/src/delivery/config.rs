@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// Most worker tasks one process runs.
 const MAX_WORKERS: usize = 256;
@@ -76,7 +76,7 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
 
 /// A duration such as `"5m"`; zero only where `allow_zero`.
 fn duration(key: &str, text: &str, allow_zero: bool) -> Result<Duration, ConfigError> {
-    let value = crate::config::parse_duration(&format!("delivery.{key}"), text)?;
+    let value = crate::config::error::parse_duration(&format!("delivery.{key}"), text)?;
     if value.is_zero() && !allow_zero {
         return Err(invalid(key, "must be longer than zero"));
     }

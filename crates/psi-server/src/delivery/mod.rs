@@ -25,11 +25,10 @@
 //!   while their calls run; a call is cut at its endpoint's `timeout_ms`. A worker that dies
 //!   mid-delivery stops renewing, its leases end within `lease` and any process claims the
 //!   deliveries again: at-least-once, with a stable `messageId`.
-//! - [`schedule`]: the waits between attempts; [`sign`]: signatures and key rotation overlap;
-//!   [`payload`]: what notifications carry; [`endpoints`] and [`messages`]: the stored state the
-//!   management API ([`api`]) shows and changes; [`config`]: the `[delivery]` section.
+//! - [`schedule`]: the waits between attempts; each attempt is one signed call
+//!   ([`crate::calls`], with the key rotation's overlap); [`payload`]: what notifications carry; [`endpoints`] and [`messages`]: the stored state the
+//!   management API (`api::notifications`) shows and changes; [`config`]: the `[delivery]` section.
 
-pub mod api;
 mod claims;
 pub mod config;
 pub mod endpoints;
@@ -39,7 +38,6 @@ pub mod notify;
 pub mod outbox;
 pub mod payload;
 pub mod schedule;
-pub mod sign;
 pub mod worker;
 
 pub use outbox::enqueue;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use psi_outbound::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use psi_outbound::header::RETRY_AFTER;
 use psi_outbound::{Bytes, OutboundClient};
 use tokio::sync::Mutex;
 use tokio::task::{self, JoinError, JoinSet};
@@ -26,13 +26,10 @@ use super::config::DeliveryConfig;
 use super::millis;
 use super::outbox;
 use super::schedule::parse_retry_after;
-use super::sign::{Credentials, Signers};
+use crate::calls::{self, CallError, Credentials, Keys};
 use crate::db::{Backend, Db, new_id, now_ms};
 use crate::domain::AuthScheme;
 use crate::http::AppState;
-
-/// How much of an answer an attempt keeps.
-const EXCERPT_BYTES: usize = 1024;
 /// The shortest idle wait, so a worker never spins.
 const MIN_IDLE: Duration = Duration::from_millis(5);
 
@@ -53,7 +50,7 @@ pub struct Worker {
     db: Db,
     outbound: OutboundClient,
     config: Arc<DeliveryConfig>,
-    signers: Arc<Signers>,
+    keys: Keys,
     /// The endpoint the last claim ended its turn with; the next claim starts after it. Held
     /// while claiming, so that the workers of a process claim one at a time and each sees the
     /// leases of the one before (the per-endpoint cap).
@@ -75,7 +72,7 @@ impl Worker {
             db: state.db.clone(),
             outbound: state.outbound.clone(),
             config: Arc::new(state.config.delivery.clone()),
-            signers: Arc::new(Signers::new(state.master_key.clone())),
+            keys: Keys::new(state),
             turn: Arc::default(),
         }
     }
@@ -199,18 +196,18 @@ impl Worker {
     }
 
     /// The keys that sign the delivery: the endpoint's, and the one a rotation replaced while its
-    /// overlap lasts. `Err(reason)` when the endpoint's key cannot sign.
+    /// overlap lasts. `Err` inside when the endpoint's key cannot sign (the attempt fails).
     async fn credentials(
         &self,
         claimed: &Claimed,
         now: i64,
-    ) -> anyhow::Result<Result<Credentials, String>> {
-        let current = match self.signers.get(&self.db, &claimed.key_id).await? {
+    ) -> anyhow::Result<Result<Credentials, CallError>> {
+        let current = match self.keys.by_id(&claimed.key_id).await? {
             Ok(signer) => signer,
             Err(reason) => return Ok(Err(reason)),
         };
         let previous = match (&claimed.previous_key_id, claimed.previous_until) {
-            (Some(id), Some(until)) if until > now => self.signers.get(&self.db, id).await?.ok(),
+            (Some(id), Some(until)) if until > now => self.keys.by_id(id).await?.ok(),
             _ => None,
         };
         Ok(Ok(Credentials {
@@ -220,54 +217,49 @@ impl Worker {
         }))
     }
 
-    /// One attempt: sign, call within the endpoint's timeout, read the answer. The lease is
-    /// renewed while the call runs, so the timeout does not depend on it.
-    async fn attempt(self, claimed: Claimed, credentials: Result<Credentials, String>) -> Outcome {
+    /// One attempt: signed, within the endpoint's timeout, its answer read. The lease is renewed
+    /// while the call runs, so the timeout does not depend on it.
+    async fn attempt(
+        self,
+        claimed: Claimed,
+        credentials: Result<Credentials, CallError>,
+    ) -> Outcome {
         let attempt_id = new_id();
-        let at = now_ms();
-        let started = Instant::now();
-        let body = Bytes::from(claimed.payload.clone());
-        let headers = match credentials {
-            Ok(credentials) => headers(credentials, &claimed, &attempt_id, &body).await,
-            Err(reason) => Err(reason),
+        let made = calls::send(
+            &self.outbound,
+            calls::Call {
+                url: &claimed.url,
+                body: Bytes::from(claimed.payload.clone()),
+                credentials,
+                issuer: &claimed.service_did,
+                call_id: &attempt_id,
+                message_id: &claimed.message_id,
+                headers: &[
+                    ("x-psi-message-id", &claimed.message_id),
+                    ("x-psi-event-type", &claimed.event_type),
+                ],
+                timeout: Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0)),
+            },
+        )
+        .await;
+        let retry_after = match made.result {
+            Err(CallError::Status(_)) => made
+                .headers
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| parse_retry_after(value, SystemTime::now())),
+            _ => None,
         };
-        let result = match headers {
-            Ok(headers) => {
-                let timeout = Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0));
-                self.outbound
-                    .post_json(&claimed.url, body, headers, Some(timeout))
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-            Err(reason) => Err(reason),
-        };
-        let mut outcome = Outcome {
+        Outcome {
+            error: made.error(),
             claimed,
             attempt_id,
-            at,
-            status: None,
-            duration_ms: 0,
-            response_excerpt: String::new(),
-            error: None,
-            retry_after: None,
-        };
-        match result {
-            Ok(response) => {
-                outcome.status = Some(response.status.as_u16());
-                outcome.response_excerpt = response.excerpt(EXCERPT_BYTES);
-                if !response.is_success() {
-                    outcome.error = Some(format!("it answered HTTP {}", response.status.as_u16()));
-                    outcome.retry_after = response
-                        .headers
-                        .get(RETRY_AFTER)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                }
-            }
-            Err(reason) => outcome.error = Some(reason),
+            at: made.at,
+            status: made.status,
+            duration_ms: made.duration_ms,
+            response_excerpt: made.excerpt,
+            retry_after,
         }
-        outcome.duration_ms = millis(started.elapsed());
-        outcome
     }
 
     /// Runs until `shutdown`. Claims whenever it has room: at once after a call finishes or a
@@ -339,41 +331,6 @@ impl Worker {
             }
         }
     }
-}
-
-/// The delivery's headers: authentication, message id and type. `Err(reason)` when it cannot be
-/// signed.
-async fn headers(
-    credentials: Credentials,
-    claimed: &Claimed,
-    attempt_id: &str,
-    body: &Bytes,
-) -> Result<HeaderMap, String> {
-    let (issuer, id, message_id, bytes) = (
-        claimed.service_did.clone(),
-        attempt_id.to_owned(),
-        claimed.message_id.clone(),
-        body.clone(),
-    );
-    let expensive = credentials.is_expensive();
-    let sign = move || credentials.headers(&issuer, &id, &message_id, &bytes);
-    let signed = if expensive {
-        // RSA takes milliseconds: off the async threads.
-        tokio::task::spawn_blocking(sign)
-            .await
-            .map_err(|e| format!("the signing task failed: {e}"))?
-    } else {
-        sign()
-    };
-    let mut headers = signed.map_err(|e| format!("the delivery cannot be signed: {e}"))?;
-    for (name, value) in [
-        ("x-psi-message-id", claimed.message_id.as_str()),
-        ("x-psi-event-type", claimed.event_type.as_str()),
-    ] {
-        let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
-        headers.insert(name, value);
-    }
-    Ok(headers)
 }
 
 /// Starts `[delivery] workers` workers (none: returns an empty set) and, on PostgreSQL, the

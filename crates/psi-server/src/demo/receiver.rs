@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 
 use crate::api::services::DEFAULT_KEY_NAME;
 use crate::credentials::Field;
-use crate::crypto::did::Did;
 use crate::db::interactions::NewInteraction;
 use crate::db::webhooks::NewWebhook;
 use crate::db::{self, interactions::NewRequiredCredential, now_ms};
@@ -33,6 +32,7 @@ use crate::domain::{AttributeType, AuthScheme, Description, Name, WebhookUrl};
 use crate::http::AppState;
 use crate::http::path::Path;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// Where the receiver listens, under the server's own address.
 const PATH: &str = "/demo/receiver/{serviceDid}";

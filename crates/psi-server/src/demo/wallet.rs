@@ -3,10 +3,10 @@
 
 use psi_link::{LinkKind, LinkRequest};
 
-use crate::crypto::did::Did;
 use crate::db;
 use crate::domain::{Attestation, AttributeType};
 use crate::http::AppState;
+use psi_link::Did;
 
 /// A date of birth for the walk-through: 1990-01-01, in seconds.
 const SAMPLE_DATE: &str = "631152000";

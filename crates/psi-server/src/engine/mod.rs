@@ -4,30 +4,25 @@
 //! [`run`] loads the interaction, records the event (`started`), verifies what the holder presents
 //! ([`present`]), asks credential-check webhooks, calls the interaction webhook ([`calls`], wire
 //! shapes in [`protocol`]) and acts on its reply ([`reply`]): issue, deny, wait or fail. The
-//! event settles in one transaction with everything it issued and revoked, so nothing is
-//! half-issued. No database connection is held while a webhook runs.
+//! event settles in one transaction with everything it issued and revoked
+//! ([`crate::event::settle`]), so nothing is half-issued. No database connection is held while a
+//! webhook runs.
 
 pub mod calls;
-mod journal;
 pub mod present;
 pub mod protocol;
 mod reply;
 
-use std::collections::HashMap;
-
 use crate::credentials::IssuedCredential;
-use crate::credentials::issue::{self, Signed};
-use crate::db::credential_definitions::CredentialDefinition;
-use crate::db::events::{CallKind, EventState, LogKind, NewEvent, Settlement, WebhookCall};
+use crate::db::events::{CallKind, EventState, LogKind, NewEvent, WebhookCall};
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::db::{self, new_id, now_ms};
-use crate::delivery::{self, notify::SettledEvent};
+use crate::event::settle::{self, Ending, EventRef, Handover};
+use crate::event::{Definitions, Error, Journal, check_active, instance_of, label};
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
-use journal::Journal;
-use present::{Prefilled, Presentation, Presented, label, verify_presentation};
+use present::{Prefilled, Presentation, Presented, verify_presentation};
 use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
 
 /// The version of the credential-check request (docs/protocol.md §4.2, `protocolVersion`).
@@ -102,25 +97,33 @@ impl From<anyhow::Error> for Stop {
     }
 }
 
-/// How an event settles when it does not fail.
-struct Settled {
-    state: EventState,
-    message: Option<String>,
-    batch: Vec<Signed>,
-    /// Credentials (`jti`) to revoke.
-    revoke: Vec<String>,
+/// A refusal comes from acting on the interaction webhook's reply: the event fails and nothing
+/// is issued.
+impl From<Error> for Stop {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Refused(reason) => Stop::Fail {
+                message: format!("the service's webhook issued an invalid credential: {reason}"),
+                detail: format!("the webhook's reply is refused, nothing is issued: {reason}"),
+            },
+            Error::Internal(error) => Stop::Internal(error),
+            other => Stop::fail(other.to_string()),
+        }
+    }
 }
 
-/// Runs one event to its end. Unknown interaction or instance: 404; paused: 409; a nonce used
-/// before: 403. Everything after the event is recorded is an outcome, `failed` included.
+/// Runs one event to its end. Unknown interaction or instance, paused interaction, a nonce used
+/// before: an error before anything is recorded. Everything after the event is recorded is an
+/// outcome, `failed` included, except psi's own failures ([`Error::Internal`]), which fail the
+/// event and are returned.
 pub async fn run(
     state: AppState,
     scope: ServiceScope,
     request: EventRequest,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, Error> {
     let interaction = db::interactions::get(&state.db, &scope, &request.action_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("interaction"))?;
+        .ok_or(Error::NotFound("interaction"))?;
     check_active(&interaction)?;
     let instance = instance_of(&interaction, request.instance_id.as_deref())?.clone();
     let definitions = db::credential_definitions::list(&state.db, &scope)
@@ -143,36 +146,6 @@ pub async fn run(
     event.settle(result, request.callback).await
 }
 
-/// The answer to a signed call whose nonce was seen before: 403.
-pub fn nonce_reused() -> ApiError {
-    ApiError::Forbidden(
-        "this request's nonce was used before: sign every request with a new nonce".into(),
-    )
-}
-
-/// A paused interaction cannot be started: 409.
-pub fn check_active(interaction: &Interaction) -> Result<(), ApiError> {
-    if interaction.active {
-        return Ok(());
-    }
-    Err(ApiError::Conflict(format!(
-        "interaction {:?} is paused: it cannot be started",
-        interaction.name
-    )))
-}
-
-/// The instance a request names, or the default one; 404 when there is no such instance.
-pub fn instance_of<'a>(
-    interaction: &'a Interaction,
-    id: Option<&str>,
-) -> Result<&'a Instance, ApiError> {
-    match id {
-        Some(id) => interaction.instances.iter().find(|i| i.id == id),
-        None => interaction.default_instance(),
-    }
-    .ok_or_else(|| ApiError::not_found("instance"))
-}
-
 /// One event while it runs.
 struct Event<'a> {
     state: &'a AppState,
@@ -181,14 +154,14 @@ struct Event<'a> {
     id: String,
     interaction: &'a Interaction,
     instance: &'a Instance,
-    definitions: &'a HashMap<String, CredentialDefinition>,
+    definitions: &'a Definitions,
     holder_did: &'a str,
     journal: Journal,
 }
 
 impl Event<'_> {
     /// Records the event and consumes the request's nonce, in one transaction.
-    async fn start(&mut self, request: &EventRequest) -> Result<(), ApiError> {
+    async fn start(&mut self, request: &EventRequest) -> Result<(), Error> {
         let now = now_ms();
         self.journal.log(
             LogKind::Started,
@@ -219,7 +192,7 @@ impl Event<'_> {
         )
         .await?;
         if !fresh {
-            return Err(nonce_reused());
+            return Err(Error::NonceReused);
         }
         let new = NewEvent {
             id: &self.id,
@@ -237,7 +210,7 @@ impl Event<'_> {
     }
 
     /// Verification, credential checks, the interaction webhook and its reply.
-    async fn execute(&mut self, request: &EventRequest) -> Result<Settled, Stop> {
+    async fn execute(&mut self, request: &EventRequest) -> Result<Ending, Stop> {
         let presentation = Presentation {
             required: &self.interaction.required,
             definitions: self.definitions,
@@ -370,16 +343,16 @@ impl Event<'_> {
 
     /// Without an interaction webhook nothing can be issued now: the event completes when the
     /// interaction issues nothing, and otherwise waits for the service to issue later.
-    fn without_webhook(&mut self) -> Settled {
+    fn without_webhook(&mut self) -> Ending {
         if self.interaction.issued.is_empty() {
-            return Settled {
+            return Ending {
                 state: EventState::Completed,
                 message: None,
                 batch: Vec::new(),
                 revoke: Vec::new(),
             };
         }
-        Settled {
+        Ending {
             state: EventState::Waiting,
             message: Some(reply::WAITING_MESSAGE.into()),
             batch: Vec::new(),
@@ -390,100 +363,54 @@ impl Event<'_> {
     /// Writes how the event ended, with what it issued and revoked, in one transaction.
     async fn settle(
         mut self,
-        result: Result<Settled, Stop>,
+        result: Result<Ending, Stop>,
         callback: Option<String>,
-    ) -> Result<Outcome, ApiError> {
-        let (settled, internal) = match result {
-            Ok(settled) => (settled, None),
+    ) -> Result<Outcome, Error> {
+        let (ending, internal) = match result {
+            Ok(ending) => (ending, None),
             Err(Stop::Fail { message, detail }) => {
                 self.journal.log(LogKind::Failed, detail);
-                (failed(message), None)
+                (Ending::failed(message), None)
             }
             Err(Stop::Internal(error)) => {
                 self.journal.log(LogKind::Failed, "psi failed internally");
                 (
-                    failed("psi could not complete the interaction".into()),
+                    Ending::failed("psi could not complete the interaction".into()),
                     Some(error),
                 )
             }
         };
-        let now = now_ms();
-        let mut tx = self.state.db.begin().await?;
-        issue::store(&mut tx, self.scope, &settled.batch, Some(&self.id), true).await?;
-        for signed in &settled.batch {
-            let credential = &signed.credential;
-            self.journal.log(
-                LogKind::Issued,
-                format!("issued {} as {}", credential.credential_id, credential.jti),
-            );
-        }
-        let mut revoked_now = Vec::new();
-        for jti in &settled.revoke {
-            let revoked = db::credentials::revoke(&mut *tx, self.scope, jti, now).await?;
-            if revoked {
-                revoked_now.push(jti.clone());
-            }
-            self.journal.log(
-                LogKind::Revoked,
-                if revoked {
-                    format!("revoked {jti}")
-                } else {
-                    format!("nothing to revoke: {jti} is unknown or already revoked")
-                },
-            );
-        }
-        match settled.state {
-            EventState::Completed => self.journal.log(LogKind::Completed, "completed"),
-            EventState::Waiting => self
-                .journal
-                .log(LogKind::Waiting, "waiting for the service to issue"),
-            EventState::Started | EventState::Failed => {}
-        }
-        let (first_seq, log) = self.journal.unwritten();
-        let settlement = Settlement {
-            state: settled.state,
-            message: settled.message.as_deref(),
-            first_seq,
-            log,
-            calls: self.journal.calls(),
-            now,
-        };
-        db::events::settle(&mut tx, self.scope, &self.id, &settlement).await?;
-        let notice = SettledEvent {
-            event_id: &self.id,
+        let event = EventRef {
+            id: &self.id,
             action_id: &self.interaction.id,
             instance_id: &self.instance.id,
             holder_did: self.holder_did,
-            state: settled.state,
-            message: settled.message.as_deref(),
-            issued: &settled.batch,
-            revoked: &revoked_now,
         };
-        delivery::notify::event_settled(&mut tx, self.scope, &notice).await?;
+        let mut tx = self.state.db.begin().await?;
+        settle::write(
+            &mut tx,
+            self.scope,
+            event,
+            &ending,
+            &mut self.journal,
+            Handover::Answer,
+        )
+        .await?;
         tx.commit().await?;
         if let Some(error) = internal {
-            return Err(ApiError::Internal(error.context("event failed")));
+            return Err(Error::Internal(error.context("event failed")));
         }
-        let succeeded = matches!(settled.state, EventState::Completed | EventState::Waiting);
+        let succeeded = matches!(ending.state, EventState::Completed | EventState::Waiting);
         Ok(Outcome {
             event_id: self.id,
-            state: settled.state,
-            message: settled.message,
-            issued: settled
+            state: ending.state,
+            message: ending.message,
+            issued: ending
                 .batch
                 .into_iter()
                 .map(|signed| signed.credential)
                 .collect(),
             callback: callback.filter(|_| succeeded),
         })
-    }
-}
-
-fn failed(message: String) -> Settled {
-    Settled {
-        state: EventState::Failed,
-        message: Some(message),
-        batch: Vec::new(),
-        revoke: Vec::new(),
     }
 }

@@ -17,6 +17,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::interactions::RequiredCredential;
 use crate::db::{self, Db};
 use crate::domain::Attestation;
+use crate::event::label;
 use crate::scope::ServiceScope;
 
 /// A credential the holder presents.
@@ -62,15 +63,6 @@ pub struct Presentation<'a> {
     pub presented: &'a [Presented],
     /// Unix milliseconds: the issue time of self-attested values.
     pub now: i64,
-}
-
-/// How a definition is named to the holder: its schema's name and its id.
-pub fn label(definition: &CredentialDefinition) -> String {
-    format!(
-        "{:?} ({})",
-        definition.schema.name,
-        definition.credential_id.as_str()
-    )
 }
 
 /// Verifies the presentation; the verified credentials are in the interaction's order.

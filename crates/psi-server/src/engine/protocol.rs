@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::credentials::Field;
 use crate::domain::Parameter;
+use crate::event::issue::{IssuedValues, RevokeRef};
 
 /// A credential as webhooks see it (`WebhookCredentialValues`).
 #[derive(Debug, Clone, Serialize)]
@@ -61,37 +62,6 @@ impl CheckReply {
     pub fn passed(&self) -> bool {
         self.ok == Value::Bool(true)
     }
-}
-
-/// A credential in a success reply's `issuedCredentials`. `utcIssuedAt`, `revoked` and other
-/// members that receivers echo are ignored: psi sets the issue time.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuedValues {
-    pub credential_id: String,
-    #[serde(default)]
-    pub schema_id: Option<String>,
-    /// Empty: issuing is denied (or postponed).
-    #[serde(default)]
-    pub fields: Vec<Field>,
-}
-
-/// An entry of `revokedCredentials`: a credential id (`jti`) as a string or `{jti}`, or a
-/// definition (`{credentialId, fields?}`) meaning the holder's credentials of it, only those with
-/// these values when `fields` is not empty.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RevokeRef {
-    Jti(String),
-    ById {
-        jti: String,
-    },
-    ByDefinition {
-        #[serde(rename = "credentialId")]
-        credential_id: String,
-        #[serde(default)]
-        fields: Vec<Field>,
-    },
 }
 
 /// What the interaction webhook answered.

@@ -22,11 +22,11 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::error::ApiError;
 use super::throttle::{self, Key};
-use crate::crypto::did::Did;
 use crate::crypto::random_bytes;
 use crate::db::{self, Db};
 use crate::inbound::auth::peer_address;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 const TOKEN_PREFIX: &str = "psi_";

@@ -1,5 +1,6 @@
-//! The HTTP layer: shared state, the router with its middleware, and the pieces every resource
-//! uses (errors, JSON, auth).
+//! The floor of the HTTP layer: shared state and the pieces every resource uses (errors, JSON,
+//! path and query extractors, auth and its throttle, health and metrics handlers). The router
+//! that assembles the resources stands on top, in [`crate::router`].
 
 pub mod auth;
 pub mod error;
@@ -11,30 +12,11 @@ pub mod query;
 pub mod throttle;
 
 use std::sync::Arc;
-use std::time::Duration;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
-use axum::http::{HeaderValue, StatusCode, Uri};
-use axum::middleware::Next;
-use axum::middleware::from_fn_with_state;
-use axum::response::Response;
-use axum::routing::get;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use utoipa::openapi::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::db::Db;
-use crate::public::cache;
 use auth::AdminCredential;
-use error::ApiError;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -45,107 +27,10 @@ pub struct AppState {
     /// Base URL clients reach this server under, without a trailing slash.
     pub public_url: Arc<str>,
     pub config: Arc<Config>,
-    /// Recent answers of the public reads ([`crate::public::cache`]).
-    pub public_cache: Arc<crate::public::cache::PublicCache>,
     /// The guarded client every outbound call (webhooks) goes through, under `config.outbound`.
     pub outbound: psi_outbound::OutboundClient,
     /// Webhook signers and service DID keys, unsealed once.
     pub opened_keys: crate::crypto::opened::OpenedKeys,
     /// Recent failed authentications, by client address and token prefix.
     pub auth_throttle: Arc<throttle::AuthThrottle>,
-}
-
-/// Every documented route: operations endpoints and the management API.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(<crate::api::ApiDoc as utoipa::OpenApi>::openapi())
-        .routes(routes!(health::healthz))
-        .routes(routes!(health::readyz))
-        .routes(routes!(metrics::render))
-        .merge(crate::api::routes())
-        .merge(crate::delivery::api::routes())
-        .merge(crate::public::routes())
-        .merge(crate::wallet::routes())
-        .merge(crate::inbound::routes())
-}
-
-/// The OpenAPI document of [`routes`].
-pub fn openapi() -> OpenApi {
-    routes().split_for_parts().1
-}
-
-/// The application: routes, the OpenAPI document, fallbacks and middleware.
-pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = routes().split_for_parts();
-    let openapi = Arc::new(openapi);
-    let config = Arc::clone(&state.config);
-    let routes = if config.demo {
-        routes.merge(crate::demo::receiver::routes())
-    } else {
-        routes
-    };
-    routes
-        .route(
-            "/api/openapi.json",
-            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
-        )
-        .merge(crate::pages::routes(&config.pages))
-        .fallback(
-            |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
-        )
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // One `layer` call: each call wraps (and boxes) every route once more, which every
-        // request then pays for. Outermost first; the public cache answers its hits before the
-        // request id, tracing and metrics (it counts them itself), as a cache in front would.
-        .layer(
-            ServiceBuilder::new()
-                .layer(crate::public::cors())
-                .layer(axum::middleware::from_fn(private_answers))
-                .layer(from_fn_with_state(state.public_cache.clone(), cache::layer))
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    Duration::from_secs(config.request_timeout_secs),
-                ))
-                .layer(DefaultBodyLimit::max(config.max_body_bytes))
-                .layer(axum::middleware::from_fn(metrics::track)),
-        )
-        .with_state(state)
-}
-
-/// Answers of the management and wallet APIs are stored by no cache (secrets are shown once, and
-/// every answer is the caller's own) and never read by a browser as another content type. The
-/// public reads keep their own caching.
-async fn private_answers(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let private = ["/api/v1/", "/wallet/v1/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix));
-    let mut response = next.run(request).await;
-    if private {
-        let headers = response.headers_mut();
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    }
-    response
-}
-
-/// The span of one request: method, path (never the query, which may carry tokens) and id.
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = crate::public::source::redact_path(request.uri().path()),
-        request_id,
-    )
 }

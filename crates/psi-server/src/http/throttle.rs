@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// Counter of failed authentications (a token that is not valid).
 pub const FAILURES: &str = "psi_auth_failures_total";

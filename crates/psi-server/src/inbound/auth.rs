@@ -32,7 +32,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::inbound::OnceKind;
 use crate::db::keys::KeyKind;
 use crate::db::{self, now_ms};
-use crate::engine::present::label;
+use crate::event::label;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, parse_duration};
+use crate::config::error::{ConfigError, parse_duration};
 
 /// Longest `token_exp_horizon`: under the 24 hours answers are kept, so a token bound to its body
 /// by `body_sha3_256` (without `jti`) dies before its answer is forgotten.

@@ -17,8 +17,9 @@
 //!    address within their `source_ip_prefixes` (403);
 //! 6. a repeated call gets the stored answer ([`idempotency`]); any other call's `jti` or
 //!    `webhook-id` is accepted once (403 when used before);
-//! 7. the credentials checked and signed ([`issue`]; 422), then everything written in one
-//!    transaction ([`apply`]).
+//! 7. the credentials checked and signed as the engine issues them ([`crate::event::issue`];
+//!    422), then everything written in one transaction ([`apply`], with
+//!    [`crate::event::settle`]).
 //!
 //! Answers are `{ok: true, eventId, issued?, revoked?}`, refusals `{ok: false, error: {code,
 //! message}}`. Credentials issued here wait in the holder's inbox (`POST /wallet/v1/services/
@@ -29,7 +30,6 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod idempotency;
-pub mod issue;
 pub mod target;
 pub mod wire;
 
@@ -49,15 +49,15 @@ use utoipa_axum::routes;
 use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::events::{EventState, LogKind};
 use crate::db::{self, Db, now_ms};
+use crate::event::settle::Ending;
+use crate::event::{Definitions, Journal, issue};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::public::{BACKEND_BASE, DASHBOARD_BASE, PublicService};
 use crate::scope::ServiceScope;
-use apply::Change;
 use auth::{Caller, Need};
 use error::Refusal;
 use idempotency::{Answer, Idempotency};
-use issue::{Definitions, entry_now};
 use target::Target;
 use wire::{CredentialsIssued, IssuingFailed, Reply, Routing};
 
@@ -179,7 +179,8 @@ async fn spawned(task: JoinHandle<Result<Answer, ApiError>>) -> Result<Answer, A
 async fn issued(state: AppState, received: Received) -> Result<Answer, ApiError> {
     let call: Call<CredentialsIssued> = received.into_call(&state, "credentials-issued").await?;
     let target = target::resolve(&state.db, &call.scope, call.body.as_ref()).await?;
-    let mut log = vec![entry_now(
+    let mut journal = Journal::default();
+    journal.log(
         LogKind::CredentialsReceived,
         format!(
             "the service issued {} credential(s) later (key {:?}{})",
@@ -190,16 +191,17 @@ async fn issued(state: AppState, received: Received) -> Result<Answer, ApiError>
                 .map(|at| format!(", issued at {at} ms"))
                 .unwrap_or_default()
         ),
-    )];
+    );
     let interaction = target.interaction();
-    let own = issue::issued_definitions(interaction, &call.definitions, &call.body.credentials)?;
+    let own = issue::issued_definitions(interaction, &call.definitions, &call.body.credentials)
+        .map_err(crate::event::Error::from)?;
     let revocations = issue::revocations(
         &state,
         &call.scope,
         &call.definitions,
         target.holder_did(),
         &call.body.revoked_credentials,
-        &mut log,
+        &mut journal,
     )
     .await?;
     let mut acted_on: Vec<&CredentialDefinition> = own.clone();
@@ -227,23 +229,24 @@ async fn issued(state: AppState, received: Received) -> Result<Answer, ApiError>
         target.holder_did(),
         &call.body.credentials,
         &own,
-        &mut log,
+        &mut journal,
     )
     .await?;
-    let message = (!signing.declined.is_empty()).then(|| {
-        format!(
-            "the service declined to issue {}",
-            signing.declined.join(", ")
-        )
-    });
-    let change = Change {
+    let ending = Ending {
         state: EventState::Completed,
-        message,
+        message: signing.declined_message(),
         batch: signing.batch,
         revoke: revocations.into_iter().map(|r| r.jti).collect(),
-        log,
     };
-    apply::commit(&state, &call.scope, &target, change, &call.idempotency).await
+    apply::commit(
+        &state,
+        &call.scope,
+        &target,
+        ending,
+        journal,
+        &call.idempotency,
+    )
+    .await
 }
 
 async fn issuing_failed(state: AppState, received: Received) -> Result<Answer, ApiError> {
@@ -263,26 +266,27 @@ async fn issuing_failed(state: AppState, received: Received) -> Result<Answer, A
     let message = non_empty(&body.subscriber_erorr_message)
         .or_else(|| non_empty(&body.error_message))
         .unwrap_or_else(|| DEFAULT_FAILURE.to_owned());
-    let mut log = Vec::new();
+    let mut journal = Journal::default();
     if let Some(line) = body.integration_output.as_ref().and_then(|o| o.log_line()) {
-        log.push(entry_now(LogKind::IntegrationOutput, line));
+        journal.log(LogKind::IntegrationOutput, line);
     }
-    log.push(entry_now(
+    journal.log(
         LogKind::Failed,
         format!(
             "the service reported that issuing failed (key {:?}): {}",
             call.caller.key,
             non_empty(&body.error_message).unwrap_or_else(|| message.clone())
         ),
-    ));
-    let change = Change {
-        state: EventState::Failed,
-        message: Some(message),
-        batch: Vec::new(),
-        revoke: Vec::new(),
-        log,
-    };
-    apply::commit(&state, &call.scope, &target, change, &call.idempotency).await
+    );
+    apply::commit(
+        &state,
+        &call.scope,
+        &target,
+        Ending::failed(message),
+        journal,
+        &call.idempotency,
+    )
+    .await
 }
 
 /// The definitions the target's interaction issues.

@@ -9,7 +9,7 @@ use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::db::{self, Db};
 use crate::domain::{Medium, Parameter};
-use crate::engine::check_active;
+use crate::event::check_active;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::Parameter;
-use crate::engine::protocol::{IssuedValues, RevokeRef};
+use crate::event::issue::{IssuedValues, RevokeRef};
 
 /// Where both calls go: the service, and the waiting event or the push interaction with its
 /// holder. Older senders name the event `actionEventId`.

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// The `[pages]` section, validated.
 #[derive(Debug, Clone, Default)]

@@ -13,11 +13,11 @@ use psi_link::{Decoder, LinkError, LinkKind, LinkRequest, LinkTarget};
 use super::problem::{Problem, capitalise};
 use super::qr::inline_svg;
 use super::render::{LAYOUT, Layout, html};
-use crate::crypto::did::Did;
 use crate::db;
 use crate::domain::Parameter;
 use crate::http::AppState;
 use crate::http::path::Path;
+use psi_link::Did;
 
 #[derive(Debug, Template)]
 #[template(path = "landing.html")]

@@ -25,7 +25,6 @@ use super::qr::inline_svg;
 use super::render::{LAYOUT, Layout, html};
 use super::session::{self, Session};
 use crate::api::links::{LinkChoices, Prefill, prepare};
-use crate::crypto::did::Did;
 use crate::db;
 use crate::domain::Parameter;
 use crate::http::AppState;
@@ -34,6 +33,7 @@ use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::public::PublicService;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// The query string of the page and of `link.json`. Other parameters (say `utm_source`) are
 /// ignored: pages are linked from anywhere.

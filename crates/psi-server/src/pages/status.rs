@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::session::Session;
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::path::Path;
@@ -48,21 +48,15 @@ impl Status {
 
 /// The latest event of the session, as a page shows it.
 pub async fn latest(db: &Db, scope: &ServiceScope, session: &Session) -> sqlx::Result<Status> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "SELECT state, message FROM events WHERE service_id = $1 AND session = $2 \
-         ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(scope.service_id())
-    .bind(session.as_str())
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(match row {
-        Some((state, message)) => Status { state, message },
-        None => Status {
-            state: "waiting_for_holder".into(),
-            message: None,
+    Ok(
+        match db::events::latest_of_session(db, scope, session.as_str()).await? {
+            Some((state, message)) => Status { state, message },
+            None => Status {
+                state: "waiting_for_holder".into(),
+                message: None,
+            },
         },
-    })
+    )
 }
 
 /// The stream.

@@ -6,10 +6,10 @@
 //! answers alike. These reads are the hot paths web pages hit; a cached answer costs no database
 //! query.
 //!
-//! Freshness: every successful management write that can change a public read (schemas,
-//! credential definitions, interactions, instances, keys) makes all cached answers stale at once
-//! ([`layer`]), so this process never serves an answer older than its last write.
-//! Writes through another process on the same PostgreSQL database show after at most [`TTL`].
+//! Freshness: an answer is kept with the version of the data it was made from
+//! ([`crate::db::PublicVersion`]), which every write to that data through `db` advances, so this
+//! process never serves an answer older than its last write. Writes through another process on
+//! the same PostgreSQL database show after at most [`TTL`].
 //!
 //! A hit is answered around the request-id, tracing and metrics layers (only CORS is outside
 //! it), the way a cache in front of the server would answer it: no `x-request-id`, no request log
@@ -17,7 +17,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -30,6 +29,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use sha2::{Digest, Sha256};
+
+use crate::db::PublicVersion;
 
 /// What caches may do with a public read: anyone may keep it a minute, then revalidate with the
 /// `ETag` (pausing an interaction shows within that minute).
@@ -83,38 +84,32 @@ pub fn accepts_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Recent public answers, and the generation of the data they were made from.
+/// Recent public answers, each with the version of the data it was made from.
 pub struct PublicCache {
     answers: quick_cache::sync::Cache<String, Arc<Cached>, AnswerWeight>,
-    generation: AtomicU64,
+    version: PublicVersion,
 }
 
 impl std::fmt::Debug for PublicCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PublicCache")
             .field("answers", &self.answers.len())
-            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .field("version", &self.version.current())
             .finish()
     }
 }
 
-impl Default for PublicCache {
-    fn default() -> Self {
+impl PublicCache {
+    /// An empty cache of answers made from data at `version`.
+    pub fn new(version: PublicVersion) -> Self {
         PublicCache {
             answers: quick_cache::sync::Cache::with_weighter(
                 ESTIMATED_ANSWERS,
                 CAPACITY_BYTES,
                 AnswerWeight,
             ),
-            generation: AtomicU64::new(0),
+            version,
         }
-    }
-}
-
-impl PublicCache {
-    /// Makes every cached answer stale (after a write that may change public reads).
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     fn fresh(&self, key: &str, generation: u64) -> Option<Arc<Cached>> {
@@ -167,10 +162,9 @@ impl Cached {
     }
 }
 
-/// Middleware around every route (its state is `AppState::public_cache` alone, one reference
-/// count per request): serves the public reads (GET and HEAD under the public base paths, except
-/// the one-time `/r/...`) from the cache, and makes cached answers stale after a successful write
-/// to a resource public reads show.
+/// Middleware around every route (its state is the cache alone, one reference count per
+/// request): serves the public reads (GET and HEAD under the public base paths, except the
+/// one-time `/r/...`) from the cache.
 pub async fn layer(
     State(cache): State<Arc<PublicCache>>,
     request: Request,
@@ -180,14 +174,6 @@ pub async fn layer(
     match *request.method() {
         Method::GET | Method::HEAD if super::is_public(path) && !path.starts_with("/r/") => {
             serve(&cache, request, next).await
-        }
-        Method::GET | Method::HEAD | Method::OPTIONS => next.run(request).await,
-        _ if changes_public_reads(path) => {
-            let response = next.run(request).await;
-            if response.status().is_success() {
-                cache.invalidate();
-            }
-            response
         }
         _ => next.run(request).await,
     }
@@ -204,7 +190,7 @@ async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Respons
         path.into()
     };
     // Read before the data is, so a write during this request leaves the answer stale.
-    let generation = cache.generation.load(Ordering::Acquire);
+    let generation = cache.version.current();
     if let Some(cached) = cache.fresh(&key, generation) {
         metrics::counter!(HITS).increment(1);
         return cached.respond(request.headers());
@@ -241,22 +227,6 @@ async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Respons
         request_headers.insert(IF_NONE_MATCH, conditions);
     }
     cached.respond(&request_headers)
-}
-
-/// `/api/v1/services/{did}/{schemas|credential-definitions|interactions|keys}/...`, except links
-/// (storing a sourceURL request changes no public read).
-fn changes_public_reads(path: &str) -> bool {
-    let mut segments = path.split('/').skip(1);
-    let under_service = segments.next() == Some("api")
-        && segments.next() == Some("v1")
-        && segments.next() == Some("services")
-        && segments.next().is_some();
-    under_service
-        && matches!(
-            segments.next(),
-            Some("schemas" | "credential-definitions" | "interactions" | "keys")
-        )
-        && !segments.any(|segment| segment == "link")
 }
 
 #[cfg(test)]
@@ -316,12 +286,11 @@ mod tests {
     }
 
     #[test]
-    fn answers_go_stale_on_invalidation_and_with_age() {
-        let cache = PublicCache::default();
+    fn answers_go_stale_with_a_newer_version_and_with_age() {
+        let cache = PublicCache::new(PublicVersion::default());
         cache.answers.insert("/a".into(), Arc::new(cached(b"[]")));
         assert!(cache.fresh("/a", 0).is_some());
-        cache.invalidate();
-        assert!(cache.fresh("/a", 1).is_none(), "made before the write");
+        assert!(cache.fresh("/a", 1).is_none(), "made before a write");
         let mut old = cached(b"[]");
         old.generation = 1;
         old.stored = Instant::now() - TTL;
@@ -331,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_cache_holds_a_bounded_number_of_bytes_whatever_the_paths() {
-        let cache = PublicCache::default();
+        let cache = PublicCache::new(PublicVersion::default());
         let body = Bytes::from(vec![b'x'; MAX_CACHED_BODY]);
         for n in 0..200 {
             let mut answer = cached(b"[]");
@@ -344,27 +313,6 @@ mod tests {
             cache.answers.weight()
         );
         assert!(cache.answers.len() < 200);
-    }
-
-    #[test]
-    fn only_management_writes_to_public_resources_invalidate() {
-        for path in [
-            "/api/v1/services/D/schemas",
-            "/api/v1/services/D/credential-definitions/x",
-            "/api/v1/services/D/interactions/i/instances/n",
-            "/api/v1/services/D/keys/default",
-        ] {
-            assert!(changes_public_reads(path), "{path}");
-        }
-        for path in [
-            "/api/v1/services",
-            "/api/v1/services/D/tokens",
-            "/api/v1/services/D/interactions/i/link/source",
-            "/service-backend/v1/service/D/webhook-accept/credentials-issued",
-            "/r/x",
-        ] {
-            assert!(!changes_public_reads(path), "{path}");
-        }
     }
 
     #[test]

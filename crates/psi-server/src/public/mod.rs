@@ -26,11 +26,11 @@ use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::crypto::did::Did;
 use crate::db;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
+use psi_link::Did;
 
 /// The documented base path of per-service public reads.
 pub const DASHBOARD_BASE: &str = "/service-dashboard-backend/service/{serviceDid}";

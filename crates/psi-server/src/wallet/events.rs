@@ -11,6 +11,7 @@ use crate::db::events::EventState;
 use crate::db::{self, now_ms};
 use crate::engine::present::{Prefilled, Presented};
 use crate::engine::{self, EventRequest};
+use crate::event;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
@@ -188,7 +189,7 @@ pub async fn inbox(
     )
     .await?;
     if !fresh {
-        return Err(engine::nonce_reused());
+        return Err(event::Error::NonceReused.into());
     }
     let (credentials, revoked) =
         db::credentials::collect_inbox(&mut tx, &scope, &signed.holder.did, now).await?;

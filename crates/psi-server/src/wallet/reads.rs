@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::db::credential_definitions::CredentialDefinition;
 use crate::domain::{Attestation, AttributeJson, Parameter};
-use crate::engine;
+use crate::event;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
@@ -166,8 +166,8 @@ pub async fn interaction(
     let interaction = db::interactions::get(&state.db, &scope, &action_id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
-    engine::check_active(&interaction)?;
-    let instance = engine::instance_of(&interaction, query.instance.as_deref())?;
+    event::check_active(&interaction)?;
+    let instance = event::instance_of(&interaction, query.instance.as_deref())?;
     let service = db::services::get(&state.db, &scope).await?;
     let definitions = db::credential_definitions::list(&state.db, &scope).await?;
     let definition = |id: &str| {

@@ -16,6 +16,7 @@ mod inbound;
 mod instances;
 mod interactions;
 mod keys;
+mod layers;
 mod links;
 mod model;
 mod notifications;

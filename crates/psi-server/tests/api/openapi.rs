@@ -8,7 +8,7 @@ backend_tests!(the_server_serves_its_openapi_document,);
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
 
 fn generated() -> String {
-    let mut text = serde_json::to_string_pretty(&psi_server::http::openapi()).unwrap();
+    let mut text = serde_json::to_string_pretty(&psi_server::router::openapi()).unwrap();
     text.push('\n');
     text
 }
@@ -38,7 +38,7 @@ async fn the_server_serves_its_openapi_document(backend: Backend) {
     let served = expect_json(response, StatusCode::OK).await;
     assert_eq!(
         served,
-        serde_json::to_value(psi_server::http::openapi()).unwrap()
+        serde_json::to_value(psi_server::router::openapi()).unwrap()
     );
     for path in [
         "/api/v1/services",

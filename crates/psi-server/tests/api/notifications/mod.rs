@@ -107,7 +107,7 @@ impl TestApp {
 
     /// The tenant scope of the service `did`, for calling the library directly.
     pub async fn scope(&self, did: &str) -> psi_server::scope::ServiceScope {
-        let did: psi_server::crypto::did::Did = did.parse().expect("a DID");
+        let did: psi_link::Did = did.parse().expect("a DID");
         psi_server::db::services::scope_for_did(&self.app.state().db, &did)
             .await
             .expect("the database answers")

@@ -1,4 +1,4 @@
-//! The management API of notifications: endpoints (with enabling, key rotation, tests and
+//! The management API of notifications (the durable outbox of `delivery`): endpoints (with enabling, key rotation, tests and
 //! replays), messages with their deliveries, and attempts.
 
 pub mod endpoints;

@@ -1,5 +1,5 @@
-//! Signing webhook calls and deliveries (docs/protocol.md §4, Standard Webhooks), with the key overlap of
-//! a rotation. The engine's webhooks sign through [`Credentials`] too, without an overlap.
+//! The authentication headers of a call (docs/protocol.md §4, Standard Webhooks), with the key
+//! overlap of a rotation (deliveries; the engine's webhooks have no overlap).
 //!
 //! - `signature` auth: `X-Body-Signature` with the endpoint's key; during a rotation's overlap
 //!   also `X-Body-Signature-Previous` with the key it replaced, so a receiver that still has only
@@ -14,96 +14,22 @@
 //!
 //! A replaced key that cannot sign with the current scheme (a rotation that also changed the
 //! scheme) adds nothing.
-//!
-//! Keys never change under an id, so opened keys are cached by id for the life of the process.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use anyhow::Context;
 use psi_outbound::header::{HeaderMap, HeaderName, HeaderValue};
 use psi_webhook::{
-    Algorithm, Claims, PrivateKey, SharedSecret, Signer, UnixTime, WEBHOOK_ID_HEADER,
-    WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+    Algorithm, Claims, Signer, UnixTime, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_TIMESTAMP_HEADER,
 };
 
-use crate::crypto::MasterKey;
-use crate::db::Db;
-use crate::db::keys::KeyKind;
 use crate::domain::AuthScheme;
 
 /// The header carrying the previous key's signature during a rotation's overlap.
 pub const PREVIOUS_SIGNATURE_HEADER: &str = "X-Body-Signature-Previous";
 
-/// Opened keys are dropped wholesale past this many (keys deleted long ago leave entries).
-const MAX_CACHED: usize = 4096;
-
-/// The keys that sign deliveries, opened once.
-#[derive(Debug)]
-pub(crate) struct Signers {
-    master_key: MasterKey,
-    cache: Mutex<HashMap<String, Arc<Signer>>>,
-}
-
-impl Signers {
-    pub(crate) fn new(master_key: MasterKey) -> Self {
-        Signers {
-            master_key,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The signer of key `id`. `Ok(Err(reason))` when the key cannot sign (a third party's
-    /// public key): that fails the attempt, not the worker.
-    pub(crate) async fn get(
-        &self,
-        db: &Db,
-        id: &str,
-    ) -> anyhow::Result<Result<Arc<Signer>, String>> {
-        if let Some(signer) = self.lock().get(id) {
-            return Ok(Ok(Arc::clone(signer)));
-        }
-        let row: Option<(String, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT kind, secret_sealed FROM keys WHERE id = $1")
-                .bind(id)
-                .fetch_optional(db.pool())
-                .await?;
-        let Some((kind, Some(sealed))) = row else {
-            return Ok(Err(
-                "its key cannot sign: it is a third party's public key".into()
-            ));
-        };
-        let secret = self
-            .master_key
-            .open(id.as_bytes(), &sealed)
-            .context("a sealed delivery key")?;
-        let text = std::str::from_utf8(&secret).context("a sealed delivery key is not text")?;
-        let signer = match kind.as_str() {
-            k if k == KeyKind::ShaSecret.as_str() => {
-                SharedSecret::from_base64(text).map(Signer::shared_secret)
-            }
-            _ => PrivateKey::from_pem(text).map(Signer::rsa),
-        }
-        .context("a stored delivery key does not parse")?;
-        let signer = Arc::new(signer);
-        let mut cache = self.lock();
-        if cache.len() >= MAX_CACHED {
-            cache.clear();
-        }
-        cache.insert(id.to_owned(), Arc::clone(&signer));
-        Ok(Ok(signer))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Signer>>> {
-        // A panic while holding the lock leaves a usable map: entries are whole or absent.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// What authenticates one attempt.
-pub(crate) struct Credentials {
+/// What authenticates one call.
+pub struct Credentials {
     pub current: Arc<Signer>,
     /// The key a rotation replaced, while its overlap lasts.
     pub previous: Option<Arc<Signer>>,
@@ -112,7 +38,7 @@ pub(crate) struct Credentials {
 
 impl Credentials {
     /// Whether signing is slow enough (RSA, about 2 ms) to keep off the async threads.
-    pub(crate) fn is_expensive(&self) -> bool {
+    pub fn is_expensive(&self) -> bool {
         std::iter::once(&self.current)
             .chain(&self.previous)
             .any(|signer| signer.algorithm() == Algorithm::Rs256)
@@ -121,7 +47,7 @@ impl Credentials {
     /// The authentication headers for `body` (see the module documentation): `issuer` is the
     /// service's DID, `call_id` names this one call (a token's `jti`), `message_id` the message
     /// on every retry (`webhook-id`). `Err`: why it cannot be signed.
-    pub(crate) fn headers(
+    pub fn headers(
         &self,
         issuer: &str,
         call_id: &str,
@@ -174,7 +100,7 @@ impl Credentials {
     }
 }
 
-fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
+pub(super) fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String> {
     let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
     let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
     headers.insert(name, value);
@@ -184,7 +110,9 @@ fn insert(headers: &mut HeaderMap, name: &str, value: &str) -> Result<(), String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use psi_webhook::{DEFAULT_TOLERANCE, Validation, Verifier, WebhookHeaders};
+    use psi_webhook::{
+        DEFAULT_TOLERANCE, PrivateKey, SharedSecret, Validation, Verifier, WebhookHeaders,
+    };
 
     fn credentials(auth: AuthScheme, previous: bool) -> (Credentials, PrivateKey, PrivateKey) {
         let new = PrivateKey::generate().unwrap();

@@ -5,6 +5,8 @@
 //! named by `PSI_<KEY>_FILE`) → command-line flags. Loading validates every value, and an error
 //! names the key that is wrong. Secrets are [`SecretString`]s: their `Debug` is redacted.
 
+pub mod error;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -15,11 +17,13 @@ use psi_outbound::OutboundPolicy;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub use error::{ConfigError, parse_duration};
+
 use crate::crypto::MasterKey;
 use crate::db::Backend;
 
 /// The embedded defaults, also the documentation of every key.
-pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config.default.toml");
 
 /// Keys read from `PSI_<KEY>` environment variables whose values figment parses (numbers, ...).
 const TYPED_ENV_KEYS: &[&str] = &[
@@ -141,27 +145,6 @@ pub struct Overrides {
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_format: Option<LogFormat>,
-}
-
-/// Why a configuration could not be loaded. Every variant names the key or variable at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A value is not acceptable, or has the wrong type, or the key is unknown.
-    #[error("configuration key `{key}`: {message}")]
-    Invalid { key: String, message: String },
-    /// The configuration file given does not exist.
-    #[error("configuration file {0} does not exist")]
-    MissingFile(PathBuf),
-    /// A `PSI_<KEY>_FILE` could not be read.
-    #[error("cannot read {var} ({path}): {source}")]
-    SecretFile {
-        var: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// Both `PSI_<KEY>` and `PSI_<KEY>_FILE` are set.
-    #[error("both {var} and {var}_FILE are set: use one")]
-    Ambiguous { var: String },
 }
 
 /// The layers as read, before validation.
@@ -337,14 +320,6 @@ fn string_from_env(key: &str) -> Result<Option<String>, ConfigError> {
         source,
     })?;
     Ok(Some(content.trim_end_matches(['\r', '\n']).to_owned()))
-}
-
-/// A duration written like `"250ms"`, `"5s"`, `"30m"`, `"10h"` or `"5d"`, for the key `key`.
-pub(crate) fn parse_duration(key: &str, text: &str) -> Result<std::time::Duration, ConfigError> {
-    humantime::parse_duration(text.trim()).map_err(|e| ConfigError::Invalid {
-        key: key.to_owned(),
-        message: format!("{text:?} is not a duration like \"5s\": {e}"),
-    })
 }
 
 /// The first error, named by its key in configuration-file form, with the layer it came from.

@@ -1,5 +1,5 @@
 //! What an event writes about itself: its log and webhook calls, kept in memory while it runs and
-//! written when it starts and when it settles.
+//! written when it starts and when it settles ([`super::settle`]).
 
 use crate::db::events::{LogEntry, LogKind, WebhookCall};
 use crate::db::now_ms;
@@ -8,8 +8,10 @@ use crate::db::now_ms;
 #[derive(Debug, Default)]
 pub struct Journal {
     entries: Vec<LogEntry>,
-    /// How many entries are already stored.
+    /// How many of `entries` are already stored.
     written: usize,
+    /// How many entries earlier steps of the event stored before this journal's first.
+    before: usize,
     calls: Vec<WebhookCall>,
 }
 
@@ -28,9 +30,15 @@ impl Journal {
         self.calls.push(call);
     }
 
+    /// Continues the log of an event that already has `stored` entries (a waiting event that a
+    /// later call settles).
+    pub fn follow(&mut self, stored: usize) {
+        self.before = stored;
+    }
+
     /// Entries not stored yet, with the sequence number of the first.
     pub fn unwritten(&self) -> (usize, &[LogEntry]) {
-        (self.written, &self.entries[self.written..])
+        (self.before + self.written, &self.entries[self.written..])
     }
 
     /// Marks every entry as stored.

@@ -1,0 +1,121 @@
+//! Settling an event, in the caller's transaction: the credentials it issued are stored (for the
+//! wallet's answer, or its inbox), revocations take effect, the journal and the event's end are
+//! written, and the service's notifications are enqueued, so an event is settled whole or not
+//! at all. The engine settles the events a holder runs; inbound calls settle waiting events and
+//! pushes.
+
+use sqlx::{Any, Transaction};
+
+use super::Journal;
+use crate::credentials::issue::{self, Signed};
+use crate::db::events::{EventState, LogKind, Settlement};
+use crate::db::{self, now_ms};
+use crate::delivery::notify::{self, SettledEvent};
+use crate::scope::ServiceScope;
+
+/// How an event ends.
+#[derive(Debug)]
+pub struct Ending {
+    pub state: EventState,
+    /// For the holder: why it failed, what was declined, that issuing comes later.
+    pub message: Option<String>,
+    pub batch: Vec<Signed>,
+    /// Credentials (`jti`) to revoke.
+    pub revoke: Vec<String>,
+}
+
+impl Ending {
+    /// A failure, telling the holder `message`.
+    pub fn failed(message: String) -> Self {
+        Ending {
+            state: EventState::Failed,
+            message: Some(message),
+            batch: Vec::new(),
+            revoke: Vec::new(),
+        }
+    }
+}
+
+/// The event that settles.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    /// `actionEventId`.
+    pub id: &'a str,
+    pub action_id: &'a str,
+    pub instance_id: &'a str,
+    pub holder_did: &'a str,
+}
+
+/// Where the issued credentials go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// In the answer to the wallet's request, now.
+    Answer,
+    /// In the holder's inbox, until `psi wallet sync` collects them.
+    Inbox,
+}
+
+/// Writes `ending` in `tx`, with the journal's unwritten entries and calls; returns the
+/// credentials (`jti`) revoked now (those already revoked are logged, not notified).
+pub async fn write(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event: EventRef<'_>,
+    ending: &Ending,
+    journal: &mut Journal,
+    handover: Handover,
+) -> sqlx::Result<Vec<String>> {
+    let now = now_ms();
+    let collected = handover == Handover::Answer;
+    issue::store(tx, scope, &ending.batch, Some(event.id), collected).await?;
+    for signed in &ending.batch {
+        let credential = &signed.credential;
+        journal.log(
+            LogKind::Issued,
+            format!("issued {} as {}", credential.credential_id, credential.jti),
+        );
+    }
+    let mut revoked = Vec::new();
+    for jti in &ending.revoke {
+        let done = db::credentials::revoke(&mut **tx, scope, jti, now).await?;
+        journal.log(
+            LogKind::Revoked,
+            if done {
+                format!("revoked {jti}")
+            } else {
+                format!("nothing to revoke: {jti} is already revoked")
+            },
+        );
+        if done {
+            revoked.push(jti.clone());
+        }
+    }
+    match ending.state {
+        EventState::Completed => journal.log(LogKind::Completed, "completed"),
+        EventState::Waiting => journal.log(LogKind::Waiting, "waiting for the service to issue"),
+        EventState::Started | EventState::Failed => {}
+    }
+    let (first_seq, log) = journal.unwritten();
+    let settlement = Settlement {
+        state: ending.state,
+        message: ending.message.as_deref(),
+        first_seq,
+        log,
+        calls: journal.calls(),
+        now,
+    };
+    db::events::settle(tx, scope, event.id, &settlement).await?;
+    let notice = SettledEvent {
+        event_id: event.id,
+        action_id: event.action_id,
+        instance_id: event.instance_id,
+        holder_did: event.holder_did,
+        state: ending.state,
+        message: ending.message.as_deref(),
+        issued: &ending.batch,
+        revoked: &revoked,
+    };
+    notify::event_settled(tx, scope, &notice).await?;
+    journal.mark_written();
+    Ok(revoked)
+}
