@@ -26,6 +26,7 @@ pub mod domain;
 pub mod engine;
 pub mod event;
 pub mod http;
+pub mod ids;
 pub mod inbound;
 pub mod pages;
 pub mod public;

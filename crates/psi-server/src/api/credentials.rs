@@ -15,6 +15,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::Jti;
 use crate::scope::ServiceScope;
 
 /// Filters of the credential list.
@@ -56,14 +57,14 @@ pub struct CredentialView {
 impl From<StoredCredential> for CredentialView {
     fn from(stored: StoredCredential) -> Self {
         CredentialView {
-            jti: stored.jti,
+            jti: stored.jti.into(),
             credential_id: stored.credential_id,
             schema_id: stored.schema_id,
-            holder_did: stored.holder_did,
+            holder_did: stored.holder_did.into(),
             attributes: stored.attributes,
             issued_at: stored.issued_at,
             revoked_at: stored.revoked_at,
-            event_id: stored.event_id,
+            event_id: stored.event_id.map(Into::into),
             collected_at: stored.collected_at,
         }
     }
@@ -124,7 +125,7 @@ pub async fn list(
 pub async fn revoke(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, Jti)>,
 ) -> Result<Json<CredentialView>, ApiError> {
     let (_did, jti) = path;
     // The revocation and its notification are stored together.
@@ -132,7 +133,7 @@ pub async fn revoke(
     if db::credentials::revoke(&mut *tx, &scope, &jti, now_ms()).await? {
         delivery::notify::credentials_revoked(&mut tx, &scope, std::slice::from_ref(&jti), None)
             .await?;
-        tracing::info!(did = %scope.did(), jti, "credential revoked");
+        tracing::info!(did = %scope.did(), %jti, "credential revoked");
     }
     tx.commit().await?;
     let credential = db::credentials::get(&state.db, &scope, &jti)

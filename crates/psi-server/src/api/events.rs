@@ -11,6 +11,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::EventId;
 use crate::scope::ServiceScope;
 
 /// Largest page of a listing.
@@ -70,10 +71,10 @@ pub struct EventView {
 impl From<events::Event> for EventView {
     fn from(event: events::Event) -> Self {
         EventView {
-            id: event.id,
-            interaction_id: event.interaction_id,
-            instance_id: event.instance_id,
-            holder_did: event.holder_did,
+            id: event.id.into(),
+            interaction_id: event.interaction_id.into(),
+            instance_id: event.instance_id.into(),
+            holder_did: event.holder_did.into(),
             state: event.state,
             message: event.message,
             callback: event.callback,
@@ -142,7 +143,7 @@ pub async fn list(
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, EventId)>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let (_did, id) = path;
     let event = events::get(&state.db, &scope, &id)

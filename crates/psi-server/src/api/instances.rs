@@ -13,6 +13,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
 /// A new instance.
@@ -52,7 +53,7 @@ pub struct InstanceView {
 impl From<Instance> for InstanceView {
     fn from(instance: Instance) -> Self {
         InstanceView {
-            id: instance.id,
+            id: instance.id.into(),
             parameters: instance.parameters,
             is_default: instance.is_default,
             created_at: instance.created_at,
@@ -68,8 +69,8 @@ fn parameters(parameters: Vec<Parameter>) -> Result<Parameters, ApiError> {
 async fn find(
     state: &AppState,
     scope: &ServiceScope,
-    interaction_id: &str,
-    id: &str,
+    interaction_id: &InteractionId,
+    id: &InstanceId,
 ) -> Result<Instance, ApiError> {
     db::instances::get(&state.db, scope, interaction_id, id)
         .await?
@@ -91,7 +92,7 @@ async fn find(
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id)): Path<(String, String)>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
     Json(body): Json<CreateInstance>,
 ) -> Result<(StatusCode, Json<InstanceView>), ApiError> {
     let parameters = parameters(body.parameters)?;
@@ -121,7 +122,7 @@ pub async fn create(
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id)): Path<(String, String)>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
 ) -> Result<Json<Vec<InstanceView>>, ApiError> {
     let instances = db::instances::list(&state.db, &scope, &interaction_id).await?;
     // Every interaction has a default instance, so none means no such interaction.
@@ -145,7 +146,7 @@ pub async fn list(
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id, id)): Path<(String, String, String)>,
+    Path((_did, interaction_id, id)): Path<(String, InteractionId, InstanceId)>,
 ) -> Result<Json<InstanceView>, ApiError> {
     Ok(Json(
         find(&state, &scope, &interaction_id, &id).await?.into(),
@@ -169,7 +170,7 @@ pub async fn get(
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id, id)): Path<(String, String, String)>,
+    Path((_did, interaction_id, id)): Path<(String, InteractionId, InstanceId)>,
     Json(body): Json<UpdateInstance>,
 ) -> Result<Json<InstanceView>, ApiError> {
     let parameters = body.parameters.map(parameters).transpose()?;
@@ -215,7 +216,7 @@ pub async fn update(
 pub async fn delete(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id, id)): Path<(String, String, String)>,
+    Path((_did, interaction_id, id)): Path<(String, InteractionId, InstanceId)>,
 ) -> Result<StatusCode, ApiError> {
     if !db::instances::delete_non_default(&state.db, &scope, &interaction_id, &id).await? {
         let instance = find(&state, &scope, &interaction_id, &id).await?;

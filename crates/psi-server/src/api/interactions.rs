@@ -23,6 +23,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ErrorDetail, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
 /// Most credentials an interaction may require or issue (each list).
@@ -137,7 +138,7 @@ impl From<Interaction> for InteractionView {
             issued_credentials: issued_ids(interaction.issued),
             webhook: interaction.webhook.map(Into::into),
             instances: interaction.instances.into_iter().map(Into::into).collect(),
-            id: interaction.id,
+            id: interaction.id.into(),
             name: interaction.name,
             description: interaction.description,
             active: interaction.active,
@@ -304,7 +305,11 @@ fn name_taken(new: &NewInteraction) -> ApiError {
     ))
 }
 
-async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Interaction, ApiError> {
+async fn find(
+    state: &AppState,
+    scope: &ServiceScope,
+    id: &InteractionId,
+) -> Result<Interaction, ApiError> {
     db::interactions::get(&state.db, scope, id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))
@@ -377,7 +382,7 @@ pub async fn list(
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, InteractionId)>,
 ) -> Result<Json<InteractionView>, ApiError> {
     Ok(Json(find(&state, &scope, &id).await?.into()))
 }
@@ -399,7 +404,7 @@ pub async fn get(
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, InteractionId)>,
     Json(body): Json<UpdateInteraction>,
 ) -> Result<Json<InteractionView>, ApiError> {
     let current = find(&state, &scope, &id).await?;
@@ -444,7 +449,7 @@ pub async fn update(
 pub async fn delete(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, InteractionId)>,
 ) -> Result<Response, ApiError> {
     find(&state, &scope, &id).await?;
     let body = ErrorBody {

@@ -12,6 +12,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::{self, credentials::NewCredential};
 use crate::domain::{Attributes, ValueError};
 use crate::http::AppState;
+use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
 /// Why values do not fit a schema. Messages name the attribute.
@@ -79,7 +80,7 @@ impl std::fmt::Debug for Issuer {
 pub struct Signed {
     /// Internal id of the definition.
     pub definition_id: String,
-    pub holder_did: String,
+    pub holder_did: HolderDid,
     /// Unix milliseconds.
     pub issued_at: i64,
     pub credential: IssuedCredential,
@@ -119,14 +120,14 @@ impl Issuer {
     pub fn sign(
         &self,
         definition: &CredentialDefinition,
-        holder_did: &str,
+        holder_did: &HolderDid,
         attributes: Vec<Field>,
         now: i64,
     ) -> Result<Signed, VcError> {
         let content = CredentialContent {
             issuer: self.did.clone(),
-            subject: holder_did.to_owned(),
-            jti: db::new_id(),
+            subject: holder_did.to_string(),
+            jti: Jti::generate().into(),
             issued_at: now.div_euclid(1000),
             credential_id: definition.credential_id.clone(),
             schema_id: definition.schema.schema_id.clone(),
@@ -135,10 +136,10 @@ impl Issuer {
         let jwt = vc::sign(&content, &self.key)?;
         Ok(Signed {
             definition_id: definition.id.clone(),
-            holder_did: content.subject,
+            holder_did: holder_did.clone(),
             issued_at: now,
             credential: IssuedCredential {
-                jti: content.jti,
+                jti: content.jti.into(),
                 credential_id: content.credential_id.to_string(),
                 schema_id: content.schema_id.to_string(),
                 jwt,
@@ -155,7 +156,7 @@ pub async fn store(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     batch: &[Signed],
-    event_id: Option<&str>,
+    event_id: Option<&EventId>,
     collected: bool,
 ) -> sqlx::Result<()> {
     for signed in batch {

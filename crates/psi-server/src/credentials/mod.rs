@@ -11,6 +11,8 @@ pub mod verify;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ids::{EventId, Jti};
+
 /// An attribute value on the wire, `{name, value}`: webhook `fields`, wallet `attributes`.
 /// Unknown members are ignored (docs/protocol.md §2: forward compatibility).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -26,7 +28,8 @@ pub struct Field {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IssuedCredential {
     /// The credential's id and revocation handle (the JWT's `jti`).
-    pub jti: String,
+    #[schema(value_type = String)]
+    pub jti: Jti,
     /// The definition, `<DID>:3:CL:<seq>:<tag>`.
     #[serde(rename = "credentialId")]
     pub credential_id: String,
@@ -39,7 +42,8 @@ pub struct IssuedCredential {
     pub attributes: Vec<Field>,
     /// The event that issued it (inbox only; absent for credentials issued outside an event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub event_id: Option<EventId>,
 }
 
 impl From<crate::db::credentials::StoredCredential> for IssuedCredential {

@@ -3,6 +3,7 @@
 
 use super::vc::{self, CredentialContent, VcError};
 use crate::db::{self, Db};
+use crate::ids::Jti;
 
 /// Why a presented credential is not accepted. Messages are meant for the holder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,9 +38,11 @@ pub async fn verify(
         Err(VcError::Signature) => return Ok(Err(VerifyError::Signature)),
         Err(e) => return Ok(Err(VerifyError::Format(e))),
     };
-    Ok(match db::credentials::status(db, &content.jti).await? {
-        None => Err(VerifyError::UnknownCredential(content.jti)),
-        Some(Some(_)) => Err(VerifyError::Revoked(content.jti)),
-        Some(None) => Ok(content),
-    })
+    Ok(
+        match db::credentials::status(db, &Jti::from(content.jti.as_str())).await? {
+            None => Err(VerifyError::UnknownCredential(content.jti)),
+            Some(Some(_)) => Err(VerifyError::Revoked(content.jti)),
+            Some(None) => Ok(content),
+        },
+    )
 }

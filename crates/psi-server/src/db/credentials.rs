@@ -5,40 +5,41 @@ use sqlx::{Any, Executor, FromRow};
 
 use super::Db;
 use crate::credentials::Field;
+use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
 /// A stored credential, with the wire ids of its definition and schema.
 #[derive(Debug, Clone)]
 pub struct StoredCredential {
-    pub jti: String,
+    pub jti: Jti,
     /// Wire id of the definition, `<DID>:3:CL:<seq>:<tag>`.
     pub credential_id: String,
     /// Wire id of the schema, `<DID>:2:<name>:<version>`.
     pub schema_id: String,
-    pub holder_did: String,
+    pub holder_did: HolderDid,
     /// Values in schema order.
     pub attributes: Vec<Field>,
     pub jwt: String,
     pub issued_at: i64,
     pub revoked_at: Option<i64>,
-    pub event_id: Option<String>,
+    pub event_id: Option<EventId>,
     pub collected_at: Option<i64>,
 }
 
 #[derive(FromRow)]
 struct Row {
-    jti: String,
+    jti: Jti,
     did: String,
     seq: i64,
     tag: String,
     schema_name: String,
     schema_version: String,
-    holder_did: String,
+    holder_did: HolderDid,
     attributes: String,
     jwt: String,
     issued_at: i64,
     revoked_at: Option<i64>,
-    event_id: Option<String>,
+    event_id: Option<EventId>,
     collected_at: Option<i64>,
 }
 
@@ -78,14 +79,14 @@ fn select(condition: &str) -> String {
 
 /// A credential to store.
 pub struct NewCredential<'a> {
-    pub jti: &'a str,
+    pub jti: &'a Jti,
     /// Internal id of one of the scoped service's definitions.
     pub definition_id: &'a str,
-    pub holder_did: &'a str,
+    pub holder_did: &'a HolderDid,
     pub attributes: &'a [Field],
     pub jwt: &'a str,
     pub issued_at: i64,
-    pub event_id: Option<&'a str>,
+    pub event_id: Option<&'a EventId>,
     /// Set when the wallet receives it in the answer that issued it.
     pub collected_at: Option<i64>,
 }
@@ -116,7 +117,7 @@ pub async fn insert<'e>(
 
 /// The revocation state of any credential on this server: `Some(revoked_at)` when it exists.
 /// A credential's id is its authority, as it is for the wallet that holds it.
-pub async fn status(db: &Db, jti: &str) -> sqlx::Result<Option<Option<i64>>> {
+pub async fn status(db: &Db, jti: &Jti) -> sqlx::Result<Option<Option<i64>>> {
     sqlx::query_scalar("SELECT revoked_at FROM credentials WHERE jti = $1")
         .bind(jti)
         .fetch_optional(db.pool())
@@ -128,8 +129,8 @@ pub async fn latest_jti(
     db: &Db,
     scope: &ServiceScope,
     definition_id: &str,
-    holder_did: &str,
-) -> sqlx::Result<Option<String>> {
+    holder_did: &HolderDid,
+) -> sqlx::Result<Option<Jti>> {
     sqlx::query_scalar(
         "SELECT jti FROM credentials \
          WHERE service_id = $1 AND holder_did = $2 AND definition_id = $3 \
@@ -148,7 +149,7 @@ pub async fn holds_valid(
     db: &Db,
     scope: &ServiceScope,
     definition_id: &str,
-    holder_did: &str,
+    holder_did: &HolderDid,
 ) -> sqlx::Result<bool> {
     let found: Option<String> = sqlx::query_scalar(
         "SELECT jti FROM credentials WHERE service_id = $1 AND holder_did = $2 \
@@ -196,7 +197,7 @@ pub async fn list(
 pub async fn get(
     db: &Db,
     scope: &ServiceScope,
-    jti: &str,
+    jti: &Jti,
 ) -> sqlx::Result<Option<StoredCredential>> {
     find(db.pool(), scope, jti).await
 }
@@ -205,7 +206,7 @@ pub async fn get(
 pub async fn find<'e>(
     executor: impl Executor<'e, Database = Any>,
     scope: &ServiceScope,
-    jti: &str,
+    jti: &Jti,
 ) -> sqlx::Result<Option<StoredCredential>> {
     let row: Option<Row> = sqlx::query_as(&select("cr.service_id = $1 AND cr.jti = $2"))
         .bind(scope.service_id())
@@ -220,7 +221,7 @@ pub async fn find<'e>(
 pub async fn revoke<'e>(
     executor: impl Executor<'e, Database = Any>,
     scope: &ServiceScope,
-    jti: &str,
+    jti: &Jti,
     now: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
@@ -240,9 +241,9 @@ pub async fn valid_of_holder<'e>(
     executor: impl Executor<'e, Database = Any>,
     scope: &ServiceScope,
     definition_id: &str,
-    holder_did: &str,
-) -> sqlx::Result<Vec<(String, Vec<Field>)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    holder_did: &HolderDid,
+) -> sqlx::Result<Vec<(Jti, Vec<Field>)>> {
+    let rows: Vec<(Jti, String)> = sqlx::query_as(
         "SELECT jti, attributes FROM credentials WHERE service_id = $1 AND holder_did = $2 \
          AND definition_id = $3 AND revoked_at IS NULL ORDER BY issued_at, jti",
     )
@@ -265,7 +266,7 @@ pub async fn valid_of_holder<'e>(
 pub async fn collect_inbox(
     tx: &mut sqlx::Transaction<'_, Any>,
     scope: &ServiceScope,
-    holder_did: &str,
+    holder_did: &HolderDid,
     now: i64,
 ) -> sqlx::Result<(Vec<StoredCredential>, Vec<String>)> {
     let rows: Vec<Row> = sqlx::query_as(&select(

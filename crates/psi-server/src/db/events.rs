@@ -10,6 +10,7 @@ use sqlx::{Any, FromRow, Transaction};
 use utoipa::ToSchema;
 
 use super::Db;
+use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
 /// The value of a unit-variant enum named `text` in its serde (snake_case) form.
@@ -146,10 +147,10 @@ pub struct WebhookCall {
 /// An event as listed.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub id: String,
-    pub interaction_id: String,
-    pub instance_id: String,
-    pub holder_did: String,
+    pub id: EventId,
+    pub interaction_id: InteractionId,
+    pub instance_id: InstanceId,
+    pub holder_did: HolderDid,
     pub state: EventState,
     pub message: Option<String>,
     pub callback: Option<String>,
@@ -159,10 +160,10 @@ pub struct Event {
 
 #[derive(FromRow)]
 struct EventRow {
-    id: String,
-    interaction_id: String,
-    instance_id: String,
-    holder_did: String,
+    id: EventId,
+    interaction_id: InteractionId,
+    instance_id: InstanceId,
+    holder_did: HolderDid,
     state: String,
     message: Option<String>,
     callback: Option<String>,
@@ -190,12 +191,25 @@ impl TryFrom<EventRow> for Event {
     }
 }
 
+/// Which event: its id and what it is a run of, by whom.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef<'a> {
+    /// `actionEventId`.
+    pub id: &'a EventId,
+    /// `actionId`.
+    pub interaction_id: &'a InteractionId,
+    /// `actionInstanceId`.
+    pub instance_id: &'a InstanceId,
+    /// `subscriberConnectDid`.
+    pub holder_did: &'a HolderDid,
+}
+
 /// A new event, in state `started`.
 pub struct NewEvent<'a> {
-    pub id: &'a str,
-    pub interaction_id: &'a str,
-    pub instance_id: &'a str,
-    pub holder_did: &'a str,
+    pub id: &'a EventId,
+    pub interaction_id: &'a InteractionId,
+    pub instance_id: &'a InstanceId,
+    pub holder_did: &'a HolderDid,
     pub callback: Option<&'a str>,
     /// The start page's session, when the event came from a page's link.
     pub session: Option<&'a str>,
@@ -232,7 +246,7 @@ pub async fn start(
 async fn append_log(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    event_id: &str,
+    event_id: &EventId,
     first_seq: usize,
     log: &[LogEntry],
 ) -> sqlx::Result<()> {
@@ -275,7 +289,7 @@ pub struct Settlement<'a> {
 pub async fn settle(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    event_id: &str,
+    event_id: &EventId,
     settlement: &Settlement<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -342,7 +356,7 @@ pub async fn list(db: &Db, scope: &ServiceScope, filter: &Filter<'_>) -> sqlx::R
 }
 
 /// The scoped service's event with this id.
-pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Event>> {
+pub async fn get(db: &Db, scope: &ServiceScope, id: &EventId) -> sqlx::Result<Option<Event>> {
     let row: Option<EventRow> = sqlx::query_as(&format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE service_id = $1 AND id = $2"
     ))
@@ -354,7 +368,7 @@ pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option
 }
 
 /// The log of the scoped service's event, in order.
-pub async fn log(db: &Db, scope: &ServiceScope, event_id: &str) -> sqlx::Result<Vec<LogEntry>> {
+pub async fn log(db: &Db, scope: &ServiceScope, event_id: &EventId) -> sqlx::Result<Vec<LogEntry>> {
     let rows: Vec<(i64, String, String)> = sqlx::query_as(
         "SELECT at, kind, detail FROM event_log WHERE service_id = $1 AND event_id = $2 \
          ORDER BY seq",
@@ -390,7 +404,7 @@ struct CallRow {
 pub async fn calls(
     db: &Db,
     scope: &ServiceScope,
-    event_id: &str,
+    event_id: &EventId,
 ) -> sqlx::Result<Vec<WebhookCall>> {
     let rows: Vec<CallRow> = sqlx::query_as(
         "SELECT id, kind, url, status, duration_ms, response_excerpt, error, at \

@@ -5,6 +5,7 @@
 use sqlx::{Any, FromRow, Transaction};
 
 use super::Db;
+use crate::ids::EventId;
 use crate::scope::ServiceScope;
 
 /// What a call is accepted once by.
@@ -145,7 +146,7 @@ pub async fn purge(db: &Db, now: i64) -> sqlx::Result<u64> {
 pub async fn take_waiting_event(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    event_id: &str,
+    event_id: &EventId,
     now: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
@@ -164,7 +165,7 @@ pub async fn take_waiting_event(
 pub async fn event_log_len(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    event_id: &str,
+    event_id: &EventId,
 ) -> sqlx::Result<usize> {
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM event_log WHERE service_id = $1 AND event_id = $2",

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::{Db, new_id, now_ms};
+use super::{Db, now_ms};
 use crate::domain::{Parameter, Parameters};
+use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
 /// A stored instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     /// Also the wire instance id (`id` of a link, `actionInstanceId` of a webhook).
-    pub id: String,
-    pub interaction_id: String,
+    pub id: InstanceId,
+    pub interaction_id: InteractionId,
     /// Sent as `actionParams`.
     pub parameters: Vec<Parameter>,
     /// Used by links that name no instance.
@@ -25,8 +26,8 @@ pub struct Instance {
 
 #[derive(FromRow)]
 struct InstanceRow {
-    id: String,
-    interaction_id: String,
+    id: InstanceId,
+    interaction_id: InteractionId,
     parameters: String,
     is_default: i64,
     created_at: i64,
@@ -62,8 +63,8 @@ fn select(condition: &str) -> String {
 pub(super) async fn by_interaction(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: Option<&str>,
-) -> sqlx::Result<HashMap<String, Vec<Instance>>> {
+    interaction_id: Option<&InteractionId>,
+) -> sqlx::Result<HashMap<InteractionId, Vec<Instance>>> {
     let rows: Vec<InstanceRow> = match interaction_id {
         Some(id) => {
             sqlx::query_as(&select("AND interaction_id = $2"))
@@ -79,7 +80,7 @@ pub(super) async fn by_interaction(
                 .await?
         }
     };
-    let mut by_interaction: HashMap<String, Vec<Instance>> = HashMap::new();
+    let mut by_interaction: HashMap<InteractionId, Vec<Instance>> = HashMap::new();
     for row in rows {
         let instance = Instance::try_from(row)?;
         by_interaction
@@ -94,7 +95,7 @@ pub(super) async fn by_interaction(
 pub async fn list(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
 ) -> sqlx::Result<Vec<Instance>> {
     Ok(by_interaction(db, scope, Some(interaction_id))
         .await?
@@ -106,8 +107,8 @@ pub async fn list(
 pub async fn get(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
-    id: &str,
+    interaction_id: &InteractionId,
+    id: &InstanceId,
 ) -> sqlx::Result<Option<Instance>> {
     let row: Option<InstanceRow> = sqlx::query_as(&select("AND interaction_id = $2 AND id = $3"))
         .bind(scope.service_id())
@@ -127,7 +128,7 @@ fn parameters_json(parameters: &Parameters) -> String {
 pub(super) async fn insert_row(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     parameters: &Parameters,
     is_default: bool,
     now: i64,
@@ -135,7 +136,7 @@ pub(super) async fn insert_row(
     if is_default {
         clear_default(tx, scope, interaction_id, now).await?;
     }
-    let id = new_id();
+    let id = InstanceId::generate();
     sqlx::query(
         "INSERT INTO instances (id, interaction_id, service_id, parameters, is_default, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -150,7 +151,7 @@ pub(super) async fn insert_row(
     .await?;
     Ok(Instance {
         id,
-        interaction_id: interaction_id.to_owned(),
+        interaction_id: interaction_id.clone(),
         parameters: parameters.as_slice().to_vec(),
         is_default,
         created_at: now,
@@ -161,7 +162,7 @@ pub(super) async fn insert_row(
 async fn clear_default(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -180,7 +181,7 @@ async fn clear_default(
 pub async fn insert(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     parameters: &Parameters,
     is_default: bool,
 ) -> sqlx::Result<Option<Instance>> {
@@ -205,7 +206,7 @@ pub async fn insert(
 async fn interaction_exists(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
 ) -> sqlx::Result<bool> {
     let found: Option<String> =
         sqlx::query_scalar("SELECT id FROM interactions WHERE service_id = $1 AND id = $2")
@@ -221,8 +222,8 @@ async fn interaction_exists(
 pub async fn update(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
-    id: &str,
+    interaction_id: &InteractionId,
+    id: &InstanceId,
     parameters: Option<&Parameters>,
     make_default: bool,
 ) -> sqlx::Result<bool> {
@@ -258,8 +259,8 @@ pub async fn update(
 pub async fn delete_non_default(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
-    id: &str,
+    interaction_id: &InteractionId,
+    id: &InstanceId,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "DELETE FROM instances \

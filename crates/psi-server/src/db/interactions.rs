@@ -11,15 +11,16 @@ use sqlx::{Any, FromRow, Transaction};
 
 use super::instances::{self, Instance};
 use super::webhooks::{self, NewWebhook, Webhook};
-use super::{Db, new_id, now_ms};
+use super::{Db, now_ms};
 use crate::domain::{Description, Medium, Name, Parameters};
+use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
 /// A stored interaction, complete.
 #[derive(Debug, Clone)]
 pub struct Interaction {
     /// Also the wire `actionId`.
-    pub id: String,
+    pub id: InteractionId,
     pub name: String,
     pub description: String,
     /// Paused interactions are not listed publicly and do not start.
@@ -72,7 +73,7 @@ pub struct IssuedCredential {
 
 #[derive(FromRow)]
 struct InteractionRow {
-    id: String,
+    id: InteractionId,
     name: String,
     description: String,
     active: i64,
@@ -88,7 +89,7 @@ struct InteractionRow {
 
 #[derive(FromRow)]
 struct CredentialRow {
-    interaction_id: String,
+    interaction_id: InteractionId,
     credential_definition_id: String,
     seq: i64,
     tag: String,
@@ -120,7 +121,11 @@ fn credential_query(condition: &str) -> String {
 }
 
 /// Loads interactions (all of the service's, or the one `id`) with their parts.
-async fn load(db: &Db, scope: &ServiceScope, id: Option<&str>) -> sqlx::Result<Vec<Interaction>> {
+async fn load(
+    db: &Db,
+    scope: &ServiceScope,
+    id: Option<&InteractionId>,
+) -> sqlx::Result<Vec<Interaction>> {
     let (interaction_sql, credential_sql) = match id {
         Some(_) => (
             interaction_query("AND i.id = $2"),
@@ -142,8 +147,8 @@ async fn load(db: &Db, scope: &ServiceScope, id: Option<&str>) -> sqlx::Result<V
     let credentials = credentials.fetch_all(db.pool()).await?;
     let mut instances = instances::by_interaction(db, scope, id).await?;
 
-    let mut required: HashMap<String, Vec<RequiredCredential>> = HashMap::new();
-    let mut issued: HashMap<String, Vec<IssuedCredential>> = HashMap::new();
+    let mut required: HashMap<InteractionId, Vec<RequiredCredential>> = HashMap::new();
+    let mut issued: HashMap<InteractionId, Vec<IssuedCredential>> = HashMap::new();
     for row in credentials {
         let credential_id = super::credential_definitions::wire_id(scope, row.seq, &row.tag)?;
         match row.role.as_str() {
@@ -205,7 +210,11 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Interaction
 }
 
 /// The scoped service's interaction with this id (`actionId`).
-pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Interaction>> {
+pub async fn get(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &InteractionId,
+) -> sqlx::Result<Option<Interaction>> {
     Ok(load(db, scope, Some(id)).await?.pop())
 }
 
@@ -240,8 +249,8 @@ pub async fn insert(
     scope: &ServiceScope,
     new: &NewInteraction,
     parameters: &Parameters,
-) -> sqlx::Result<String> {
-    let id = new_id();
+) -> sqlx::Result<InteractionId> {
+    let id = InteractionId::generate();
     let now = now_ms();
     let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
     let mut tx = db.begin().await?;
@@ -278,7 +287,7 @@ pub async fn insert(
 pub async fn update(
     db: &Db,
     scope: &ServiceScope,
-    id: &str,
+    id: &InteractionId,
     new: &NewInteraction,
 ) -> sqlx::Result<bool> {
     let (url, key, auth, timeout) = webhooks::columns(new.webhook.as_ref());
@@ -327,7 +336,7 @@ fn media_json(media: &[Medium]) -> String {
 async fn insert_credentials(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     new: &NewInteraction,
 ) -> sqlx::Result<()> {
     let required = new.required.iter().map(|r| {

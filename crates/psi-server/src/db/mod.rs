@@ -263,5 +263,5 @@ pub fn now_ms() -> i64 {
 
 /// A new random row id: 32 hex characters.
 pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    crate::ids::random()
 }

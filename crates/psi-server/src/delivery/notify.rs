@@ -13,18 +13,14 @@ use super::payload::{
 };
 use crate::credentials::issue::Signed;
 use crate::db;
-use crate::db::events::EventState;
+use crate::db::events::{EventRef, EventState};
+use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
 /// An event as it settles.
 #[derive(Debug, Clone, Copy)]
 pub struct SettledEvent<'a> {
-    /// `actionEventId`.
-    pub event_id: &'a str,
-    pub action_id: &'a str,
-    pub instance_id: &'a str,
-    /// `subscriberConnectDid`.
-    pub holder_did: &'a str,
+    pub event: EventRef<'a>,
     /// `Completed` and `Failed` are notified; an event left `Waiting` is not settled yet.
     pub state: EventState,
     /// What the holder was told.
@@ -32,7 +28,7 @@ pub struct SettledEvent<'a> {
     /// Issued with the settlement, stored in the same transaction.
     pub issued: &'a [Signed],
     /// Credentials (`jti`) this settlement revoked, in the same transaction.
-    pub revoked: &'a [String],
+    pub revoked: &'a [Jti],
 }
 
 /// Enqueues the notifications of a settling event in its transaction: the event's outcome,
@@ -50,10 +46,10 @@ pub async fn event_settled(
     };
     if let Some(kind) = kind {
         let notification = EventNotification {
-            subscriber_connect_did: event.holder_did.to_owned(),
-            action_id: event.action_id.to_owned(),
-            action_instance_id: event.instance_id.to_owned(),
-            action_event_id: event.event_id.to_owned(),
+            subscriber_connect_did: event.event.holder_did.to_string(),
+            action_id: event.event.interaction_id.to_string(),
+            action_instance_id: event.event.instance_id.to_string(),
+            action_event_id: event.event.id.to_string(),
             outcome: Outcome {
                 ok: kind == EventType::EventCompleted,
                 message: event.message.map(str::to_owned),
@@ -62,8 +58,8 @@ pub async fn event_settled(
         };
         enqueue(tx, scope, kind, &notification).await?;
     }
-    credentials_issued(tx, scope, event.issued, Some(event.event_id)).await?;
-    credentials_revoked(tx, scope, event.revoked, Some(event.event_id)).await
+    credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
+    credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await
 }
 
 /// Enqueues `credential.issued` for a stored batch, one message per holder.
@@ -71,9 +67,9 @@ pub async fn credentials_issued(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     batch: &[Signed],
-    event_id: Option<&str>,
+    event_id: Option<&EventId>,
 ) -> sqlx::Result<()> {
-    let mut by_holder: BTreeMap<&str, Vec<NotifiedCredential>> = BTreeMap::new();
+    let mut by_holder: BTreeMap<&HolderDid, Vec<NotifiedCredential>> = BTreeMap::new();
     for signed in batch {
         by_holder
             .entry(&signed.holder_did)
@@ -82,8 +78,8 @@ pub async fn credentials_issued(
     }
     for (holder, credentials) in by_holder {
         let notification = CredentialNotification {
-            subscriber_connect_did: holder.to_owned(),
-            action_event_id: event_id.map(str::to_owned),
+            subscriber_connect_did: holder.to_string(),
+            action_event_id: event_id.map(EventId::to_string),
             credentials,
         };
         enqueue(tx, scope, EventType::CredentialIssued, &notification).await?;
@@ -96,10 +92,10 @@ pub async fn credentials_issued(
 pub async fn credentials_revoked(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    jtis: &[String],
-    event_id: Option<&str>,
+    jtis: &[Jti],
+    event_id: Option<&EventId>,
 ) -> sqlx::Result<()> {
-    let mut by_holder: BTreeMap<String, Vec<NotifiedCredential>> = BTreeMap::new();
+    let mut by_holder: BTreeMap<HolderDid, Vec<NotifiedCredential>> = BTreeMap::new();
     for jti in jtis {
         let Some(stored) = db::credentials::find(&mut **tx, scope, jti).await? else {
             continue;
@@ -108,7 +104,7 @@ pub async fn credentials_revoked(
             .entry(stored.holder_did)
             .or_default()
             .push(NotifiedCredential {
-                jti: stored.jti,
+                jti: stored.jti.into(),
                 credential_id: stored.credential_id,
                 schema_id: stored.schema_id,
                 fields: stored.attributes,
@@ -119,8 +115,8 @@ pub async fn credentials_revoked(
     }
     for (holder, credentials) in by_holder {
         let notification = CredentialNotification {
-            subscriber_connect_did: holder,
-            action_event_id: event_id.map(str::to_owned),
+            subscriber_connect_did: holder.into(),
+            action_event_id: event_id.map(EventId::to_string),
             credentials,
         };
         enqueue(tx, scope, EventType::CredentialRevoked, &notification).await?;
@@ -131,7 +127,7 @@ pub async fn credentials_revoked(
 fn notified(signed: &Signed) -> NotifiedCredential {
     let credential = &signed.credential;
     NotifiedCredential {
-        jti: credential.jti.clone(),
+        jti: credential.jti.to_string(),
         credential_id: credential.credential_id.clone(),
         schema_id: credential.schema_id.clone(),
         fields: credential.attributes.clone(),

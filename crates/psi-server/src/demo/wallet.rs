@@ -28,8 +28,8 @@ pub async fn commands(state: &AppState, did: &Did, program: &str) -> anyhow::Res
             continue;
         };
         let mut request = LinkRequest {
-            id: Some(instance.id.clone()),
-            action_id: Some(interaction.id.clone()),
+            id: Some(instance.id.to_string()),
+            action_id: Some(interaction.id.to_string()),
             service_did: Some(did.to_string()),
             ..LinkRequest::default()
         };

@@ -14,13 +14,14 @@ pub mod protocol;
 mod reply;
 
 use crate::credentials::IssuedCredential;
-use crate::db::events::{CallKind, EventState, LogKind, NewEvent, WebhookCall};
+use crate::db::events::{CallKind, EventRef, EventState, LogKind, NewEvent, WebhookCall};
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
-use crate::db::{self, new_id, now_ms};
-use crate::event::settle::{self, Ending, EventRef, Handover};
+use crate::db::{self, now_ms};
+use crate::event::settle::{self, Ending, Handover};
 use crate::event::{Definitions, Error, Journal, check_active, instance_of, label};
 use crate::http::AppState;
+use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 use present::{Prefilled, Presentation, Presented, verify_presentation};
 use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
@@ -32,7 +33,7 @@ const CHECK_PROTOCOL_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub struct Holder {
     /// Pairwise DID with the service (`subscriberConnectDid`).
-    pub did: String,
+    pub did: HolderDid,
     /// Base58 Ed25519 public key that signed the request.
     pub verkey: String,
 }
@@ -40,9 +41,9 @@ pub struct Holder {
 /// A holder's request to run an interaction.
 #[derive(Debug, Clone)]
 pub struct EventRequest {
-    pub action_id: String,
+    pub action_id: InteractionId,
     /// `None`: the interaction's default instance.
-    pub instance_id: Option<String>,
+    pub instance_id: Option<InstanceId>,
     pub holder: Holder,
     /// The signed request's nonce, accepted once.
     pub nonce: String,
@@ -58,7 +59,7 @@ pub struct EventRequest {
 /// How the event ended, for the wallet.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub event_id: String,
+    pub event_id: EventId,
     pub state: EventState,
     /// For the holder: why it failed, what was declined, that issuing comes later.
     pub message: Option<String>,
@@ -125,7 +126,7 @@ pub async fn run(
         .await?
         .ok_or(Error::NotFound("interaction"))?;
     check_active(&interaction)?;
-    let instance = instance_of(&interaction, request.instance_id.as_deref())?.clone();
+    let instance = instance_of(&interaction, request.instance_id.as_ref())?.clone();
     let definitions = db::credential_definitions::list(&state.db, &scope)
         .await?
         .into_iter()
@@ -134,7 +135,7 @@ pub async fn run(
     let mut event = Event {
         state: &state,
         scope: &scope,
-        id: new_id(),
+        id: EventId::generate(),
         interaction: &interaction,
         instance: &instance,
         definitions: &definitions,
@@ -151,11 +152,11 @@ struct Event<'a> {
     state: &'a AppState,
     scope: &'a ServiceScope,
     /// Also `actionEventId`.
-    id: String,
+    id: EventId,
     interaction: &'a Interaction,
     instance: &'a Instance,
     definitions: &'a Definitions,
-    holder_did: &'a str,
+    holder_did: &'a HolderDid,
     journal: Journal,
 }
 
@@ -233,10 +234,10 @@ impl Event<'_> {
         let values: Vec<_> = received.into_iter().map(|r| r.values).collect();
         let body = serde_json::to_vec(&InteractionRequest {
             public_service_did: self.scope.did().as_str(),
-            subscriber_connect_did: self.holder_did,
-            action_id: &self.interaction.id,
-            action_instance_id: &self.instance.id,
-            action_event_id: &self.id,
+            subscriber_connect_did: self.holder_did.as_str(),
+            action_id: self.interaction.id.as_str(),
+            action_instance_id: self.instance.id.as_str(),
+            action_event_id: self.id.as_str(),
             action_params: &self.instance.parameters,
             received_credentials: &values,
         })
@@ -278,7 +279,7 @@ impl Event<'_> {
         let values = &credential.values;
         let body = serde_json::to_vec(&CheckRequest {
             service_did: self.scope.did().as_str(),
-            subscriber_did: self.holder_did,
+            subscriber_did: self.holder_did.as_str(),
             credential_id: &values.credential_id,
             schema_id: &values.schema_id,
             fields: &values.fields,
@@ -382,7 +383,7 @@ impl Event<'_> {
         };
         let event = EventRef {
             id: &self.id,
-            action_id: &self.interaction.id,
+            interaction_id: &self.interaction.id,
             instance_id: &self.instance.id,
             holder_did: self.holder_did,
         };

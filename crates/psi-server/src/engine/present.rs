@@ -18,6 +18,7 @@ use crate::db::interactions::RequiredCredential;
 use crate::db::{self, Db};
 use crate::domain::Attestation;
 use crate::event::label;
+use crate::ids::{HolderDid, Jti};
 use crate::scope::ServiceScope;
 
 /// A credential the holder presents.
@@ -58,7 +59,7 @@ pub struct Presentation<'a> {
     pub required: &'a [RequiredCredential],
     /// The service's definitions by internal id.
     pub definitions: &'a HashMap<String, CredentialDefinition>,
-    pub holder_did: &'a str,
+    pub holder_did: &'a HolderDid,
     pub prefilled: &'a [Prefilled],
     pub presented: &'a [Presented],
     /// Unix milliseconds: the issue time of self-attested values.
@@ -192,7 +193,7 @@ async fn service_attested(
     if content.issuer != required.credential_id.issuer() || content.issuer != scope.did().as_str() {
         return Err(fail(format!("it was issued by {}", content.issuer)));
     }
-    if content.subject != p.holder_did {
+    if content.subject != p.holder_did.as_str() {
         return Err(fail("it was issued to another holder".into()));
     }
     if content.schema_id != definition.schema.schema_id {
@@ -204,7 +205,7 @@ async fn service_attested(
     }
     if required.only_last {
         let latest = db::credentials::latest_jti(db, scope, &definition.id, p.holder_did).await?;
-        if latest.as_deref() != Some(content.jti.as_str()) {
+        if latest.as_ref().map(Jti::as_str) != Some(content.jti.as_str()) {
             return Err(fail(
                 "only the most recent credential of this kind is accepted, and this is an \
                  older one"

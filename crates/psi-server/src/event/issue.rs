@@ -16,6 +16,7 @@ use crate::db::events::LogKind;
 use crate::db::interactions::Interaction;
 use crate::db::{self, now_ms};
 use crate::http::AppState;
+use crate::ids::{HolderDid, Jti};
 use crate::scope::ServiceScope;
 
 use super::Journal;
@@ -39,9 +40,9 @@ pub struct IssuedValues {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RevokeRef {
-    Jti(String),
+    Jti(Jti),
     ById {
-        jti: String,
+        jti: Jti,
     },
     ByDefinition {
         #[serde(rename = "credentialId")]
@@ -108,7 +109,7 @@ pub fn issued_definitions<'a>(
 /// A credential a revocation names, with its definition (for authorisation).
 #[derive(Debug, Clone)]
 pub struct Revocation {
-    pub jti: String,
+    pub jti: Jti,
     pub definition_id: String,
 }
 
@@ -119,7 +120,7 @@ pub async fn revocations(
     state: &AppState,
     scope: &ServiceScope,
     definitions: &Definitions,
-    holder_did: &str,
+    holder_did: &HolderDid,
     entries: &[RevokeRef],
     journal: &mut Journal,
 ) -> Result<Vec<Revocation>, Error> {
@@ -206,7 +207,7 @@ impl Signing {
 pub async fn sign(
     state: &AppState,
     scope: &ServiceScope,
-    holder_did: &str,
+    holder_did: &HolderDid,
     credentials: &[IssuedValues],
     definitions: &[&CredentialDefinition],
     journal: &mut Journal,

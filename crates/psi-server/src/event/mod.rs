@@ -15,6 +15,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::http::error::ApiError;
+use crate::ids::InstanceId;
 pub use issue::Refused;
 pub use journal::Journal;
 
@@ -76,10 +77,10 @@ pub fn check_active(interaction: &Interaction) -> Result<(), Error> {
 /// The instance a request names, or the default one.
 pub fn instance_of<'a>(
     interaction: &'a Interaction,
-    id: Option<&str>,
+    id: Option<&InstanceId>,
 ) -> Result<&'a Instance, Error> {
     match id {
-        Some(id) => interaction.instances.iter().find(|i| i.id == id),
+        Some(id) => interaction.instances.iter().find(|i| &i.id == id),
         None => interaction.default_instance(),
     }
     .ok_or(Error::NotFound("instance"))

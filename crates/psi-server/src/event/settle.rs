@@ -8,9 +8,10 @@ use sqlx::{Any, Transaction};
 
 use super::Journal;
 use crate::credentials::issue::{self, Signed};
-use crate::db::events::{EventState, LogKind, Settlement};
+use crate::db::events::{EventRef, EventState, LogKind, Settlement};
 use crate::db::{self, now_ms};
 use crate::delivery::notify::{self, SettledEvent};
+use crate::ids::Jti;
 use crate::scope::ServiceScope;
 
 /// How an event ends.
@@ -20,8 +21,8 @@ pub struct Ending {
     /// For the holder: why it failed, what was declined, that issuing comes later.
     pub message: Option<String>,
     pub batch: Vec<Signed>,
-    /// Credentials (`jti`) to revoke.
-    pub revoke: Vec<String>,
+    /// Credentials to revoke.
+    pub revoke: Vec<Jti>,
 }
 
 impl Ending {
@@ -34,16 +35,6 @@ impl Ending {
             revoke: Vec::new(),
         }
     }
-}
-
-/// The event that settles.
-#[derive(Debug, Clone, Copy)]
-pub struct EventRef<'a> {
-    /// `actionEventId`.
-    pub id: &'a str,
-    pub action_id: &'a str,
-    pub instance_id: &'a str,
-    pub holder_did: &'a str,
 }
 
 /// Where the issued credentials go.
@@ -64,7 +55,7 @@ pub async fn write(
     ending: &Ending,
     journal: &mut Journal,
     handover: Handover,
-) -> sqlx::Result<Vec<String>> {
+) -> sqlx::Result<Vec<Jti>> {
     let now = now_ms();
     let collected = handover == Handover::Answer;
     issue::store(tx, scope, &ending.batch, Some(event.id), collected).await?;
@@ -106,10 +97,7 @@ pub async fn write(
     };
     db::events::settle(tx, scope, event.id, &settlement).await?;
     let notice = SettledEvent {
-        event_id: event.id,
-        action_id: event.action_id,
-        instance_id: event.instance_id,
-        holder_did: event.holder_did,
+        event,
         state: ending.state,
         message: ending.message.as_deref(),
         issued: &ending.batch,

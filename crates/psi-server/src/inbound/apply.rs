@@ -3,12 +3,13 @@
 //! take effect, the service's notifications are enqueued, and the answer is kept for repeats. Of
 //! two calls racing on one event or with one body, one acts and the other replays its answer.
 
-use crate::db::events::{LogKind, NewEvent};
-use crate::db::{self, new_id, now_ms};
+use crate::db::events::{EventRef, LogKind, NewEvent};
+use crate::db::{self, now_ms};
 use crate::event::Journal;
-use crate::event::settle::{self, Ending, EventRef, Handover};
+use crate::event::settle::{self, Ending, Handover};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::ids::EventId;
 use crate::scope::ServiceScope;
 
 use super::idempotency::{Answer, Idempotency};
@@ -48,7 +49,7 @@ pub async fn commit(
             instance,
             holder_did,
         } => {
-            let id = new_id();
+            let id = EventId::generate();
             let mut started = Journal::default();
             started.log(
                 LogKind::Started,
@@ -74,7 +75,7 @@ pub async fn commit(
     };
     let event = EventRef {
         id: &event_id,
-        action_id: &target.interaction().id,
+        interaction_id: &target.interaction().id,
         instance_id: target.instance_id(),
         holder_did: target.holder_did(),
     };
@@ -89,16 +90,16 @@ pub async fn commit(
     .await?;
     let reply = Reply {
         ok: true,
-        event_id,
+        event_id: event_id.into(),
         issued: ending
             .batch
             .iter()
             .map(|signed| IssuedRef {
-                jti: signed.credential.jti.clone(),
+                jti: signed.credential.jti.to_string(),
                 credential_id: signed.credential.credential_id.clone(),
             })
             .collect(),
-        revoked,
+        revoked: revoked.into_iter().map(String::from).collect(),
     };
     let answer = Answer {
         status: axum::http::StatusCode::OK,

@@ -11,6 +11,7 @@ use crate::db::{self, Db};
 use crate::domain::{Medium, Parameter};
 use crate::event::check_active;
 use crate::http::error::ApiError;
+use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
 use super::wire::Routing;
@@ -27,7 +28,7 @@ pub enum Target {
     Push {
         interaction: Interaction,
         instance: Instance,
-        holder_did: String,
+        holder_did: HolderDid,
     },
 }
 
@@ -40,7 +41,7 @@ impl Target {
     }
 
     /// The instance run: the event's, or the one a push picked.
-    pub fn instance_id(&self) -> &str {
+    pub fn instance_id(&self) -> &InstanceId {
         match self {
             Target::Event { event, .. } => &event.instance_id,
             Target::Push { instance, .. } => &instance.id,
@@ -48,7 +49,7 @@ impl Target {
     }
 
     /// The holder's pairwise DID.
-    pub fn holder_did(&self) -> &str {
+    pub fn holder_did(&self) -> &HolderDid {
         match self {
             Target::Event { event, .. } => &event.holder_did,
             Target::Push { holder_did, .. } => holder_did,
@@ -75,8 +76,10 @@ pub async fn resolve(db: &Db, scope: &ServiceScope, routing: &Routing) -> Result
                 .into(),
         )
     })?;
-    check_holder_did(holder_did)?;
-    let interaction = db::interactions::get(db, scope, action_id)
+    let holder_did: HolderDid = holder_did
+        .parse()
+        .map_err(|e| ApiError::Validation(format!("`subscriberConnectDid` {e}")))?;
+    let interaction = db::interactions::get(db, scope, &InteractionId::from(action_id.as_str()))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("interaction {action_id:?} not found")))?;
     if !interaction.media.contains(&Medium::Push) {
@@ -90,7 +93,7 @@ pub async fn resolve(db: &Db, scope: &ServiceScope, routing: &Routing) -> Result
     Ok(Target::Push {
         interaction,
         instance,
-        holder_did: holder_did.to_owned(),
+        holder_did,
     })
 }
 
@@ -100,18 +103,18 @@ async fn event(
     event_id: &str,
     routing: &Routing,
 ) -> Result<Target, ApiError> {
-    let event = db::events::get(db, scope, event_id)
+    let event = db::events::get(db, scope, &EventId::from(event_id))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {event_id:?} not found")))?;
     if let Some(holder) = &routing.subscriber_connect_did
-        && *holder != event.holder_did
+        && holder != event.holder_did.as_str()
     {
         return Err(ApiError::Validation(format!(
             "`subscriberConnectDid` {holder:?} is not the holder of event {event_id:?}"
         )));
     }
     if let Some(action_id) = &routing.action_template
-        && *action_id != event.interaction_id
+        && action_id != event.interaction_id.as_str()
     {
         return Err(ApiError::Validation(format!(
             "`actionTemplate` {action_id:?} is not the interaction of event {event_id:?}"
@@ -153,15 +156,6 @@ pub async fn await_waiting(db: &Db, scope: &ServiceScope, event: &Event) -> Resu
 }
 
 /// A holder's pairwise DID: base58 of 16 bytes.
-fn check_holder_did(did: &str) -> Result<(), ApiError> {
-    match bs58::decode(did).into_vec() {
-        Ok(bytes) if bytes.len() == 16 => Ok(()),
-        _ => Err(ApiError::Validation(format!(
-            "`subscriberConnectDid` {did:?} is not a pairwise DID (base58 of 16 bytes)"
-        ))),
-    }
-}
-
 /// The instance whose parameters include every one given: the default instance when none are
 /// given, the one matching exactly when several include them. 404 when none does, 422 when the
 /// choice is ambiguous.

@@ -126,7 +126,7 @@ impl Names {
             .await
             .map_err(database)?;
         let interaction = match request.action_id.as_deref() {
-            Some(id) => db::interactions::get(&state.db, &scope, id)
+            Some(id) => db::interactions::get(&state.db, &scope, &id.into())
                 .await
                 .map_err(database)?
                 .filter(|interaction| interaction.active),

@@ -31,6 +31,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::InteractionId;
 use crate::public::PublicService;
 use crate::scope::ServiceScope;
 use psi_link::Did;
@@ -82,7 +83,7 @@ pub struct Offer {
 async fn offer(
     state: &AppState,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     query: StartQuery,
     user_agent: &str,
     page_url: &str,
@@ -213,7 +214,7 @@ struct StartPage<'a> {
 /// The start page.
 pub async fn page(
     State(state): State<AppState>,
-    Path((did, interaction_id)): Path<(String, String)>,
+    Path((did, interaction_id)): Path<(String, InteractionId)>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<StartQuery>, ApiError>,
@@ -266,7 +267,7 @@ pub async fn page(
 pub async fn link_json(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
-    Path((_did, interaction_id)): Path<(String, String)>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
     headers: HeaderMap,
     Query(mut query): Query<StartQuery>,
 ) -> Result<Response, ApiError> {

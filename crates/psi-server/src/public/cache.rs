@@ -179,15 +179,52 @@ pub async fn layer(
     }
 }
 
+/// `path` with the escapes of unreserved characters decoded and the others' hex in upper case
+/// (RFC 3986 §6.2.2): the routes decode escapes, so `/x/%41` and `/x/A` are one answer and must
+/// be one key, or a client could make every request a miss by escaping letters differently.
+fn normalise(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') {
+        return Cow::Borrowed(path);
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| path.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) => {
+                out.push(char::from(byte));
+                i += 3;
+            }
+            Some(byte) => {
+                out.push_str(&format!("%{byte:02X}"));
+                i += 3;
+            }
+            None => {
+                // `path` is a valid `&str` and `%` is ASCII, so this is a char boundary.
+                let c = path[i..].chars().next().unwrap_or_default();
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A public read: a fresh cached answer, or the handler's, kept when [`respond`] made it; either
 /// way `If-None-Match` is answered here.
 async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Response {
-    // The path, and the representation for keys that have two; no allocation for a hit.
-    let path = request.uri().path();
+    // The normalised path, and the representation for keys that have two; no allocation for a
+    // hit on a path without escapes.
+    let path = normalise(request.uri().path());
     let key: Cow<'_, str> = if accepts_json(request.headers()) {
         format!("{path} json").into()
     } else {
-        path.into()
+        path
     };
     // Read before the data is, so a write during this request leaves the answer stale.
     let generation = cache.version.current();
@@ -214,11 +251,14 @@ async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Respons
             return response;
         }
     };
+    let mut headers = parts.headers;
+    // An id names one request, not the answers served again.
+    headers.remove("x-request-id");
     let cached = Arc::new(Cached {
         generation,
         stored: Instant::now(),
-        etag: parts.headers.typed_get::<ETag>(),
-        headers: parts.headers,
+        etag: headers.typed_get::<ETag>(),
+        headers,
         body,
     });
     cache.answers.insert(key, Arc::clone(&cached));
@@ -313,6 +353,19 @@ mod tests {
             cache.answers.weight()
         );
         assert!(cache.answers.len() < 200);
+    }
+
+    #[test]
+    fn escaped_letters_and_hex_case_make_one_key() {
+        assert_eq!(normalise("/s/ABC/x"), "/s/ABC/x");
+        assert!(matches!(normalise("/s/ABC/x"), Cow::Borrowed(_)));
+        assert_eq!(normalise("/s/%41%42C/x"), "/s/ABC/x");
+        assert_eq!(normalise("/s/%61b%2d"), "/s/ab-");
+        assert_eq!(normalise("/s/a%2fb"), "/s/a%2Fb", "a slash stays escaped");
+        assert_eq!(normalise("/s/%e2%82%ac"), "/s/%E2%82%AC");
+        assert_eq!(normalise("/s/100%"), "/s/100%");
+        assert_eq!(normalise("/s/%zz/é"), "/s/%zz/é");
+        assert_eq!(normalise("/s/%+1"), "/s/%+1");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::event;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::ids::{InstanceId, InteractionId};
 use crate::pages::session::Session;
 use crate::public::PublicService;
 
@@ -23,10 +24,12 @@ use crate::public::PublicService;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StartEvent {
     /// The interaction.
-    pub action_id: String,
+    #[schema(value_type = String)]
+    pub action_id: InteractionId,
     /// The instance (a link's `id`); absent: the default instance.
     #[serde(default)]
-    pub instance_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub instance_id: Option<InstanceId>,
     /// The holder's pairwise DID with the service: base58 of the first 16 bytes of the signing
     /// key.
     pub holder_did: String,
@@ -90,7 +93,7 @@ pub async fn start(
 ) -> Result<Json<EventOutcome>, ApiError> {
     let body = signed.body;
     if let Some(callback) = &body.callback {
-        check_callback(&scope, &body.action_id, callback)?;
+        check_callback(&scope, body.action_id.as_str(), callback)?;
     }
     if body
         .session
@@ -116,7 +119,7 @@ pub async fn start(
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("event task")))??;
     Ok(Json(EventOutcome {
-        event_id: outcome.event_id,
+        event_id: outcome.event_id.into(),
         state: outcome.state,
         message: outcome.message,
         issued: outcome.issued,

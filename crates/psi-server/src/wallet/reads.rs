@@ -14,6 +14,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::{InstanceId, InteractionId, Jti};
 use crate::public::PublicService;
 
 /// A service's DID and the key its credentials are signed with.
@@ -61,13 +62,13 @@ pub struct CredentialStatus {
         (status = 404, description = "Not a credential of this server", body = ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
-    Path(jti): Path<String>,
+    Path(jti): Path<Jti>,
 ) -> Result<Json<CredentialStatus>, ApiError> {
     let revoked_at = db::credentials::status(&state.db, &jti)
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;
     Ok(Json(CredentialStatus {
-        jti,
+        jti: jti.into(),
         revoked: revoked_at.is_some(),
         revoked_at,
     }))
@@ -78,7 +79,8 @@ pub async fn status(
 #[into_params(parameter_in = Query)]
 pub struct InstanceQuery {
     /// The instance (a link's `id`); absent: the interaction's default instance.
-    pub instance: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub instance: Option<InstanceId>,
 }
 
 /// What a wallet needs to run an interaction.
@@ -159,7 +161,7 @@ pub struct IssuedInfo {
 pub async fn interaction(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, InteractionId)>,
     Query(query): Query<InstanceQuery>,
 ) -> Result<Json<WalletInteraction>, ApiError> {
     let (_did, action_id) = path;
@@ -167,7 +169,7 @@ pub async fn interaction(
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
     event::check_active(&interaction)?;
-    let instance = event::instance_of(&interaction, query.instance.as_deref())?;
+    let instance = event::instance_of(&interaction, query.instance.as_ref())?;
     let service = db::services::get(&state.db, &scope).await?;
     let definitions = db::credential_definitions::list(&state.db, &scope).await?;
     let definition = |id: &str| {
@@ -203,11 +205,11 @@ pub async fn interaction(
             verkey: service.verkey,
         },
         instance: InstanceInfo {
-            id: instance.id.clone(),
+            id: instance.id.to_string(),
             parameters: instance.parameters.clone(),
         },
         interaction: InteractionInfo {
-            action_id: interaction.id,
+            action_id: interaction.id.into(),
             name: interaction.name,
             description: interaction.description,
             active: interaction.active,

@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 use crate::db::now_ms;
 use crate::engine::Holder;
 use crate::http::error::ApiError;
+use crate::ids::HolderDid;
 
 /// The header carrying the holder's verkey.
 pub const VERKEY_HEADER: &str = "x-holder-verkey";
@@ -82,7 +83,7 @@ where
             _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
         })?;
         let did = did_of(&key);
-        if body.holder_did() != did {
+        if body.holder_did() != did.as_str() {
             return Err(ApiError::Forbidden(format!(
                 "`holderDid` is not the DID of the signing key (expected {did})"
             )));
@@ -155,6 +156,6 @@ fn verify(verkey: &str, signature: &str, body: &[u8]) -> Result<VerifyingKey, Ap
 }
 
 /// A holder's DID: base58 of the first 16 bytes of its public key (as service DIDs).
-fn did_of(key: &VerifyingKey) -> String {
-    bs58::encode(&key.to_bytes()[..16]).into_string()
+fn did_of(key: &VerifyingKey) -> HolderDid {
+    HolderDid::of_key(&key.to_bytes())
 }

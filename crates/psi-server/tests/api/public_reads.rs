@@ -22,6 +22,7 @@ backend_tests!(
     cors_echoes_the_origin_with_credentials_and_answers_preflight,
     an_unchanged_read_answers_304_and_a_change_gives_a_new_etag,
     a_write_through_another_server_shows_within_a_second,
+    escaping_letters_of_the_path_does_not_miss_the_cache,
     an_unknown_service_answers_404_json_on_every_public_path,
     every_public_read_carries_an_etag_that_answers_304,
 );
@@ -384,6 +385,35 @@ async fn an_unchanged_read_answers_304_and_a_change_gives_a_new_etag(backend: Ba
     let changed = conditional_get(&app, &path, &tag).await;
     assert_eq!(changed.status(), StatusCode::OK);
     assert_ne!(changed.headers()[ETAG], tag.as_str());
+}
+
+/// A cached answer is served around the request-id layer: a hit has no `x-request-id`.
+async fn escaping_letters_of_the_path_does_not_miss_the_cache(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let [path, _] = templates_paths(&demo.did);
+    let first = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().contains_key("x-request-id"), "a miss");
+    let body = first.text().await.unwrap();
+    // The DID's letters escaped, in both cases of hex.
+    let did = demo.did.as_str();
+    let escaped: String = did.bytes().map(|b| format!("%{b:02x}")).collect();
+    let upper: String = did.bytes().map(|b| format!("%{b:02X}")).collect();
+    for variant in [escaped, upper] {
+        let again = app
+            .client
+            .get(app.url(&path.replace(did, &variant)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+        assert!(
+            !again.headers().contains_key("x-request-id"),
+            "{variant}: served from the cache"
+        );
+        assert_eq!(again.text().await.unwrap(), body);
+    }
 }
 
 async fn an_unknown_service_answers_404_json_on_every_public_path(backend: Backend) {

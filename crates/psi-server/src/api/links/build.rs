@@ -13,6 +13,7 @@ use crate::db::interactions::Interaction;
 use crate::domain::{Attestation, Attributes};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
 /// One pre-filled attribute value of a self-attested credential the interaction requires.
@@ -84,7 +85,7 @@ pub struct Prepared {
 pub async fn prepare(
     state: &AppState,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
     choices: LinkChoices,
 ) -> Result<Prepared, ApiError> {
     let target = match choices.env.as_deref() {
@@ -124,8 +125,8 @@ pub async fn prepare(
         })?,
     };
     let mut request = LinkRequest {
-        id: Some(instance.id.clone()),
-        action_id: Some(interaction.id.clone()),
+        id: Some(instance.id.to_string()),
+        action_id: Some(interaction.id.to_string()),
         service_did: Some(scope.did().to_string()),
         callback: choices.callback,
         ..LinkRequest::default()

@@ -27,6 +27,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::InteractionId;
 use crate::public::source::TOKEN_BYTES;
 use crate::scope::ServiceScope;
 
@@ -128,7 +129,7 @@ pub struct SourceLinkView {
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, InteractionId)>,
     Query(query): Query<LinkQuery>,
 ) -> Result<Json<LinkView>, ApiError> {
     let (_did, interaction_id) = path;
@@ -158,7 +159,7 @@ pub async fn get(
 pub async fn qr_svg(
     scope: ServiceScope,
     state: State<AppState>,
-    path: Path<(String, String)>,
+    path: Path<(String, InteractionId)>,
     query: Query<LinkQuery>,
 ) -> Result<Response, ApiError> {
     qr_image(scope, state, path, query, ImageFormat::Svg).await
@@ -181,7 +182,7 @@ pub async fn qr_svg(
 pub async fn qr_png(
     scope: ServiceScope,
     state: State<AppState>,
-    path: Path<(String, String)>,
+    path: Path<(String, InteractionId)>,
     query: Query<LinkQuery>,
 ) -> Result<Response, ApiError> {
     qr_image(scope, state, path, query, ImageFormat::Png).await
@@ -190,7 +191,7 @@ pub async fn qr_png(
 async fn qr_image(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, interaction_id)): Path<(String, String)>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
     Query(query): Query<LinkQuery>,
     format: ImageFormat,
 ) -> Result<Response, ApiError> {
@@ -236,7 +237,7 @@ async fn qr_image(
 pub async fn create_source(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, InteractionId)>,
     Json(body): Json<CreateSourceLink>,
 ) -> Result<(StatusCode, Json<SourceLinkView>), ApiError> {
     let (_did, interaction_id) = path;

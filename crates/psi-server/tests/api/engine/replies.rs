@@ -339,7 +339,7 @@ async fn issued_credentials_that_do_not_fit_their_definition_fail_the_event_with
         ),
         (
             json!({"credentialId": fx.applicant, "fields": [{"name": "Name", "value": "A"}, {"name": "Born", "value": "0"}]}),
-            "is not one this interaction issues",
+            "is not one interaction \"Join\" issues",
         ),
     ];
     for (bad, expected) in cases {
