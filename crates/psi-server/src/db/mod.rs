@@ -13,7 +13,9 @@
 //!
 //! Not `BOOLEAN`: sqlx's `Any` driver cannot read it from SQLite.
 //!
-//! Functions on service-owned rows take a [`ServiceScope`], so no query can forget the tenant.
+//! Functions on service-owned rows take a [`ServiceScope`], so no query can forget the tenant;
+//! the few that must run across services (a service by its DID, the delivery workers' claims and
+//! outcomes in `deliveries` and `delivery_endpoints`, keys by id, purges) name their rows by id.
 //! Unique violations surface as `sqlx::Error`s that the caller maps where the query runs
 //! ([`crate::http::error::ResultExt::on_unique`]).
 //!
@@ -21,6 +23,10 @@
 
 pub mod credential_definitions;
 pub mod credentials;
+pub mod deliveries;
+pub mod delivery_attempts;
+pub mod delivery_endpoints;
+pub mod delivery_messages;
 pub mod events;
 pub mod holder_nonces;
 pub mod inbound;

@@ -6,7 +6,8 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
-use super::outbox::{CHANNEL, wake};
+use super::outbox::wake;
+use crate::db::deliveries::CHANNEL;
 
 /// Wait before connecting again after the listener's connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);

@@ -11,9 +11,15 @@
 //!              endpoint failing for `disable_after` ─▶ disabled + `endpoint.disabled` notice
 //! ```
 //!
+//! Its statements live in `db`, one module per table (`deliveries`: claims, leases, renewals,
+//! outcomes; `delivery_messages`, `delivery_endpoints`, `delivery_attempts`). This module keeps
+//! what is not SQL: who receives a message, the turn order of claims, the retry schedule, the
+//! notifications, waking the workers, and the transactions that tie the statements together.
+//!
 //! - [`outbox`]: [`enqueue`], called in the transaction of each change it reports, so a change
-//!   is never stored without its notification or the other way round; [`notify`] builds the
-//!   engine's notifications (event completed or failed, credentials issued or revoked).
+//!   is never stored without its notification or the other way round, with the endpoints that
+//!   receive it and the wake-up of the workers; [`notify`] builds the engine's notifications
+//!   (event completed or failed, credentials issued or revoked).
 //! - [`worker`]: each worker keeps up to `batch_size` calls running as tasks that hold no
 //!   connection, records each outcome as its call finishes and claims again as soon as a slot is
 //!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
@@ -26,8 +32,10 @@
 //!   mid-delivery stops renewing, its leases end within `lease` and any process claims the
 //!   deliveries again: at-least-once, with a stable `messageId`.
 //! - [`schedule`]: the waits between attempts; each attempt is one signed call
-//!   ([`crate::calls`], with the key rotation's overlap); [`payload`]: what notifications carry; [`endpoints`] and [`messages`]: the stored state the
-//!   management API (`api::notifications`) shows and changes; [`config`]: the `[delivery]` section.
+//!   ([`crate::calls`], with the key rotation's overlap); [`payload`]: what notifications carry;
+//!   [`endpoints`] and [`messages`]: what the management API (`api::notifications`) shows and
+//!   changes, re-exported from `db`, with enabling and replays, which wake the workers;
+//!   [`config`]: the `[delivery]` section.
 
 mod claims;
 pub mod config;

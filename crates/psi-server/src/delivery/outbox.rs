@@ -9,11 +9,8 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::watch;
 
 use super::payload::{Envelope, EventType};
-use crate::db::{new_id, now_ms};
+use crate::db::{deliveries, delivery_endpoints, delivery_messages, new_id, now_ms};
 use crate::scope::ServiceScope;
-
-/// The PostgreSQL channel that tells every process's workers that deliveries were enqueued.
-pub(crate) const CHANNEL: &str = "psi_delivery";
 
 /// Bumped when deliveries may be due; every worker in the process watches it.
 static WAKE: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
@@ -35,6 +32,12 @@ pub(crate) enum Target<'a> {
     Subscribed,
     /// This endpoint only (the caller checked it belongs to the service).
     Endpoint(&'a str),
+}
+
+/// Whether an endpoint subscribed to `types` (empty: all) receives `event_type`. `test`
+/// messages go only to the endpoint they are sent to.
+pub(crate) fn receives(types: &[EventType], event_type: EventType) -> bool {
+    event_type != EventType::Test && (types.is_empty() || types.contains(&event_type))
 }
 
 /// Writes a notification of `event_type` with `payload` (a struct of the members that follow the
@@ -82,22 +85,12 @@ pub(crate) async fn enqueue_to<T: Serialize>(
         data: payload,
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
-        "INSERT INTO delivery_messages (id, service_id, event_type, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(scope.service_id())
-    .bind(event_type.as_str())
-    .bind(&body)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    delivery_messages::insert(&mut *conn, scope, &id, event_type, &body, now).await?;
     let endpoints = match target {
         Target::Endpoint(endpoint_id) => vec![endpoint_id.to_owned()],
         Target::Subscribed => subscribers(&mut *conn, scope, event_type).await?,
     };
-    insert_deliveries(&mut *conn, scope.service_id(), &id, &endpoints, now).await?;
+    deliveries::insert(&mut *conn, scope.service_id(), &id, &endpoints, now).await?;
     if !endpoints.is_empty() {
         announce(conn).await?;
     }
@@ -110,54 +103,12 @@ async fn subscribers(
     scope: &ServiceScope,
     event_type: EventType,
 ) -> sqlx::Result<Vec<String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, event_types FROM delivery_endpoints WHERE service_id = $1 AND enabled = 1",
-    )
-    .bind(scope.service_id())
-    .fetch_all(conn)
-    .await?;
-    let mut ids = Vec::new();
-    for (id, types) in rows {
-        let types: Vec<EventType> =
-            serde_json::from_str(&types).map_err(|e| sqlx::Error::Decode(e.into()))?;
-        if super::endpoints::receives(&types, event_type) {
-            ids.push(id);
-        }
-    }
-    Ok(ids)
-}
-
-/// One pending delivery of `message_id` per endpoint, due now.
-pub(crate) async fn insert_deliveries(
-    conn: &mut AnyConnection,
-    service_id: &str,
-    message_id: &str,
-    endpoint_ids: &[String],
-    now: i64,
-) -> sqlx::Result<()> {
-    if endpoint_ids.is_empty() {
-        return Ok(());
-    }
-    // $1..$3 are shared; each row adds its id and endpoint.
-    let rows: Vec<String> = (0..endpoint_ids.len())
-        .map(|i| {
-            let (id, endpoint) = (4 + 2 * i, 5 + 2 * i);
-            format!("(${id}, $1, ${endpoint}, $2, 'pending', 0, $3, $3, $3)")
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
-         next_attempt_at, created_at, updated_at) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql)
-        .bind(message_id)
-        .bind(service_id)
-        .bind(now);
-    for endpoint in endpoint_ids {
-        query = query.bind(new_id()).bind(endpoint);
-    }
-    query.execute(conn).await.map(drop)
+    let subscriptions = delivery_endpoints::subscriptions(conn, scope).await?;
+    Ok(subscriptions
+        .into_iter()
+        .filter(|(_, types)| receives(types, event_type))
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// Tells workers that deliveries are due once this transaction commits: PostgreSQL delivers a
@@ -165,10 +116,7 @@ pub(crate) async fn insert_deliveries(
 /// waits for the commit when it claims.
 pub(crate) async fn announce(conn: &mut AnyConnection) -> sqlx::Result<()> {
     if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(conn)
-            .await?;
+        deliveries::notify(conn).await?;
     } else {
         wake();
     }

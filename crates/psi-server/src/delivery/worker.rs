@@ -21,12 +21,14 @@ use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::claims::{self, Claimed, Outcome};
+use super::claims;
 use super::config::DeliveryConfig;
 use super::millis;
 use super::outbox;
 use super::schedule::parse_retry_after;
 use crate::calls::{self, CallError, Credentials, Keys};
+use crate::db::deliveries::{self, Claimed};
+use crate::db::delivery_attempts::Outcome;
 use crate::db::{Backend, Db, new_id, now_ms};
 use crate::domain::AuthScheme;
 use crate::http::AppState;
@@ -86,7 +88,7 @@ impl Worker {
         let now = now_ms();
         let count = self.claim(&mut running, now).await?;
         if count == 0 {
-            let next_due = claims::next_due(&self.db, now)
+            let next_due = deliveries::next_due(&self.db, now)
                 .await
                 .context("next due delivery")?;
             return Ok(Step::Empty { next_due });
@@ -190,7 +192,7 @@ impl Worker {
     /// Extends the leases of the running calls by `lease` from now.
     async fn renew(&self, running: &Running) -> anyhow::Result<()> {
         let until = now_ms().saturating_add(millis(self.config.lease));
-        claims::renew(&self.db, running.leases.values(), until)
+        deliveries::renew(&self.db, running.leases.values(), until)
             .await
             .context("renewing delivery leases")
     }
@@ -311,7 +313,7 @@ impl Worker {
             if running.calls.len() >= self.config.batch_size {
                 return Ok(None);
             }
-            claims::next_due(&self.db, at)
+            deliveries::next_due(&self.db, at)
                 .await
                 .map(Some)
                 .context("next due delivery")

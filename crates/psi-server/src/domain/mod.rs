@@ -5,12 +5,14 @@
 //! - [`attribute`]: schema attributes and the values credentials carry for them;
 //! - [`credential`]: credential definition tags, attestation, source IP prefixes;
 //! - [`interaction`]: media and instance parameters;
+//! - [`notification`]: the kinds of notification endpoints subscribe to;
 //! - [`webhook`]: webhook URLs, auth schemes, timeouts and which keys may sign.
 
 pub mod attribute;
 pub mod credential;
 pub mod interaction;
 pub mod name;
+pub mod notification;
 pub mod webhook;
 
 pub use attribute::{
@@ -20,4 +22,5 @@ pub use attribute::{
 pub use credential::{Attestation, CredentialError, SourceIpPrefixes, Tag};
 pub use interaction::{InteractionError, Medium, Parameter, Parameters, check_media};
 pub use name::{Description, Name, NameError};
+pub use notification::EventType;
 pub use webhook::{AuthScheme, WebhookError, WebhookUrl, check_outgoing_key, check_timeout};

@@ -1,0 +1,508 @@
+//! Deliveries (`deliveries`): one per message and endpoint, where it stands, its schedule and
+//! the lease of the claim that holds it. The workers' claims, renewals and outcomes, and the
+//! writes that hold, resume and replay deliveries; a caller that writes more than one statement
+//! passes its transaction. The turn order of claims and the retry schedule are `delivery`'s.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, FromRow};
+use utoipa::ToSchema;
+
+use super::{Backend, Db, new_id};
+use crate::scope::ServiceScope;
+
+/// The PostgreSQL channel that tells every process's workers that deliveries were enqueued.
+pub(crate) const CHANNEL: &str = "psi_delivery";
+
+/// Endpoints whose due deliveries one query ([`due_of`]) looks up.
+pub(crate) const PROBE_CHUNK: usize = 100;
+
+/// The endpoints that have deliveries waiting for an attempt, as `pending (endpoint_id)` with a
+/// last NULL row: one index probe each (`deliveries_due_by_endpoint`), however many deliveries
+/// they have.
+const PENDING_ENDPOINTS: &str = "WITH RECURSIVE pending (endpoint_id) AS ( \
+     SELECT MIN(endpoint_id) FROM deliveries WHERE next_attempt_at IS NOT NULL \
+     UNION ALL \
+     SELECT (SELECT MIN(d.endpoint_id) FROM deliveries d \
+             WHERE d.next_attempt_at IS NOT NULL AND d.endpoint_id > p.endpoint_id) \
+     FROM pending p WHERE p.endpoint_id IS NOT NULL)";
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for an attempt (or, while its endpoint is disabled, for the endpoint).
+    Pending,
+    Succeeded,
+    /// Every attempt of the schedule failed; a replay starts it again.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn from_db(text: &str) -> sqlx::Result<Self> {
+        match text {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "succeeded" => Ok(DeliveryStatus::Succeeded),
+            "failed" => Ok(DeliveryStatus::Failed),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown delivery status {other:?}").into(),
+            )),
+        }
+    }
+}
+
+/// A message's delivery to one endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Delivery {
+    pub endpoint_id: String,
+    pub status: DeliveryStatus,
+    /// Attempts in the current schedule (a replay starts a new one).
+    pub attempts: i64,
+    /// Unix milliseconds; absent once settled, or while the endpoint is disabled.
+    pub next_attempt_at: Option<i64>,
+    /// Unix milliseconds of the last change.
+    pub updated_at: i64,
+}
+
+/// The deliveries of the scoped service's message, oldest first.
+pub(crate) async fn of_message(
+    db: &Db,
+    scope: &ServiceScope,
+    message_id: &str,
+) -> sqlx::Result<Vec<Delivery>> {
+    let rows: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT endpoint_id, status, attempts, next_attempt_at, updated_at FROM deliveries \
+         WHERE service_id = $1 AND message_id = $2 ORDER BY created_at, endpoint_id",
+    )
+    .bind(scope.service_id())
+    .bind(message_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(
+            |(endpoint_id, status, attempts, next_attempt_at, updated_at)| {
+                Ok(Delivery {
+                    endpoint_id,
+                    status: DeliveryStatus::from_db(&status)?,
+                    attempts,
+                    next_attempt_at,
+                    updated_at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// One pending delivery of `message_id` per endpoint, due now.
+pub(crate) async fn insert(
+    conn: &mut AnyConnection,
+    service_id: &str,
+    message_id: &str,
+    endpoint_ids: &[String],
+    now: i64,
+) -> sqlx::Result<()> {
+    if endpoint_ids.is_empty() {
+        return Ok(());
+    }
+    // $1..$3 are shared; each row adds its id and endpoint.
+    let rows: Vec<String> = (0..endpoint_ids.len())
+        .map(|i| {
+            let (id, endpoint) = (4 + 2 * i, 5 + 2 * i);
+            format!("(${id}, $1, ${endpoint}, $2, 'pending', 0, $3, $3, $3)")
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) VALUES {}",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(message_id)
+        .bind(service_id)
+        .bind(now);
+    for endpoint in endpoint_ids {
+        query = query.bind(new_id()).bind(endpoint);
+    }
+    query.execute(conn).await.map(drop)
+}
+
+/// A pending delivery of the message to the endpoint, unless it has one.
+pub(crate) async fn add(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    message_id: &str,
+    endpoint_id: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) \
+         ON CONFLICT (message_id, endpoint_id) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(message_id)
+    .bind(endpoint_id)
+    .bind(scope.service_id())
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Sends `NOTIFY` on [`CHANNEL`] (PostgreSQL only): delivered to every listening process when the
+/// transaction commits.
+pub(crate) async fn notify(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// An endpoint with due deliveries and room under its cap.
+#[derive(Debug, FromRow)]
+pub(crate) struct Ready {
+    pub endpoint_id: String,
+    /// Its live leases: calls in flight.
+    pub busy: i64,
+}
+
+/// The endpoints, by id (byte order), that have a due delivery no live lease covers and fewer than `cap` live
+/// leases.
+pub(crate) async fn ready_endpoints(
+    conn: &mut AnyConnection,
+    now: i64,
+    cap: i64,
+) -> sqlx::Result<Vec<Ready>> {
+    sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS} \
+         SELECT endpoint_id, busy FROM ( \
+             SELECT p.endpoint_id, \
+                    (SELECT d.next_attempt_at FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
+                     AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                     ORDER BY d.next_attempt_at LIMIT 1) AS due, \
+                    (SELECT COUNT(*) FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
+                     AND d.lease_until >= $1) AS busy \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+         WHERE due <= $1 AND busy < $2"
+    ))
+    .bind(now)
+    .bind(cap)
+    .fetch_all(conn)
+    .await
+    .map(|mut ready: Vec<Ready>| {
+        ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+        ready
+    })
+}
+
+/// For each of `endpoints`, in order, the ids of its due deliveries no live lease covers,
+/// earliest first, as many as its cap leaves room for.
+pub(crate) async fn due_of(
+    conn: &mut AnyConnection,
+    now: i64,
+    cap: i64,
+    endpoints: &[Ready],
+) -> sqlx::Result<Vec<Vec<String>>> {
+    // $1 is the time; each endpoint adds its id and room.
+    let branches: Vec<String> = (0..endpoints.len())
+        .map(|i| {
+            let (endpoint, room) = (2 + 2 * i, 3 + 2 * i);
+            format!(
+                "SELECT id, endpoint_id, next_attempt_at FROM (SELECT id, endpoint_id, \
+                 next_attempt_at FROM deliveries WHERE endpoint_id = ${endpoint} \
+                 AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+                 ORDER BY next_attempt_at LIMIT ${room}) due{i}"
+            )
+        })
+        .collect();
+    let sql = branches.join(" UNION ALL ");
+    let mut query = sqlx::query_as(&sql).bind(now);
+    for endpoint in endpoints {
+        query = query
+            .bind(&endpoint.endpoint_id)
+            .bind(cap.saturating_sub(endpoint.busy));
+    }
+    let mut rows: Vec<(String, String, i64)> = query.fetch_all(conn).await?;
+    rows.sort_by_key(|(_, _, due)| *due);
+    Ok(endpoints
+        .iter()
+        .map(|endpoint| {
+            rows.iter()
+                .filter(|(_, of, _)| *of == endpoint.endpoint_id)
+                .map(|(id, _, _)| id.clone())
+                .collect()
+        })
+        .collect())
+}
+
+/// Leases those of `ids` that are still due and that no live lease covers to `lease_id` until
+/// `lease_until`, counting an attempt for each; returns the ids it leased. PostgreSQL skips rows
+/// another claim has locked.
+pub(crate) async fn lease(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ids: &[&str],
+    lease_id: &str,
+    lease_until: i64,
+    now: i64,
+) -> sqlx::Result<Vec<String>> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = $1, lease_id = $2, attempts = attempts + 1, \
+         updated_at = $3 \
+         WHERE id IN (SELECT id FROM deliveries WHERE id IN ({}) AND next_attempt_at <= $3 \
+                      AND (lease_until IS NULL OR lease_until < $3) {lock}) \
+         RETURNING id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql)
+        .bind(lease_until)
+        .bind(lease_id)
+        .bind(now);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let leased: Vec<(String,)> = query.fetch_all(conn).await?;
+    Ok(leased.into_iter().map(|(id,)| id).collect())
+}
+
+/// A claimed delivery with what its attempt needs.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct Claimed {
+    pub delivery_id: String,
+    /// The claim's lease: the outcome is recorded, and the lease renewed, only while it holds.
+    pub lease_id: String,
+    pub message_id: String,
+    pub endpoint_id: String,
+    pub service_id: String,
+    pub service_did: String,
+    /// Attempts in this schedule, this one included.
+    pub attempts: i64,
+    pub event_type: String,
+    pub payload: String,
+    pub url: String,
+    pub auth: String,
+    pub key_id: String,
+    pub previous_key_id: Option<String>,
+    pub previous_until: Option<i64>,
+    pub timeout_ms: i64,
+}
+
+/// The deliveries of `ids` that `lease_id` holds, with their message, endpoint and service.
+pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Result<Vec<Claimed>> {
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT d.id AS delivery_id, d.lease_id, d.message_id, d.endpoint_id, d.service_id, \
+         s.did AS service_did, d.attempts, m.event_type, m.payload, e.url, e.auth, e.key_id, \
+         e.previous_key_id, e.previous_until, e.timeout_ms \
+         FROM deliveries d \
+         JOIN delivery_messages m ON m.id = d.message_id \
+         JOIN delivery_endpoints e ON e.id = d.endpoint_id \
+         JOIN services s ON s.id = d.service_id \
+         WHERE d.lease_id = $1 AND d.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql).bind(lease_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(db.pool()).await
+}
+
+/// When a delivery next becomes claimable after a claim at `now` (the claim's time, so that none
+/// falling due since is missed): the earliest retry still to come, or the earliest end of a live
+/// lease; `None` when neither exists. Due deliveries that wait for their endpoint's
+/// cap become claimable when a call ends, which the worker running it sees.
+pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
+    let (at,): (Option<i64>,) = sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS} \
+         SELECT MIN(at) FROM ( \
+             SELECT (SELECT d.next_attempt_at FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at > $1 \
+                     ORDER BY d.next_attempt_at LIMIT 1) AS at \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL \
+             UNION ALL \
+             SELECT MIN(lease_until) AS at FROM deliveries \
+             WHERE lease_until IS NOT NULL AND lease_until >= $1) soonest"
+    ))
+    .bind(now)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(at)
+}
+
+/// Extends to `lease_until` the leases of `held` (delivery id, lease id) that still hold: a
+/// delivery another worker has claimed since has another lease id and is left alone.
+pub(crate) async fn renew<'a>(
+    db: &Db,
+    held: impl ExactSizeIterator<Item = &'a (String, String)> + Clone,
+    lease_until: i64,
+) -> sqlx::Result<()> {
+    let count = held.len();
+    if count == 0 {
+        return Ok(());
+    }
+    let ids: Vec<String> = (0..count).map(|i| format!("${}", i + 2)).collect();
+    let leases: Vec<String> = (0..count).map(|i| format!("${}", count + i + 2)).collect();
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = $1 WHERE id IN ({}) AND lease_id IN ({})",
+        ids.join(", "),
+        leases.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(lease_until);
+    for (id, _) in held.clone() {
+        query = query.bind(id);
+    }
+    for (_, lease) in held {
+        query = query.bind(lease);
+    }
+    let mut tx = db.begin().await?;
+    query.execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+/// Settles as succeeded the deliveries of `ids` that `lease_id` still holds.
+pub(crate) async fn succeeded(
+    conn: &mut AnyConnection,
+    lease_id: &str,
+    ids: &[&str],
+    now: i64,
+) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL, lease_until = NULL, \
+         lease_id = NULL, updated_at = $2 WHERE lease_id = $1 AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(lease_id).bind(now);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.execute(conn).await.map(drop)
+}
+
+/// After a failed attempt, while `lease_id` still holds the delivery: `Pending` again until
+/// `next_attempt_at`, or `Failed` with none.
+pub(crate) async fn attempt_failed(
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+    lease_id: &str,
+    status: DeliveryStatus,
+    next_attempt_at: Option<i64>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = $3, next_attempt_at = $4, lease_until = NULL, \
+         lease_id = NULL, updated_at = $5 WHERE id = $1 AND lease_id = $2",
+    )
+    .bind(delivery_id)
+    .bind(lease_id)
+    .bind(status.as_str())
+    .bind(next_attempt_at)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Holds the endpoint's pending deliveries until it is enabled again, taking back any claim (a
+/// call in flight is recorded as an attempt but changes nothing).
+pub(crate) async fn hold(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = NULL, lease_until = NULL, lease_id = NULL, \
+         updated_at = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+    )
+    .bind(endpoint_id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Starts a new schedule, due `now`, for the deliveries [`hold`] held; returns how many.
+pub(crate) async fn resume(
+    conn: &mut AnyConnection,
+    endpoint_id: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let resumed = sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = $2, attempts = 0, updated_at = $2 \
+         WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL",
+    )
+    .bind(endpoint_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(resumed.rows_affected())
+}
+
+/// Starts a new schedule, due `now`, for the message's deliveries to the scoped service's
+/// enabled endpoints (only to `endpoint_id` when given); returns how many.
+pub(crate) async fn replay(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    message_id: &str,
+    endpoint_id: Option<&str>,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let replayed = sqlx::query(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $4, \
+         lease_until = NULL, lease_id = NULL, updated_at = $4 \
+         WHERE service_id = $1 AND message_id = $2 AND ($3 IS NULL OR endpoint_id = $3) \
+         AND endpoint_id IN (SELECT id FROM delivery_endpoints WHERE service_id = $1 AND enabled = 1)",
+    )
+    .bind(scope.service_id())
+    .bind(message_id)
+    .bind(endpoint_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(replayed.rows_affected())
+}
+
+/// Starts a new schedule, due `now`, for the endpoint's failed deliveries of messages created
+/// since `since` (unix ms); returns how many.
+pub(crate) async fn replay_failed(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> sqlx::Result<u64> {
+    let started = sqlx::query(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $3, \
+         lease_until = NULL, lease_id = NULL, updated_at = $3 \
+         WHERE service_id = $1 AND endpoint_id = $2 AND status = 'failed' \
+         AND message_id IN (SELECT id FROM delivery_messages WHERE service_id = $1 \
+                            AND created_at >= $4)",
+    )
+    .bind(scope.service_id())
+    .bind(endpoint_id)
+    .bind(now)
+    .bind(since)
+    .execute(conn)
+    .await?;
+    Ok(started.rows_affected())
+}
