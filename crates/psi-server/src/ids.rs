@@ -104,6 +104,14 @@ row_id!(
     /// A credential psi issued: its VC-JWT's `jti`, the revocation handle.
     Jti
 );
+row_id!(
+    /// A notification endpoint.
+    EndpointId
+);
+row_id!(
+    /// A notification message: the `messageId` (and `webhook-id`) every delivery of it carries.
+    MessageId
+);
 
 /// A holder's pairwise DID with a service (`subscriberConnectDid`): base58 of 16 bytes.
 #[derive(

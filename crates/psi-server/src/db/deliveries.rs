@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
 use super::{Backend, Db, new_id};
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// The PostgreSQL channel that tells every process's workers that deliveries were enqueued.
@@ -61,7 +62,8 @@ impl DeliveryStatus {
 /// A message's delivery to one endpoint.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Delivery {
-    pub endpoint_id: String,
+    #[schema(value_type = String)]
+    pub endpoint_id: EndpointId,
     pub status: DeliveryStatus,
     /// Attempts in the current schedule (a replay starts a new one).
     pub attempts: i64,
@@ -75,9 +77,9 @@ pub struct Delivery {
 pub(crate) async fn of_message(
     db: &Db,
     scope: &ServiceScope,
-    message_id: &str,
+    message_id: &MessageId,
 ) -> sqlx::Result<Vec<Delivery>> {
-    let rows: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+    let rows: Vec<(EndpointId, String, i64, Option<i64>, i64)> = sqlx::query_as(
         "SELECT endpoint_id, status, attempts, next_attempt_at, updated_at FROM deliveries \
          WHERE service_id = $1 AND message_id = $2 ORDER BY created_at, endpoint_id",
     )
@@ -104,8 +106,8 @@ pub(crate) async fn of_message(
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     service_id: &str,
-    message_id: &str,
-    endpoint_ids: &[String],
+    message_id: &MessageId,
+    endpoint_ids: &[EndpointId],
     now: i64,
 ) -> sqlx::Result<()> {
     if endpoint_ids.is_empty() {
@@ -137,8 +139,8 @@ pub(crate) async fn insert(
 pub(crate) async fn add(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    message_id: &str,
-    endpoint_id: &str,
+    message_id: &MessageId,
+    endpoint_id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -170,7 +172,7 @@ pub(crate) async fn notify(conn: &mut AnyConnection) -> sqlx::Result<()> {
 /// An endpoint with due deliveries and room under its cap.
 #[derive(Debug, FromRow)]
 pub(crate) struct Ready {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// Its live leases: calls in flight.
     pub busy: i64,
 }
@@ -233,7 +235,7 @@ pub(crate) async fn due_of(
             .bind(&endpoint.endpoint_id)
             .bind(cap.saturating_sub(endpoint.busy));
     }
-    let mut rows: Vec<(String, String, i64)> = query.fetch_all(conn).await?;
+    let mut rows: Vec<(String, EndpointId, i64)> = query.fetch_all(conn).await?;
     rows.sort_by_key(|(_, _, due)| *due);
     Ok(endpoints
         .iter()
@@ -287,8 +289,8 @@ pub(crate) struct Claimed {
     pub delivery_id: String,
     /// The claim's lease: the outcome is recorded, and the lease renewed, only while it holds.
     pub lease_id: String,
-    pub message_id: String,
-    pub endpoint_id: String,
+    pub message_id: MessageId,
+    pub endpoint_id: EndpointId,
     pub service_id: String,
     pub service_did: String,
     /// Attempts in this schedule, this one included.
@@ -427,7 +429,7 @@ pub(crate) async fn attempt_failed(
 /// call in flight is recorded as an attempt but changes nothing).
 pub(crate) async fn hold(
     conn: &mut AnyConnection,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -444,7 +446,7 @@ pub(crate) async fn hold(
 /// Starts a new schedule, due `now`, for the deliveries [`hold`] held; returns how many.
 pub(crate) async fn resume(
     conn: &mut AnyConnection,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<u64> {
     let resumed = sqlx::query(
@@ -463,8 +465,8 @@ pub(crate) async fn resume(
 pub(crate) async fn replay(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    message_id: &str,
-    endpoint_id: Option<&str>,
+    message_id: &MessageId,
+    endpoint_id: Option<&EndpointId>,
     now: i64,
 ) -> sqlx::Result<u64> {
     let replayed = sqlx::query(
@@ -487,7 +489,7 @@ pub(crate) async fn replay(
 pub(crate) async fn replay_failed(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     since: i64,
     now: i64,
 ) -> sqlx::Result<u64> {

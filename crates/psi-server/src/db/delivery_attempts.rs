@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::Db;
 use super::deliveries::Claimed;
 use super::delivery_messages::Cursor;
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// One try to deliver a message to an endpoint.
@@ -17,8 +18,10 @@ use crate::scope::ServiceScope;
 pub struct Attempt {
     /// Also the `jti` of the Bearer token the attempt carried.
     pub id: String,
-    pub message_id: String,
-    pub endpoint_id: String,
+    #[schema(value_type = String)]
+    pub message_id: MessageId,
+    #[schema(value_type = String)]
+    pub endpoint_id: EndpointId,
     /// Unix milliseconds when the call started.
     pub at: i64,
     /// HTTP status; absent when no answer came.
@@ -88,8 +91,8 @@ pub(crate) async fn insert(conn: &mut AnyConnection, outcomes: &[Outcome]) -> sq
 /// Filters of [`list`].
 #[derive(Debug, Default)]
 pub struct AttemptFilter<'a> {
-    pub endpoint_id: Option<&'a str>,
-    pub message_id: Option<&'a str>,
+    pub endpoint_id: Option<&'a EndpointId>,
+    pub message_id: Option<&'a MessageId>,
     /// `Some(true)`: 2xx answers only; `Some(false)`: the others.
     pub succeeded: Option<bool>,
     /// Only attempts made at or after this time (unix ms).

@@ -8,8 +8,9 @@ use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
 use super::deliveries;
-use super::{Db, new_id, now_ms};
+use super::{Db, now_ms};
 use crate::domain::{AuthScheme, EventType, WebhookUrl};
+use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 
 /// Why an endpoint is disabled.
@@ -44,7 +45,7 @@ impl DisabledReason {
 /// A stored endpoint; keys are named as on the wire.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
-    pub id: String,
+    pub id: EndpointId,
     pub url: String,
     pub description: String,
     /// Empty: every type.
@@ -64,7 +65,7 @@ pub struct Endpoint {
 
 #[derive(FromRow)]
 struct Row {
-    id: String,
+    id: EndpointId,
     url: String,
     description: String,
     event_types: String,
@@ -144,7 +145,7 @@ pub async fn insert(
     key_name: &str,
     auth: AuthScheme,
 ) -> sqlx::Result<Endpoint> {
-    let id = new_id();
+    let id = EndpointId::generate();
     let now = now_ms();
     sqlx::query(
         "INSERT INTO delivery_endpoints (id, service_id, url, description, event_types, key_id, \
@@ -178,7 +179,7 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Endpoint>> 
 }
 
 /// The scoped service's endpoint with this id.
-pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Endpoint>> {
+pub async fn get(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Result<Option<Endpoint>> {
     let row: Option<Row> = sqlx::query_as(&select("e.service_id = $1 AND e.id = $2"))
         .bind(scope.service_id())
         .bind(id)
@@ -191,7 +192,7 @@ pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option
 pub async fn update(
     db: &Db,
     scope: &ServiceScope,
-    id: &str,
+    id: &EndpointId,
     settings: &EndpointSettings,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
@@ -216,7 +217,7 @@ pub async fn update(
 pub(crate) async fn mark_enabled(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    id: &str,
+    id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
@@ -233,7 +234,7 @@ pub(crate) async fn mark_enabled(
 
 /// Disables the scoped service's endpoint through the API. Returns false if there is no such
 /// endpoint.
-pub async fn disable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
+pub async fn disable(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET enabled = 0, \
@@ -260,7 +261,7 @@ pub async fn disable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bo
 pub async fn rotate(
     db: &Db,
     scope: &ServiceScope,
-    id: &str,
+    id: &EndpointId,
     key_name: &str,
     auth: AuthScheme,
     previous_until: Option<i64>,
@@ -286,7 +287,7 @@ pub async fn rotate(
 
 /// Deletes the endpoint with its deliveries and their attempts (messages stay). Returns false if
 /// there was none.
-pub async fn delete(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
+pub async fn delete(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Result<bool> {
     let result = sqlx::query("DELETE FROM delivery_endpoints WHERE service_id = $1 AND id = $2")
         .bind(scope.service_id())
         .bind(id)
@@ -299,7 +300,7 @@ pub async fn delete(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<boo
 pub(crate) async fn enabled(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    id: &str,
+    id: &EndpointId,
 ) -> sqlx::Result<Option<bool>> {
     let enabled: Option<(i64,)> =
         sqlx::query_as("SELECT enabled FROM delivery_endpoints WHERE service_id = $1 AND id = $2")
@@ -314,8 +315,8 @@ pub(crate) async fn enabled(
 pub(crate) async fn subscriptions(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-) -> sqlx::Result<Vec<(String, Vec<EventType>)>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+) -> sqlx::Result<Vec<(EndpointId, Vec<EventType>)>> {
+    let rows: Vec<(EndpointId, String)> = sqlx::query_as(
         "SELECT id, event_types FROM delivery_endpoints WHERE service_id = $1 AND enabled = 1",
     )
     .bind(scope.service_id())
@@ -330,7 +331,10 @@ pub(crate) async fn subscriptions(
 }
 
 /// After an attempt that succeeded: the endpoint is failing no longer.
-pub(crate) async fn clear_failing(conn: &mut AnyConnection, endpoint_id: &str) -> sqlx::Result<()> {
+pub(crate) async fn clear_failing(
+    conn: &mut AnyConnection,
+    endpoint_id: &EndpointId,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE delivery_endpoints SET failing_since = NULL \
          WHERE id = $1 AND failing_since IS NOT NULL",
@@ -345,7 +349,7 @@ pub(crate) async fn clear_failing(conn: &mut AnyConnection, endpoint_id: &str) -
 /// then, unless it already was.
 pub(crate) async fn mark_failing(
     conn: &mut AnyConnection,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     first_failure: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -363,7 +367,7 @@ pub(crate) async fn mark_failing(
 /// returns since when it failed, if it was disabled.
 pub(crate) async fn disable_failing(
     conn: &mut AnyConnection,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     now: i64,
     cutoff: i64,
 ) -> sqlx::Result<Option<i64>> {

@@ -6,6 +6,7 @@ use sqlx::AnyConnection;
 use super::Db;
 use super::deliveries::{self, Delivery, DeliveryStatus};
 use crate::domain::EventType;
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// A position in a listing, newest first: the time and id of the last item seen.
@@ -42,7 +43,7 @@ impl Cursor {
 /// A message with where its deliveries stand.
 #[derive(Debug, Clone)]
 pub struct Message {
-    pub id: String,
+    pub id: MessageId,
     pub event_type: String,
     pub created_at: i64,
     pub deliveries: Vec<Delivery>,
@@ -52,7 +53,7 @@ pub struct Message {
 #[derive(Debug, Default)]
 pub struct MessageFilter<'a> {
     /// Only messages delivered (or being delivered) to this endpoint.
-    pub endpoint_id: Option<&'a str>,
+    pub endpoint_id: Option<&'a EndpointId>,
     /// Only messages with a delivery in this state (to `endpoint_id` when given).
     pub status: Option<DeliveryStatus>,
     pub event_type: Option<EventType>,
@@ -67,7 +68,7 @@ pub struct MessageFilter<'a> {
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    id: &str,
+    id: &MessageId,
     event_type: EventType,
     body: &str,
     now: i64,
@@ -92,7 +93,7 @@ pub async fn list(
     scope: &ServiceScope,
     filter: &MessageFilter<'_>,
 ) -> sqlx::Result<Vec<Message>> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+    let rows: Vec<(MessageId, String, i64)> = sqlx::query_as(
         "SELECT m.id, m.event_type, m.created_at FROM delivery_messages m \
          WHERE m.service_id = $1 AND ($2 IS NULL OR m.event_type = $2) \
          AND ($3 IS NULL OR m.created_at >= $3) \
@@ -128,7 +129,7 @@ pub async fn list(
 pub async fn get(
     db: &Db,
     scope: &ServiceScope,
-    id: &str,
+    id: &MessageId,
 ) -> sqlx::Result<Option<(Message, String)>> {
     let row: Option<(String, i64, String)> = sqlx::query_as(
         "SELECT event_type, created_at, payload FROM delivery_messages \
@@ -142,7 +143,7 @@ pub async fn get(
         return Ok(None);
     };
     let message = Message {
-        id: id.to_owned(),
+        id: id.clone(),
         event_type,
         created_at,
         deliveries: deliveries::of_message(db, scope, id).await?,
@@ -154,7 +155,7 @@ pub async fn get(
 pub(crate) async fn exists(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    id: &str,
+    id: &MessageId,
 ) -> sqlx::Result<bool> {
     let exists: Option<(String,)> =
         sqlx::query_as("SELECT id FROM delivery_messages WHERE service_id = $1 AND id = $2")
@@ -170,9 +171,9 @@ pub(crate) async fn exists(
 pub(crate) async fn undelivered_to(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     since: i64,
-) -> sqlx::Result<Vec<(String, String)>> {
+) -> sqlx::Result<Vec<(MessageId, String)>> {
     sqlx::query_as(
         "SELECT m.id, m.event_type FROM delivery_messages m \
          WHERE m.service_id = $1 AND m.created_at >= $3 AND NOT EXISTS \

@@ -13,6 +13,7 @@ use super::schedule;
 use crate::db::deliveries::{self, Claimed, DeliveryStatus};
 use crate::db::delivery_attempts::{self, Outcome};
 use crate::db::{Backend, Db, delivery_endpoints};
+use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
@@ -76,7 +77,7 @@ pub(crate) async fn claim(
         }
     }
     let (ids, last) = take_in_turn(&queues, limit);
-    claim.last_endpoint = last.map(|turn| ready[turn].endpoint_id.clone());
+    claim.last_endpoint = last.map(|turn| ready[turn].endpoint_id.to_string());
     if ids.is_empty() {
         tx.commit().await?;
         return Ok(claim);
@@ -177,9 +178,9 @@ async fn endpoint_health(
     outcomes: &[Outcome],
     now: i64,
 ) -> sqlx::Result<()> {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<&EndpointId> = Vec::new();
     for outcome in outcomes {
-        let endpoint_id = outcome.claimed.endpoint_id.as_str();
+        let endpoint_id = &outcome.claimed.endpoint_id;
         if seen.contains(&endpoint_id) {
             continue;
         }
@@ -187,7 +188,7 @@ async fn endpoint_health(
         let of_endpoint = || {
             outcomes
                 .iter()
-                .filter(|o| o.claimed.endpoint_id == endpoint_id)
+                .filter(|o| &o.claimed.endpoint_id == endpoint_id)
         };
         if of_endpoint().any(Outcome::succeeded) {
             delivery_endpoints::clear_failing(&mut *conn, endpoint_id).await?;
@@ -227,7 +228,7 @@ async fn disable_if_failing(
         "notification endpoint disabled: every attempt failed for too long"
     );
     let notice = EndpointDisabled {
-        endpoint_id: claimed.endpoint_id.clone(),
+        endpoint_id: claimed.endpoint_id.to_string(),
         url: claimed.url.clone(),
         failing_since,
         disabled_at: now,

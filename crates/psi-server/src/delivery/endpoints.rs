@@ -8,11 +8,12 @@ pub use crate::db::delivery_endpoints::{
 
 use super::outbox;
 use crate::db::{Db, deliveries, delivery_endpoints, now_ms};
+use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 
 /// Enables the endpoint: its held deliveries start a new schedule now. Returns false if there is
 /// no such endpoint.
-pub async fn enable(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
+pub async fn enable(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Result<bool> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     if !delivery_endpoints::mark_enabled(&mut tx, scope, id, now).await? {

@@ -8,6 +8,7 @@ pub use crate::db::delivery_messages::{Cursor, Message, MessageFilter, get, list
 use super::outbox;
 use super::payload::EventType;
 use crate::db::{Db, deliveries, delivery_endpoints, delivery_messages, now_ms};
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// What [`replay_message`] did.
@@ -26,8 +27,8 @@ pub enum Replayed {
 pub async fn replay_message(
     db: &Db,
     scope: &ServiceScope,
-    message_id: &str,
-    endpoint_id: Option<&str>,
+    message_id: &MessageId,
+    endpoint_id: Option<&EndpointId>,
 ) -> sqlx::Result<Replayed> {
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -56,7 +57,7 @@ pub async fn replay_message(
 pub async fn replay_since(
     db: &Db,
     scope: &ServiceScope,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     since: i64,
 ) -> sqlx::Result<Option<u64>> {
     let Some(endpoint) = delivery_endpoints::get(db, scope, endpoint_id).await? else {

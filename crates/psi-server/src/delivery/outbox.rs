@@ -9,7 +9,8 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::watch;
 
 use super::payload::{Envelope, EventType};
-use crate::db::{deliveries, delivery_endpoints, delivery_messages, new_id, now_ms};
+use crate::db::{deliveries, delivery_endpoints, delivery_messages, now_ms};
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// Bumped when deliveries may be due; every worker in the process watches it.
@@ -31,7 +32,7 @@ pub(crate) enum Target<'a> {
     /// Every enabled endpoint of the service that subscribes to the type.
     Subscribed,
     /// This endpoint only (the caller checked it belongs to the service).
-    Endpoint(&'a str),
+    Endpoint(&'a EndpointId),
 }
 
 /// Whether an endpoint subscribed to `types` (empty: all) receives `event_type`. `test`
@@ -63,7 +64,7 @@ pub async fn enqueue<T: Serialize>(
     scope: &ServiceScope,
     event_type: EventType,
     payload: &T,
-) -> sqlx::Result<String> {
+) -> sqlx::Result<MessageId> {
     enqueue_to(tx, scope, event_type, payload, Target::Subscribed).await
 }
 
@@ -74,12 +75,12 @@ pub(crate) async fn enqueue_to<T: Serialize>(
     event_type: EventType,
     payload: &T,
     target: Target<'_>,
-) -> sqlx::Result<String> {
-    let id = new_id();
+) -> sqlx::Result<MessageId> {
+    let id = MessageId::generate();
     let now = now_ms();
     let body = serde_json::to_string(&Envelope {
         kind: event_type.as_str(),
-        message_id: &id,
+        message_id: id.as_str(),
         public_service_did: scope.did().as_str(),
         utc_created_at: now,
         data: payload,
@@ -87,7 +88,7 @@ pub(crate) async fn enqueue_to<T: Serialize>(
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     delivery_messages::insert(&mut *conn, scope, &id, event_type, &body, now).await?;
     let endpoints = match target {
-        Target::Endpoint(endpoint_id) => vec![endpoint_id.to_owned()],
+        Target::Endpoint(endpoint_id) => vec![endpoint_id.clone()],
         Target::Subscribed => subscribers(&mut *conn, scope, event_type).await?,
     };
     deliveries::insert(&mut *conn, scope.service_id(), &id, &endpoints, now).await?;
@@ -102,7 +103,7 @@ async fn subscribers(
     conn: &mut AnyConnection,
     scope: &ServiceScope,
     event_type: EventType,
-) -> sqlx::Result<Vec<String>> {
+) -> sqlx::Result<Vec<EndpointId>> {
     let subscriptions = delivery_endpoints::subscriptions(conn, scope).await?;
     Ok(subscriptions
         .into_iter()

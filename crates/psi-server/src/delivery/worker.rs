@@ -235,9 +235,9 @@ impl Worker {
                 credentials,
                 issuer: &claimed.service_did,
                 call_id: &attempt_id,
-                message_id: &claimed.message_id,
+                message_id: claimed.message_id.as_str(),
                 headers: &[
-                    ("x-psi-message-id", &claimed.message_id),
+                    ("x-psi-message-id", claimed.message_id.as_str()),
                     ("x-psi-event-type", &claimed.event_type),
                 ],
                 timeout: Duration::from_millis(u64::try_from(claimed.timeout_ms).unwrap_or(0)),

@@ -54,6 +54,8 @@ const MAX_CACHED_BODY: usize = 256 * 1024;
 /// Counter of answers served from the cache. They are answered outside the request-id, tracing
 /// and per-route metrics layers, so this is where they show.
 const HITS: &str = "psi_public_cache_hits_total";
+/// The header naming a request (set by the request-id layer inside this one).
+const REQUEST_ID: &str = "x-request-id";
 /// Bytes an answer's headers and bookkeeping take, roughly.
 const ANSWER_OVERHEAD: u64 = 512;
 
@@ -252,8 +254,8 @@ async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Respons
         }
     };
     let mut headers = parts.headers;
-    // An id names one request, not the answers served again.
-    headers.remove("x-request-id");
+    // An id names this request, not the answers served again from the cache.
+    let request_id = headers.remove(REQUEST_ID);
     let cached = Arc::new(Cached {
         generation,
         stored: Instant::now(),
@@ -266,7 +268,11 @@ async fn serve(cache: &PublicCache, mut request: Request, next: Next) -> Respons
     if let Some(conditions) = conditions {
         request_headers.insert(IF_NONE_MATCH, conditions);
     }
-    cached.respond(&request_headers)
+    let mut response = cached.respond(&request_headers);
+    if let Some(id) = request_id {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 
 /// Longest description, in characters.
@@ -150,7 +151,7 @@ impl From<Endpoint> for EndpointView {
     fn from(endpoint: Endpoint) -> Self {
         let now = now_ms();
         EndpointView {
-            id: endpoint.id,
+            id: endpoint.id.into(),
             url: endpoint.url,
             description: endpoint.description,
             event_types: endpoint.event_types,
@@ -221,7 +222,11 @@ async fn check_key(
     domain::check_outgoing_key(key, kind, auth).map_err(|e| ApiError::Validation(e.to_string()))
 }
 
-async fn found(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Endpoint, ApiError> {
+async fn found(
+    state: &AppState,
+    scope: &ServiceScope,
+    id: &EndpointId,
+) -> Result<Endpoint, ApiError> {
     endpoints::get(&state.db, scope, id)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))
@@ -284,7 +289,7 @@ pub async fn list(
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<Json<EndpointView>, ApiError> {
     Ok(Json(found(&state, &scope, &id).await?.into()))
 }
@@ -303,7 +308,7 @@ pub async fn get(
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
     Json(body): Json<UpdateEndpoint>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let current = found(&state, &scope, &id).await?;
@@ -332,7 +337,7 @@ pub async fn update(
 pub async fn delete(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<StatusCode, ApiError> {
     if !endpoints::delete(&state.db, &scope, &id).await? {
         return Err(ApiError::not_found("endpoint"));
@@ -355,7 +360,7 @@ pub async fn delete(
 pub async fn enable(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<Json<EndpointView>, ApiError> {
     if !endpoints::enable(&state.db, &scope, &id).await? {
         return Err(ApiError::not_found("endpoint"));
@@ -377,7 +382,7 @@ pub async fn enable(
 pub async fn disable(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<Json<EndpointView>, ApiError> {
     if !endpoints::disable(&state.db, &scope, &id).await? {
         return Err(ApiError::not_found("endpoint"));
@@ -401,7 +406,7 @@ pub async fn disable(
 pub async fn rotate(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
     Json(body): Json<RotateKey>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let current = found(&state, &scope, &id).await?;
@@ -441,7 +446,7 @@ pub async fn rotate(
 pub async fn test(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<(StatusCode, Json<TestView>), ApiError> {
     let endpoint = found(&state, &scope, &id).await?;
     if !endpoint.enabled {
@@ -450,7 +455,7 @@ pub async fn test(
         ));
     }
     let notice = TestNotification {
-        endpoint_id: endpoint.id.clone(),
+        endpoint_id: endpoint.id.to_string(),
         message: "a test message, sent on request",
     };
     let mut tx = state.db.begin().await?;
@@ -463,7 +468,12 @@ pub async fn test(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::ACCEPTED, Json(TestView { message_id })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TestView {
+            message_id: message_id.into(),
+        }),
+    ))
 }
 
 /// Replay to this endpoint every message since a time whose delivery failed, and the messages
@@ -481,7 +491,7 @@ pub async fn test(
 pub async fn replay(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, EndpointId)>,
     Json(body): Json<ReplaySince>,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {
     let replayed = messages::replay_since(&state.db, &scope, &id, body.since)

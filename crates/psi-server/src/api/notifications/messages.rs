@@ -19,6 +19,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
+use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// Attempts shown with one message.
@@ -30,7 +31,8 @@ const MESSAGE_ATTEMPTS: i64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct MessageQuery {
     /// Only messages with a delivery to this endpoint.
-    pub endpoint: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub endpoint: Option<EndpointId>,
     /// Only messages with a delivery in this state (to `endpoint` when given): `pending`,
     /// `succeeded`, `failed`.
     pub status: Option<DeliveryStatus>,
@@ -50,9 +52,11 @@ pub struct MessageQuery {
 #[into_params(parameter_in = Query)]
 pub struct AttemptQuery {
     /// Only attempts to this endpoint.
-    pub endpoint: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub endpoint: Option<EndpointId>,
     /// Only attempts of this message.
-    pub message: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub message: Option<MessageId>,
     /// `succeeded` (a 2xx answer) or `failed`.
     pub status: Option<AttemptStatus>,
     /// Only attempts made at or after this time (unix ms).
@@ -77,7 +81,8 @@ pub enum AttemptStatus {
 #[into_params(parameter_in = Query)]
 pub struct ReplayQuery {
     /// Only to this endpoint (which then receives it even if it never did).
-    pub endpoint: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub endpoint: Option<EndpointId>,
 }
 
 /// Where a message stands overall.
@@ -120,7 +125,7 @@ impl From<Message> for MessageView {
         };
         MessageView {
             status,
-            id: message.id,
+            id: message.id.into(),
             event_type: message.event_type,
             created_at: message.created_at,
             deliveries: message.deliveries,
@@ -205,7 +210,7 @@ pub async fn list(
         .transpose()?;
     let limit = page_limit(query.limit)?;
     let filter = MessageFilter {
-        endpoint_id: query.endpoint.as_deref(),
+        endpoint_id: query.endpoint.as_ref(),
         status: query.status,
         event_type,
         since: query.since,
@@ -215,7 +220,7 @@ pub async fn list(
     let found = messages::list(&state.db, &scope, &filter).await?;
     let (found, next_cursor) = page(found, limit, |m| Cursor {
         at: m.created_at,
-        id: m.id.clone(),
+        id: m.id.to_string(),
     });
     Ok(Json(MessagePage {
         data: found.into_iter().map(Into::into).collect(),
@@ -236,7 +241,7 @@ pub async fn list(
 pub async fn get(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, MessageId)>,
 ) -> Result<Json<MessageDetail>, ApiError> {
     let (message, payload) = messages::get(&state.db, &scope, &id)
         .await?
@@ -271,10 +276,10 @@ pub async fn get(
 pub async fn replay(
     scope: ServiceScope,
     State(state): State<AppState>,
-    Path((_did, id)): Path<(String, String)>,
+    Path((_did, id)): Path<(String, MessageId)>,
     Query(query): Query<ReplayQuery>,
 ) -> Result<(StatusCode, Json<ReplayView>), ApiError> {
-    match messages::replay_message(&state.db, &scope, &id, query.endpoint.as_deref()).await? {
+    match messages::replay_message(&state.db, &scope, &id, query.endpoint.as_ref()).await? {
         Replayed::Deliveries(replayed) => {
             tracing::info!(did = %scope.did(), message = %id, replayed, "message replay");
             Ok((StatusCode::ACCEPTED, Json(ReplayView { replayed })))
@@ -303,8 +308,8 @@ pub async fn attempts(
 ) -> Result<Json<AttemptPage>, ApiError> {
     let limit = page_limit(query.limit)?;
     let filter = AttemptFilter {
-        endpoint_id: query.endpoint.as_deref(),
-        message_id: query.message.as_deref(),
+        endpoint_id: query.endpoint.as_ref(),
+        message_id: query.message.as_ref(),
         succeeded: query.status.map(|s| matches!(s, AttemptStatus::Succeeded)),
         since: query.since,
         cursor: cursor(query.cursor.as_deref())?,

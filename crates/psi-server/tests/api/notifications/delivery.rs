@@ -48,7 +48,8 @@ pub async fn enqueue_revoked(app: &TestApp, scope: &ServiceScope, jti: &str) -> 
     let mut tx = app.app.state().db.begin().await.unwrap();
     let id = delivery::enqueue(&mut tx, scope, EventType::CredentialRevoked, &revoked(jti))
         .await
-        .unwrap();
+        .unwrap()
+        .to_string();
     tx.commit().await.unwrap();
     id
 }
@@ -90,7 +91,8 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
         &revoked("j1"),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .to_string();
     tx.rollback().await.unwrap();
     let path = format!("/api/v1/services/{did}/messages/{rolled_back}");
     assert_eq!(
@@ -112,7 +114,8 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     let mut tx = db.begin().await.unwrap();
     let unwanted = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"x": 1}))
         .await
-        .unwrap();
+        .unwrap()
+        .to_string();
     tx.commit().await.unwrap();
     let message = app.message(&did, &unwanted).await;
     assert_eq!(message["status"], "undelivered");

@@ -123,10 +123,12 @@ async fn replaying_since_a_time_redelivers_what_failed_or_was_missed_after_it_an
     let mut tx = app.app.state().db.begin().await.unwrap();
     let missed = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"n": 1}))
         .await
-        .unwrap();
+        .unwrap()
+        .to_string();
     let unwanted = delivery::enqueue(&mut tx, &scope, EventType::EventCompleted, &json!({}))
         .await
-        .unwrap();
+        .unwrap()
+        .to_string();
     tx.commit().await.unwrap();
     app.worker().drain().await.unwrap();
     assert_eq!(app.message(&did, &missed).await["status"], "undelivered");
