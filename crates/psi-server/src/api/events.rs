@@ -5,13 +5,14 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::db::Cursor;
 use crate::db::events::{self, EventState, LogEntry, WebhookCall};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
-use crate::ids::EventId;
+use crate::ids::{EventId, InteractionId};
 use crate::scope::ServiceScope;
 
 /// Largest page of a listing.
@@ -36,13 +37,17 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct EventFilter {
     /// Only events of this interaction (`actionId`).
-    pub interaction: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub interaction: Option<InteractionId>,
     /// Only events in this state: `started`, `waiting`, `completed`, `failed`.
     pub state: Option<String>,
     /// Only events of this holder (pairwise DID).
     pub holder: Option<String>,
     /// At most this many, newest first (1 to 500, default 50).
     pub limit: Option<i64>,
+    /// The next page: the events after this one, written `<created_at>.<id>` (of the last event
+    /// of the previous page).
+    pub cursor: Option<String>,
 }
 
 /// An event.
@@ -120,10 +125,22 @@ pub async fn list(
             })
         })
         .transpose()?;
+    let cursor = filter
+        .cursor
+        .as_deref()
+        .map(|text| {
+            Cursor::decode(text).ok_or_else(|| {
+                ApiError::Validation(
+                    "`cursor` must be `<created_at>.<id>` of the last event of a page".into(),
+                )
+            })
+        })
+        .transpose()?;
     let filter = events::Filter {
-        interaction_id: filter.interaction.as_deref(),
+        interaction_id: filter.interaction.as_ref(),
         state: event_state,
         holder_did: filter.holder.as_deref(),
+        cursor: cursor.as_ref(),
         limit: page_limit(filter.limit)?,
     };
     let found = events::list(&state.db, &scope, &filter).await?;

@@ -7,9 +7,9 @@ use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
+use super::Cursor;
 use super::Db;
 use super::deliveries::Claimed;
-use super::delivery_messages::Cursor;
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 

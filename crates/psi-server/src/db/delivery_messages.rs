@@ -3,42 +3,12 @@
 
 use sqlx::AnyConnection;
 
+use super::Cursor;
 use super::Db;
 use super::deliveries::{self, Delivery, DeliveryStatus};
 use crate::domain::EventType;
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
-
-/// A position in a listing, newest first: the time and id of the last item seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub at: i64,
-    pub id: String,
-}
-
-impl Cursor {
-    /// The cursor's text, `<time>.<id>`.
-    pub fn encode(&self) -> String {
-        format!("{}.{}", self.at, self.id)
-    }
-
-    /// Reads [`Cursor::encode`]'s text.
-    ///
-    /// ```
-    /// use psi_server::db::delivery_messages::Cursor;
-    /// let cursor = Cursor { at: 17, id: "ab12".into() };
-    /// assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
-    /// assert_eq!(Cursor::decode("17"), None);
-    /// ```
-    pub fn decode(text: &str) -> Option<Self> {
-        let (at, id) = text.split_once('.')?;
-        let valid_id = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
-        Some(Cursor {
-            at: at.parse().ok()?,
-            id: valid_id.then(|| id.to_owned())?,
-        })
-    }
-}
 
 /// A message with where its deliveries stand.
 #[derive(Debug, Clone)]

@@ -267,6 +267,37 @@ pub fn now_ms() -> i64 {
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A position in a listing, newest first: the time and id of the last item seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The cursor's text, `<time>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at, self.id)
+    }
+
+    /// Reads [`Cursor::encode`]'s text.
+    ///
+    /// ```
+    /// use psi_server::db::Cursor;
+    /// let cursor = Cursor { at: 17, id: "ab12".into() };
+    /// assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+    /// assert_eq!(Cursor::decode("17"), None);
+    /// ```
+    pub fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('.')?;
+        let valid_id = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+        Some(Cursor {
+            at: at.parse().ok()?,
+            id: valid_id.then(|| id.to_owned())?,
+        })
+    }
+}
+
 /// A new random row id: 32 hex characters.
 pub fn new_id() -> String {
     crate::ids::random()

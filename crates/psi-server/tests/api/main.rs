@@ -10,6 +10,7 @@ mod demo;
 mod demo_fixture;
 mod engine;
 mod errors;
+mod event_lists;
 mod headers;
 mod health;
 mod inbound;
