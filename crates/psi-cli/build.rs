@@ -9,8 +9,10 @@ fn main() {
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PSI_CHROMIUM");
     let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let node_modules =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/node_modules");
+    // Read when the script runs, not when it is compiled: a target directory shared by several
+    // checkouts reuses the compiled script, and must look at this checkout's packages.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let node_modules = Path::new(&manifest_dir).join("../../tests/browser/node_modules");
     for path in [Path::new(&chromium), &node_modules] {
         println!("cargo::rerun-if-changed={}", path.display());
     }

@@ -3,7 +3,7 @@
 //   node tests/browser/run.mjs <base-url>
 //
 // The fixture (service DID, interaction, the demo's app link, ...) comes as JSON in the
-// environment variable PSI_BROWSER_FIXTURE; crates/psi-cli/tests/browser.rs starts the server,
+// environment variable PSI_BROWSER_FIXTURE; crates/psi-cli/tests/it/browser.rs starts the server,
 // seeds it and runs this script. For the live-status case the script prints `LINK <link>` on
 // stdout and waits for the page to show the completed event: the test runs the link with the
 // wallet simulator (`psi wallet run`).

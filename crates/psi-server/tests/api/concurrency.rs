@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
+use psi_testkit::Receiver;
 use reqwest::{Response, StatusCode};
 use serde_json::json;
 
@@ -12,7 +13,6 @@ use crate::engine::support::Holder;
 use crate::helpers::{ADMIN_TOKEN, Backend};
 use crate::inbound::support::Scene;
 use crate::notifications::delivery::enqueue_revoked;
-use crate::notifications::receiver::Receiver;
 
 backend_tests!(sixteen_writers_of_each_kind_all_succeed_while_notifications_are_delivered);
 
@@ -28,14 +28,17 @@ async fn sixteen_writers_of_each_kind_all_succeed_while_notifications_are_delive
     let app = &scene.fx.app;
     let did = scene.fx.did.clone();
     let receiver = Receiver::start().await;
-    app.create_endpoint(&did, &receiver.url, json!({})).await;
+    app.create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let scope = app.scope(&did).await;
     let mut messages = Vec::new();
     for n in 0..NOTIFICATIONS {
         messages.push(enqueue_revoked(app, &scope, &format!("jti-{n}")).await);
     }
     // The writers start while the workers are busy with the backlog.
-    receiver.wait_for(1, Duration::from_secs(10)).await;
+    receiver
+        .wait_for_calls("/hook", 1, Duration::from_secs(10))
+        .await;
 
     let post = |path: String, body: serde_json::Value| async move {
         app.post(&path, ADMIN_TOKEN, &body).await
@@ -96,7 +99,7 @@ async fn sixteen_writers_of_each_kind_all_succeed_while_notifications_are_delive
     println!("{backend:?}: {} writes in {elapsed:?}", 4 * WRITERS);
     // Every notification arrives too, replays included.
     receiver
-        .wait_for(NOTIFICATIONS + WRITERS, Duration::from_secs(120))
+        .wait_for_calls("/hook", NOTIFICATIONS + WRITERS, Duration::from_secs(120))
         .await;
     // Workers stopped before the test schema is dropped: one left mid-transaction would keep
     // PostgreSQL from dropping it, and the test would never end.

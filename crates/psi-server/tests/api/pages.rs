@@ -4,12 +4,13 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use figment::providers::Serialized;
+use psi_testkit::Reply;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::engine::support::{Answer, Fixture, Holder};
+use crate::engine::support::{Fixture, Holder};
 use crate::helpers::{
     ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
 };
@@ -786,15 +787,15 @@ async fn the_status_stream_follows_the_latest_event_of_its_session(backend: Back
     .await;
 
     // The wallet runs the page's link; the webhook takes a while, then declines.
-    fx.receiver.script("/hook", |request| Answer {
-        // Within the webhook's 2 s timeout, longer than the stream's 1 s poll.
-        delay: std::time::Duration::from_millis(1600),
-        ..Answer::json(json!({
+    fx.receiver.on_json("/hook", |request| {
+        Reply::json(json!({
             "ok": false,
             "message": "Your card <b>expired</b>",
             "actionEventId": request["actionEventId"],
             "type": "failure",
         }))
+        // Within the webhook's 2 s timeout, longer than the stream's 1 s poll.
+        .after(std::time::Duration::from_millis(1600))
     });
     body["session"] = json!(session);
     let watch = async {

@@ -5,7 +5,7 @@ use psi_webhook::{PublicKey, Verifier};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::support::{Auth, Fixture, Holder, Seen};
+use super::support::{Auth, Fixture, Holder, authenticate_with};
 use crate::backend_tests;
 use crate::helpers::{Backend, expect_json};
 
@@ -16,12 +16,14 @@ backend_tests!(
 );
 
 /// Runs "Join" with its webhook authenticated by Bearer tokens signed with `key`, the receiver
-/// verifying them with `verifier`; returns the outcome and the call the receiver saw.
-async fn join_with_bearer(fx: &Fixture, key: &str, verifier: Verifier) -> (Value, Seen) {
-    fx.receiver.authenticate_with(Auth::Bearer {
+/// verifying them with `verifier`; returns the outcome and the `jti` of the token the receiver
+/// saw.
+async fn join_with_bearer(fx: &Fixture, key: &str, verifier: Verifier) -> (Value, Option<String>) {
+    let auth = Auth::Bearer {
         verifier,
         issuer: fx.did.clone(),
-    });
+    };
+    authenticate_with(&fx.receiver, auth.clone());
     fx.patch_interaction(
         &fx.join,
         json!({"webhook": fx.webhook("/hook", key, "bearer")}),
@@ -30,8 +32,8 @@ async fn join_with_bearer(fx: &Fixture, key: &str, verifier: Verifier) -> (Value
     fx.issue_membership("1");
     let outcome = fx.join(&Holder::new(), "Ada").await;
     assert_eq!(outcome["state"], "completed", "{outcome}");
-    fx.receiver.assert_all_authenticated();
-    let seen = fx.receiver.seen("/hook").remove(0);
+    fx.receiver.assert_none_refused();
+    let seen = fx.receiver.calls_to("/hook").remove(0);
     assert!(!seen.headers.contains_key("x-body-signature"));
     assert!(
         seen.headers["authorization"]
@@ -39,7 +41,11 @@ async fn join_with_bearer(fx: &Fixture, key: &str, verifier: Verifier) -> (Value
             .unwrap()
             .starts_with("Bearer ")
     );
-    (outcome, seen)
+    let claims = auth
+        .verify(&seen)
+        .unwrap()
+        .expect("a Bearer token's claims");
+    (outcome, claims.jti)
 }
 
 async fn a_bearer_rs256_token_names_the_service_the_call_and_the_body(backend: Backend) {
@@ -55,23 +61,23 @@ async fn a_bearer_rs256_token_names_the_service_the_call_and_the_body(backend: B
     )
     .await;
     let public = PublicKey::from_pem(keys["public_pem"].as_str().unwrap()).unwrap();
-    let (outcome, seen) = join_with_bearer(&fx, "default", Verifier::rsa(public)).await;
+    let (outcome, jti) = join_with_bearer(&fx, "default", Verifier::rsa(public)).await;
     // The token's jti is the call's id, as the management API records it.
     let event = fx.event(outcome["event_id"].as_str().unwrap()).await;
-    assert_eq!(seen.jti.as_deref(), event["calls"][0]["id"].as_str());
+    assert_eq!(jti.as_deref(), event["calls"][0]["id"].as_str());
 }
 
 async fn a_bearer_hs256_token_is_signed_with_the_sha_secret(backend: Backend) {
     let fx = Fixture::new(backend).await;
     let secret = fx.sha_secret("shared").await;
-    let (_, seen) = join_with_bearer(&fx, "shared", Verifier::shared_secret(secret)).await;
-    assert!(seen.jti.is_some());
+    let (_, jti) = join_with_bearer(&fx, "shared", Verifier::shared_secret(secret)).await;
+    assert!(jti.is_some());
 }
 
 async fn a_receiver_with_another_key_refuses_the_call_and_the_event_fails(backend: Backend) {
     let fx = Fixture::new(backend).await;
     let stranger = psi_webhook::PrivateKey::generate().unwrap().public_key();
-    fx.receiver.authenticate_with(Auth::Signature(stranger));
+    authenticate_with(&fx.receiver, Auth::Signature(stranger));
     fx.issue_membership("1");
     let outcome = fx.join(&Holder::new(), "Ada").await;
     assert_eq!(outcome["state"], "failed");
@@ -79,5 +85,5 @@ async fn a_receiver_with_another_key_refuses_the_call_and_the_event_fails(backen
         outcome["message"],
         "the service's webhook answered HTTP 401"
     );
-    assert!(fx.receiver.seen("/hook").is_empty());
+    assert!(fx.receiver.calls_to("/hook").is_empty());
 }

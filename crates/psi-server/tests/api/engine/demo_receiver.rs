@@ -2,10 +2,11 @@
 //! and the printed wallet command names a link that starts it.
 
 use psi_server::Config;
+use psi_testkit::now_ms;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::support::{Holder, now_ms};
+use super::support::Holder;
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, TestDb, expect_json, spawn_app};
 

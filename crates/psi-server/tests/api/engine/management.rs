@@ -65,7 +65,7 @@ async fn the_event_log_and_webhook_calls_are_visible_through_the_management_api(
     assert!(
         webhook_called.starts_with(&format!(
             "interaction webhook {} answered HTTP 200 in",
-            fx.receiver.base
+            fx.receiver.url("")
         )),
         "{webhook_called}"
     );

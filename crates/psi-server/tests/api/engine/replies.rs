@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use psi_testkit::{Reply, now_ms};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::support::{Answer, Fixture, Holder, get_public, log_kinds, now_ms};
+use super::support::{Fixture, Holder, get_public, log_kinds};
 use crate::backend_tests;
 use crate::helpers::{Backend, expect_json, spawn_app};
 
@@ -66,7 +67,7 @@ async fn an_issue_reply_issues_a_signed_credential_to_the_holder(backend: Backen
     assert_eq!(listed[0]["event_id"], outcome["event_id"]);
     assert!(listed[0]["collected_at"].is_i64(), "{listed}");
     assert!(listed[0]["revoked_at"].is_null());
-    fx.receiver.assert_all_authenticated();
+    fx.receiver.assert_none_refused();
 }
 
 async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Backend) {
@@ -85,14 +86,14 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
         )
         .await;
     assert_eq!(outcome["state"], "completed", "{outcome}");
-    let seen = fx.receiver.seen("/hook");
+    let seen = fx.receiver.calls_to("/hook");
     assert_eq!(seen.len(), 1);
     let call = &seen[0];
     assert_eq!(call.headers["content-type"], "application/json");
     assert!(call.headers.contains_key("x-body-signature"));
     assert!(!call.headers.contains_key("authorization"));
-    let keys: Vec<&str> = call
-        .body
+    let body = call.json();
+    let keys: Vec<&str> = body
         .as_object()
         .unwrap()
         .keys()
@@ -115,7 +116,7 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
         .collect()
     );
     // Members in the documented order, on the wire.
-    let text = std::str::from_utf8(&call.raw).unwrap();
+    let text = std::str::from_utf8(&call.body).unwrap();
     let positions: Vec<usize> = [
         "publicServiceDid",
         "subscriberConnectDid",
@@ -129,7 +130,6 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
     .map(|key| text.find(key).unwrap())
     .collect();
     assert!(positions.is_sorted(), "{text}");
-    let body = &call.body;
     assert_eq!(body["publicServiceDid"], fx.did.as_str());
     assert_eq!(body["subscriberConnectDid"], holder.did.as_str());
     assert_eq!(body["actionId"], fx.join.as_str());
@@ -162,13 +162,13 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
     )
     .await;
     assert_eq!(body["actionInstanceId"], instance["instances"][0]["id"]);
-    fx.receiver.assert_all_authenticated();
+    fx.receiver.assert_none_refused();
 }
 
 async fn an_empty_issued_list_leaves_the_event_waiting(backend: Backend) {
     let fx = Fixture::new(backend).await;
-    fx.receiver.script("/hook", |request| {
-        Answer::json(json!({"actionEventId": request["actionEventId"], "issuedCredentials": [], "revokedCredentials": []}))
+    fx.receiver.on_json("/hook", |request| {
+        Reply::json(json!({"actionEventId": request["actionEventId"], "issuedCredentials": [], "revokedCredentials": []}))
     });
     let outcome = fx.join(&Holder::new(), "Ada").await;
     assert_eq!(outcome["state"], "waiting", "{outcome}");
@@ -185,8 +185,8 @@ async fn an_empty_issued_list_leaves_the_event_waiting(backend: Backend) {
 async fn an_empty_credential_is_a_denial_that_completes_with_nothing_issued(backend: Backend) {
     let fx = Fixture::new(backend).await;
     let membership = fx.membership.clone();
-    fx.receiver.script("/hook", move |_| {
-        Answer::json(
+    fx.receiver.on_json("/hook", move |_| {
+        Reply::json(
             json!({"issuedCredentials": [{"credentialId": membership, "fields": []}], "ok": true}),
         )
     });
@@ -206,8 +206,8 @@ async fn an_empty_credential_is_a_denial_that_completes_with_nothing_issued(back
 
 async fn a_failure_reply_fails_the_event_with_its_message_and_log_data(backend: Backend) {
     let fx = Fixture::new(backend).await;
-    fx.receiver.script("/hook", |request| {
-        Answer::json(json!({
+    fx.receiver.on_json("/hook", |request| {
+        Reply::json(json!({
             "ok": false,
             "message": "No member called Ada in our records",
             "actionEventId": request["actionEventId"],
@@ -234,8 +234,8 @@ async fn a_failure_reply_fails_the_event_with_its_message_and_log_data(backend: 
 }
 
 /// Runs "Join" with `/hook` answering `answer`; returns the outcome and the event.
-async fn join_answered(fx: &Fixture, answer: Answer) -> (Value, Value) {
-    fx.receiver.script("/hook", move |_| answer.clone());
+async fn join_answered(fx: &Fixture, answer: Reply) -> (Value, Value) {
+    fx.receiver.on("/hook", answer);
     let outcome = fx.join(&Holder::new(), "Ada").await;
     let event = fx.event(outcome["event_id"].as_str().unwrap()).await;
     (outcome, event)
@@ -247,8 +247,7 @@ async fn a_webhook_that_does_not_answer_in_time_fails_the_event(backend: Backend
     webhook["timeout_ms"] = json!(300);
     fx.patch_interaction(&fx.join, json!({"webhook": webhook}))
         .await;
-    let mut slow = Answer::json(json!({"issuedCredentials": []}));
-    slow.delay = Duration::from_millis(1500);
+    let slow = Reply::json(json!({"issuedCredentials": []})).after(Duration::from_millis(1500));
     let (outcome, event) = join_answered(&fx, slow).await;
     assert_eq!(outcome["state"], "failed");
     assert_eq!(
@@ -269,7 +268,7 @@ async fn a_webhook_that_does_not_answer_in_time_fails_the_event(backend: Backend
 
 async fn a_non_2xx_answer_fails_the_event(backend: Backend) {
     let fx = Fixture::new(backend).await;
-    let (outcome, event) = join_answered(&fx, Answer::raw(503, "maintenance until noon")).await;
+    let (outcome, event) = join_answered(&fx, Reply::text(503, "maintenance until noon")).await;
     assert_eq!(outcome["state"], "failed");
     assert_eq!(
         outcome["message"],
@@ -283,7 +282,7 @@ async fn a_non_2xx_answer_fails_the_event(backend: Backend) {
 
 async fn an_answer_that_is_not_json_fails_the_event(backend: Backend) {
     let fx = Fixture::new(backend).await;
-    let (outcome, event) = join_answered(&fx, Answer::raw(200, "<html>OK</html>")).await;
+    let (outcome, event) = join_answered(&fx, Reply::text(200, "<html>OK</html>")).await;
     assert_eq!(outcome["state"], "failed");
     assert_eq!(
         outcome["message"],
@@ -344,7 +343,7 @@ async fn issued_credentials_that_do_not_fit_their_definition_fail_the_event_with
     ];
     for (bad, expected) in cases {
         let reply = json!({"issuedCredentials": [good, bad], "ok": true});
-        let (outcome, event) = join_answered(&fx, Answer::json(reply)).await;
+        let (outcome, event) = join_answered(&fx, Reply::json(reply)).await;
         assert_eq!(outcome["state"], "failed", "{outcome}");
         assert_eq!(outcome["issued"], json!([]));
         let message = outcome["message"].as_str().unwrap();
@@ -389,7 +388,7 @@ async fn an_interaction_without_webhook_waits_for_a_later_issue(backend: Backend
         )
         .await;
     assert_eq!(outcome["state"], "completed", "nothing to issue: {outcome}");
-    assert!(fx.receiver.seen("/hook").is_empty());
+    assert!(fx.receiver.calls_to("/hook").is_empty());
 }
 
 async fn a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called(backend: Backend) {
@@ -403,7 +402,7 @@ async fn a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called(backe
         outcome["message"],
         "the service's webhook could not be reached"
     );
-    assert!(fx.receiver.seen("/hook").is_empty());
+    assert!(fx.receiver.calls_to("/hook").is_empty());
     let event = fx.event(outcome["event_id"].as_str().unwrap()).await;
     let call = &event["calls"][0];
     assert!(call["status"].is_null(), "{call}");

@@ -1,18 +1,13 @@
-//! What the engine tests share: a scripted webhook receiver on 127.0.0.1 port 0 that verifies
-//! psi's signatures as a third party would, a minimal holder that signs wallet calls, and a
-//! service with schemas, definitions and an interaction pointing at the receiver.
+//! What the engine tests share: the kit's webhook receiver, verifying psi's signatures as a third
+//! party would, a minimal holder that signs wallet calls, and a service with schemas, definitions
+//! and an interaction pointing at the receiver.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode as AxumStatus, Uri};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, SigningKey};
 use figment::providers::Serialized;
-use psi_webhook::{PublicKey, SharedSecret, UnixTime, Validation, Verifier};
+use psi_testkit::{Call, Receiver, Reply, now_ms};
+use psi_webhook::{Claims, PublicKey, SharedSecret, UnixTime, Validation, Verifier};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -44,171 +39,46 @@ pub enum Auth {
     Bearer { verifier: Verifier, issuer: String },
 }
 
-/// What the receiver answers.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub body: String,
-    pub delay: Duration,
-}
-
-impl Answer {
-    /// 200 with this JSON.
-    pub fn json(body: Value) -> Self {
-        Answer {
-            status: 200,
-            body: body.to_string(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// This status and raw body.
-    pub fn raw(status: u16, body: &str) -> Self {
-        Answer {
-            status,
-            body: body.to_owned(),
-            delay: Duration::ZERO,
+impl Auth {
+    /// Whether `call` passes, as a third party's receiver checks it; the claims of a Bearer token.
+    pub fn verify(&self, call: &Call) -> Result<Option<Claims>, String> {
+        match self {
+            Auth::Signature(key) => Verifier::rsa(key.clone())
+                .verify_signature(&call.body, call.header("x-body-signature"))
+                .map(|()| None)
+                .map_err(|e| e.to_string()),
+            Auth::Bearer { verifier, issuer } => verifier
+                .verify_authorization(
+                    call.header("authorization"),
+                    &call.body,
+                    &Validation::new().expect_issuer(issuer.clone()),
+                    UnixTime::now(),
+                )
+                .map(|claims| {
+                    assert!(claims.body_sha3_256.is_some(), "tokens carry body_sha3_256");
+                    Some(claims)
+                })
+                .map_err(|e| e.to_string()),
         }
     }
 }
 
-/// A request the receiver got.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub path: String,
-    pub headers: HeaderMap,
-    pub raw: Bytes,
-    pub body: Value,
-    /// The verified token's `jti` (Bearer mode).
-    pub jti: Option<String>,
+/// A third party's webhook endpoint: the kit's receiver, refusing (401) calls that fail `auth`.
+pub fn authenticate_with(receiver: &Receiver, auth: Auth) {
+    receiver.check(move |call| auth.verify(call).map(drop).map_err(|e| Reply::text(401, e)));
 }
 
-type Script = Arc<dyn Fn(&Value) -> Answer + Send + Sync>;
-
-#[derive(Default)]
-struct ReceiverState {
-    auth: Mutex<Option<Auth>>,
-    scripts: Mutex<HashMap<String, Script>>,
-    seen: Mutex<Vec<Seen>>,
-    refused: Mutex<Vec<String>>,
-}
-
-/// A third party's webhook endpoint: verifies each call, records it, answers as scripted per path.
-#[derive(Clone)]
-pub struct Receiver {
-    pub base: String,
-    state: Arc<ReceiverState>,
-}
-
-impl Receiver {
-    pub async fn start() -> Self {
-        let state = Arc::new(ReceiverState::default());
-        let handler_state = Arc::clone(&state);
-        let router =
-            axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = Arc::clone(&handler_state);
-                async move { receive(&state, uri, headers, body).await }
-            });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Receiver { base, state }
-    }
-
-    /// The URL of `path` on this receiver.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub fn authenticate_with(&self, auth: Auth) {
-        *self.state.auth.lock().unwrap() = Some(auth);
-    }
-
-    /// Verifies `X-Body-Signature` with the key the service publishes at its public-key endpoint.
-    pub async fn trust_published_key(&self, app: &TestApp, did: &str) {
-        let path =
-            format!("/service-dashboard-backend/service/{did}/public-info/public-key/default");
-        let response = app.client.get(app.url(&path)).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let pem = response.text().await.unwrap();
-        self.authenticate_with(Auth::Signature(PublicKey::from_pem(&pem).unwrap()));
-    }
-
-    /// Answers calls to `path` with `script(request body)`.
-    pub fn script(&self, path: &str, script: impl Fn(&Value) -> Answer + Send + Sync + 'static) {
-        self.state
-            .scripts
-            .lock()
-            .unwrap()
-            .insert(path.to_owned(), Arc::new(script));
-    }
-
-    /// The calls received on `path` that passed authentication.
-    pub fn seen(&self, path: &str) -> Vec<Seen> {
-        let seen = self.state.seen.lock().unwrap();
-        seen.iter().filter(|s| s.path == path).cloned().collect()
-    }
-
-    /// Panics if any call failed authentication.
-    pub fn assert_all_authenticated(&self) {
-        let refused = self.state.refused.lock().unwrap();
-        assert!(
-            refused.is_empty(),
-            "calls refused by the receiver: {refused:?}"
-        );
-    }
-}
-
-async fn receive(
-    state: &ReceiverState,
-    uri: Uri,
-    headers: HeaderMap,
-    raw: Bytes,
-) -> (AxumStatus, String) {
-    let auth = state.auth.lock().unwrap().clone();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let verified = match auth {
-        None => Err("the receiver has no key".to_owned()),
-        Some(Auth::Signature(key)) => Verifier::rsa(key)
-            .verify_signature(&raw, header("x-body-signature"))
-            .map(|()| None)
-            .map_err(|e| e.to_string()),
-        Some(Auth::Bearer { verifier, issuer }) => verifier
-            .verify_authorization(
-                header("authorization"),
-                &raw,
-                &Validation::new().expect_issuer(issuer),
-                UnixTime::now(),
-            )
-            .map(|claims| {
-                assert!(claims.body_sha3_256.is_some(), "tokens carry body_sha3_256");
-                claims.jti
-            })
-            .map_err(|e| e.to_string()),
-    };
-    let jti = match verified {
-        Ok(jti) => jti,
-        Err(e) => {
-            state.refused.lock().unwrap().push(e.clone());
-            return (AxumStatus::UNAUTHORIZED, e);
-        }
-    };
-    let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    let path = uri.path().to_owned();
-    state.seen.lock().unwrap().push(Seen {
-        path: path.clone(),
-        headers,
-        raw,
-        body: body.clone(),
-        jti,
-    });
-    let script = state.scripts.lock().unwrap().get(&path).cloned();
-    let answer = match script {
-        Some(script) => script(&body),
-        None => Answer::raw(404, "no script for this path"),
-    };
-    tokio::time::sleep(answer.delay).await;
-    (AxumStatus::from_u16(answer.status).unwrap(), answer.body)
+/// Makes `receiver` verify `X-Body-Signature` with the key the service publishes at its
+/// public-key endpoint.
+async fn trust_published_key(receiver: &Receiver, app: &TestApp, did: &str) {
+    let path = format!("/service-dashboard-backend/service/{did}/public-info/public-key/default");
+    let response = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let pem = response.text().await.unwrap();
+    authenticate_with(
+        receiver,
+        Auth::Signature(PublicKey::from_pem(&pem).unwrap()),
+    );
 }
 
 /// A wallet holder with a pairwise Ed25519 key.
@@ -291,13 +161,6 @@ impl Holder {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 /// An unauthenticated GET, as wallets make.
 pub async fn get_public(app: &TestApp, path: &str) -> Response {
     app.client.get(app.url(path)).send().await.expect("request")
@@ -331,9 +194,11 @@ impl Fixture {
     /// On `app`.
     pub async fn on(app: TestApp) -> Self {
         let receiver = Receiver::start().await;
+        // A path the test scripted no answer for is a webhook that does not exist.
+        receiver.answer(Reply::text(404, "no script for this path"));
         let did = app.create_service("Club").await;
         let (_, token) = app.create_token(&did).await;
-        receiver.trust_published_key(&app, &did).await;
+        trust_published_key(&receiver, &app, &did).await;
         let mut fixture = Fixture {
             app,
             receiver,
@@ -487,8 +352,8 @@ impl Fixture {
         let membership = self.membership.clone();
         let schema = self.membership_schema.clone();
         let did = self.did.clone();
-        self.receiver.script("/hook", move |request| {
-            Answer::json(json!({
+        self.receiver.on_json("/hook", move |request| {
+            Reply::json(json!({
                 "serviceDid": did,
                 "subscriberConnectDid": request["subscriberConnectDid"],
                 "actionEventId": request["actionEventId"],

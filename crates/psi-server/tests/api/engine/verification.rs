@@ -4,10 +4,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use psi_testkit::{Reply, now_ms};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::support::{Answer, Fixture, Holder, get_public, now_ms};
+use super::support::{Fixture, Holder, get_public};
 use crate::backend_tests;
 use crate::helpers::{Backend, expect_json};
 
@@ -23,8 +24,8 @@ backend_tests!(
 
 /// "Enter": requires a membership, issues nothing; its webhook `/enter` accepts everyone.
 async fn enter(fx: &Fixture, only_last: bool, external_verification: bool) -> String {
-    fx.receiver.script("/enter", |_| {
-        Answer::json(json!({"issuedCredentials": [], "revokedCredentials": [], "ok": true}))
+    fx.receiver.on_json("/enter", |_| {
+        Reply::json(json!({"issuedCredentials": [], "revokedCredentials": [], "ok": true}))
     });
     fx.interaction(json!({
         "name": format!("Enter {only_last} {external_verification}"),
@@ -56,9 +57,9 @@ async fn external_verification_passes_only_when_the_check_webhook_answers_ok_tru
 ) {
     let fx = Fixture::new(backend).await;
     let action = enter(&fx, false, true).await;
-    fx.receiver.script("/check", |request| {
+    fx.receiver.on_json("/check", |request| {
         let level = request["fields"][1]["value"].as_str().unwrap_or_default();
-        Answer::json(match level {
+        Reply::json(match level {
             "3" => json!({"ok": true, "extra": {"info": [{"name": "tier", "value": "gold"}]}}),
             "1" => json!({"ok": false, "errorMessage": "Your level is too low"}),
             _ => json!({"errorMessage": ""}),
@@ -81,10 +82,10 @@ async fn external_verification_passes_only_when_the_check_webhook_answers_ok_tru
             fx.membership
         )
     );
-    let checks = fx.receiver.seen("/check");
+    let checks = fx.receiver.calls_to("/check");
     assert_eq!(checks.len(), 3);
     assert_eq!(
-        checks[0].body,
+        checks[0].json(),
         json!({
             "serviceDid": fx.did,
             "subscriberDid": gold.did,
@@ -95,9 +96,9 @@ async fn external_verification_passes_only_when_the_check_webhook_answers_ok_tru
         })
     );
     assert_eq!(checks[0].headers["content-type"], "application/json");
-    fx.receiver.assert_all_authenticated();
+    fx.receiver.assert_none_refused();
     // The interaction webhook was called for the one that passed only.
-    assert_eq!(fx.receiver.seen("/enter").len(), 1);
+    assert_eq!(fx.receiver.calls_to("/enter").len(), 1);
     let event = fx.event(outcomes[1]["event_id"].as_str().unwrap()).await;
     assert_eq!(event["calls"][0]["kind"], "credential_check");
 }
@@ -160,8 +161,8 @@ async fn credentials_named_in_revoked_credentials_are_revoked(backend: Backend) 
     // A reply revoking by definition and values, and one revoking by id.
     let (membership, schema) = (fx.membership.clone(), fx.membership_schema.clone());
     let second_jti = second["jti"].clone();
-    fx.receiver.script("/hook", move |_| {
-        Answer::json(json!({
+    fx.receiver.on_json("/hook", move |_| {
+        Reply::json(json!({
             "issuedCredentials": [{"credentialId": membership, "schemaId": schema,
                 "fields": [{"name": "Name", "value": "Ada"}, {"name": "Level", "value": "3"}]}],
             "revokedCredentials": [
@@ -274,7 +275,7 @@ async fn a_prefilled_value_changed_by_the_wallet_is_refused(backend: Backend) {
         "{invalid}"
     );
     assert!(
-        fx.receiver.seen("/hook").is_empty(),
+        fx.receiver.calls_to("/hook").is_empty(),
         "the webhook is not called"
     );
     let honest = holder
@@ -390,5 +391,5 @@ async fn a_missing_or_unrequired_credential_fails_the_event(backend: Backend) {
             .contains("attribute \"Born\": a date is seconds"),
         "{mistyped}"
     );
-    assert!(fx.receiver.seen("/hook").is_empty());
+    assert!(fx.receiver.calls_to("/hook").is_empty());
 }

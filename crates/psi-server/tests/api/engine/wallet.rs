@@ -1,10 +1,11 @@
 //! The wallet API itself: what it reads, how signed calls are checked, and which interactions can
 //! be started.
 
+use psi_testkit::now_ms;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::support::{Fixture, Holder, get_public, now_ms};
+use super::support::{Fixture, Holder, get_public};
 use crate::backend_tests;
 use crate::helpers::{Backend, expect_error, expect_json};
 
@@ -122,7 +123,7 @@ async fn unsigned_calls_answer_401_and_badly_signed_ones_403(backend: Backend) {
     let message = expect_error(replay, StatusCode::FORBIDDEN, "forbidden").await;
     assert!(message.contains("nonce was used before"), "{message}");
     assert_eq!(
-        fx.receiver.seen("/hook").len(),
+        fx.receiver.calls_to("/hook").len(),
         1,
         "the replay never reached the webhook"
     );

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use psi_testkit::now_ms;
 use psi_webhook::{Claims, Signer, UnixTime};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,7 +23,7 @@ backend_tests!(
 
 /// Deletes what the purge deletes once `days` have passed.
 async fn days_pass(scene: &Scene, days: i64) {
-    let later = crate::engine::support::now_ms() + days * 24 * 3600 * 1000;
+    let later = now_ms() + days * 24 * 3600 * 1000;
     psi_server::db::inbound::purge(&scene.fx.app.app.state().db, later)
         .await
         .expect("the purge runs");
@@ -44,7 +45,7 @@ async fn a_signed_push_replayed_days_later_is_answered_and_issues_nothing(backen
     let holder = Holder::new();
     // The public async-issue example's way: `issuedAt`, `ok: true`, X-Body-Signature.
     let mut body = scene.push_body(&holder, json!([scene.badge("Gold")]), json!([]));
-    body["issuedAt"] = json!(crate::engine::support::now_ms());
+    body["issuedAt"] = json!(now_ms());
     body["ok"] = json!(true);
     let raw = serde_json::to_vec(&body).unwrap();
     let (status, replayed, first) = send(&scene, &raw, &scene.signed()).await;

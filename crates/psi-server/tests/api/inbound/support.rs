@@ -2,11 +2,12 @@
 //! interaction calls a scripted receiver), plus the third party's keys registered as issuers of
 //! its credentials, a push-from-server interaction, and a client that signs calls to psi.
 
+use psi_testkit::{Reply, now_ms};
 use psi_webhook::{Claims, PrivateKey, SharedSecret, Signer, UnixTime};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::engine::support::{Answer, Fixture, Holder};
+use crate::engine::support::{Fixture, Holder};
 use crate::helpers::expect_json;
 
 /// The third party's RSA key: the PKCS#1 key of the signature vectors, as the public
@@ -94,8 +95,8 @@ impl Scene {
                 .set_definition(definition, json!({"issuers": ["partner", "shared"]}))
                 .await;
         }
-        scene.fx.receiver.script("/hook", |request| {
-            Answer::json(json!({
+        scene.fx.receiver.on_json("/hook", |request| {
+            Reply::json(json!({
                 "serviceDid": request["publicServiceDid"],
                 "subscriberConnectDid": request["subscriberConnectDid"],
                 "actionEventId": request["actionEventId"],
@@ -139,7 +140,7 @@ impl Scene {
             "credentialId": self.fx.membership,
             "schemaId": self.fx.membership_schema,
             "fields": [{"name": "Name", "value": "Ada Lovelace"}, {"name": "Level", "value": level}],
-            "utcIssuedAt": crate::engine::support::now_ms(),
+            "utcIssuedAt": now_ms(),
             "revoked": false,
         })
     }
@@ -160,7 +161,7 @@ impl Scene {
             "subscriberEventId": event_id,
             "issuedCredentials": credentials,
             "revokedCredentials": [],
-            "issuedAt": crate::engine::support::now_ms(),
+            "issuedAt": now_ms(),
             "ok": true,
         })
     }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use psi_server::delivery::{self, CredentialNotification, EventType, NotifiedCredential};
 use psi_server::scope::ServiceScope;
+use psi_testkit::{Receiver, Reply, now_ms};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::receiver::{Receiver, Reply, now_ms};
 use super::{attempts_oldest_first, spawn_delivering};
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json};
@@ -77,7 +77,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     let receiver = Receiver::start().await;
     app.create_endpoint(
         &did,
-        &receiver.url,
+        &receiver.url("/hook"),
         json!({"event_types": ["credential.revoked"]}),
     )
     .await;
@@ -139,12 +139,16 @@ async fn a_new_message_wakes_idle_workers_at_once(backend: Backend) {
     .await;
     let did = app.create_service("Awake").await;
     let receiver = Receiver::start().await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     // Let the workers go idle first.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = now_ms();
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
-    let calls = receiver.wait_for(1, Duration::from_secs(5)).await;
+    let calls = receiver
+        .wait_for_calls("/hook", 1, Duration::from_secs(5))
+        .await;
     assert_eq!(calls[0].json()["messageId"], message_id.as_str());
     assert!(calls[0].at - sent < 3000, "woken, not polled");
     app.stop().await;
@@ -166,8 +170,13 @@ async fn retries_follow_the_compressed_schedule_until_the_receiver_comes_back(ba
     .await;
     let did = app.create_service("Flaky").await;
     let receiver = Receiver::start().await;
-    receiver.script([Reply::status(503), Reply::status(503), Reply::status(503)]);
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    receiver.queue(
+        "/hook",
+        [Reply::status(503), Reply::status(503), Reply::status(503)],
+    );
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
 
     let message = app
@@ -216,11 +225,16 @@ async fn retry_after_lengthens_the_wait_up_to_its_cap(backend: Backend) {
     .await;
     let did = app.create_service("Busy").await;
     let receiver = Receiver::start().await;
-    receiver.script([
-        Reply::status(503).with_header("retry-after", "1"),
-        Reply::status(429).with_header("retry-after", "3600"),
-    ]);
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    receiver.queue(
+        "/hook",
+        [
+            Reply::status(503).with_header("retry-after", "1"),
+            Reply::status(429).with_header("retry-after", "3600"),
+        ],
+    );
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     let message = app
         .wait_for_status(&did, &message_id, "succeeded", WITHIN)
@@ -253,7 +267,9 @@ async fn a_delivery_whose_schedule_is_used_up_fails_and_so_does_its_message(back
     let did = app.create_service("Down").await;
     let receiver = Receiver::start().await;
     receiver.answer(Reply::status(500));
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
     let message_id = app.send_test(&did, endpoint_id).await;
 
@@ -320,20 +336,22 @@ async fn an_endpoint_failing_for_the_disable_period_is_disabled_and_the_service_
     let failing = Receiver::start().await;
     failing.answer(Reply::status(500));
     let watcher = Receiver::start().await;
-    let endpoint = app.create_endpoint(&did, &failing.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &failing.url("/hook"), json!({}))
+        .await;
     let id = endpoint["id"].as_str().unwrap();
     app.create_endpoint(
         &did,
-        &watcher.url,
+        &watcher.url("/hook"),
         json!({"event_types": ["endpoint.disabled"]}),
     )
     .await;
     let message_id = app.send_test(&did, id).await;
 
-    let notice = watcher.wait_for(1, WITHIN).await[0].json();
+    let notice = watcher.wait_for_calls("/hook", 1, WITHIN).await[0].json();
     assert_eq!(notice["type"], "endpoint.disabled");
     assert_eq!(notice["endpointId"], id);
-    assert_eq!(notice["url"], failing.url.as_str());
+    assert_eq!(notice["url"], failing.url("/hook"));
     let endpoint = app.endpoint(&did, id).await;
     assert_eq!(endpoint["enabled"], false);
     assert_eq!(endpoint["disabled_reason"], "failing");
@@ -389,7 +407,7 @@ async fn message_and_attempt_listings_filter_and_page_with_a_cursor(backend: Bac
     let endpoint = app
         .create_endpoint(
             &did,
-            &receiver.url,
+            &receiver.url("/hook"),
             json!({"event_types": ["event.failed"]}),
         )
         .await;
@@ -511,7 +529,9 @@ async fn a_batch_larger_than_the_connection_pool_is_delivered_without_waiting_fo
     let app = crate::helpers::spawn_app_on(db, figment).await;
     let did = app.create_service("Crowded").await;
     let receiver = Receiver::start().await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     for _ in 0..64 {
         app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     }

@@ -1,11 +1,11 @@
 //! Endpoints: registration and its checks, signatures, key rotation, tenant isolation.
 
 use figment::providers::Serialized;
+use psi_testkit::{Receiver, now_ms};
 use psi_webhook::{PublicKey, SharedSecret, UnixTime, Validation, Verifier};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::receiver::Receiver;
 use super::spawn_delivering;
 use crate::backend_tests;
 use crate::helpers::{
@@ -49,7 +49,9 @@ async fn a_test_message_arrives_signed_with_the_services_key_and_is_logged_as_on
     backend: Backend,
 ) {
     let (app, did, receiver) = by_hand(backend).await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     assert_eq!(endpoint["enabled"], true);
     assert_eq!(endpoint["event_types"], json!([]));
     let id = endpoint["id"].as_str().unwrap();
@@ -99,7 +101,7 @@ async fn bearer_endpoints_get_hs256_tokens_whose_jti_is_the_attempt_id(backend: 
     let endpoint = app
         .create_endpoint(
             &did,
-            &receiver.url,
+            &receiver.url("/hook"),
             json!({"key": "shared", "auth": "bearer"}),
         )
         .await;
@@ -125,7 +127,9 @@ async fn during_a_rotation_overlap_deliveries_carry_both_signatures_each_from_it
 ) {
     let (app, did, receiver) = by_hand(backend).await;
     create_key(&app, &did, "next", "rsa_key_pair").await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let id = endpoint["id"].as_str().unwrap();
     let rotate = format!("/api/v1/services/{did}/endpoints/{id}/rotate");
 
@@ -197,7 +201,7 @@ async fn endpoint_settings_are_checked_and_errors_name_the_field(backend: Backen
     let (app, did, receiver) = by_hand(backend).await;
     create_key(&app, &did, "shared", "sha_secret").await;
     let path = format!("/api/v1/services/{did}/endpoints");
-    let base = json!({"url": receiver.url, "key": "default", "auth": "signature"});
+    let base = json!({"url": receiver.url("/hook"), "key": "default", "auth": "signature"});
     let with = |name: &str, value: Value| {
         let mut body = base.clone();
         body[name] = value;
@@ -290,7 +294,9 @@ async fn endpoints_are_updated_disabled_enabled_and_deleted_and_their_messages_s
     backend: Backend,
 ) {
     let (app, did, receiver) = by_hand(backend).await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let id = endpoint["id"].as_str().unwrap();
     let path = format!("/api/v1/services/{did}/endpoints/{id}");
 
@@ -311,7 +317,7 @@ async fn endpoints_are_updated_disabled_enabled_and_deleted_and_their_messages_s
     );
     assert_eq!(changed["description"], "CRM");
     assert_eq!(changed["timeout_ms"], 2000);
-    assert_eq!(changed["url"], receiver.url.as_str());
+    assert_eq!(changed["url"], receiver.url("/hook"));
 
     let disabled = expect_json(
         app.post(&format!("{path}/disable"), ADMIN_TOKEN, &json!({}))
@@ -358,10 +364,10 @@ async fn a_service_sees_and_changes_only_its_own_endpoints_and_messages(backend:
     let receiver_b = Receiver::start().await;
     let (_, token_b) = app.create_token(&did_b).await;
     let endpoint_a = app
-        .create_endpoint(&did_a, &receiver_a.url, json!({}))
+        .create_endpoint(&did_a, &receiver_a.url("/hook"), json!({}))
         .await;
     let endpoint_b = app
-        .create_endpoint(&did_b, &receiver_b.url, json!({}))
+        .create_endpoint(&did_b, &receiver_b.url("/hook"), json!({}))
         .await;
     let (a, b) = (
         endpoint_a["id"].as_str().unwrap(),
@@ -423,7 +429,9 @@ async fn a_refused_address_is_a_failed_attempt_and_the_worker_goes_on(backend: B
     let app = spawn_app_on(db, figment).await;
     let did = app.create_service("Refused").await;
     let receiver = Receiver::start().await;
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     assert_eq!(app.worker().drain().await.unwrap(), 1);
     let message = app.message(&did, &message_id).await;
@@ -439,8 +447,4 @@ async fn a_refused_address_is_a_failed_attempt_and_the_worker_goes_on(backend: B
         "retried later"
     );
     assert!(receiver.calls().is_empty());
-}
-
-fn now_ms() -> i64 {
-    super::receiver::now_ms()
 }

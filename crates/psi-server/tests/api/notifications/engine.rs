@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use psi_testkit::{Call, Receiver, Reply};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::receiver::{Call, Receiver};
 use crate::backend_tests;
-use crate::engine::support::{Answer, Fixture, Holder};
+use crate::engine::support::{Fixture, Holder};
 use crate::helpers::{Backend, expect_json};
 
 backend_tests!(
@@ -25,7 +25,7 @@ async fn notified(backend: Backend) -> (Fixture, Receiver) {
     let receiver = Receiver::start().await;
     fixture
         .app
-        .create_endpoint(&fixture.did, &receiver.url, json!({}))
+        .create_endpoint(&fixture.did, &receiver.url("/hook"), json!({}))
         .await;
     (fixture, receiver)
 }
@@ -45,7 +45,7 @@ async fn a_completed_event_notifies_its_outcome_and_the_credentials_it_issued(ba
     let (fx, receiver) = notified(backend).await;
     let holder = Holder::new();
     let member = fx.member(&holder, "3").await;
-    let calls = receiver.wait_for(2, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 2, WITHIN).await;
 
     let completed = only(&calls, "event.completed");
     assert_eq!(completed["publicServiceDid"], fx.did.as_str());
@@ -75,8 +75,8 @@ async fn a_completed_event_notifies_its_outcome_and_the_credentials_it_issued(ba
 
 async fn a_failed_event_notifies_what_the_holder_was_told(backend: Backend) {
     let (fx, receiver) = notified(backend).await;
-    fx.receiver.script("/hook", |request| {
-        Answer::json(
+    fx.receiver.on_json("/hook", |request| {
+        Reply::json(
             json!({"ok": false, "type": "failure", "message": "Not today",
                             "actionEventId": request["actionEventId"]}),
         )
@@ -84,7 +84,7 @@ async fn a_failed_event_notifies_what_the_holder_was_told(backend: Backend) {
     let outcome = fx.join(&Holder::new(), "Ada").await;
     assert_eq!(outcome["state"], "failed");
 
-    let calls = receiver.wait_for(1, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 1, WITHIN).await;
     let failed = only(&calls, "event.failed");
     assert_eq!(failed["actionEventId"], outcome["event_id"]);
     assert_eq!(
@@ -100,7 +100,7 @@ async fn revoking_a_credential_notifies_the_revocation_once(backend: Backend) {
     let holder = Holder::new();
     let member = fx.member(&holder, "2").await;
     let jti = member["jti"].as_str().unwrap();
-    receiver.wait_for(2, WITHIN).await;
+    receiver.wait_for_calls("/hook", 2, WITHIN).await;
 
     let path = format!("/api/v1/services/{}/credentials/{jti}/revoke", fx.did);
     for _ in 0..2 {
@@ -111,7 +111,7 @@ async fn revoking_a_credential_notifies_the_revocation_once(backend: Backend) {
         .await;
         assert!(revoked["revoked_at"].is_i64());
     }
-    let calls = receiver.wait_for(3, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 3, WITHIN).await;
     let notice = only(&calls, "credential.revoked");
     assert_eq!(notice["subscriberConnectDid"], holder.did.as_str());
     assert!(

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use psi_server::delivery::{self, EventType, Step};
+use psi_testkit::{Receiver, Reply, now_ms};
 use serde_json::json;
 
 use super::delivery::revoked;
-use super::receiver::{Receiver, Reply, now_ms};
 use super::{delivering, spawn_delivering};
 use crate::backend_tests;
 use crate::helpers::{Backend, start};
@@ -34,7 +34,7 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
     let hanging = Receiver::start().await;
     hanging.answer(Reply::status(200).after(NEVER));
     let stuck = app.create_service("Stuck").await;
-    app.create_endpoint(&stuck, &hanging.url, json!({"timeout_ms": 5000}))
+    app.create_endpoint(&stuck, &hanging.url("/hook"), json!({"timeout_ms": 5000}))
         .await;
     let scope = app.scope(&stuck).await;
     let mut tx = app.app.state().db.begin().await.unwrap();
@@ -49,16 +49,18 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         .unwrap();
     }
     tx.commit().await.unwrap();
-    hanging.wait_for(DEFAULT_CAP, WITHIN).await;
+    hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
 
     let prompt = app.create_service("Prompt").await;
     let receiver = Receiver::start().await;
-    let endpoint = app.create_endpoint(&prompt, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&prompt, &receiver.url("/hook"), json!({}))
+        .await;
     let sent = now_ms();
     let message_id = app
         .send_test(&prompt, endpoint["id"].as_str().unwrap())
         .await;
-    let call = receiver.wait_for(1, WITHIN).await[0].clone();
+    let call = receiver.wait_for_calls("/hook", 1, WITHIN).await[0].clone();
     let latency = call.at - sent;
     eprintln!("{backend:?}: delivered in {latency} ms while an endpoint hangs with 200 queued");
     assert!(latency < 1000, "delivered after {latency} ms");
@@ -79,22 +81,24 @@ async fn a_worker_keeps_claiming_while_its_slow_calls_run(backend: Backend) {
     slow.answer(Reply::status(200).after(Duration::from_secs(3)));
     let sluggish = app.create_service("Sluggish").await;
     let slow_endpoint = app
-        .create_endpoint(&sluggish, &slow.url, json!({"timeout_ms": 10000}))
+        .create_endpoint(&sluggish, &slow.url("/hook"), json!({"timeout_ms": 10000}))
         .await;
     let slow_message = app
         .send_test(&sluggish, slow_endpoint["id"].as_str().unwrap())
         .await;
-    let slow_call = slow.wait_for(1, WITHIN).await[0].clone();
+    let slow_call = slow.wait_for_calls("/hook", 1, WITHIN).await[0].clone();
 
     let brisk = app.create_service("Brisk").await;
     let fast = Receiver::start().await;
-    let endpoint = app.create_endpoint(&brisk, &fast.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&brisk, &fast.url("/hook"), json!({}))
+        .await;
     for n in 1..=5 {
         let sent = now_ms();
         let id = app
             .send_test(&brisk, endpoint["id"].as_str().unwrap())
             .await;
-        let call = fast.wait_for(n, WITHIN).await[n - 1].clone();
+        let call = fast.wait_for_calls("/hook", n, WITHIN).await[n - 1].clone();
         assert_eq!(call.json()["messageId"], id.as_str());
         assert!(
             call.at - sent < 1000,
@@ -132,9 +136,9 @@ async fn a_lease_is_renewed_while_a_call_outlasts_it_so_no_other_worker_claims_i
     .await;
     let did = app.create_service("Patient").await;
     let receiver = Receiver::start().await;
-    receiver.script([Reply::status(200).after(Duration::from_secs(2))]);
+    receiver.queue("/hook", [Reply::status(200).after(Duration::from_secs(2))]);
     let endpoint = app
-        .create_endpoint(&did, &receiver.url, json!({"timeout_ms": 5000}))
+        .create_endpoint(&did, &receiver.url("/hook"), json!({"timeout_ms": 5000}))
         .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     let message = app
@@ -155,8 +159,10 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds(backend:
     let app = spawn_delivering(backend, &[("workers", json!(0))]).await;
     let did = app.create_service("Crashy").await;
     let receiver = Receiver::start().await;
-    receiver.script([Reply::status(200).after(NEVER)]);
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    receiver.queue("/hook", [Reply::status(200).after(NEVER)]);
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
 
     let worker = app.worker();
@@ -165,7 +171,7 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds(backend:
         let worker = worker.clone();
         async move { worker.step().await }
     });
-    let first = receiver.wait_for(1, WITHIN).await[0].clone();
+    let first = receiver.wait_for_calls("/hook", 1, WITHIN).await[0].clone();
     // Dies mid-call: no outcome recorded, no lease renewed.
     dying.abort();
     assert!(dying.await.unwrap_err().is_cancelled());
@@ -185,7 +191,7 @@ async fn a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds(backend:
 
     // A process with workers on the same database takes it over when the lease ends.
     let rescuer = start(delivering(&app.db, &[])).await;
-    let calls = receiver.wait_for(2, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 2, WITHIN).await;
     let recovered = calls[1].at - first.at;
     eprintln!("{backend:?}: a dead worker's delivery was sent again {recovered} ms after");
     assert!(recovered < 15_000, "sent again {recovered} ms after");

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use psi_testkit::{Call, Receiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::receiver::{Call, Receiver};
 use crate::backend_tests;
 use crate::engine::support::Holder;
 use crate::helpers::{Backend, expect_json};
@@ -26,7 +26,7 @@ async fn notified(backend: Backend) -> (Scene, Receiver) {
     scene
         .fx
         .app
-        .create_endpoint(&scene.fx.did, &receiver.url, json!({}))
+        .create_endpoint(&scene.fx.did, &receiver.url("/hook"), json!({}))
         .await;
     (scene, receiver)
 }
@@ -48,7 +48,7 @@ async fn a_late_issue_notifies_the_completed_event_and_its_credentials(backend: 
     let answer = scene.issue(&body).await;
     let jti = answer["issued"][0]["jti"].clone();
 
-    let calls = receiver.wait_for(2, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 2, WITHIN).await;
     let completed = bodies_of(&calls, "event.completed");
     assert_eq!(completed.len(), 1, "{completed:?}");
     assert_eq!(completed[0]["actionEventId"], event_id.as_str());
@@ -94,7 +94,7 @@ async fn a_failed_push_on_the_other_base_path_notifies_the_failed_event(backend:
     assert_eq!(event["message"], "No rewards left, sorry.");
     assert!(scene.credentials_of(&holder).await.is_empty());
 
-    let calls = receiver.wait_for(1, WITHIN).await;
+    let calls = receiver.wait_for_calls("/hook", 1, WITHIN).await;
     let failed = bodies_of(&calls, "event.failed");
     assert_eq!(failed.len(), 1, "{calls:?}");
     assert_eq!(failed[0]["actionEventId"], event_id);

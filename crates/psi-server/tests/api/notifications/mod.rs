@@ -5,7 +5,6 @@ mod endpoints;
 mod engine;
 mod fairness;
 mod inbound;
-pub mod receiver;
 mod replay;
 
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! Replays: one message, one message to one endpoint, everything failed (or missed) since a time.
 
 use psi_server::delivery::{self, EventType};
+use psi_testkit::{Receiver, Reply, now_ms};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::receiver::{Receiver, Reply, now_ms};
 use super::spawn_delivering;
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_error, expect_json};
@@ -34,7 +34,9 @@ async fn replay(app: &TestApp, path: &str, body: serde_json::Value) -> u64 {
 async fn replaying_a_failed_message_delivers_it_again_with_the_same_message_id(backend: Backend) {
     let (app, did, receiver) = single_attempt(backend).await;
     receiver.answer(Reply::status(500));
-    let endpoint = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let endpoint = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     app.worker().drain().await.unwrap();
     assert_eq!(app.message(&did, &message_id).await["status"], "failed");
@@ -67,12 +69,16 @@ async fn replaying_a_failed_message_delivers_it_again_with_the_same_message_id(b
 
 async fn a_message_replays_to_an_endpoint_added_after_it(backend: Backend) {
     let (app, did, receiver) = single_attempt(backend).await;
-    let first = app.create_endpoint(&did, &receiver.url, json!({})).await;
+    let first = app
+        .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
     let message_id = app.send_test(&did, first["id"].as_str().unwrap()).await;
     app.worker().drain().await.unwrap();
 
     let late = Receiver::start().await;
-    let second = app.create_endpoint(&did, &late.url, json!({})).await;
+    let second = app
+        .create_endpoint(&did, &late.url("/hook"), json!({}))
+        .await;
     let second_id = second["id"].as_str().unwrap();
     let path = format!("/api/v1/services/{did}/messages/{message_id}/replay?endpoint={second_id}");
     assert_eq!(replay(&app, &path, json!({})).await, 1);
@@ -100,7 +106,7 @@ async fn replaying_since_a_time_redelivers_what_failed_or_was_missed_after_it_an
     let endpoint = app
         .create_endpoint(
             &did,
-            &receiver.url,
+            &receiver.url("/hook"),
             json!({"event_types": ["event.failed"]}),
         )
         .await;

@@ -1,18 +1,22 @@
 //! The address guard over real HTTP: literal addresses, names resolving to loopback, exceptions,
 //! and redirects.
 
-mod common;
-
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Redirect;
-use axum::routing::{any, get, post};
-use common::{TestServer, client, policy_admitting};
 use psi_outbound::header::{AUTHORIZATION, HeaderValue};
 use psi_outbound::{AddressClass, AllowedHost, OutboundError, OutboundPolicy};
+use psi_testkit::{Receiver, Reply};
 
-fn hello() -> Router {
-    Router::new().route("/", get(|| async { "hello" }))
+use crate::common::{self, client, policy_admitting};
+
+fn hello() -> Reply {
+    Reply::text(200, "hello")
+}
+
+/// A receiver answering "hello" at `/`.
+async fn saying_hello() -> Receiver {
+    let server = Receiver::start().await;
+    server.on("/", hello());
+    server
 }
 
 /// The refusal of a URL naming 127.0.0.1.
@@ -33,19 +37,19 @@ fn assert_refused(err: &OutboundError, expected: AddressClass) {
 
 #[tokio::test]
 async fn loopback_is_refused_by_default_and_the_server_sees_nothing() {
-    let server = TestServer::start(hello()).await;
+    let server = saying_hello().await;
     let client = client(OutboundPolicy::default());
     let err = client.get(&server.url("/")).await.unwrap_err();
     assert_eq!(err, refused_127_0_0_1());
     assert_eq!(err.code(), "refused_address");
     assert!(err.is_refusal());
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.calls().len(), 0);
 }
 
 #[tokio::test]
 async fn a_host_name_that_resolves_to_loopback_is_refused_at_resolution() {
-    let server = TestServer::start(hello()).await;
-    let url = format!("http://localhost:{}/", server.addr.port());
+    let server = saying_hello().await;
+    let url = format!("http://localhost:{}/", server.addr().port());
     let err = client(OutboundPolicy::default())
         .get(&url)
         .await
@@ -58,56 +62,50 @@ async fn a_host_name_that_resolves_to_loopback_is_refused_at_resolution() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.calls().len(), 0);
 }
 
 #[tokio::test]
 async fn allow_loopback_admits_loopback_addresses_and_names() {
-    let server = TestServer::start(hello()).await;
+    let server = saying_hello().await;
     let client = client(OutboundPolicy {
         allow_loopback: true,
         ..OutboundPolicy::default()
     });
     for url in [
         server.url("/"),
-        format!("http://localhost:{}/", server.addr.port()),
+        format!("http://localhost:{}/", server.addr().port()),
     ] {
         let response = client.get(&url).await.unwrap();
         assert_eq!(response.status, StatusCode::OK, "{url}");
         assert_eq!(&response.body[..], b"hello");
     }
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.calls().len(), 2);
 }
 
 #[tokio::test]
 async fn a_socket_exception_admits_that_port_and_no_other() {
-    let allowed = TestServer::start(hello()).await;
-    let other = TestServer::start(hello()).await;
+    let allowed = saying_hello().await;
+    let other = saying_hello().await;
     let client = client(policy_admitting(&[&allowed]));
     assert_eq!(client.get(&allowed.url("/")).await.unwrap().body, "hello");
     let err = client.get(&other.url("/")).await.unwrap_err();
     assert_refused(&err, AddressClass::Loopback);
     // A name resolving to the allowed address is not the address: the port is unknown there.
-    let by_name = format!("http://localhost:{}/", allowed.addr.port());
+    let by_name = format!("http://localhost:{}/", allowed.addr().port());
     assert_refused(
         &client.get(&by_name).await.unwrap_err(),
         AddressClass::Loopback,
     );
-    assert_eq!((allowed.hits(), other.hits()), (1, 0));
+    assert_eq!((allowed.calls().len(), other.calls().len()), (1, 0));
 }
 
 #[tokio::test]
 async fn a_url_prefix_exception_admits_urls_under_it_and_no_other_path_on_any_hop() {
-    let server = TestServer::start(
-        Router::new()
-            .route("/hooks/ok", get(|| async { "hello" }))
-            .route("/api/secret", get(|| async { "secret" }))
-            .route(
-                "/hooks/out",
-                get(|| async { Redirect::temporary("/api/secret") }),
-            ),
-    )
-    .await;
+    let server = Receiver::start().await;
+    server.on("/hooks/ok", hello());
+    server.on("/api/secret", Reply::text(200, "secret"));
+    server.on("/hooks/out", Reply::redirect(307, "/api/secret"));
     let prefix: AllowedHost = server.url("/hooks/").parse().unwrap();
     assert!(matches!(prefix, AllowedHost::UrlPrefix(_)), "{prefix:?}");
     let client = client(OutboundPolicy {
@@ -130,28 +128,21 @@ async fn a_url_prefix_exception_admits_urls_under_it_and_no_other_path_on_any_ho
     // The redirect hop is checked too: the server sees the first call, never the second.
     let err = client.get(&server.url("/hooks/out")).await.unwrap_err();
     assert_eq!(err, refused_127_0_0_1());
-    assert_eq!(server.hits(), 2);
+    assert_eq!(server.calls().len(), 2);
 }
 
 #[tokio::test]
 async fn post_json_sends_the_exact_body_with_json_content_type_and_the_given_headers() {
-    let echo = Router::new().route(
-        "/hook",
-        post(|headers: HeaderMap, body: String| async move {
-            let header = |name: &str| {
-                headers
-                    .get(name)
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .unwrap_or_default()
-            };
-            (
-                StatusCode::ACCEPTED,
-                [("x-seen-signature", header("x-body-signature"))],
-                format!("{}|{}|{body}", header("content-type"), header("user-agent")),
-            )
-        }),
-    );
-    let server = TestServer::start(echo).await;
+    let server = Receiver::start().await;
+    server.on_call("/hook", |call| {
+        let header = |name: &str| call.header(name).unwrap_or_default().to_owned();
+        let body = std::str::from_utf8(&call.body).expect("a UTF-8 body");
+        Reply::text(
+            202,
+            format!("{}|{}|{body}", header("content-type"), header("user-agent")),
+        )
+        .with_header("x-seen-signature", &header("x-body-signature"))
+    });
     let client = client(policy_admitting(&[&server]));
     let mut headers = HeaderMap::new();
     headers.insert("x-body-signature", HeaderValue::from_static("c2ln"));
@@ -170,18 +161,12 @@ async fn post_json_sends_the_exact_body_with_json_content_type_and_the_given_hea
 
 #[tokio::test]
 async fn a_redirect_from_an_admitted_server_to_a_refused_address_is_not_followed() {
-    let target = TestServer::start(hello()).await;
+    let target = saying_hello().await;
     let to_literal = target.url("/");
-    let to_name = format!("http://localhost:{}/", target.addr.port());
-    let redirector = TestServer::start(
-        Router::new()
-            .route(
-                "/literal",
-                get(move || async move { Redirect::temporary(&to_literal) }),
-            )
-            .route("/name", get(move || async move { Redirect::to(&to_name) })),
-    )
-    .await;
+    let to_name = format!("http://localhost:{}/", target.addr().port());
+    let redirector = Receiver::start().await;
+    redirector.on("/literal", Reply::redirect(307, &to_literal));
+    redirector.on("/name", Reply::redirect(303, &to_name));
     let client = client(policy_admitting(&[&redirector]));
 
     let err = client.get(&redirector.url("/literal")).await.unwrap_err();
@@ -191,16 +176,14 @@ async fn a_redirect_from_an_admitted_server_to_a_refused_address_is_not_followed
         matches!(&err, OutboundError::RefusedAddress { host, class: AddressClass::Loopback, .. } if host == "localhost"),
         "{err:?}"
     );
-    assert_eq!(redirector.hits(), 2);
-    assert_eq!(target.hits(), 0);
+    assert_eq!(redirector.calls().len(), 2);
+    assert_eq!(target.calls().len(), 0);
 }
 
 #[tokio::test]
 async fn a_redirect_to_a_scheme_outside_the_policy_is_refused() {
-    let redirector = TestServer::start(
-        Router::new().route("/", get(|| async { Redirect::to("ftp://files.example/x") })),
-    )
-    .await;
+    let redirector = Receiver::start().await;
+    redirector.on("/", Reply::redirect(303, "ftp://files.example/x"));
     let err = client(policy_admitting(&[&redirector]))
         .get(&redirector.url("/"))
         .await
@@ -215,23 +198,21 @@ async fn a_redirect_to_a_scheme_outside_the_policy_is_refused() {
 
 #[tokio::test]
 async fn credentials_and_the_referring_url_do_not_follow_a_redirect_to_another_host() {
-    let target = TestServer::start(Router::new().route(
-        "/",
-        any(|headers: HeaderMap| async move {
+    let target = Receiver::start().await;
+    target.on_call("/", |call| {
+        let header = |name: &str| call.headers.get(name);
+        Reply::text(
+            200,
             format!(
                 "authorization={:?} referer={:?}",
-                headers.get("authorization"),
-                headers.get("referer")
-            )
-        }),
-    ))
-    .await;
-    let next = format!("http://localhost:{}/", target.addr.port());
-    let redirector = TestServer::start(Router::new().route(
-        "/secret-path",
-        any(move || async move { Redirect::temporary(&next) }),
-    ))
-    .await;
+                header("authorization"),
+                header("referer")
+            ),
+        )
+    });
+    let next = format!("http://localhost:{}/", target.addr().port());
+    let redirector = Receiver::start().await;
+    redirector.on("/secret-path", Reply::redirect(307, &next));
     let client = client(OutboundPolicy {
         allow_loopback: true,
         ..OutboundPolicy::default()
@@ -250,8 +231,8 @@ async fn internal_literal_addresses_are_refused_before_connecting() {
     // A live server on 127.0.0.1 shows that the IPv4-mapped and "this host" forms of its
     // address never reach it; the others would hang or fail to connect if they were tried,
     // which would give a different error than a refusal.
-    let server = TestServer::start(hello()).await;
-    let port = server.addr.port();
+    let server = saying_hello().await;
+    let port = server.addr().port();
     let cases = [
         (format!("http://10.0.0.1:{port}/"), AddressClass::Private),
         ("http://172.16.5.4/".to_owned(), AddressClass::Private),
@@ -289,14 +270,15 @@ async fn internal_literal_addresses_are_refused_before_connecting() {
             assert_refused(&client.get(&url).await.unwrap_err(), class);
         }
     }
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.calls().len(), 0);
 }
 
 #[tokio::test]
 async fn an_ipv6_loopback_server_is_reached_only_when_admitted() {
-    let server = TestServer::start_on("[::1]:0", hello())
+    let server = Receiver::start_on("[::1]:0")
         .await
         .expect("an IPv6 loopback address (::1) to listen on");
+    server.on("/", hello());
     let url = server.url("/");
     assert_refused(
         &client(OutboundPolicy::default())
@@ -305,11 +287,11 @@ async fn an_ipv6_loopback_server_is_reached_only_when_admitted() {
             .unwrap_err(),
         AddressClass::Loopback,
     );
-    assert_eq!(server.hits(), 0);
+    assert_eq!(server.calls().len(), 0);
     let response = client(policy_admitting(&[&server]))
         .get(&url)
         .await
         .unwrap();
     assert_eq!(response.body, "hello");
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.calls().len(), 1);
 }

@@ -1,24 +1,17 @@
 //! What the wallet tests run against: a real psi server on 127.0.0.1 port 0 over a fresh
-//! database, a real webhook receiver on loopback that verifies psi's signature with the key from
-//! the public-key endpoint and replies as scripted, and the real `psi` binary.
+//! database, the kit's webhook receiver verifying psi's signature with the key from the
+//! public-key endpoint and replying as scripted, and the real `psi` binary.
 //!
 //! The database is on either backend: SQLite in a new data directory, or PostgreSQL
 //! (`PSI_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`) in a new schema,
 //! selected with `search_path` in the connection options and dropped at the end, even on failure.
-#![allow(dead_code)] // each test uses a different subset
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Output;
-use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use psi_link::{LinkKind, LinkRequest, LinkTarget};
 use psi_server::config::{Config, Overrides};
+use psi_testkit::{Call, Receiver};
 use psi_webhook::{Claims, PublicKey, SIGNATURE_HEADER, SharedSecret, Signer, UnixTime, Verifier};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -40,17 +33,6 @@ pub enum Reply {
     Fail(String),
 }
 
-/// The webhook receiver's shared state.
-struct Receiver {
-    reply: Mutex<Reply>,
-    /// Bodies of the webhook calls whose signature verified.
-    calls: Mutex<Vec<Value>>,
-    /// The service's public key, set once the service exists.
-    key: OnceLock<PublicKey>,
-    /// What `GET /request.json` serves (a link's `sourceURL` target).
-    source: Mutex<Value>,
-}
-
 /// The ids of the seeded service and its objects.
 #[derive(Debug, Clone)]
 pub struct Seed {
@@ -70,8 +52,8 @@ pub struct Env {
     runtime: tokio::runtime::Runtime,
     app: Option<psi_server::App>,
     pub url: String,
-    pub receiver_url: String,
-    receiver: Arc<Receiver>,
+    /// `/hook`: the interaction webhook; `/request.json`: a link's `sourceURL` target.
+    receiver: Receiver,
     http: reqwest::Client,
     pub dir: TempDir,
     pub wallet: PathBuf,
@@ -117,16 +99,9 @@ impl Env {
         let app = runtime
             .block_on(psi_server::build(config))
             .expect("the server starts");
-        let receiver = Arc::new(Receiver {
-            reply: Mutex::new(Reply::Later),
-            calls: Mutex::new(Vec::new()),
-            key: OnceLock::new(),
-            source: Mutex::new(Value::Null),
-        });
-        let receiver_addr = runtime.block_on(serve_receiver(receiver.clone()));
-        Env {
+        let receiver = runtime.block_on(Receiver::start());
+        let env = Env {
             url: format!("http://{}", app.addr),
-            receiver_url: format!("http://{receiver_addr}"),
             app: Some(app),
             runtime,
             receiver,
@@ -134,7 +109,9 @@ impl Env {
             wallet: dir.path().join("wallet.json"),
             dir,
             schema,
-        }
+        };
+        env.reply(Reply::Later);
+        env
     }
 
     /// A management API call as the admin; asserts a 2xx answer and returns its JSON.
@@ -204,7 +181,7 @@ impl Env {
         };
         let contact = definition(&schema("Contact", &["Name", "Email"]), "contact", "self");
         let member = definition(&schema("Member", &["Level"]), "member", "service");
-        let webhook = json!({"url": format!("{}/hook", self.receiver_url), "key": "default",
+        let webhook = json!({"url": self.receiver.url("/hook"), "key": "default",
                              "auth": "signature", "timeout_ms": 5000});
         let interaction = |name: &str, required: Value, issued: Value| {
             let body = json!({"name": name, "required_credentials": required,
@@ -234,7 +211,7 @@ impl Env {
             response.text().await.expect("a PEM")
         });
         let key = PublicKey::from_pem(&pem).expect("an RSA public key");
-        assert!(self.receiver.key.set(key).is_ok(), "one service per test");
+        self.receiver.check(move |call| verify_hook(&key, call));
         Seed {
             did,
             contact,
@@ -344,18 +321,21 @@ impl Env {
 
     /// Scripts the receiver's next replies.
     pub fn reply(&self, reply: Reply) {
-        *self.receiver.reply.lock().unwrap() = reply;
+        self.receiver
+            .on_json("/hook", move |request| hook_reply(&reply, request));
     }
 
     /// What `GET <receiver>/request.json` serves.
     pub fn serve_source(&self, request: Value) -> String {
-        *self.receiver.source.lock().unwrap() = request;
-        format!("{}/request.json", self.receiver_url)
+        self.receiver
+            .on("/request.json", psi_testkit::Reply::json(request));
+        self.receiver.url("/request.json")
     }
 
     /// Bodies of the verified webhook calls so far.
     pub fn calls(&self) -> Vec<Value> {
-        self.receiver.calls.lock().unwrap().clone()
+        let calls = self.receiver.calls_to("/hook");
+        calls.iter().map(Call::json).collect()
     }
 
     /// An app link to an interaction of the seed's service, with pre-filled values
@@ -422,6 +402,8 @@ impl Drop for Env {
         if let Some(app) = self.app.take() {
             let _ = self.runtime.block_on(app.stop());
         }
+        // Only once the server stopped using it.
+        drop(self.schema.take());
     }
 }
 
@@ -431,43 +413,19 @@ pub fn link_of(request: &LinkRequest) -> String {
     psi_link::encode(request, &target, LinkKind::App).expect("a valid request")
 }
 
-async fn serve_receiver(receiver: Arc<Receiver>) -> SocketAddr {
-    let router = Router::new()
-        .route("/hook", post(hook))
-        .route("/request.json", get(source))
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    addr
+/// The interaction webhook's check: `X-Body-Signature` over the raw body (a 401 otherwise).
+fn verify_hook(key: &PublicKey, call: &Call) -> Result<(), psi_testkit::Reply> {
+    if call.path != "/hook" {
+        return Ok(());
+    }
+    Verifier::rsa(key.clone())
+        .verify_signature(&call.body, call.header(SIGNATURE_HEADER))
+        .map_err(|e| psi_testkit::Reply::text(401, e.to_string()))
 }
 
-/// The interaction webhook: verifies `X-Body-Signature` over the raw body, records the call and
-/// answers as scripted (docs/protocol.md §4.1 reply shapes).
-async fn hook(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, Json<Value>) {
-    let Some(key) = receiver.key.get() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": "no key yet"})),
-        );
-    };
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    if let Err(e) = Verifier::rsa(key.clone()).verify_signature(&body, signature) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": e.to_string()})),
-        );
-    }
-    let request: Value = serde_json::from_slice(&body).expect("psi sends JSON");
-    receiver.calls.lock().unwrap().push(request.clone());
+/// The interaction webhook's answer to `request` (docs/protocol.md §4.1 reply shapes).
+fn hook_reply(reply: &Reply, request: &Value) -> psi_testkit::Reply {
     let event = request["actionEventId"].clone();
-    let reply = receiver.reply.lock().unwrap().clone();
     let success = |issued: Value, revoked: Value| {
         json!({"serviceDid": request["publicServiceDid"], "subscriberConnectDid": request["subscriberConnectDid"],
                "actionEventId": event, "issuedCredentials": issued, "revokedCredentials": revoked, "ok": true})
@@ -493,9 +451,5 @@ async fn hook(
             "actionEventId": event,
             "integrationOutput": {"integrationId": "crm", "logData": "member list is closed"}}),
     };
-    (StatusCode::OK, Json(body))
-}
-
-async fn source(State(receiver): State<Arc<Receiver>>) -> Json<Value> {
-    Json(receiver.source.lock().unwrap().clone())
+    psi_testkit::Reply::json(body)
 }

@@ -1,9 +1,8 @@
 //! `psi link decode --batch`: one JSON line per link, bad lines reported and skipped over.
 
-mod common;
-
-use common::{assert_fails, bad_vectors, good_vectors, psi, stderr, stdout};
 use serde_json::Value;
+
+use crate::common::{assert_fails, bad_vectors, good_vectors, psi, stderr, stdout};
 
 /// Per non-blank input line: its line number and the expected payload or error code.
 type Expected = Vec<(u64, Result<Value, psi_link::LinkError>)>;

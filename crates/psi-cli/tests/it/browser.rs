@@ -7,18 +7,17 @@
 //! tests/browser`), the build marks the test ignored (`build.rs`), and under `CI=true` it runs
 //! and fails. Screenshots land in `test-artifacts/browser/`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::free_port;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+use crate::common::free_port;
 
 const ADMIN_TOKEN: &str = "browser-test-admin-token-0123456789";
 const APP_STORE: &str = "https://apps.apple.com/app/id000000001";

@@ -1,8 +1,6 @@
 //! Property tests: whatever the body, what we sign verifies, and changing any one byte of the
 //! body makes verification fail.
 
-mod common;
-
 use std::sync::LazyLock;
 
 use proptest::prelude::*;
@@ -16,7 +14,7 @@ struct Keys {
 }
 
 static KEYS: LazyLock<Keys> = LazyLock::new(|| {
-    let v = common::vectors();
+    let v = crate::common::vectors();
     Keys {
         rsa_signer: Signer::rsa(v.pkcs8_key()),
         rsa_verifier: Verifier::rsa(v.public_key()),

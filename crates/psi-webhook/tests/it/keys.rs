@@ -1,14 +1,13 @@
 //! Key loading and export, shared secrets, `Debug` redaction, and key/scheme errors.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::vectors;
 use psi_webhook::{
     Error, GENERATED_KEY_BITS, PrivateKey, PublicKey, SharedSecret, Signer, Verifier,
 };
 use rsa::pkcs1::{EncodeRsaPublicKey, LineEnding};
+
+use crate::common::vectors;
 
 #[test]
 fn pkcs8_and_pkcs1_private_keys_load_to_the_key_of_the_spki_public_key() {

@@ -1,36 +1,33 @@
 //! Redirect, size and time limits, and transport failures, over real HTTP.
 
-mod common;
-
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::{any, get};
 use bytes::Bytes;
-use common::{TestServer, client, policy_admitting};
 use psi_outbound::{OutboundError, OutboundPolicy};
+use psi_testkit::{Receiver, Reply};
 
-/// `/hop/{n}` redirects to `/hop/{n-1}`; `/hop/0` answers "arrived".
-fn hops() -> Router {
-    Router::new().route(
-        "/hop/{n}",
-        get(|Path(n): Path<u32>| async move {
-            match n {
-                0 => "arrived".into_response(),
-                n => Redirect::to(&format!("/hop/{}", n - 1)).into_response(),
-            }
-        }),
-    )
+use crate::common::{self, client, policy_admitting};
+
+/// A receiver where `/hop/{n}` redirects to `/hop/{n-1}`, for n up to 4, and `/hop/0` answers
+/// "arrived".
+async fn hops() -> Receiver {
+    let server = Receiver::start().await;
+    server.on("/hop/0", Reply::text(200, "arrived"));
+    for n in 1..=4 {
+        server.on(
+            &format!("/hop/{n}"),
+            Reply::redirect(303, &format!("/hop/{}", n - 1)),
+        );
+    }
+    server
 }
 
 #[tokio::test]
 async fn redirects_are_followed_up_to_the_limit_and_one_more_is_an_error() {
-    let server = TestServer::start(hops()).await;
+    let server = hops().await;
     let client = client(policy_admitting(&[&server]));
     assert_eq!(
         client.get(&server.url("/hop/3")).await.unwrap().body,
@@ -40,13 +37,13 @@ async fn redirects_are_followed_up_to_the_limit_and_one_more_is_an_error() {
     assert_eq!(
         err,
         OutboundError::TooManyRedirects {
-            origin: format!("http://{}", server.addr),
+            origin: format!("http://{}", server.addr()),
             max: 3,
         }
     );
     assert_eq!(err.code(), "too_many_redirects");
     // 4 + the 4 hops of the second call, which stopped before requesting /hop/0.
-    assert_eq!(server.hits(), 4 + 4);
+    assert_eq!(server.calls().len(), 4 + 4);
 
     let no_redirects = common::client(OutboundPolicy {
         max_redirects: 0,
@@ -64,7 +61,7 @@ async fn redirects_are_followed_up_to_the_limit_and_one_more_is_an_error() {
 
 const LIMIT: usize = 64 * 1024;
 
-fn small_limit(server: &TestServer) -> OutboundPolicy {
+fn small_limit(server: &Receiver) -> OutboundPolicy {
     OutboundPolicy {
         max_body_bytes: LIMIT,
         ..policy_admitting(&[server])
@@ -73,11 +70,10 @@ fn small_limit(server: &TestServer) -> OutboundPolicy {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_an_error_and_one_at_the_limit_is_read() {
-    let server = TestServer::start(Router::new().route(
-        "/size/{n}",
-        get(|Path(n): Path<usize>| async move { vec![b'x'; n] }),
-    ))
-    .await;
+    let server = Receiver::start().await;
+    for n in [LIMIT, LIMIT + 1] {
+        server.on(&format!("/size/{n}"), Reply::text(200, "x".repeat(n)));
+    }
     let client = client(small_limit(&server));
     let at_limit = client
         .get(&server.url(&format!("/size/{LIMIT}")))
@@ -91,7 +87,7 @@ async fn a_body_over_the_limit_is_an_error_and_one_at_the_limit_is_read() {
     assert_eq!(
         err,
         OutboundError::BodyTooLarge {
-            origin: format!("http://{}", server.addr),
+            origin: format!("http://{}", server.addr()),
             status: 200,
             limit: LIMIT,
         }
@@ -102,16 +98,16 @@ async fn a_body_over_the_limit_is_an_error_and_one_at_the_limit_is_read() {
 #[tokio::test]
 async fn an_endless_body_without_a_length_stops_at_the_limit() {
     // Were the body buffered before the check, this call would never end.
-    let server = TestServer::start(Router::new().route(
+    let server = Receiver::start().await;
+    server.on(
         "/",
-        get(|| async {
+        Reply::streamed(200, || {
             let chunk = Bytes::from(vec![b'x'; 8192]);
             Body::from_stream(futures_util::stream::repeat_with(move || {
                 Ok::<_, Infallible>(chunk.clone())
             }))
         }),
-    ))
-    .await;
+    );
     let err = tokio::time::timeout(
         Duration::from_secs(5),
         client(small_limit(&server)).get(&server.url("/")),
@@ -132,32 +128,30 @@ async fn an_endless_body_without_a_length_stops_at_the_limit() {
     );
 }
 
-/// `/slow-headers` answers any method after 5 s; `/slow-body` sends its headers at once, then one byte a
-/// second.
-fn slow() -> Router {
-    Router::new()
-        .route(
-            "/slow-headers",
-            any(|| async {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                "late"
-            }),
-        )
-        .route(
-            "/slow-body",
-            get(|| async {
-                let trickle = futures_util::stream::unfold((), |()| async {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    Some((Ok::<_, Infallible>(Bytes::from_static(b"x")), ()))
-                });
-                Body::from_stream(trickle)
-            }),
-        )
+/// A receiver where `/slow-headers` answers after 5 s, and `/slow-body` sends its headers at
+/// once, then one byte a second.
+async fn slow() -> Receiver {
+    let server = Receiver::start().await;
+    server.on(
+        "/slow-headers",
+        Reply::text(200, "late").after(Duration::from_secs(5)),
+    );
+    server.on(
+        "/slow-body",
+        Reply::streamed(200, || {
+            let trickle = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Some((Ok::<_, Infallible>(Bytes::from_static(b"x")), ()))
+            });
+            Body::from_stream(trickle)
+        }),
+    );
+    server
 }
 
 #[tokio::test]
 async fn a_slow_server_times_out_whether_headers_or_body_are_late() {
-    let server = TestServer::start(slow()).await;
+    let server = slow().await;
     let timeout = Duration::from_millis(300);
     let client = client(OutboundPolicy {
         timeout,
@@ -169,7 +163,7 @@ async fn a_slow_server_times_out_whether_headers_or_body_are_late() {
         assert_eq!(
             err,
             OutboundError::Timeout {
-                origin: format!("http://{}", server.addr),
+                origin: format!("http://{}", server.addr()),
                 after: timeout,
             },
             "{path}"
@@ -180,7 +174,7 @@ async fn a_slow_server_times_out_whether_headers_or_body_are_late() {
 
 #[tokio::test]
 async fn a_per_call_timeout_replaces_the_policy_one() {
-    let server = TestServer::start(slow()).await;
+    let server = slow().await;
     let client = client(policy_admitting(&[&server]));
     let err = client
         .post_json(
@@ -199,6 +193,7 @@ async fn a_per_call_timeout_replaces_the_policy_one() {
 
 #[tokio::test]
 async fn a_closed_port_is_a_connect_error_and_an_unknown_name_a_dns_error() {
+    // Not a server: a port bound and released, so nothing listens there.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed = listener.local_addr().unwrap();
     drop(listener);
@@ -230,7 +225,7 @@ async fn a_closed_port_is_a_connect_error_and_an_unknown_name_a_dns_error() {
 
 #[tokio::test]
 async fn error_messages_name_the_origin_but_never_the_path_or_query() {
-    let server = TestServer::start(slow()).await;
+    let server = slow().await;
     let client = client(OutboundPolicy {
         timeout: Duration::from_millis(100),
         ..policy_admitting(&[&server])
@@ -240,7 +235,7 @@ async fn error_messages_name_the_origin_but_never_the_path_or_query() {
         .await
         .unwrap_err();
     let message = err.to_string();
-    assert!(message.contains(&server.addr.to_string()), "{message}");
+    assert!(message.contains(&server.addr().to_string()), "{message}");
     assert!(
         !message.contains("s3cret") && !message.contains("slow"),
         "{message}"

@@ -1,14 +1,13 @@
 //! Bearer tokens off the happy path: hand-built tokens with odd headers and claims, tampering,
 //! algorithm confusion, body binding and the Authorization header.
 
-mod common;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::vectors;
 use hmac::{Hmac, KeyInit, Mac};
 use psi_webhook::{Claims, Error, PrivateKey, Signer, UnixTime, Validation, Verifier};
 use sha2::Sha256;
+
+use crate::common::vectors;
 
 const DID: &str = "9s57yZDBqwfZHdodKXTjKH";
 const NOW: UnixTime = UnixTime::from_secs(1_700_000_100);

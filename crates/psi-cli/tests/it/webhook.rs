@@ -1,9 +1,6 @@
 //! `psi webhook verify` and `psi webhook listen`, the real binary: against the signature vectors,
 //! against calls signed here, and as the receiver of a real psi server's webhooks.
 
-mod common;
-mod wallet_env;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use psi_webhook::{Claims, PrivateKey, Signer, UnixTime};
 use serde_json::{Value, json};
-use wallet_env::Env;
 
-use common::{assert_fails, psi, stdout};
+use crate::common::{assert_fails, psi, stdout};
+use crate::wallet_env::Env;
 
 fn vectors() -> Value {
-    serde_json::from_str(include_str!("../../../vectors/signatures.json")).unwrap()
+    serde_json::from_str(include_str!("../../../../vectors/signatures.json")).unwrap()
 }
 
 /// Writes the vector `field` (a key or secret) to a file of that name in `dir`; returns its path.

@@ -1,11 +1,10 @@
 //! `psi link batch`: links and QR files from a CSV file, bad rows reported and skipped over.
 
-mod common;
-
 use std::path::Path;
 
-use common::{assert_fails, psi, read_qr_png, stderr, stdout};
 use serde_json::Value;
+
+use crate::common::{assert_fails, psi, read_qr_png, stderr, stdout};
 
 const DID: &str = "GbzPqgnU4XsMs7xg9mYJW8";
 

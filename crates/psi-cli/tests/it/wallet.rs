@@ -1,14 +1,11 @@
 //! `psi wallet` end to end: the real binary against a real server and webhook receiver, each
 //! test on both backends (SQLite and PostgreSQL, see `wallet_env`).
 
-mod common;
-mod wallet_env;
-
 use reqwest::Method;
 use serde_json::{Value, json};
-use wallet_env::{Env, Reply, Seed, link_of};
 
-use common::{Backend, assert_fails, stderr, stdout};
+use crate::common::{Backend, assert_fails, stderr, stdout};
+use crate::wallet_env::{Env, Reply, Seed, link_of};
 
 /// Runs each named `fn name(backend: Backend)` once per backend, as the tests `name::sqlite` and
 /// `name::postgres`. A test function left out of the list is dead code, which the build reports.

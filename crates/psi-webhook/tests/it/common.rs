@@ -1,5 +1,4 @@
 //! The shared vectors (`vectors/signatures.json`) and key loaders for the integration tests.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use psi_webhook::{PrivateKey, PublicKey, SharedSecret, UnixTime, Verifier};
 use serde::Deserialize;

@@ -5,8 +5,6 @@
 //! stops it gracefully, and a restart on the same data directory keeps the demo service and
 //! prints no new admin token.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -17,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use common::{free_port, stderr, stdout};
+use crate::common::{free_port, stderr, stdout};
 
 const TOKEN_LINE: &str = "admin token (shown once, store it now): ";
 const NO_NEW_TOKEN_LINE: &str =

@@ -7,23 +7,19 @@
 //! PostgreSQL comes from `PSI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! each test works in a schema of its own, dropped at the end.
 
-mod common;
-
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use common::{Backend, PgSchema, free_port, random_master_key};
+use psi_testkit::{Call, Receiver, Reply, now_ms};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
+
+use crate::common::{Backend, PgSchema, free_port, random_master_key};
 
 const ADMIN_TOKEN: &str = "durability-admin-token-0123456789";
 const MESSAGES: usize = 1000;
@@ -50,48 +46,34 @@ async fn pending_notifications_all_arrive_after_psi_is_killed_mid_delivery_and_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_two_processes_on_postgres_the_survivor_delivers_what_the_killed_one_had_claimed() {
-    let receiver = Receiver::start().await;
+    let inbox = Inbox::start().await;
     let db = Database::new(Backend::Postgres).await;
-    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &receiver).await;
+    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &inbox).await;
 
     let doomed = Psi::start(&db, 2);
     let survivor = Psi::start(&db, 2);
     doomed.ready().await;
     survivor.ready().await;
-    receiver.wait_mid_delivery().await;
-    doomed.kill();
-    let killed = Instant::now();
-    let at_kill = receiver.unique();
-    assert!(
-        at_kill < MESSAGES,
-        "the kill must come before every message arrived"
-    );
-    receiver.wait_for_all(&ids).await;
-    receiver.assert_recovered("PostgreSQL, a survivor", killed, at_kill, &ids, true);
+    let (killed, at_kill) = inbox.kill_mid_delivery(&doomed).await;
+    inbox.wait_for_all(&ids).await;
+    inbox.assert_recovered("PostgreSQL, a survivor", killed, at_kill, &ids, true);
     assert_settled(&survivor, &db.did(), &ids).await;
     survivor.kill();
 }
 
 async fn killed_and_restarted(backend: Backend) {
-    let receiver = Receiver::start().await;
+    let inbox = Inbox::start().await;
     let db = Database::new(backend).await;
-    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &receiver).await;
+    let ids = enqueue_with_a_process_that_does_not_deliver(&db, &inbox).await;
 
     let doomed = Psi::start(&db, 2);
     doomed.ready().await;
-    receiver.wait_mid_delivery().await;
-    doomed.kill();
-    let killed = Instant::now();
-    let at_kill = receiver.unique();
-    assert!(
-        at_kill < MESSAGES,
-        "the kill must come before every message arrived"
-    );
+    let (killed, at_kill) = inbox.kill_mid_delivery(&doomed).await;
 
     let restarted = Psi::start(&db, 2);
     restarted.ready().await;
-    receiver.wait_for_all(&ids).await;
-    receiver.assert_recovered(
+    inbox.wait_for_all(&ids).await;
+    inbox.assert_recovered(
         &format!("{backend:?}, restarted"),
         killed,
         at_kill,
@@ -102,13 +84,10 @@ async fn killed_and_restarted(backend: Backend) {
     restarted.kill();
 }
 
-/// Starts psi without workers, registers a service with a Bearer (HS256) endpoint at the receiver,
+/// Starts psi without workers, registers a service with a Bearer (HS256) endpoint at the inbox,
 /// sends `MESSAGES` test messages through the API, then kills that process too. Returns the
 /// message ids.
-async fn enqueue_with_a_process_that_does_not_deliver(
-    db: &Database,
-    receiver: &Receiver,
-) -> Vec<String> {
+async fn enqueue_with_a_process_that_does_not_deliver(db: &Database, inbox: &Inbox) -> Vec<String> {
     let api = Psi::start(db, 0);
     api.ready().await;
     let did = api
@@ -128,7 +107,7 @@ async fn enqueue_with_a_process_that_does_not_deliver(
         .call(
             "POST",
             &format!("/api/v1/services/{did}/endpoints"),
-            json!({"url": receiver.url, "key": "shared", "auth": "bearer", "timeout_ms": 2000}),
+            json!({"url": inbox.receiver.url("/hook"), "key": "shared", "auth": "bearer", "timeout_ms": 2000}),
         )
         .await["id"]
         .as_str()
@@ -152,7 +131,7 @@ async fn enqueue_with_a_process_that_does_not_deliver(
     assert_eq!(ids.len(), MESSAGES);
     api.kill();
     assert_eq!(
-        receiver.unique(),
+        inbox.unique(),
         0,
         "a process without workers delivers nothing"
     );
@@ -191,67 +170,71 @@ async fn assert_settled(psi: &Psi, did: &str, ids: &[String]) {
     assert_eq!(sample["status"], "succeeded", "{sample}");
 }
 
-/// The receiver: counts each `messageId` it gets and answers 200 a little later, so calls are in
-/// flight when the sender dies.
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    tally: Arc<Mutex<Tally>>,
+/// The kit's receiver at `/hook`, answering 200 a little later, so calls are in flight when the
+/// sender dies; and what these tests read from its calls.
+struct Inbox {
+    receiver: Receiver,
 }
 
-#[derive(Default)]
-struct Tally {
-    /// Calls per `messageId`, and when the last one arrived.
-    seen: HashMap<String, (usize, Instant)>,
-    /// Calls received and not answered yet.
-    in_flight: usize,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(Arc::clone(&tally));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, tally }
+impl Inbox {
+    async fn start() -> Inbox {
+        let receiver = Receiver::start().await;
+        receiver.answer(Reply::text(200, "ok").after(Duration::from_millis(20)));
+        Inbox { receiver }
     }
 
-    fn seen(&self) -> HashMap<String, (usize, Instant)> {
-        self.tally.lock().unwrap().seen.clone()
-    }
-
+    /// How many distinct messages arrived.
     fn unique(&self) -> usize {
-        self.tally.lock().unwrap().seen.len()
+        tally(&self.receiver.calls()).len()
+    }
+
+    /// Kills `doomed` mid-delivery; returns when (Unix ms) and how many messages had arrived.
+    async fn kill_mid_delivery(&self, doomed: &Psi) -> (i64, usize) {
+        self.wait_mid_delivery().await;
+        doomed.kill();
+        let killed = now_ms();
+        let at_kill = self.unique();
+        assert!(
+            at_kill < MESSAGES,
+            "the kill must come before every message arrived"
+        );
+        (killed, at_kill)
     }
 
     /// Waits until `KILL_AFTER` messages arrived and calls are in flight: the moment to kill.
     async fn wait_mid_delivery(&self) {
-        self.wait_until(|tally| tally.seen.len() >= KILL_AFTER && tally.in_flight > 0)
+        let what = format!("{KILL_AFTER} distinct messages");
+        self.receiver
+            .wait_for(&what, WITHIN, |calls| tally(calls).len() >= KILL_AFTER)
+            .await;
+        // A cheap look, so the kill follows the moment at once.
+        let in_flight = |calls: &[Call]| calls.iter().any(|c| c.answered_at.is_none());
+        self.receiver
+            .wait_for("calls in flight", WITHIN, in_flight)
             .await;
     }
 
     /// Checks, once every id in `ids` arrived, that only they did, that the messages the killed
     /// process held (those that arrived twice, at most the calls in flight) were sent again
-    /// within [`RECOVERY`] of the kill at `killed`. Prints the figures. With a `survivor`, the
-    /// calls in flight at the kill may all have been the survivor's, and then none arrive twice.
+    /// within [`RECOVERY`] of the kill at `killed` (Unix ms). Prints the figures. With a
+    /// `survivor`, the calls in flight at the kill may all have been the survivor's, and then
+    /// none arrive twice.
     fn assert_recovered(
         &self,
         case: &str,
-        killed: Instant,
+        killed: i64,
         at_kill: usize,
         ids: &[String],
         survivor: bool,
     ) {
-        let all = killed.elapsed();
-        let seen = self.seen();
+        let since_kill = |at: i64| Duration::from_millis((at - killed).try_into().unwrap_or(0));
+        let all = since_kill(now_ms());
+        let seen = tally(&self.receiver.calls());
         assert!(
             seen.keys().all(|id| ids.contains(id)),
             "only the enqueued messages arrive"
         );
-        let again: Vec<Instant> = seen
+        let again: Vec<i64> = seen
             .values()
             .filter(|(calls, _)| *calls > 1)
             .map(|(_, last)| *last)
@@ -262,7 +245,7 @@ impl Receiver {
             eprintln!("{case}: none of the killed process's calls was in flight; none lost");
             return;
         };
-        let recovered = last_again.duration_since(killed);
+        let recovered = since_kill(*last_again);
         eprintln!(
             "{case}: killed after {at_kill} of {MESSAGES} messages arrived; {} arrived twice, \
              the last of them {recovered:.1?} after the kill; all {MESSAGES} arrived \
@@ -282,36 +265,29 @@ impl Receiver {
 
     /// Waits until every id in `ids` arrived.
     async fn wait_for_all(&self, ids: &[String]) {
-        self.wait_until(|tally| ids.iter().all(|id| tally.seen.contains_key(id)))
+        let what = format!("all {} messages", ids.len());
+        self.receiver
+            .wait_for(&what, WITHIN, |calls| {
+                let seen = tally(calls);
+                ids.iter().all(|id| seen.contains_key(id))
+            })
             .await;
-    }
-
-    async fn wait_until(&self, done: impl Fn(&Tally) -> bool) {
-        let deadline = tokio::time::Instant::now() + WITHIN;
-        while !done(&self.tally.lock().unwrap()) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "only {} distinct messages arrived within {WITHIN:?}",
-                self.unique()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
     }
 }
 
-async fn receive(State(tally): State<Arc<Mutex<Tally>>>, body: Bytes) -> &'static str {
-    let body: Value = serde_json::from_slice(&body).expect("a JSON body");
-    let id = body["messageId"].as_str().expect("messageId").to_owned();
-    {
-        let mut tally = tally.lock().unwrap();
-        let (calls, last) = tally.seen.entry(id).or_insert((0, Instant::now()));
-        *calls += 1;
-        *last = Instant::now();
-        tally.in_flight += 1;
+/// Calls per `messageId`, and when the last one arrived (Unix ms).
+fn tally(calls: &[Call]) -> HashMap<String, (usize, i64)> {
+    let mut seen = HashMap::new();
+    for call in calls {
+        let id = call.json()["messageId"]
+            .as_str()
+            .expect("messageId")
+            .to_owned();
+        let (count, last) = seen.entry(id).or_insert((0, call.at));
+        *count += 1;
+        *last = call.at;
     }
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    tally.lock().unwrap().in_flight -= 1;
-    "ok"
+    seen
 }
 
 /// Where the processes keep their data: a data directory (SQLite) or a PostgreSQL schema.

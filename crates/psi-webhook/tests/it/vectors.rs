@@ -1,14 +1,13 @@
 //! Every case in `vectors/signatures.json`, in both directions: we verify what the vectors
 //! signed, and signing the same input with the same key reproduces the vectors byte for byte.
 
-mod common;
-
 use std::time::Duration;
 
-use common::vectors;
 use psi_webhook::{
     Claims, DEFAULT_LEEWAY, Error, PrivateKey, SharedSecret, Signer, UnixTime, Validation, Verifier,
 };
+
+use crate::common::vectors;
 
 #[test]
 fn every_vector_signature_verifies_with_the_spki_key() {

@@ -1,37 +1,31 @@
 //! `sourceURL` downloads over real HTTP (docs/protocol.md §2).
 
-mod common;
-
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::get;
-use common::{TestServer, client, policy_admitting};
+use axum::http::StatusCode;
 use psi_link::{LinkError, LinkRequest};
 use psi_outbound::{
     AddressClass, OutboundClient, OutboundError, OutboundPolicy, SourceError, resolve_source_url,
 };
+use psi_testkit::{Receiver, Reply};
+
+use crate::common::{self, client, policy_admitting};
 
 const DID: &str = "GbzPqgnU4XsMs7xg9mYJW8";
 
 /// Serves `body` at `/request.json` with `status` to requests that accept JSON, and 406 to others.
-async fn serving(status: StatusCode, body: String) -> TestServer {
-    TestServer::start(Router::new().route(
-        "/request.json",
-        get(move |headers: HeaderMap| async move {
-            match headers.get("accept").and_then(|v| v.to_str().ok()) {
-                Some("application/json") => (status, body),
-                _ => (StatusCode::NOT_ACCEPTABLE, String::new()),
-            }
-        }),
-    ))
-    .await
+async fn serving(status: StatusCode, body: String) -> Receiver {
+    let server = Receiver::start().await;
+    server.on_call("/request.json", move |call| match call.header("accept") {
+        Some("application/json") => Reply::text(status.as_u16(), body.clone()),
+        _ => Reply::text(StatusCode::NOT_ACCEPTABLE.as_u16(), ""),
+    });
+    server
 }
 
-async fn resolve(server: &TestServer) -> Result<LinkRequest, SourceError> {
+async fn resolve(server: &Receiver) -> Result<LinkRequest, SourceError> {
     resolve_source_url(&client_for(server), &server.url("/request.json")).await
 }
 
-fn client_for(server: &TestServer) -> OutboundClient {
+fn client_for(server: &Receiver) -> OutboundClient {
     client(policy_admitting(&[server]))
 }
 
@@ -54,7 +48,7 @@ async fn a_valid_request_object_is_returned_as_the_link_request() {
     };
     expected.set_prefilled(&format!("{DID}:3:CL:200:tag"), "Name", "Alice");
     assert_eq!(request, expected);
-    assert_eq!(server.hits(), 1);
+    assert_eq!(server.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -79,7 +73,7 @@ async fn the_downloaded_objects_own_source_url_is_ignored_and_never_fetched() {
         .unwrap();
     assert_eq!(request.action_id.as_deref(), Some("1"));
     assert_eq!(request.source_url, None);
-    assert_eq!((first.hits(), second.hits()), (1, 0));
+    assert_eq!((first.calls().len(), second.calls().len()), (1, 0));
 
     // Whatever it holds: a sourceURL that would fail validation is ignored too.
     let odd = serving(
@@ -227,5 +221,5 @@ async fn the_download_asks_for_json_and_is_guarded_like_every_call() {
         resolve_source_url(&small, &url).await.unwrap_err().code(),
         "body_too_large"
     );
-    assert_eq!(server.hits(), 3);
+    assert_eq!(server.calls().len(), 3);
 }

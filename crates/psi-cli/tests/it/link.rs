@@ -1,9 +1,8 @@
 //! `psi link encode` and `psi link decode` on the vectors, through the real binary.
 
-mod common;
-
-use common::{assert_fails, bad_vectors, good_vectors, psi, stderr, stdout};
 use serde_json::Value;
+
+use crate::common::{assert_fails, bad_vectors, good_vectors, psi, stderr, stdout};
 
 #[test]
 fn encoding_every_vector_payload_reproduces_its_app_and_deep_links() {

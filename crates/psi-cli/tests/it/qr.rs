@@ -1,8 +1,6 @@
 //! `psi qr`: terminal, SVG and PNG output of the real binary.
 
-mod common;
-
-use common::{assert_fails, good_vectors, psi, read_qr_png, stderr, stdout};
+use crate::common::{assert_fails, good_vectors, psi, read_qr_png, stderr, stdout};
 
 fn link() -> String {
     good_vectors()[0]["app_link"].as_str().unwrap().to_owned()

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: the real `psi` binary, the vectors, a QR reader and
 //! a database per test on either backend.
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::path::Path;
 use std::process::Output;
