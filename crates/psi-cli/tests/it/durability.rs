@@ -28,6 +28,9 @@ const KILL_AFTER: usize = 200;
 const WITHIN: Duration = Duration::from_secs(120);
 /// From the kill to the last of the killed process's calls sent again, the restart included.
 const RECOVERY: Duration = Duration::from_secs(15);
+/// How long calls are held before the kill: far longer than the kill takes to follow, well within
+/// the endpoint's 2 s timeout (a survivor's held calls succeed).
+const HOLD: Duration = Duration::from_secs(1);
 /// The default `[delivery] in_flight_per_endpoint`: the most calls in flight at the kill, so the
 /// most messages that can arrive twice.
 const IN_FLIGHT: usize = 8;
@@ -170,6 +173,11 @@ async fn assert_settled(psi: &Psi, did: &str, ids: &[String]) {
     assert_eq!(sample["status"], "succeeded", "{sample}");
 }
 
+/// How the receiver answers until the kill and after it: 200, a little later.
+fn quick_reply() -> Reply {
+    Reply::text(200, "ok").after(Duration::from_millis(20))
+}
+
 /// The kit's receiver at `/hook`, answering 200 a little later, so calls are in flight when the
 /// sender dies; and what these tests read from its calls.
 struct Inbox {
@@ -179,7 +187,7 @@ struct Inbox {
 impl Inbox {
     async fn start() -> Inbox {
         let receiver = Receiver::start().await;
-        receiver.answer(Reply::text(200, "ok").after(Duration::from_millis(20)));
+        receiver.answer(quick_reply());
         Inbox { receiver }
     }
 
@@ -193,6 +201,7 @@ impl Inbox {
         self.wait_mid_delivery().await;
         doomed.kill();
         let killed = now_ms();
+        self.receiver.answer(quick_reply());
         let at_kill = self.unique();
         assert!(
             at_kill < MESSAGES,
@@ -201,16 +210,23 @@ impl Inbox {
         (killed, at_kill)
     }
 
-    /// Waits until `KILL_AFTER` messages arrived and calls are in flight: the moment to kill.
+    /// Waits until `KILL_AFTER` messages arrived, then holds the calls that come next for
+    /// [`HOLD`] and waits for one: calls are surely in flight when the kill follows, however
+    /// late this side looks.
     async fn wait_mid_delivery(&self) {
         let what = format!("{KILL_AFTER} distinct messages");
         self.receiver
             .wait_for(&what, WITHIN, |calls| tally(calls).len() >= KILL_AFTER)
             .await;
-        // A cheap look, so the kill follows the moment at once.
-        let in_flight = |calls: &[Call]| calls.iter().any(|c| c.answered_at.is_none());
+        self.receiver.answer(Reply::text(200, "ok").after(HOLD));
+        let held_from = now_ms();
+        let held = |calls: &[Call]| {
+            calls
+                .iter()
+                .any(|c| c.at >= held_from && c.answered_at.is_none())
+        };
         self.receiver
-            .wait_for("calls in flight", WITHIN, in_flight)
+            .wait_for("calls held in flight", WITHIN, held)
             .await;
     }
 
