@@ -9,6 +9,7 @@ use psi_link::CredentialDefinitionId;
 use sqlx::FromRow;
 
 use super::Db;
+use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
 /// A credential definition with its schema, for `credential/id-extended`.
@@ -50,9 +51,9 @@ pub async fn credential_with_schema(
 }
 
 /// An active interaction with its credentials and instances, for `info/action-templates`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ActiveInteraction {
-    pub id: String,
+    pub id: InteractionId,
     pub name: String,
     pub description: String,
     /// JSON list of `QR`, `PUSH`, as stored.
@@ -80,7 +81,7 @@ pub struct InteractionCredential {
 /// An interaction instance.
 #[derive(Debug)]
 pub struct Instance {
-    pub id: String,
+    pub id: InstanceId,
     /// JSON `[{name, value}]`, as stored.
     pub parameters: String,
 }
@@ -89,7 +90,7 @@ pub struct Instance {
 /// other columns mean what that part needs (see the SELECTs).
 #[derive(FromRow)]
 struct Row {
-    interaction_id: String,
+    interaction_id: InteractionId,
     part: i64,
     text1: String,
     text2: String,
@@ -138,7 +139,8 @@ pub async fn active_interactions(
                 name: row.text1,
                 description: row.text2,
                 media: row.text3,
-                ..ActiveInteraction::default()
+                credentials: Vec::new(),
+                instances: Vec::new(),
             });
             continue;
         }
@@ -162,7 +164,7 @@ pub async fn active_interactions(
             });
         } else {
             current.instances.push(Instance {
-                id: row.text1,
+                id: row.text1.into(),
                 parameters: row.text2,
             });
         }
@@ -175,9 +177,9 @@ pub async fn active_interactions(
 pub async fn active_instances(
     db: &Db,
     scope: &ServiceScope,
-    interaction_id: &str,
+    interaction_id: &InteractionId,
 ) -> sqlx::Result<Vec<Instance>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let rows: Vec<(InstanceId, String)> = sqlx::query_as(
         "SELECT n.id, n.parameters FROM instances n \
          JOIN interactions i ON i.id = n.interaction_id \
          WHERE n.service_id = $1 AND n.interaction_id = $2 AND i.active = 1 \

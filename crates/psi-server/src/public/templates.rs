@@ -16,6 +16,7 @@ use crate::domain::Medium;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::path::Path;
+use crate::ids::InteractionId;
 
 /// An interaction as web pages read it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,7 +110,7 @@ pub async fn action_templates(
 pub async fn action_instances(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
-    Path(path): Path<(String, String)>,
+    Path(path): Path<(String, InteractionId)>,
 ) -> Result<Response, ApiError> {
     let (_did, interaction_id) = path;
     let instances = public_reads::active_instances(&state.db, &scope, &interaction_id).await?;
@@ -145,7 +146,7 @@ fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate,
         });
     }
     Ok(ActionTemplate {
-        action_id: interaction.id,
+        action_id: interaction.id.into(),
         action_name: interaction.name,
         description: interaction.description,
         media: media.into_iter().map(|kind| MediaEntry { kind }).collect(),
@@ -162,7 +163,7 @@ fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate,
 
 fn action_instance(instance: Instance) -> Result<ActionInstance, ApiError> {
     Ok(ActionInstance {
-        id: instance.id,
+        id: instance.id.into(),
         parameters: RawValue::from_string(instance.parameters)
             .map_err(|e| anyhow::Error::new(e).context("stored instance parameters"))?,
     })
