@@ -31,6 +31,14 @@ pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// A listing's `cursor`, if given; 422 saying it must be `what` when it does not parse.
+pub(crate) fn parse_cursor(text: Option<&str>, what: &str) -> Result<Option<Cursor>, ApiError> {
+    text.map(|text| {
+        Cursor::decode(text).ok_or_else(|| ApiError::Validation(format!("`cursor` must be {what}")))
+    })
+    .transpose()
+}
+
 /// Filters of the event list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -125,17 +133,10 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let cursor = filter
-        .cursor
-        .as_deref()
-        .map(|text| {
-            Cursor::decode(text).ok_or_else(|| {
-                ApiError::Validation(
-                    "`cursor` must be `<created_at>.<id>` of the last event of a page".into(),
-                )
-            })
-        })
-        .transpose()?;
+    let cursor = parse_cursor(
+        filter.cursor.as_deref(),
+        "`<created_at>.<id>` of the last event of a page",
+    )?;
     let filter = events::Filter {
         interaction_id: filter.interaction.as_ref(),
         state: event_state,

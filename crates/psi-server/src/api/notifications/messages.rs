@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::endpoints::ReplayView;
-use crate::api::events::page_limit;
+use crate::api::events::{page_limit, parse_cursor};
 use crate::delivery::messages::{
     self, Attempt, AttemptFilter, Cursor, Delivery, DeliveryStatus, Message, MessageFilter,
     Replayed,
@@ -162,12 +162,7 @@ pub struct AttemptPage {
 }
 
 fn cursor(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    text.map(|text| {
-        Cursor::decode(text).ok_or_else(|| {
-            ApiError::Validation("`cursor` must be a `next_cursor` from a previous page".into())
-        })
-    })
-    .transpose()
+    parse_cursor(text, "a `next_cursor` from a previous page")
 }
 
 /// Asks for one more than `limit` rows; keeps `limit` and says where the next page starts.
