@@ -57,9 +57,10 @@ async fn with_two_processes_on_postgres_the_survivor_delivers_what_the_killed_on
     let survivor = Psi::start(&db, 2);
     doomed.ready().await;
     survivor.ready().await;
-    let (killed, at_kill) = inbox.kill_mid_delivery(&doomed).await;
-    inbox.wait_for_all(&ids).await;
-    inbox.assert_recovered("PostgreSQL, a survivor", killed, at_kill, &ids, true);
+    let kill = inbox.kill_mid_delivery(&doomed).await;
+    // The calls held at the kill may all have been the survivor's: none need arrive twice.
+    inbox.wait_for_all(&ids, &[]).await;
+    inbox.assert_recovered("PostgreSQL, a survivor", &kill, &ids);
     assert_settled(&survivor, &db.did(), &ids).await;
     survivor.kill();
 }
@@ -71,18 +72,14 @@ async fn killed_and_restarted(backend: Backend) {
 
     let doomed = Psi::start(&db, 2);
     doomed.ready().await;
-    let (killed, at_kill) = inbox.kill_mid_delivery(&doomed).await;
+    let kill = inbox.kill_mid_delivery(&doomed).await;
+    assert!(!kill.held.is_empty(), "calls were in flight at the kill");
 
     let restarted = Psi::start(&db, 2);
     restarted.ready().await;
-    inbox.wait_for_all(&ids).await;
-    inbox.assert_recovered(
-        &format!("{backend:?}, restarted"),
-        killed,
-        at_kill,
-        &ids,
-        false,
-    );
+    // Every call in flight at the kill was the killed process's: each arrives again.
+    inbox.wait_for_all(&ids, &kill.held).await;
+    inbox.assert_recovered(&format!("{backend:?}, restarted"), &kill, &ids);
     assert_settled(&restarted, &db.did(), &ids).await;
     restarted.kill();
 }
@@ -196,54 +193,44 @@ impl Inbox {
         tally(&self.receiver.calls()).len()
     }
 
-    /// Kills `doomed` mid-delivery; returns when (Unix ms) and how many messages had arrived.
-    async fn kill_mid_delivery(&self, doomed: &Psi) -> (i64, usize) {
-        self.wait_mid_delivery().await;
+    /// Kills `doomed` mid-delivery, while calls are held unanswered.
+    async fn kill_mid_delivery(&self, doomed: &Psi) -> Kill {
+        let held_from = self.wait_mid_delivery().await;
+        let held = held_ids(&self.receiver.calls(), held_from);
         doomed.kill();
-        let killed = now_ms();
+        let at = now_ms();
         self.receiver.answer(quick_reply());
-        let at_kill = self.unique();
+        let arrived = self.unique();
         assert!(
-            at_kill < MESSAGES,
+            arrived < MESSAGES,
             "the kill must come before every message arrived"
         );
-        (killed, at_kill)
+        Kill { at, arrived, held }
     }
 
     /// Waits until `KILL_AFTER` messages arrived, then holds the calls that come next for
     /// [`HOLD`] and waits for one: calls are surely in flight when the kill follows, however
-    /// late this side looks.
-    async fn wait_mid_delivery(&self) {
+    /// late this side looks. Returns when (Unix ms) the holding began.
+    async fn wait_mid_delivery(&self) -> i64 {
         let what = format!("{KILL_AFTER} distinct messages");
         self.receiver
             .wait_for(&what, WITHIN, |calls| tally(calls).len() >= KILL_AFTER)
             .await;
         self.receiver.answer(Reply::text(200, "ok").after(HOLD));
         let held_from = now_ms();
-        let held = |calls: &[Call]| {
-            calls
-                .iter()
-                .any(|c| c.at >= held_from && c.answered_at.is_none())
-        };
         self.receiver
-            .wait_for("calls held in flight", WITHIN, held)
+            .wait_for("calls held in flight", WITHIN, |calls| {
+                !held_ids(calls, held_from).is_empty()
+            })
             .await;
+        held_from
     }
 
     /// Checks, once every id in `ids` arrived, that only they did, that the messages the killed
     /// process held (those that arrived twice, at most the calls in flight) were sent again
-    /// within [`RECOVERY`] of the kill at `killed` (Unix ms). Prints the figures. With a
-    /// `survivor`, the calls in flight at the kill may all have been the survivor's, and then
-    /// none arrive twice.
-    fn assert_recovered(
-        &self,
-        case: &str,
-        killed: i64,
-        at_kill: usize,
-        ids: &[String],
-        survivor: bool,
-    ) {
-        let since_kill = |at: i64| Duration::from_millis((at - killed).try_into().unwrap_or(0));
+    /// within [`RECOVERY`] of the kill. Prints the figures.
+    fn assert_recovered(&self, case: &str, kill: &Kill, ids: &[String]) {
+        let since_kill = |at: i64| Duration::from_millis((at - kill.at).try_into().unwrap_or(0));
         let all = since_kill(now_ms());
         let seen = tally(&self.receiver.calls());
         assert!(
@@ -255,17 +242,16 @@ impl Inbox {
             .filter(|(calls, _)| *calls > 1)
             .map(|(_, last)| *last)
             .collect();
-        // The kill came while calls were in flight: the killed process's arrive again.
         let Some(last_again) = again.iter().max() else {
-            assert!(survivor, "a call in flight at the kill arrives again");
             eprintln!("{case}: none of the killed process's calls was in flight; none lost");
             return;
         };
         let recovered = since_kill(*last_again);
         eprintln!(
-            "{case}: killed after {at_kill} of {MESSAGES} messages arrived; {} arrived twice, \
+            "{case}: killed after {} of {MESSAGES} messages arrived; {} arrived twice, \
              the last of them {recovered:.1?} after the kill; all {MESSAGES} arrived \
              {all:.1?} after the kill, none lost",
+            kill.arrived,
             again.len()
         );
         assert!(
@@ -279,16 +265,39 @@ impl Inbox {
         );
     }
 
-    /// Waits until every id in `ids` arrived.
-    async fn wait_for_all(&self, ids: &[String]) {
-        let what = format!("all {} messages", ids.len());
+    /// Waits until every id in `ids` arrived, and those in `again` a second time.
+    async fn wait_for_all(&self, ids: &[String], again: &[String]) {
+        let what = format!("all {} messages, {} of them twice", ids.len(), again.len());
         self.receiver
             .wait_for(&what, WITHIN, |calls| {
                 let seen = tally(calls);
                 ids.iter().all(|id| seen.contains_key(id))
+                    && again.iter().all(|id| seen.get(id).is_some_and(|s| s.0 > 1))
             })
             .await;
     }
+}
+
+/// What a kill left: when it came (Unix ms), how many messages had arrived, and the messages
+/// whose calls were held unanswered at that moment.
+struct Kill {
+    at: i64,
+    arrived: usize,
+    held: Vec<String>,
+}
+
+/// The messages of calls that arrived since `from` (Unix ms) and are still unanswered.
+fn held_ids(calls: &[Call], from: i64) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.at >= from && c.answered_at.is_none())
+        .map(|c| {
+            c.json()["messageId"]
+                .as_str()
+                .expect("messageId")
+                .to_owned()
+        })
+        .collect()
 }
 
 /// Calls per `messageId`, and when the last one arrived (Unix ms).
