@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs, then exits; safe to run again (it does only
-# what is missing): PostgreSQL on 127.0.0.1:5432 with a `test` database, Debian's Chromium, the
+# what is missing): OpenSSL's headers and pkg-config (psi-server signs webhooks with OpenSSL),
+# PostgreSQL on 127.0.0.1:5432 with a `test` database, Debian's Chromium, the
 # browser tests' and Standard Webhooks tests' Node packages, and the Python packages the
 # receiver examples and Standard Webhooks tests import. Needs root or sudo for apt-get.
 #
@@ -45,7 +46,7 @@ ensure_test_database() {
     || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database test"
 }
 
-apt_install pkg-config postgresql-client chromium
+apt_install pkg-config libssl-dev postgresql-client chromium
 command -v npm >/dev/null || apt_install nodejs npm
 start_postgres
 ensure_test_database
