@@ -21,13 +21,15 @@ bench_secrets() {
 
 # Builds the release `psi` and the load example $1 of psi-cli, and copies both into $work (which
 # must exist): other builds sharing the target directory may replace the originals meanwhile.
-# Sets $psi and $load to the copies.
+# Sets $psi and $load to the copies. PSI_BIN, when set, is the psi binary to measure instead (an
+# earlier build, to compare with).
 build_psi_and_load() {
   local example="$1" target_dir="${CARGO_TARGET_DIR:-$root/target}"
   echo "building psi and $example (release)..." >&2
   cargo build --quiet --release -p psi-cli --bin psi --example "$example" \
     --manifest-path "$root/Cargo.toml"
-  cp "$target_dir/release/psi" "$target_dir/release/examples/$example" "$work/"
+  cp "${PSI_BIN:-$target_dir/release/psi}" "$work/psi"
+  cp "$target_dir/release/examples/$example" "$work/"
   psi="$work/psi"
   load="$work/$example"
 }

@@ -9,11 +9,14 @@
 //! deliveries_load enqueue --server ... --admin-token T --did D --endpoint E --count 20000
 //! # counts distinct messageIds until N arrived, then prints the rate and exits
 //! deliveries_load receive --port 9000 --count 20000
+//! # end to end: receives on the port while 32 closed-loop clients send N test messages;
+//! # prints the rate and the send→receive latency percentiles
+//! deliveries_load e2e --server ... --did D --endpoint E --port 9000 --count 20000
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use axum::Router;
@@ -67,6 +70,25 @@ enum Command {
         #[arg(long, default_value = "")]
         label: String,
     },
+    /// Receives on 127.0.0.1:`--port` while `--concurrency` clients send `--count` test messages,
+    /// each sending its next once psi accepted the last (a closed loop); prints the rate from the
+    /// first send to the last message received and the send→receive latencies.
+    E2e {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long)]
+        did: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -110,6 +132,15 @@ async fn main() -> Result<()> {
             concurrency,
         } => enqueue(&server, &did, &endpoint, count, concurrency).await,
         Command::Receive { port, count, label } => receive(port, count, &label).await,
+        Command::E2e {
+            server,
+            did,
+            endpoint,
+            port,
+            count,
+            concurrency,
+            label,
+        } => e2e(&server, &did, &endpoint, port, count, concurrency, &label).await,
     }
 }
 
@@ -234,6 +265,118 @@ async fn take(State((tally, done)): State<Shared>, body: Bytes) -> &'static str 
         && tally.ids.len() == tally.wanted
     {
         tally.last = Some(now);
+        done.notify_one();
+    }
+    "ok"
+}
+
+/// When each message was sent and when it arrived, whichever came first.
+#[derive(Default)]
+struct Timings {
+    sent: HashMap<String, Instant>,
+    received: HashMap<String, Instant>,
+    latencies: Vec<Duration>,
+    last: Option<Instant>,
+}
+
+impl Timings {
+    fn sent(&mut self, id: String, at: Instant) {
+        match self.received.remove(&id) {
+            Some(received) => self.latencies.push(received - at),
+            None => drop(self.sent.insert(id, at)),
+        }
+    }
+
+    /// Returns whether this was the message's first arrival.
+    fn received(&mut self, id: String, at: Instant) -> bool {
+        match self.sent.remove(&id) {
+            Some(sent) => self.latencies.push(at - sent),
+            None if self.received.contains_key(&id) => return false,
+            None => drop(self.received.insert(id, at)),
+        }
+        self.last = Some(at);
+        true
+    }
+}
+
+type E2eShared = (Arc<Mutex<Timings>>, Arc<Notify>, usize);
+
+async fn e2e(
+    server: &Server,
+    did: &str,
+    endpoint: &str,
+    port: u16,
+    count: usize,
+    concurrency: usize,
+    label: &str,
+) -> Result<()> {
+    let timings = Arc::new(Mutex::new(Timings::default()));
+    let done = Arc::new(Notify::new());
+    let app = Router::new().route("/hook", post(arrive)).with_state((
+        Arc::clone(&timings),
+        Arc::clone(&done),
+        count,
+    ));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("listen on port {port}"))?;
+    let receiver = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
+    let started = Instant::now();
+    let mut senders = JoinSet::new();
+    for sender in 0..concurrency {
+        let (server, http, path) = (server.clone(), http.clone(), path.clone());
+        let timings = Arc::clone(&timings);
+        let share = count / concurrency + usize::from(sender < count % concurrency);
+        senders.spawn(async move {
+            for _ in 0..share {
+                let at = Instant::now();
+                let sent = server.post(&http, &path, json!({})).await?;
+                let id = sent["message_id"].as_str().context("message_id")?;
+                timings.lock().unwrap().sent(id.to_owned(), at);
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(sent) = senders.join_next().await {
+        sent??;
+    }
+    let notified = done.notified();
+    let all_in = timings.lock().unwrap().latencies.len() == count;
+    if !all_in {
+        tokio::time::timeout(Duration::from_secs(120), notified)
+            .await
+            .context("not every message arrived within 120 s")?;
+    }
+    receiver.abort();
+    let mut timings = timings.lock().unwrap();
+    let seconds = (timings.last.context("nothing arrived")? - started).as_secs_f64();
+    timings.latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let at = ((timings.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        timings.latencies[at].as_secs_f64() * 1000.0
+    };
+    println!(
+        "{label}: {count} sent and received in {seconds:.2} s = {:.0}/s end to end, \
+         send→receive p50 {:.1} ms, p99 {:.1} ms",
+        count as f64 / seconds,
+        percentile(0.50),
+        percentile(0.99)
+    );
+    Ok(())
+}
+
+async fn arrive(State((timings, done, count)): State<E2eShared>, body: Bytes) -> &'static str {
+    let at = Instant::now();
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|body| body["messageId"].as_str().map(str::to_owned));
+    let mut timings = timings.lock().unwrap();
+    if let Some(id) = id
+        && timings.received(id, at)
+        && timings.latencies.len() == count
+    {
         done.notify_one();
     }
     "ok"

@@ -130,12 +130,19 @@ pub async fn revoke(
     let (_did, jti) = path;
     // The revocation and its notification are stored together.
     let mut tx = state.db.begin().await?;
+    let mut due = delivery::Due::default();
     if db::credentials::revoke(&mut *tx, &scope, &jti, now_ms()).await? {
-        delivery::notify::credentials_revoked(&mut tx, &scope, std::slice::from_ref(&jti), None)
-            .await?;
+        due = delivery::notify::credentials_revoked(
+            &mut tx,
+            &scope,
+            std::slice::from_ref(&jti),
+            None,
+        )
+        .await?;
         tracing::info!(did = %scope.did(), %jti, "credential revoked");
     }
     tx.commit().await?;
+    due.announce();
     let credential = db::credentials::get(&state.db, &scope, &jti)
         .await?
         .ok_or_else(|| ApiError::not_found("credential"))?;

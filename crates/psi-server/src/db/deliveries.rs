@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
+use super::delivery_attempts::{self, Outcome};
 use super::{Backend, Db, new_id};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
@@ -135,6 +136,31 @@ pub(crate) async fn insert(
     query.execute(conn).await.map(drop)
 }
 
+/// A pending delivery of `message_id`, due now, to the scoped service's endpoint if it is
+/// enabled; returns how many were written (0 or 1).
+pub(crate) async fn insert_if_enabled(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    message_id: &MessageId,
+    endpoint_id: &EndpointId,
+    now: i64,
+) -> sqlx::Result<usize> {
+    let done = sqlx::query(
+        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
+         next_attempt_at, created_at, updated_at) \
+         SELECT $1, $2, id, service_id, 'pending', 0, $5, $5, $5 FROM delivery_endpoints \
+         WHERE id = $3 AND service_id = $4 AND enabled = 1",
+    )
+    .bind(new_id())
+    .bind(message_id)
+    .bind(endpoint_id)
+    .bind(scope.service_id())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+}
+
 /// A pending delivery of the message to the endpoint, unless it has one.
 pub(crate) async fn add(
     conn: &mut AnyConnection,
@@ -159,14 +185,21 @@ pub(crate) async fn add(
     .map(drop)
 }
 
-/// Sends `NOTIFY` on [`CHANNEL`] (PostgreSQL only): delivered to every listening process when the
-/// transaction commits.
+/// Sends `NOTIFY` on [`CHANNEL`] (PostgreSQL only), to every listening process.
 pub(crate) async fn notify(conn: &mut AnyConnection) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(CHANNEL)
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// The PostgreSQL process serving `conn`: the sender its own notifications name.
+pub(crate) async fn backend_pid(conn: &mut AnyConnection) -> sqlx::Result<i32> {
+    sqlx::query_as("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .map(|(pid,)| pid)
 }
 
 /// An endpoint with due deliveries and room under its cap.
@@ -303,19 +336,86 @@ pub(crate) struct Claimed {
     pub previous_key_id: Option<String>,
     pub previous_until: Option<i64>,
     pub timeout_ms: i64,
+    /// Since when the endpoint's attempts fail, as of the claim.
+    pub failing_since: Option<i64>,
+}
+
+/// What [`Claimed`] reads: the claimed deliveries `d` with their message, endpoint and service.
+const CLAIMED_COLUMNS: &str = "d.id AS delivery_id, d.lease_id, d.message_id, d.endpoint_id, \
+     d.service_id, s.did AS service_did, d.attempts, m.event_type, m.payload, e.url, e.auth, \
+     e.key_id, e.previous_key_id, e.previous_until, e.timeout_ms, e.failing_since";
+const CLAIMED_JOINS: &str = "JOIN delivery_messages m ON m.id = d.message_id \
+     JOIN delivery_endpoints e ON e.id = d.endpoint_id \
+     JOIN services s ON s.id = d.service_id";
+
+/// PostgreSQL: the whole claim in one statement, the same one [`ready_endpoints`], [`due_of`],
+/// [`lease`] and [`claimed`] make on SQLite: up to `limit` due deliveries no live lease covers,
+/// within each endpoint's `cap` of live leases, endpoints taking turns (one delivery each per
+/// round, those after `after` first, in byte order), leased to `lease_id` until `lease_until`,
+/// an attempt counted for each, rows other claims have locked skipped. Returns them in turn
+/// order, with what their attempts need.
+pub(crate) async fn claim_postgres(
+    db: &Db,
+    now: i64,
+    cap: i64,
+    limit: usize,
+    after: &str,
+    lease_id: &str,
+    lease_until: i64,
+) -> sqlx::Result<Vec<Claimed>> {
+    sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS}, \
+         ready AS ( \
+             SELECT endpoint_id, busy FROM ( \
+                 SELECT p.endpoint_id, \
+                        (SELECT d.next_attempt_at FROM deliveries d \
+                         WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
+                         AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                         ORDER BY d.next_attempt_at LIMIT 1) AS due, \
+                        (SELECT COUNT(*) FROM deliveries d \
+                         WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
+                         AND d.lease_until >= $1) AS busy \
+                 FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+             WHERE due <= $1 AND busy < $2), \
+         due AS ( \
+             SELECT q.id, r.endpoint_id, \
+                    ROW_NUMBER() OVER (PARTITION BY r.endpoint_id \
+                                       ORDER BY q.next_attempt_at, q.id) AS round \
+             FROM ready r CROSS JOIN LATERAL ( \
+                 SELECT id, next_attempt_at FROM deliveries d \
+                 WHERE d.endpoint_id = r.endpoint_id AND d.next_attempt_at <= $1 \
+                 AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                 ORDER BY d.next_attempt_at LIMIT $2 - r.busy) q), \
+         picked AS ( \
+             SELECT id, endpoint_id, round, endpoint_id COLLATE \"C\" <= $3 AS wrapped FROM due \
+             ORDER BY round, wrapped, endpoint_id COLLATE \"C\" LIMIT $4), \
+         leased AS ( \
+             UPDATE deliveries SET lease_until = $5, lease_id = $6, attempts = attempts + 1, \
+                    updated_at = $1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE id IN (SELECT id FROM picked) \
+                          AND next_attempt_at <= $1 \
+                          AND (lease_until IS NULL OR lease_until < $1) \
+                          FOR UPDATE SKIP LOCKED) \
+             RETURNING id, lease_id, message_id, endpoint_id, service_id, attempts) \
+         SELECT {CLAIMED_COLUMNS} \
+         FROM leased d JOIN picked p ON p.id = d.id {CLAIMED_JOINS} \
+         ORDER BY p.round, p.wrapped, d.endpoint_id COLLATE \"C\""
+    ))
+    .bind(now)
+    .bind(cap)
+    .bind(after)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .bind(lease_until)
+    .bind(lease_id)
+    .fetch_all(db.pool())
+    .await
 }
 
 /// The deliveries of `ids` that `lease_id` holds, with their message, endpoint and service.
 pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Result<Vec<Claimed>> {
     let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT d.id AS delivery_id, d.lease_id, d.message_id, d.endpoint_id, d.service_id, \
-         s.did AS service_did, d.attempts, m.event_type, m.payload, e.url, e.auth, e.key_id, \
-         e.previous_key_id, e.previous_until, e.timeout_ms \
-         FROM deliveries d \
-         JOIN delivery_messages m ON m.id = d.message_id \
-         JOIN delivery_endpoints e ON e.id = d.endpoint_id \
-         JOIN services s ON s.id = d.service_id \
+        "SELECT {CLAIMED_COLUMNS} FROM deliveries d {CLAIMED_JOINS} \
          WHERE d.lease_id = $1 AND d.id IN ({})",
         placeholders.join(", ")
     );
@@ -378,27 +478,59 @@ pub(crate) async fn renew<'a>(
     tx.commit().await
 }
 
-/// Settles as succeeded the deliveries of `ids` that `lease_id` still holds.
+/// Settles as succeeded the deliveries of the succeeded `outcomes` that their claims still hold.
 pub(crate) async fn succeeded(
     conn: &mut AnyConnection,
-    lease_id: &str,
-    ids: &[&str],
+    outcomes: &[Outcome],
     now: i64,
 ) -> sqlx::Result<()> {
-    if ids.is_empty() {
+    let succeeded: Vec<&Outcome> = outcomes.iter().filter(|o| o.succeeded()).collect();
+    if succeeded.is_empty() {
         return Ok(());
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL, lease_until = NULL, \
-         lease_id = NULL, updated_at = $2 WHERE lease_id = $1 AND id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query(&sql).bind(lease_id).bind(now);
-    for id in ids {
-        query = query.bind(*id);
+    let sql = succeeded_sql(1, succeeded.len());
+    let mut query = sqlx::query(&sql).bind(now);
+    for outcome in succeeded {
+        query = query
+            .bind(&outcome.claimed.delivery_id)
+            .bind(&outcome.claimed.lease_id);
     }
     query.execute(conn).await.map(drop)
+}
+
+/// PostgreSQL: the attempt rows of `outcomes`, all succeeded, and their deliveries settled as
+/// succeeded (while their claims hold them), in one statement.
+pub(crate) async fn succeeded_with_attempts(
+    db: &Db,
+    outcomes: &[Outcome],
+    now: i64,
+) -> sqlx::Result<()> {
+    let first = outcomes.len() * delivery_attempts::COLUMNS + 1;
+    let sql = format!(
+        "WITH attempts AS ({}) {}",
+        delivery_attempts::insert_sql(outcomes.len()),
+        succeeded_sql(first, outcomes.len())
+    );
+    let mut query = delivery_attempts::bind_rows(sqlx::query(&sql), outcomes).bind(now);
+    for outcome in outcomes {
+        query = query
+            .bind(&outcome.claimed.delivery_id)
+            .bind(&outcome.claimed.lease_id);
+    }
+    query.execute(db.pool()).await.map(drop)
+}
+
+/// The update that settles `count` deliveries as succeeded: the time is `$first`, then each
+/// delivery's id and lease id.
+fn succeeded_sql(first: usize, count: usize) -> String {
+    let pairs: Vec<String> = (0..count)
+        .map(|i| format!("(${}, ${})", first + 1 + 2 * i, first + 2 + 2 * i))
+        .collect();
+    format!(
+        "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL, lease_until = NULL, \
+         lease_id = NULL, updated_at = ${first} WHERE (id, lease_id) IN (VALUES {})",
+        pairs.join(", ")
+    )
 }
 
 /// After a failed attempt, while `lease_id` still holds the delivery: `Pending` again until

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, FromRow};
 use utoipa::ToSchema;
 
 use super::Cursor;
@@ -54,10 +56,21 @@ impl Outcome {
     }
 }
 
+/// Parameters of each row of [`insert_sql`].
+pub(crate) const COLUMNS: usize = 10;
+
 /// An attempt row for each of `outcomes`, in one statement.
 pub(crate) async fn insert(conn: &mut AnyConnection, outcomes: &[Outcome]) -> sqlx::Result<()> {
-    const COLUMNS: usize = 10;
-    let rows: Vec<String> = (0..outcomes.len())
+    let sql = insert_sql(outcomes.len());
+    bind_rows(sqlx::query(&sql), outcomes)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The `INSERT` of `rows` attempt rows, whose parameters are `$1` to `$(rows × COLUMNS)`.
+pub(crate) fn insert_sql(rows: usize) -> String {
+    let rows: Vec<String> = (0..rows)
         .map(|row| {
             let cells: Vec<String> = (1..=COLUMNS)
                 .map(|column| format!("${}", row * COLUMNS + column))
@@ -65,12 +78,18 @@ pub(crate) async fn insert(conn: &mut AnyConnection, outcomes: &[Outcome]) -> sq
             format!("({})", cells.join(", "))
         })
         .collect();
-    let sql = format!(
+    format!(
         "INSERT INTO delivery_attempts (id, delivery_id, message_id, endpoint_id, service_id, at, \
          status, duration_ms, response_excerpt, error) VALUES {}",
         rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
+    )
+}
+
+/// Binds the parameters of [`insert_sql`] for `outcomes`.
+pub(crate) fn bind_rows<'q>(
+    mut query: Query<'q, Any, AnyArguments<'q>>,
+    outcomes: &'q [Outcome],
+) -> Query<'q, Any, AnyArguments<'q>> {
     for outcome in outcomes {
         let claimed = &outcome.claimed;
         query = query
@@ -85,7 +104,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, outcomes: &[Outcome]) -> sq
             .bind(&outcome.response_excerpt)
             .bind(&outcome.error);
     }
-    query.execute(conn).await.map(drop)
+    query
 }
 
 /// Filters of [`list`].

@@ -1,13 +1,15 @@
 //! The workers' claims and what follows an attempt: due deliveries claimed fairly across
 //! endpoints with a lease, in turns; outcomes recorded with the retry schedule, the endpoints'
 //! health and the `endpoint.disabled` notice. The statements are `db`'s; each claim or record
-//! is one short transaction, and no row lock or connection is held while a call runs.
+//! is one short transaction, and no row lock or connection is held while a call runs. On
+//! PostgreSQL a claim is one statement, and so is recording a batch of successes to endpoints
+//! that were not failing (the common case): one round trip each.
 
 use sqlx::AnyConnection;
 
 use super::config::DeliveryConfig;
 use super::millis;
-use super::outbox::{self, Target};
+use super::outbox::{self, Due, Target};
 use super::payload::{EndpointDisabled, EventType};
 use super::schedule;
 use crate::db::deliveries::{self, Claimed, DeliveryStatus};
@@ -54,14 +56,11 @@ pub(crate) async fn claim(
         return Ok(claim);
     }
     let cap = i64::try_from(config.in_flight_per_endpoint).unwrap_or(i64::MAX);
-    // PostgreSQL: a look that finds nothing (most idle polls) holds no transaction. Not on
-    // SQLite, whose workers are woken before the enqueueing transaction commits: the claim's
-    // write transaction is what waits for that commit.
-    if db.backend() == Backend::Postgres
-        && deliveries::ready_endpoints(&mut *db.pool().acquire().await?, now, cap)
-            .await?
-            .is_empty()
-    {
+    let lease_until = now.saturating_add(millis(config.lease));
+    if db.backend() == Backend::Postgres {
+        claim.claimed =
+            deliveries::claim_postgres(db, now, cap, limit, after, lease_id, lease_until).await?;
+        claim.last_endpoint = claim.claimed.last().map(|c| c.endpoint_id.to_string());
         return Ok(claim);
     }
     let mut tx = db.begin().await?;
@@ -82,7 +81,6 @@ pub(crate) async fn claim(
         tx.commit().await?;
         return Ok(claim);
     }
-    let lease_until = now.saturating_add(millis(config.lease));
     let leased = deliveries::lease(&mut tx, db.backend(), &ids, lease_id, lease_until, now).await?;
     tx.commit().await?;
     if leased.is_empty() {
@@ -124,22 +122,16 @@ pub(crate) async fn record(
     outcomes: &[Outcome],
     now: i64,
 ) -> sqlx::Result<()> {
+    // Successes to endpoints that were not failing change no endpoint's health.
+    let health_unchanged = outcomes
+        .iter()
+        .all(|o| o.succeeded() && o.claimed.failing_since.is_none());
+    if health_unchanged && db.backend() == Backend::Postgres {
+        return deliveries::succeeded_with_attempts(db, outcomes, now).await;
+    }
     let mut tx = db.begin().await?;
     delivery_attempts::insert(&mut tx, outcomes).await?;
-    let mut leases: Vec<&str> = outcomes
-        .iter()
-        .map(|o| o.claimed.lease_id.as_str())
-        .collect();
-    leases.sort_unstable();
-    leases.dedup();
-    for lease_id in leases {
-        let succeeded: Vec<&str> = outcomes
-            .iter()
-            .filter(|o| o.succeeded() && o.claimed.lease_id == lease_id)
-            .map(|o| o.claimed.delivery_id.as_str())
-            .collect();
-        deliveries::succeeded(&mut tx, lease_id, &succeeded, now).await?;
-    }
+    deliveries::succeeded(&mut tx, outcomes, now).await?;
     for outcome in outcomes.iter().filter(|o| !o.succeeded()) {
         let attempts = usize::try_from(outcome.claimed.attempts).unwrap_or(usize::MAX);
         let wait = schedule::next_wait(
@@ -166,18 +158,21 @@ pub(crate) async fn record(
         )
         .await?;
     }
-    endpoint_health(&mut tx, config, outcomes, now).await?;
-    tx.commit().await
+    let due = endpoint_health(&mut tx, config, outcomes, now).await?;
+    tx.commit().await?;
+    due.announce();
+    Ok(())
 }
 
 /// A success clears an endpoint's failing time; failures start it, and an endpoint failing since
-/// `disable_after` ago or longer is disabled.
+/// `disable_after` ago or longer is disabled. Returns the `endpoint.disabled` notices' deliveries.
 async fn endpoint_health(
     conn: &mut AnyConnection,
     config: &DeliveryConfig,
     outcomes: &[Outcome],
     now: i64,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Due> {
+    let mut due = Due::default();
     let mut seen: Vec<&EndpointId> = Vec::new();
     for outcome in outcomes {
         let endpoint_id = &outcome.claimed.endpoint_id;
@@ -191,14 +186,16 @@ async fn endpoint_health(
                 .filter(|o| &o.claimed.endpoint_id == endpoint_id)
         };
         if of_endpoint().any(Outcome::succeeded) {
-            delivery_endpoints::clear_failing(&mut *conn, endpoint_id).await?;
+            if of_endpoint().any(|o| o.claimed.failing_since.is_some()) {
+                delivery_endpoints::clear_failing(&mut *conn, endpoint_id).await?;
+            }
             continue;
         }
         let first_failure = of_endpoint().map(|o| o.at).min().unwrap_or(now);
         delivery_endpoints::mark_failing(&mut *conn, endpoint_id, first_failure).await?;
-        disable_if_failing(conn, config, &outcome.claimed, now).await?;
+        due = due.and(disable_if_failing(conn, config, &outcome.claimed, now).await?);
     }
-    Ok(())
+    Ok(due)
 }
 
 /// Disables the claim's endpoint if it has failed for `disable_after`, holds its deliveries and
@@ -208,12 +205,12 @@ async fn disable_if_failing(
     config: &DeliveryConfig,
     claimed: &Claimed,
     now: i64,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Due> {
     let cutoff = now.saturating_sub(millis(config.disable_after));
     let disabled =
         delivery_endpoints::disable_failing(&mut *conn, &claimed.endpoint_id, now, cutoff).await?;
     let Some(failing_since) = disabled else {
-        return Ok(());
+        return Ok(Due::default());
     };
     deliveries::hold(&mut *conn, &claimed.endpoint_id, now).await?;
     let did: Did = claimed
@@ -241,7 +238,7 @@ async fn disable_if_failing(
         Target::Subscribed,
     )
     .await
-    .map(drop)
+    .map(|(_, due)| due)
 }
 
 #[cfg(test)]

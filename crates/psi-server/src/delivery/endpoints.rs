@@ -19,9 +19,10 @@ pub async fn enable(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Res
     if !delivery_endpoints::mark_enabled(&mut tx, scope, id, now).await? {
         return Ok(false);
     }
-    if deliveries::resume(&mut tx, id, now).await? > 0 {
-        outbox::announce(&mut tx).await?;
-    }
+    let resumed = deliveries::resume(&mut tx, id, now).await?;
     tx.commit().await?;
+    if resumed > 0 {
+        outbox::announce();
+    }
     Ok(true)
 }

@@ -44,10 +44,10 @@ pub async fn replay_message(
         }
     }
     let replayed = deliveries::replay(&mut tx, scope, message_id, endpoint_id, now).await?;
-    if replayed > 0 {
-        outbox::announce(&mut tx).await?;
-    }
     tx.commit().await?;
+    if replayed > 0 {
+        outbox::announce();
+    }
     Ok(Replayed::Deliveries(replayed))
 }
 
@@ -79,9 +79,10 @@ pub async fn replay_since(
     if !endpoint.enabled {
         // Held until the endpoint is enabled.
         deliveries::hold(&mut tx, endpoint_id, now).await?;
-    } else if started > 0 {
-        outbox::announce(&mut tx).await?;
     }
     tx.commit().await?;
+    if endpoint.enabled && started > 0 {
+        outbox::announce();
+    }
     Ok(Some(started))
 }

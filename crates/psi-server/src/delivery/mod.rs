@@ -48,7 +48,7 @@ pub mod payload;
 pub mod schedule;
 pub mod worker;
 
-pub use outbox::enqueue;
+pub use outbox::{Due, enqueue};
 pub use payload::{
     CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,
 };

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
 
-use super::outbox::enqueue;
+use super::outbox::{Due, enqueue};
 use super::payload::{
     CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,
 };
@@ -37,7 +37,8 @@ pub async fn event_settled(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     event: &SettledEvent<'_>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Due> {
+    let mut due = Due::default();
     let issued: Vec<NotifiedCredential> = event.issued.iter().map(notified).collect();
     let kind = match event.state {
         EventState::Completed => Some(EventType::EventCompleted),
@@ -56,10 +57,11 @@ pub async fn event_settled(
             },
             issued_credentials: issued.clone(),
         };
-        enqueue(tx, scope, kind, &notification).await?;
+        due = enqueue(tx, scope, kind, &notification).await?.1;
     }
-    credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
-    credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await
+    let issued = credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
+    let revoked = credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await?;
+    Ok(due.and(issued).and(revoked))
 }
 
 /// Enqueues `credential.issued` for a stored batch, one message per holder.
@@ -68,7 +70,8 @@ pub async fn credentials_issued(
     scope: &ServiceScope,
     batch: &[Signed],
     event_id: Option<&EventId>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Due> {
+    let mut due = Due::default();
     let mut by_holder: BTreeMap<&HolderDid, Vec<NotifiedCredential>> = BTreeMap::new();
     for signed in batch {
         by_holder
@@ -82,9 +85,13 @@ pub async fn credentials_issued(
             action_event_id: event_id.map(EventId::to_string),
             credentials,
         };
-        enqueue(tx, scope, EventType::CredentialIssued, &notification).await?;
+        due = due.and(
+            enqueue(tx, scope, EventType::CredentialIssued, &notification)
+                .await?
+                .1,
+        );
     }
-    Ok(())
+    Ok(due)
 }
 
 /// Enqueues `credential.revoked` for credentials revoked in `tx`, one message per holder. A
@@ -94,7 +101,8 @@ pub async fn credentials_revoked(
     scope: &ServiceScope,
     jtis: &[Jti],
     event_id: Option<&EventId>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Due> {
+    let mut due = Due::default();
     let mut by_holder: BTreeMap<HolderDid, Vec<NotifiedCredential>> = BTreeMap::new();
     for jti in jtis {
         let Some(stored) = db::credentials::find(&mut **tx, scope, jti).await? else {
@@ -119,9 +127,13 @@ pub async fn credentials_revoked(
             action_event_id: event_id.map(EventId::to_string),
             credentials,
         };
-        enqueue(tx, scope, EventType::CredentialRevoked, &notification).await?;
+        due = due.and(
+            enqueue(tx, scope, EventType::CredentialRevoked, &notification)
+                .await?
+                .1,
+        );
     }
-    Ok(())
+    Ok(due)
 }
 
 fn notified(signed: &Signed) -> NotifiedCredential {

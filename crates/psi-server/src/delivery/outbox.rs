@@ -1,6 +1,8 @@
 //! The outbox: a notification is written in the transaction of the change it reports, with one
-//! delivery per endpoint that wants it, so either both are stored or neither is. Workers are
-//! woken when the transaction commits.
+//! delivery per endpoint that wants it, so either both are stored or neither is. The caller wakes
+//! the workers once the transaction commits ([`Due::announce`]): this process's at once, the
+//! other processes' through one coalesced PostgreSQL `NOTIFY` (`listen`), so no enqueueing
+//! transaction waits on the database's notification lock.
 
 use std::sync::LazyLock;
 
@@ -16,6 +18,10 @@ use crate::scope::ServiceScope;
 /// Bumped when deliveries may be due; every worker in the process watches it.
 static WAKE: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
 
+/// Bumped when this process committed due deliveries; the PostgreSQL notifier watches it and
+/// tells the other processes, once for any number of bumps while it was busy.
+static ANNOUNCED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
 /// Wakes this process's idle workers.
 pub(crate) fn wake() {
     WAKE.send_modify(|n| *n = n.wrapping_add(1));
@@ -26,12 +32,49 @@ pub(crate) fn wake_receiver() -> watch::Receiver<u64> {
     WAKE.subscribe()
 }
 
+/// A handle that sees every announcement of committed deliveries from the moment it is made.
+pub(crate) fn announced_receiver() -> watch::Receiver<u64> {
+    ANNOUNCED.subscribe()
+}
+
+/// Tells every worker that deliveries committed just now are due: this process's workers at
+/// once, the other processes' through the notifier.
+pub(crate) fn announce() {
+    wake();
+    ANNOUNCED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Whether a transaction wrote due deliveries. Once it commits, [`Due::announce`] wakes the
+/// workers; before, they would find nothing (PostgreSQL) or wait on the write lock (SQLite).
+#[must_use = "announce the deliveries once the transaction commits"]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Due(bool);
+
+impl Due {
+    /// Due when either is.
+    pub fn and(self, other: Due) -> Due {
+        Due(self.0 || other.0)
+    }
+
+    /// Whether any delivery was written.
+    pub(crate) fn any(self) -> bool {
+        self.0
+    }
+
+    /// Call after the transaction committed.
+    pub fn announce(self) {
+        if self.0 {
+            announce();
+        }
+    }
+}
+
 /// Who receives a message.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Target<'a> {
     /// Every enabled endpoint of the service that subscribes to the type.
     Subscribed,
-    /// This endpoint only (the caller checked it belongs to the service).
+    /// This endpoint only, if it is the service's and enabled.
     Endpoint(&'a EndpointId),
 }
 
@@ -44,10 +87,11 @@ pub(crate) fn receives(types: &[EventType], event_type: EventType) -> bool {
 /// Writes a notification of `event_type` with `payload` (a struct of the members that follow the
 /// envelope; see [`super::payload`]) and a delivery to each of the service's enabled endpoints
 /// that subscribe to the type, **inside the caller's transaction**: call it with the transaction
-/// that makes the change, before committing. Returns the message id (`messageId`).
+/// that makes the change, before committing. Returns the message id (`messageId`) and whether
+/// deliveries are due, to announce once the transaction commits.
 ///
 /// The message is kept even when no endpoint wants it, so it can be listed and replayed to an
-/// endpoint added later. Workers start delivering when the transaction commits.
+/// endpoint added later.
 ///
 /// ```no_run
 /// use psi_server::delivery::{self, CredentialNotification, EventType};
@@ -55,8 +99,10 @@ pub(crate) fn receives(types: &[EventType], event_type: EventType) -> bool {
 /// #              notification: CredentialNotification) -> anyhow::Result<()> {
 /// let mut tx = state.db.begin().await?;
 /// // ... the change itself, in `tx` ...
-/// delivery::enqueue(&mut tx, &scope, EventType::CredentialRevoked, &notification).await?;
+/// let (_id, due) =
+///     delivery::enqueue(&mut tx, &scope, EventType::CredentialRevoked, &notification).await?;
 /// tx.commit().await?;
+/// due.announce();
 /// # Ok(()) }
 /// ```
 pub async fn enqueue<T: Serialize>(
@@ -64,7 +110,7 @@ pub async fn enqueue<T: Serialize>(
     scope: &ServiceScope,
     event_type: EventType,
     payload: &T,
-) -> sqlx::Result<MessageId> {
+) -> sqlx::Result<(MessageId, Due)> {
     enqueue_to(tx, scope, event_type, payload, Target::Subscribed).await
 }
 
@@ -75,7 +121,7 @@ pub(crate) async fn enqueue_to<T: Serialize>(
     event_type: EventType,
     payload: &T,
     target: Target<'_>,
-) -> sqlx::Result<MessageId> {
+) -> sqlx::Result<(MessageId, Due)> {
     let id = MessageId::generate();
     let now = now_ms();
     let body = serde_json::to_string(&Envelope {
@@ -87,15 +133,17 @@ pub(crate) async fn enqueue_to<T: Serialize>(
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     delivery_messages::insert(&mut *conn, scope, &id, event_type, &body, now).await?;
-    let endpoints = match target {
-        Target::Endpoint(endpoint_id) => vec![endpoint_id.clone()],
-        Target::Subscribed => subscribers(&mut *conn, scope, event_type).await?,
+    let written = match target {
+        Target::Endpoint(endpoint_id) => {
+            deliveries::insert_if_enabled(&mut *conn, scope, &id, endpoint_id, now).await?
+        }
+        Target::Subscribed => {
+            let endpoints = subscribers(&mut *conn, scope, event_type).await?;
+            deliveries::insert(&mut *conn, scope.service_id(), &id, &endpoints, now).await?;
+            endpoints.len()
+        }
     };
-    deliveries::insert(&mut *conn, scope.service_id(), &id, &endpoints, now).await?;
-    if !endpoints.is_empty() {
-        announce(conn).await?;
-    }
-    Ok(id)
+    Ok((id, Due(written > 0)))
 }
 
 /// The service's enabled endpoints that receive `event_type`.
@@ -110,16 +158,4 @@ async fn subscribers(
         .filter(|(_, types)| receives(types, event_type))
         .map(|(id, _)| id)
         .collect())
-}
-
-/// Tells workers that deliveries are due once this transaction commits: PostgreSQL delivers a
-/// `NOTIFY` at commit to every process listening; SQLite has one writer, so a worker woken now
-/// waits for the commit when it claims.
-pub(crate) async fn announce(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
-        deliveries::notify(conn).await?;
-    } else {
-        wake();
-    }
-    Ok(())
 }

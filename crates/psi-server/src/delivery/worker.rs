@@ -303,8 +303,9 @@ impl Worker {
     }
 
     /// Claims for the room `running` has; returns when to claim next: at once if the room is
-    /// filled (a finished call makes room again), else when the next delivery falls due, within
-    /// the poll interval.
+    /// filled (a finished call makes room again), after the poll interval while calls run (each
+    /// that finishes claims again), else when the next delivery falls due, within the poll
+    /// interval.
     async fn claim_more(&self, running: &mut Running) -> Instant {
         let now = Instant::now();
         let at = now_ms();
@@ -312,6 +313,9 @@ impl Worker {
             self.claim(running, at).await?;
             if running.calls.len() >= self.config.batch_size {
                 return Ok(None);
+            }
+            if !running.calls.is_empty() {
+                return Ok(Some(None));
             }
             deliveries::next_due(&self.db, at)
                 .await
@@ -335,22 +339,21 @@ impl Worker {
     }
 }
 
-/// Starts `[delivery] workers` workers (none: returns an empty set) and, on PostgreSQL, the
-/// listener that wakes them when any process enqueues. They stop at `shutdown`, each after its
-/// current step.
+/// Starts `[delivery] workers` workers and, on PostgreSQL, the notifier that tells other
+/// processes what this one enqueued and, with workers, the listener that wakes them at what
+/// other processes enqueued. They stop at `shutdown`, each after its current step.
 pub fn spawn(state: &AppState, shutdown: &CancellationToken) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     let config = &state.config.delivery;
-    if config.workers == 0 {
-        return tasks;
+    if state.db.backend() == Backend::Postgres {
+        // A process without workers still tells the others what it enqueued.
+        let url = secrecy::ExposeSecret::expose_secret(&state.config.database_url).to_owned();
+        let listen = config.workers > 0;
+        tasks.spawn(super::listen::run(url, listen, shutdown.child_token()));
     }
     let worker = Worker::new(state);
     for _ in 0..config.workers {
         tasks.spawn(worker.clone().run(shutdown.child_token()));
-    }
-    if state.db.backend() == Backend::Postgres {
-        let url = secrecy::ExposeSecret::expose_secret(&state.config.database_url).to_owned();
-        tasks.spawn(super::listen::run(url, shutdown.child_token()));
     }
     tasks
 }

@@ -388,7 +388,7 @@ impl Event<'_> {
             holder_did: self.holder_did,
         };
         let mut tx = self.state.db.begin().await?;
-        settle::write(
+        let (_, due) = settle::write(
             &mut tx,
             self.scope,
             event,
@@ -398,6 +398,7 @@ impl Event<'_> {
         )
         .await?;
         tx.commit().await?;
+        due.announce();
         if let Some(error) = internal {
             return Err(Error::Internal(error.context("event failed")));
         }

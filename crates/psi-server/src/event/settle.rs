@@ -10,6 +10,7 @@ use super::Journal;
 use crate::credentials::issue::{self, Signed};
 use crate::db::events::{EventRef, EventState, LogKind, Settlement};
 use crate::db::{self, now_ms};
+use crate::delivery::Due;
 use crate::delivery::notify::{self, SettledEvent};
 use crate::ids::Jti;
 use crate::scope::ServiceScope;
@@ -47,7 +48,8 @@ pub enum Handover {
 }
 
 /// Writes `ending` in `tx`, with the journal's unwritten entries and calls; returns the
-/// credentials (`jti`) revoked now (those already revoked are logged, not notified).
+/// credentials (`jti`) revoked now (those already revoked are logged, not notified) and the
+/// notifications' deliveries, to announce once `tx` commits.
 pub async fn write(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
@@ -55,7 +57,7 @@ pub async fn write(
     ending: &Ending,
     journal: &mut Journal,
     handover: Handover,
-) -> sqlx::Result<Vec<Jti>> {
+) -> sqlx::Result<(Vec<Jti>, Due)> {
     let now = now_ms();
     let collected = handover == Handover::Answer;
     issue::store(tx, scope, &ending.batch, Some(event.id), collected).await?;
@@ -103,7 +105,7 @@ pub async fn write(
         issued: &ending.batch,
         revoked: &revoked,
     };
-    notify::event_settled(tx, scope, &notice).await?;
+    let due = notify::event_settled(tx, scope, &notice).await?;
     journal.mark_written();
-    Ok(revoked)
+    Ok((revoked, due))
 }

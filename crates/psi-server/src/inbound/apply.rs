@@ -79,7 +79,7 @@ pub async fn commit(
         instance_id: target.instance_id(),
         holder_did: target.holder_did(),
     };
-    let revoked = settle::write(
+    let (revoked, due) = settle::write(
         &mut tx,
         scope,
         event,
@@ -114,6 +114,7 @@ pub async fn commit(
         .await;
     }
     tx.commit().await?;
+    due.announce();
     Ok(answer)
 }
 

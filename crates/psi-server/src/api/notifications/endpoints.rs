@@ -448,18 +448,13 @@ pub async fn test(
     State(state): State<AppState>,
     Path((_did, id)): Path<(String, EndpointId)>,
 ) -> Result<(StatusCode, Json<TestView>), ApiError> {
-    let endpoint = found(&state, &scope, &id).await?;
-    if !endpoint.enabled {
-        return Err(ApiError::Conflict(
-            "the endpoint is disabled: enable it first".into(),
-        ));
-    }
     let notice = TestNotification {
-        endpoint_id: endpoint.id.to_string(),
+        endpoint_id: id.to_string(),
         message: "a test message, sent on request",
     };
+    // The write finds the endpoint itself; only a refusal looks up why.
     let mut tx = state.db.begin().await?;
-    let message_id = outbox::enqueue_to(
+    let (message_id, due) = outbox::enqueue_to(
         &mut tx,
         &scope,
         EventType::Test,
@@ -467,7 +462,15 @@ pub async fn test(
         Target::Endpoint(&id),
     )
     .await?;
+    if !due.any() {
+        tx.rollback().await?;
+        found(&state, &scope, &id).await?;
+        return Err(ApiError::Conflict(
+            "the endpoint is disabled: enable it first".into(),
+        ));
+    }
     tx.commit().await?;
+    due.announce();
     Ok((
         StatusCode::ACCEPTED,
         Json(TestView {

@@ -46,12 +46,12 @@ pub fn revoked(jti: &str) -> CredentialNotification {
 /// Enqueues `credential.revoked` for the service in its own committed transaction.
 pub async fn enqueue_revoked(app: &TestApp, scope: &ServiceScope, jti: &str) -> String {
     let mut tx = app.app.state().db.begin().await.unwrap();
-    let id = delivery::enqueue(&mut tx, scope, EventType::CredentialRevoked, &revoked(jti))
+    let (id, due) = delivery::enqueue(&mut tx, scope, EventType::CredentialRevoked, &revoked(jti))
         .await
-        .unwrap()
-        .to_string();
+        .unwrap();
     tx.commit().await.unwrap();
-    id
+    due.announce();
+    id.to_string()
 }
 
 /// The gaps between consecutive attempts, in milliseconds.
@@ -92,6 +92,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     )
     .await
     .unwrap()
+    .0
     .to_string();
     tx.rollback().await.unwrap();
     let path = format!("/api/v1/services/{did}/messages/{rolled_back}");
@@ -115,6 +116,7 @@ async fn a_notification_is_stored_with_the_change_or_not_at_all(backend: Backend
     let unwanted = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"x": 1}))
         .await
         .unwrap()
+        .0
         .to_string();
     tx.commit().await.unwrap();
     let message = app.message(&did, &unwanted).await;

@@ -38,8 +38,9 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         .await;
     let scope = app.scope(&stuck).await;
     let mut tx = app.app.state().db.begin().await.unwrap();
+    let mut due = delivery::Due::default();
     for n in 0..200 {
-        delivery::enqueue(
+        let (_, queued) = delivery::enqueue(
             &mut tx,
             &scope,
             EventType::CredentialRevoked,
@@ -47,8 +48,10 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         )
         .await
         .unwrap();
+        due = due.and(queued);
     }
     tx.commit().await.unwrap();
+    due.announce();
     hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
 
     let prompt = app.create_service("Prompt").await;

@@ -130,10 +130,12 @@ async fn replaying_since_a_time_redelivers_what_failed_or_was_missed_after_it_an
     let missed = delivery::enqueue(&mut tx, &scope, EventType::EventFailed, &json!({"n": 1}))
         .await
         .unwrap()
+        .0
         .to_string();
     let unwanted = delivery::enqueue(&mut tx, &scope, EventType::EventCompleted, &json!({}))
         .await
         .unwrap()
+        .0
         .to_string();
     tx.commit().await.unwrap();
     app.worker().drain().await.unwrap();
