@@ -2,7 +2,8 @@
 //! pending, the process delivering them is killed with SIGKILL mid-delivery, and every message
 //! still reaches the receiver (each id at least once), after a restart or, on PostgreSQL, through
 //! a second process that keeps running. With the default lease (10 s, renewed while calls run)
-//! the killed process's calls are sent again within 15 s, and only they can arrive twice.
+//! the killed process's calls are sent again within 15 s, and only they can arrive twice. And a
+//! process that only takes API calls wakes the one that delivers, through PostgreSQL.
 //!
 //! PostgreSQL comes from `PSI_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
 //! each test works in a schema of its own, dropped at the end.
@@ -34,6 +35,8 @@ const HOLD: Duration = Duration::from_secs(1);
 /// The default `[delivery] in_flight_per_endpoint`: the most calls in flight at the kill, so the
 /// most messages that can arrive twice.
 const IN_FLIGHT: usize = 8;
+/// How soon a process woken by another's notification delivers (its poll interval is a minute).
+const WOKEN: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_notifications_all_arrive_after_psi_is_killed_mid_delivery_and_restarted_on_sqlite()
@@ -65,6 +68,31 @@ async fn with_two_processes_on_postgres_the_survivor_delivers_what_the_killed_on
     survivor.kill();
 }
 
+/// What a process without workers enqueues, a delivering process that would poll only every
+/// minute delivers at once: the first process's notifier tells it, message after message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_process_without_workers_wakes_the_one_that_delivers() {
+    let inbox = Inbox::start().await;
+    let db = Database::new(Backend::Postgres).await;
+    db.set_poll_interval("60s");
+    let api = Psi::start(&db, 0);
+    api.ready().await;
+    let path = register(&api, &db, &inbox).await;
+    let delivering = Psi::start(&db, 2);
+    delivering.ready().await;
+    for n in 1..=3 {
+        let sent = api.call("POST", &path, json!({})).await;
+        let id = sent["message_id"].as_str().unwrap();
+        let what = format!("message {n} within {WOKEN:?}");
+        inbox
+            .receiver
+            .wait_for(&what, WOKEN, |calls| tally(calls).contains_key(id))
+            .await;
+    }
+    api.kill();
+    delivering.kill();
+}
+
 async fn killed_and_restarted(backend: Backend) {
     let inbox = Inbox::start().await;
     let db = Database::new(backend).await;
@@ -84,12 +112,40 @@ async fn killed_and_restarted(backend: Backend) {
     restarted.kill();
 }
 
-/// Starts psi without workers, registers a service with a Bearer (HS256) endpoint at the inbox,
-/// sends `MESSAGES` test messages through the API, then kills that process too. Returns the
-/// message ids.
+/// Starts psi without workers, registers a service with an endpoint at the inbox, sends
+/// `MESSAGES` test messages through the API, then kills that process too. Returns the message
+/// ids.
 async fn enqueue_with_a_process_that_does_not_deliver(db: &Database, inbox: &Inbox) -> Vec<String> {
     let api = Psi::start(db, 0);
     api.ready().await;
+    let path = register(&api, db, inbox).await;
+    let mut senders = JoinSet::new();
+    let per_sender = MESSAGES / 10;
+    for _ in 0..10 {
+        let (api, path) = (api.handle(), path.clone());
+        senders.spawn(async move {
+            let mut ids = Vec::with_capacity(per_sender);
+            for _ in 0..per_sender {
+                let sent = api.call("POST", &path, json!({})).await;
+                ids.push(sent["message_id"].as_str().unwrap().to_owned());
+            }
+            ids
+        });
+    }
+    let ids: Vec<String> = senders.join_all().await.into_iter().flatten().collect();
+    assert_eq!(ids.len(), MESSAGES);
+    api.kill();
+    assert_eq!(
+        inbox.unique(),
+        0,
+        "a process without workers delivers nothing"
+    );
+    ids
+}
+
+/// Registers, through `api`, a service with a Bearer (HS256) endpoint at the inbox; returns the
+/// path that sends it a test message.
+async fn register(api: &Psi, db: &Database, inbox: &Inbox) -> String {
     let did = api
         .call("POST", "/api/v1/services", json!({"name": "Durable"}))
         .await["did"]
@@ -113,29 +169,7 @@ async fn enqueue_with_a_process_that_does_not_deliver(db: &Database, inbox: &Inb
         .as_str()
         .unwrap()
         .to_owned();
-    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
-    let mut senders = JoinSet::new();
-    let per_sender = MESSAGES / 10;
-    for _ in 0..10 {
-        let (api, path) = (api.handle(), path.clone());
-        senders.spawn(async move {
-            let mut ids = Vec::with_capacity(per_sender);
-            for _ in 0..per_sender {
-                let sent = api.call("POST", &path, json!({})).await;
-                ids.push(sent["message_id"].as_str().unwrap().to_owned());
-            }
-            ids
-        });
-    }
-    let ids: Vec<String> = senders.join_all().await.into_iter().flatten().collect();
-    assert_eq!(ids.len(), MESSAGES);
-    api.kill();
-    assert_eq!(
-        inbox.unique(),
-        0,
-        "a process without workers delivers nothing"
-    );
-    ids
+    format!("/api/v1/services/{did}/endpoints/{endpoint}/test")
 }
 
 /// Every message's delivery is recorded as succeeded: none pending, none failed.
@@ -322,6 +356,8 @@ struct Database {
     schema: Option<PgSchema>,
     master_key: String,
     did: Mutex<String>,
+    /// `[delivery] poll_interval` of the processes started from now on.
+    poll_interval: Mutex<&'static str>,
 }
 
 impl Database {
@@ -331,6 +367,7 @@ impl Database {
             schema: PgSchema::for_backend(backend, "psi_durability").await,
             master_key: random_master_key(),
             did: Mutex::new(String::new()),
+            poll_interval: Mutex::new("200ms"),
         }
     }
 
@@ -338,12 +375,17 @@ impl Database {
         *self.did.lock().unwrap() = did.to_owned();
     }
 
+    fn set_poll_interval(&self, interval: &'static str) {
+        *self.poll_interval.lock().unwrap() = interval;
+    }
+
     fn did(&self) -> String {
         self.did.lock().unwrap().clone()
     }
 
     /// The configuration of a process with `workers` delivery workers listening on `port`: the
-    /// default lease, renewal and per-endpoint cap, a compressed retry schedule.
+    /// default lease, renewal and per-endpoint cap, a compressed retry schedule, the poll interval
+    /// set (200 ms unless changed).
     fn config(&self, port: u16, workers: usize) -> String {
         let mut config = format!(
             "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\nadmin_token = \"{ADMIN_TOKEN}\"\n\
@@ -356,7 +398,8 @@ impl Database {
         }
         config.push_str(&format!(
             "[outbound]\nallow_loopback = true\n[delivery]\nworkers = {workers}\nbatch_size = 8\n\
-             poll_interval = \"200ms\"\nschedule = [\"100ms\", \"200ms\", \"400ms\"]\n"
+             poll_interval = \"{}\"\nschedule = [\"100ms\", \"200ms\", \"400ms\"]\n",
+            self.poll_interval.lock().unwrap()
         ));
         config
     }
