@@ -119,6 +119,12 @@ for backend in $backends; do
         --receiver "http://127.0.0.1:$receiver_port/hook" --auth "$auth")
       results+=("$("$load" e2e --server "$psi_url" --did "$did" --endpoint "$endpoint" \
         --port "$receiver_port" --count "$messages" --concurrency 32 --label "$label")")
+      rate=$(sed -n 's/.* = \([0-9]*\)\/s end to end.*/\1/p' <<< "${results[-1]}")
+      p99=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<< "${results[-1]}")
+      result_row higher "deliveries end to end, $backend, $processes process(es)" "$rate" \
+        target 2100 /s ">= 1.00 on postgres"
+      result_row lower "deliveries send→receive p99, $backend, $processes process(es)" "$p99" \
+        target 60 ms ">= 1.00 on postgres"
     else
       "$load" receive --port "$receiver_port" --count "$messages" --label "$label" \
         > "$work/receiver.out" 2> "$work/receiver.err" &
@@ -143,6 +149,9 @@ for backend in $backends; do
       wait "$receiver_pid"
       receiver_pid=""
       results+=("$(tail -n 1 "$work/receiver.out")")
+      rate=$(sed -n 's/.* = \([0-9]*\) deliveries\/s.*/\1/p' <<< "${results[-1]}")
+      result_row higher "deliveries drain, $backend, $processes process(es)" "$rate" \
+        target 5500 /s ">= 1.00 on postgres"
     fi
     stop_all_psi
     # What psi reported as going wrong, if anything.

@@ -19,17 +19,38 @@ bench_secrets() {
   master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 }
 
-# Builds the release `psi` and the load example $1 of psi-cli, and copies both into $work (which
+# Builds the release `psi` and psi-cli's load examples. Every script builds exactly this set: a
+# build without the examples resolves the dependencies' features differently and would build the
+# server again.
+build_release() {
+  echo "building psi and the load generators (release)..." >&2
+  cargo build --quiet --release -p psi-cli --bin psi --examples --manifest-path "$root/Cargo.toml"
+}
+
+# Builds (build_release), then copies the release `psi` and the load example $1 into $work (which
 # must exist): other builds sharing the target directory may replace the originals meanwhile.
 # Sets $psi and $load to the copies. PSI_BIN, when set, is the psi binary to measure instead (an
 # earlier build, to compare with).
 build_psi_and_load() {
   local example="$1" target_dir="${CARGO_TARGET_DIR:-$root/target}"
-  echo "building psi and $example (release)..." >&2
-  cargo build --quiet --release -p psi-cli --bin psi --example "$example" \
-    --manifest-path "$root/Cargo.toml"
+  build_release
   cp "${PSI_BIN:-$target_dir/release/psi}" "$work/psi"
   cp "$target_dir/release/examples/$example" "$work/"
   psi="$work/psi"
   load="$work/$example"
+}
+
+# One row of the table bench/all.sh prints, appended to $BENCH_RESULTS (nothing when unset):
+# measure | psi's figure | what it is compared with | that figure | ratio | goal. $1 "higher" or
+# "lower" says which way is better; the ratio is psi's figure over the other's, or the other's
+# over psi's when lower is better, so above 1 psi is ahead. $2 measure, $3 psi's figure, $4 what
+# is compared, $5 its figure, $6 unit, $7 goal (text).
+result_row() {
+  [[ -n "${BENCH_RESULTS:-}" ]] || return 0
+  local better="$1" measure="$2" value="$3" other="$4" other_value="$5" unit="$6" goal="$7" ratio
+  ratio=$(awk -v b="$better" -v p="$value" -v o="$other_value" 'BEGIN {
+    if (p <= 0 || o <= 0) { print "-"; exit }
+    printf "%.2f", (b == "higher" ? p / o : o / p) }')
+  printf '%s|%s %s|%s|%s %s|%s|%s\n' "$measure" "$value" "$unit" "$other" "$other_value" "$unit" \
+    "$ratio" "$goal" >> "$BENCH_RESULTS"
 }

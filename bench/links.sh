@@ -13,12 +13,11 @@ source "$root/bench/lib.sh"
 links="${LINKS:-100000}"
 runs="${RUNS:-3}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-psi="$target_dir/release/psi"
+psi="${PSI_BIN:-$target_dir/release/psi}"
 
 require_tools cargo node npm
 
-echo "building psi (release)..." >&2
-cargo build --quiet --release -p psi-cli --manifest-path "$root/Cargo.toml"
+build_release
 echo "installing the Node.js reference's dependencies..." >&2
 (cd "$root/bench/node" && npm install --no-audit --no-fund --silent)
 
@@ -77,3 +76,4 @@ echo "psi:    ${psi_ms} ms  ($(awk -v p="$psi_ms" -v n="$lines" 'BEGIN { printf 
 echo "node:   ${node_ms} ms  ($(node --version), js-base64 + JSON.parse)"
 echo "ratio:  ${ratio}x faster (target >= 3x: $verdict; best of $runs runs each)"
 [[ $node_ok -eq $psi_ok && $node_err -eq $psi_err ]]
+result_row lower "link decode --batch, $lines lines" "$psi_ms" "Node.js" "$node_ms" ms ">= 3.00"

@@ -15,10 +15,12 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 duration="${DURATION:-10}"
 connections="${CONNECTIONS:-8}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-psi="$target_dir/release/psi"
+psi="${PSI_BIN:-$target_dir/release/psi}"
 
 command -v wrk >/dev/null || {
   echo "installing wrk..." >&2
@@ -28,8 +30,7 @@ command -v wrk >/dev/null || {
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk curl >/dev/null
 }
 
-echo "building psi (release)..." >&2
-cargo build --quiet --release -p psi-cli --manifest-path "$root/Cargo.toml"
+build_release
 
 work="$(mktemp -d)"
 psi_pid=""
@@ -99,3 +100,5 @@ start page (psi serve, SQLite, release, $(nproc) cores, wrk -t2 -c$connections -
   phone (Chrome, 2 pre-filled):      $phone
   server-side time (psi histogram):  $server_time
 EOF
+share=$(sed -n 's/.*requests, \([0-9.]*\)% under 5 ms.*/\1/p' <<< "$server_time")
+result_row higher "start page: requests under 5 ms (server side, ${connections} connections)" "$share" target 99 % ">= 99 %"

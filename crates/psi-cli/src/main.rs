@@ -56,10 +56,6 @@ enum Command {
     Webhook(cmd::webhook::WebhookArgs),
 }
 
-/// See the dependency's note in Cargo.toml: idle memory after load falls back.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => cmd::server::serve(args),
