@@ -3,7 +3,7 @@
 //! shell (it names the running binary by its path),
 //! its log lines are JSON objects that never carry the admin token or the master key, SIGTERM
 //! stops it gracefully, and a restart on the same data directory keeps the demo service and
-//! prints no new admin token.
+//! prints no new admin token. Its printed link call makes two database queries.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -82,6 +82,55 @@ async fn the_demo_runs_end_to_end_with_the_printed_wallet_command_and_stops_on_s
             .iter()
             .any(|l| l["message"] == "stopped"),
         "psi logs that it stopped after shutting down"
+    );
+}
+
+/// The demo's printed link call (two pre-filled values, the admin token) reads the database
+/// twice: the service, then the interaction with all a link needs. Counted in psi's own log of
+/// statements, with no delivery worker polling meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_endpoint_with_pre_filled_values_makes_two_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Demo::start_with(
+        dir.path(),
+        &[
+            ("PSI_LOG_LEVEL", "warn,sqlx::query=debug"),
+            ("PSI_DELIVERY_WORKERS", "0"),
+        ],
+    );
+    demo.ready().await;
+    let token = demo.printed().await.admin_token.expect("a new token");
+    let line = demo
+        .wait_for_stdout(|l| l.contains("link JSON: curl"))
+        .await;
+    let url = line
+        .rsplit('\'')
+        .nth(1)
+        .expect("the link call's quoted URL");
+    let path = url
+        .strip_prefix(&demo.url)
+        .expect("a URL of this server")
+        .to_owned();
+    assert!(path.contains("prefill="), "{path}");
+    let statements = |demo: &Demo| {
+        let stderr = demo.stderr.lock().unwrap();
+        stderr.iter().filter(|l| l.contains("sqlx::query")).count()
+    };
+    let before = statements(&demo);
+    let answer = demo.get(&path, Some(&token)).await;
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    // The log reaches the reader thread a moment after the answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while statements(&demo) < before + 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let made = statements(&demo) - before;
+    assert_eq!(
+        made,
+        2,
+        "{}",
+        demo.stderr.lock().unwrap()[before..].join("\n")
     );
 }
 
@@ -179,6 +228,11 @@ struct Demo {
 
 impl Demo {
     fn start(data_dir: &Path) -> Demo {
+        Demo::start_with(data_dir, &[])
+    }
+
+    /// [`Demo::start`] with these environment variables.
+    fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Demo {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_psi"));
         // Only the flags configure it: a PSI_* variable or RUST_LOG of whoever runs the tests
@@ -188,6 +242,7 @@ impl Demo {
                 command.env_remove(name);
             }
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .env_remove("RUST_LOG")
             .args(["serve", "--demo", "--log-json", "--data-dir"])

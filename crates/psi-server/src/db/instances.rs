@@ -1,8 +1,6 @@
 //! Interaction instances (`instances` table): the same interaction with different parameters.
 //! Each interaction has exactly one default instance, created with it.
 
-use std::collections::HashMap;
-
 use sqlx::{Any, FromRow, Transaction};
 
 use super::{Db, now_ms};
@@ -24,8 +22,9 @@ pub struct Instance {
     pub updated_at: i64,
 }
 
-#[derive(FromRow)]
-struct InstanceRow {
+/// A row, or an element of the JSON array [`super::interactions`] reads instances as.
+#[derive(FromRow, serde::Deserialize)]
+pub(super) struct InstanceRow {
     id: InstanceId,
     interaction_id: InteractionId,
     parameters: String,
@@ -59,48 +58,18 @@ fn select(condition: &str) -> String {
     )
 }
 
-/// Instances by interaction id: of all the scoped service's interactions, or of one.
-pub(super) async fn by_interaction(
-    db: &Db,
-    scope: &ServiceScope,
-    interaction_id: Option<&InteractionId>,
-) -> sqlx::Result<HashMap<InteractionId, Vec<Instance>>> {
-    let rows: Vec<InstanceRow> = match interaction_id {
-        Some(id) => {
-            sqlx::query_as(&select("AND interaction_id = $2"))
-                .bind(scope.service_id())
-                .bind(id)
-                .fetch_all(db.pool())
-                .await?
-        }
-        None => {
-            sqlx::query_as(&select(""))
-                .bind(scope.service_id())
-                .fetch_all(db.pool())
-                .await?
-        }
-    };
-    let mut by_interaction: HashMap<InteractionId, Vec<Instance>> = HashMap::new();
-    for row in rows {
-        let instance = Instance::try_from(row)?;
-        by_interaction
-            .entry(instance.interaction_id.clone())
-            .or_default()
-            .push(instance);
-    }
-    Ok(by_interaction)
-}
-
 /// The instances of the scoped service's interaction, default first.
 pub async fn list(
     db: &Db,
     scope: &ServiceScope,
     interaction_id: &InteractionId,
 ) -> sqlx::Result<Vec<Instance>> {
-    Ok(by_interaction(db, scope, Some(interaction_id))
-        .await?
-        .remove(interaction_id)
-        .unwrap_or_default())
+    let rows: Vec<InstanceRow> = sqlx::query_as(&select("AND interaction_id = $2"))
+        .bind(scope.service_id())
+        .bind(interaction_id)
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter().map(Instance::try_from).collect()
 }
 
 /// One instance of the scoped service's interaction.

@@ -1,18 +1,18 @@
 //! Interactions (`interactions` table) with the credentials they require and issue
 //! (`interaction_credentials`) and their instances (`instances`, see [`super::instances`]).
 //!
-//! Reads load a whole interaction in three queries (for one or for all of a service's), so the
-//! public listing stays cheap.
-
-use std::collections::HashMap;
+//! Reads load whole interactions in one query (for one or for all of a service's): each row
+//! carries its credentials and instances as JSON arrays, so a link, a start page or an event
+//! costs one round trip for its interaction.
 
 use psi_link::CredentialDefinitionId;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::instances::{self, Instance};
+use super::Backend;
+use super::instances::{self, Instance, InstanceRow};
 use super::webhooks::{self, NewWebhook, Webhook};
 use super::{Db, now_ms};
-use crate::domain::{Description, Medium, Name, Parameters};
+use crate::domain::{Attestation, Attributes, Description, Medium, Name, Parameters};
 use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
@@ -60,6 +60,10 @@ pub struct RequiredCredential {
     pub external_verification: bool,
     /// Only the holder's latest credential of this definition counts.
     pub only_last: bool,
+    /// Who attests the definition's credentials (only self-attested ones can be pre-filled).
+    pub attestation: Attestation,
+    /// The attributes of the definition's schema.
+    pub attributes: Attributes,
 }
 
 /// A credential the interaction issues.
@@ -85,12 +89,18 @@ struct InteractionRow {
     completion_url: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// JSON array of [`CredentialRow`]s, in the service's order; `None` or `[]` when none.
+    credentials: Option<String>,
+    /// JSON array of [`InstanceRow`]s, the default first.
+    instances: Option<String>,
 }
 
-#[derive(FromRow)]
+#[derive(serde::Deserialize)]
 struct CredentialRow {
-    interaction_id: InteractionId,
     credential_definition_id: String,
+    attestation: String,
+    /// The schema's, as stored.
+    attributes: String,
     seq: i64,
     tag: String,
     role: String,
@@ -99,78 +109,83 @@ struct CredentialRow {
     only_last: i64,
 }
 
-/// The interaction and credential queries, `WHERE service_id = $1` plus `condition`.
-fn interaction_query(condition: &str) -> String {
+/// The interactions of the scoped service (`$1`) plus `condition`, each with its credentials and
+/// instances aggregated as JSON text (the functions differ by dialect, the shape does not).
+fn interaction_query(backend: Backend, condition: &str) -> String {
+    let (array, object) = match backend {
+        Backend::Postgres => ("json_agg", "json_build_object"),
+        Backend::Sqlite => ("json_group_array", "json_object"),
+    };
     format!(
         "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
          k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
-         i.created_at, i.updated_at \
+         i.created_at, i.updated_at, \
+         CAST((SELECT {array}({object}('credential_definition_id', ic.credential_definition_id, \
+                 'seq', c.seq, 'tag', c.tag, 'role', ic.role, \
+                 'prefill_from_qr', ic.prefill_from_qr, \
+                 'external_verification', ic.external_verification, 'only_last', ic.only_last, \
+                 'attestation', c.attestation, 'attributes', s.attributes) \
+               ORDER BY ic.role, ic.position) \
+               FROM interaction_credentials ic \
+               JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+               JOIN schemas s ON s.id = c.schema_id \
+               WHERE ic.interaction_id = i.id) AS TEXT) AS credentials, \
+         CAST((SELECT {array}({object}('id', n.id, 'interaction_id', n.interaction_id, \
+                 'parameters', n.parameters, 'is_default', n.is_default, \
+                 'created_at', n.created_at, 'updated_at', n.updated_at) \
+               ORDER BY n.is_default DESC, n.created_at, n.id) \
+               FROM instances n WHERE n.interaction_id = i.id) AS TEXT) AS instances \
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
          WHERE i.service_id = $1 {condition} ORDER BY i.created_at, i.id"
     )
 }
 
-fn credential_query(condition: &str) -> String {
-    format!(
-        "SELECT ic.interaction_id, ic.credential_definition_id, c.seq, c.tag, ic.role, \
-         ic.prefill_from_qr, ic.external_verification, ic.only_last \
-         FROM interaction_credentials ic \
-         JOIN credential_definitions c ON c.id = ic.credential_definition_id \
-         WHERE ic.service_id = $1 {condition} ORDER BY ic.interaction_id, ic.role, ic.position"
-    )
+/// A JSON array column of [`interaction_query`]; `None` is no element.
+fn elements<T: serde::de::DeserializeOwned>(json: Option<&str>) -> sqlx::Result<Vec<T>> {
+    json.map_or(Ok(Vec::new()), serde_json::from_str)
+        .map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
-/// Loads interactions (all of the service's, or the one `id`) with their parts.
+/// Loads interactions (all of the service's, or the one `id`) with their parts, in one query.
 async fn load(
     db: &Db,
     scope: &ServiceScope,
     id: Option<&InteractionId>,
 ) -> sqlx::Result<Vec<Interaction>> {
-    let (interaction_sql, credential_sql) = match id {
-        Some(_) => (
-            interaction_query("AND i.id = $2"),
-            credential_query("AND ic.interaction_id = $2"),
-        ),
-        None => (interaction_query(""), credential_query("")),
-    };
-    let mut rows = sqlx::query_as::<_, InteractionRow>(&interaction_sql).bind(scope.service_id());
-    let mut credentials =
-        sqlx::query_as::<_, CredentialRow>(&credential_sql).bind(scope.service_id());
+    let condition = if id.is_some() { "AND i.id = $2" } else { "" };
+    let sql = interaction_query(db.backend(), condition);
+    let mut rows = sqlx::query_as::<_, InteractionRow>(&sql).bind(scope.service_id());
     if let Some(id) = id {
         rows = rows.bind(id);
-        credentials = credentials.bind(id);
     }
-    let rows = rows.fetch_all(db.pool()).await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let credentials = credentials.fetch_all(db.pool()).await?;
-    let mut instances = instances::by_interaction(db, scope, id).await?;
+    rows.fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(|row| into_interaction(scope, row))
+        .collect()
+}
 
-    let mut required: HashMap<InteractionId, Vec<RequiredCredential>> = HashMap::new();
-    let mut issued: HashMap<InteractionId, Vec<IssuedCredential>> = HashMap::new();
-    for row in credentials {
-        let credential_id = super::credential_definitions::wire_id(scope, row.seq, &row.tag)?;
-        match row.role.as_str() {
-            "required" => {
-                required
-                    .entry(row.interaction_id)
-                    .or_default()
-                    .push(RequiredCredential {
-                        definition_id: row.credential_definition_id,
-                        credential_id,
-                        prefill_from_qr: row.prefill_from_qr != 0,
-                        external_verification: row.external_verification != 0,
-                        only_last: row.only_last != 0,
-                    })
-            }
-            "issued" => issued
-                .entry(row.interaction_id)
-                .or_default()
-                .push(IssuedCredential {
-                    definition_id: row.credential_definition_id,
-                    credential_id,
-                }),
+/// A row with its credentials and instances.
+fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<Interaction> {
+    let mut required = Vec::new();
+    let mut issued = Vec::new();
+    for credential in elements::<CredentialRow>(row.credentials.as_deref())? {
+        let credential_id =
+            super::credential_definitions::wire_id(scope, credential.seq, &credential.tag)?;
+        match credential.role.as_str() {
+            "required" => required.push(RequiredCredential {
+                definition_id: credential.credential_definition_id,
+                credential_id,
+                prefill_from_qr: credential.prefill_from_qr != 0,
+                external_verification: credential.external_verification != 0,
+                only_last: credential.only_last != 0,
+                attestation: Attestation::from_db(&credential.attestation)?,
+                attributes: super::schemas::parse_attributes(&credential.attributes)?,
+            }),
+            "issued" => issued.push(IssuedCredential {
+                definition_id: credential.credential_definition_id,
+                credential_id,
+            }),
             other => {
                 return Err(sqlx::Error::Decode(
                     format!("unknown credential role {other:?}").into(),
@@ -178,30 +193,29 @@ async fn load(
             }
         }
     }
-    rows.into_iter()
-        .map(|row| {
-            Ok(Interaction {
-                media: serde_json::from_str(&row.media)
-                    .map_err(|e| sqlx::Error::Decode(e.into()))?,
-                webhook: webhooks::from_columns(
-                    row.webhook_url,
-                    row.webhook_key,
-                    row.webhook_auth,
-                    row.webhook_timeout_ms,
-                )?,
-                required: required.remove(&row.id).unwrap_or_default(),
-                issued: issued.remove(&row.id).unwrap_or_default(),
-                instances: instances.remove(&row.id).unwrap_or_default(),
-                active: row.active != 0,
-                id: row.id,
-                name: row.name,
-                description: row.description,
-                completion_url: row.completion_url,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            })
-        })
-        .collect()
+    let instances = elements::<InstanceRow>(row.instances.as_deref())?
+        .into_iter()
+        .map(Instance::try_from)
+        .collect::<sqlx::Result<_>>()?;
+    Ok(Interaction {
+        media: serde_json::from_str(&row.media).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        webhook: webhooks::from_columns(
+            row.webhook_url,
+            row.webhook_key,
+            row.webhook_auth,
+            row.webhook_timeout_ms,
+        )?,
+        required,
+        issued,
+        instances,
+        active: row.active != 0,
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        completion_url: row.completion_url,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
 }
 
 /// The scoped service's interactions, oldest first, paused ones included.

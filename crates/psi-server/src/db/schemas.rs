@@ -46,13 +46,10 @@ pub(super) const SCHEMA_COLUMNS: &str =
 
 impl SchemaRow {
     pub(super) fn into_schema(self, scope: &ServiceScope) -> sqlx::Result<Schema> {
-        let decode = |e: String| sqlx::Error::Decode(e.into());
-        let json: Vec<AttributeJson> =
-            serde_json::from_str(&self.attributes).map_err(|e| decode(e.to_string()))?;
         Ok(Schema {
             schema_id: wire_id(scope, &self.name, &self.version)
-                .map_err(|e| decode(e.to_string()))?,
-            attributes: Attributes::parse(json).map_err(|e| decode(e.to_string()))?,
+                .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            attributes: parse_attributes(&self.attributes)?,
             id: self.id,
             name: self.name,
             version: self.version,
@@ -60,6 +57,14 @@ impl SchemaRow {
             updated_at: self.updated_at,
         })
     }
+}
+
+/// Attributes as stored (JSON, their wire shape).
+pub(super) fn parse_attributes(stored: &str) -> sqlx::Result<Attributes> {
+    let decode = |e: String| sqlx::Error::Decode(e.into());
+    let json: Vec<AttributeJson> =
+        serde_json::from_str(stored).map_err(|e| decode(e.to_string()))?;
+    Attributes::parse(json).map_err(|e| decode(e.to_string()))
 }
 
 /// The wire id of the scoped service's schema `name` `version`; an error if the version is not

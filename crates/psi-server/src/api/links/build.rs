@@ -1,8 +1,6 @@
 //! From an interaction and the caller's choices to a checked link request, and from a request to
 //! links and QR information (docs/protocol.md §2).
 
-use std::collections::HashMap;
-
 use psi_link::{Environment, LinkError, LinkKind, LinkRequest, LinkTarget};
 use psi_qr::{EcLevel, QrInfo};
 use serde::{Deserialize, Serialize};
@@ -10,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::db::interactions::Interaction;
-use crate::domain::{Attestation, Attributes};
+use crate::domain::Attestation;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::ids::InteractionId;
@@ -131,7 +129,7 @@ pub async fn prepare(
         callback: choices.callback,
         ..LinkRequest::default()
     };
-    check_prefill(state, scope, &interaction, &choices.prefill).await?;
+    check_prefill(&interaction, &choices.prefill)?;
     for prefill in &choices.prefill {
         request.set_prefilled(&prefill.credential_id, &prefill.name, &prefill.value);
     }
@@ -144,15 +142,10 @@ pub async fn prepare(
     })
 }
 
-/// Checks every pre-filled value; the first problem is the error, naming the credential and the
-/// attribute.
-async fn check_prefill(
-    state: &AppState,
-    scope: &ServiceScope,
-    interaction: &Interaction,
-    prefill: &[Prefill],
-) -> Result<(), ApiError> {
-    let mut schemas: HashMap<&str, Attributes> = HashMap::new();
+/// Checks every pre-filled value against the interaction's required credentials (loaded with
+/// their definitions' attestation and attributes); the first problem is the error, naming the
+/// credential and the attribute.
+fn check_prefill(interaction: &Interaction, prefill: &[Prefill]) -> Result<(), ApiError> {
     for value in prefill {
         let credential_id = value.credential_id.as_str();
         let Some(required) = interaction
@@ -170,20 +163,14 @@ async fn check_prefill(
                  in this interaction"
             )));
         }
-        if !schemas.contains_key(credential_id) {
-            let definition =
-                db::credential_definitions::get(&state.db, scope, &required.definition_id)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("a required credential definition vanished"))?;
-            if definition.attestation != Attestation::SelfAttested {
-                return Err(ApiError::Validation(format!(
-                    "`prefill`: the credential {credential_id:?} is issued by the service; only \
-                     self-attested credentials can be pre-filled"
-                )));
-            }
-            schemas.insert(credential_id, definition.schema.attributes);
+        if required.attestation != Attestation::SelfAttested {
+            return Err(ApiError::Validation(format!(
+                "`prefill`: the credential {credential_id:?} is issued by the service; only \
+                 self-attested credentials can be pre-filled"
+            )));
         }
-        schemas[credential_id]
+        required
+            .attributes
             .check_value(&value.name, &value.value)
             .map_err(|e| ApiError::Validation(format!("`prefill` of {credential_id:?}: {e}")))?;
     }
