@@ -4,14 +4,12 @@
 //! The wire id `<DID>:3:CL:<seq>:<tag>` is built from the service's DID and two columns; `seq` is
 //! allocated per service when a definition is stored.
 
-use std::collections::HashMap;
-
 use psi_link::CredentialDefinitionId;
 use sqlx::FromRow;
 
 use super::schemas::{SCHEMA_COLUMNS, Schema, SchemaRow};
 use super::webhooks::{self, NewWebhook, Webhook};
-use super::{Db, new_id, now_ms};
+use super::{Backend, Db, json_elements, new_id, now_ms};
 use crate::domain::{Attestation, SourceIpPrefixes, Tag};
 use crate::scope::ServiceScope;
 
@@ -80,16 +78,24 @@ struct DefinitionRow {
     updated_at: i64,
     #[sqlx(flatten)]
     schema: SchemaRow,
+    /// JSON array of the issuer keys' names, by name; `None` or `[]` when none.
+    issuers: Option<String>,
 }
 
 const SELECT: &str = "SELECT c.id AS def_id, c.seq, c.tag, c.attestation, c.one_off, \
     c.check_url, k.name AS check_key, c.check_auth, c.check_timeout_ms, c.source_ip_prefixes, \
     c.created_at AS def_created_at, c.updated_at AS def_updated_at";
 
-/// `SELECT ... FROM` with the schema joined and the check key named; `WHERE c.service_id = $1`.
-fn select(condition: &str) -> String {
+/// `SELECT ... FROM` with the schema joined, the check key and the issuer keys named;
+/// `WHERE c.service_id = $1`.
+fn select(backend: Backend, condition: &str) -> String {
+    let (array, _) = backend.json_functions();
     format!(
-        "{SELECT}, {SCHEMA_COLUMNS} FROM credential_definitions c \
+        "{SELECT}, {SCHEMA_COLUMNS}, \
+         CAST((SELECT {array}(ik.name ORDER BY ik.name) FROM credential_definition_issuers ci \
+               JOIN keys ik ON ik.id = ci.key_id WHERE ci.credential_definition_id = c.id) \
+              AS TEXT) AS issuers \
+         FROM credential_definitions c \
          JOIN schemas s ON s.id = c.schema_id \
          LEFT JOIN keys k ON k.id = c.check_key_id \
          WHERE c.service_id = $1 {condition} ORDER BY c.seq"
@@ -97,11 +103,8 @@ fn select(condition: &str) -> String {
 }
 
 /// A row, with its issuers' names.
-fn into_definition(
-    scope: &ServiceScope,
-    row: DefinitionRow,
-    issuers: Vec<String>,
-) -> sqlx::Result<CredentialDefinition> {
+fn into_definition(scope: &ServiceScope, row: DefinitionRow) -> sqlx::Result<CredentialDefinition> {
+    let issuers = json_elements(row.issuers.as_deref())?;
     let prefixes: Vec<String> =
         serde_json::from_str(&row.source_ip_prefixes).map_err(|e| sqlx::Error::Decode(e.into()))?;
     Ok(CredentialDefinition {
@@ -124,60 +127,15 @@ fn into_definition(
     })
 }
 
-/// Issuer key names by definition id: of all the scoped service's definitions, or of one.
-async fn issuers(
-    db: &Db,
-    scope: &ServiceScope,
-    definition_id: Option<&str>,
-) -> sqlx::Result<HashMap<String, Vec<String>>> {
-    let sql = format!(
-        "SELECT i.credential_definition_id, k.name FROM credential_definition_issuers i \
-         JOIN keys k ON k.id = i.key_id WHERE i.service_id = $1 {} ORDER BY k.name",
-        if definition_id.is_some() {
-            "AND i.credential_definition_id = $2"
-        } else {
-            ""
-        }
-    );
-    let mut query = sqlx::query_as(&sql).bind(scope.service_id());
-    if let Some(id) = definition_id {
-        query = query.bind(id);
-    }
-    let rows: Vec<(String, String)> = query.fetch_all(db.pool()).await?;
-    let mut by_definition: HashMap<String, Vec<String>> = HashMap::new();
-    for (definition, key) in rows {
-        by_definition.entry(definition).or_default().push(key);
-    }
-    Ok(by_definition)
-}
-
 /// The scoped service's definitions, by `seq`.
 pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
-    let rows: Vec<DefinitionRow> = sqlx::query_as(&select(""))
+    let rows: Vec<DefinitionRow> = sqlx::query_as(&select(db.backend(), ""))
         .bind(scope.service_id())
         .fetch_all(db.pool())
         .await?;
-    let mut issuers = issuers(db, scope, None).await?;
     rows.into_iter()
-        .map(|row| {
-            let keys = issuers.remove(&row.id).unwrap_or_default();
-            into_definition(scope, row, keys)
-        })
+        .map(|row| into_definition(scope, row))
         .collect()
-}
-
-/// One row (if any) with its issuers.
-async fn with_issuers(
-    db: &Db,
-    scope: &ServiceScope,
-    row: Option<DefinitionRow>,
-) -> sqlx::Result<Option<CredentialDefinition>> {
-    let Some(row) = row else { return Ok(None) };
-    let keys = issuers(db, scope, Some(&row.id))
-        .await?
-        .remove(&row.id)
-        .unwrap_or_default();
-    into_definition(scope, row, keys).map(Some)
 }
 
 /// The scoped service's definition with this wire id (`None` when another DID issued it).
@@ -192,13 +150,14 @@ pub async fn get_by_wire_id(
     if credential_id.issuer() != scope.did().as_str() {
         return Ok(None);
     }
-    let row = sqlx::query_as(&select("AND c.seq = $2 AND c.tag = $3"))
-        .bind(scope.service_id())
-        .bind(seq)
-        .bind(credential_id.tag())
-        .fetch_optional(db.pool())
-        .await?;
-    with_issuers(db, scope, row).await
+    let row: Option<DefinitionRow> =
+        sqlx::query_as(&select(db.backend(), "AND c.seq = $2 AND c.tag = $3"))
+            .bind(scope.service_id())
+            .bind(seq)
+            .bind(credential_id.tag())
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|row| into_definition(scope, row)).transpose()
 }
 
 /// The scoped service's definition with this internal id.
@@ -207,12 +166,12 @@ pub async fn get(
     scope: &ServiceScope,
     id: &str,
 ) -> sqlx::Result<Option<CredentialDefinition>> {
-    let row = sqlx::query_as(&select("AND c.id = $2"))
+    let row: Option<DefinitionRow> = sqlx::query_as(&select(db.backend(), "AND c.id = $2"))
         .bind(scope.service_id())
         .bind(id)
         .fetch_optional(db.pool())
         .await?;
-    with_issuers(db, scope, row).await
+    row.map(|row| into_definition(scope, row)).transpose()
 }
 
 /// Stores a definition with the next free `seq` of the service; returns its internal id. A

@@ -8,9 +8,9 @@
 use psi_link::CredentialDefinitionId;
 use sqlx::{Any, FromRow, Transaction};
 
-use super::Backend;
 use super::instances::{self, Instance, InstanceRow};
 use super::webhooks::{self, NewWebhook, Webhook};
+use super::{Backend, json_elements};
 use super::{Db, now_ms};
 use crate::domain::{Attestation, Attributes, Description, Medium, Name, Parameters};
 use crate::ids::InteractionId;
@@ -112,10 +112,7 @@ struct CredentialRow {
 /// The interactions of the scoped service (`$1`) plus `condition`, each with its credentials and
 /// instances aggregated as JSON text (the functions differ by dialect, the shape does not).
 fn interaction_query(backend: Backend, condition: &str) -> String {
-    let (array, object) = match backend {
-        Backend::Postgres => ("json_agg", "json_build_object"),
-        Backend::Sqlite => ("json_group_array", "json_object"),
-    };
+    let (array, object) = backend.json_functions();
     format!(
         "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
          k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
@@ -138,12 +135,6 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
          WHERE i.service_id = $1 {condition} ORDER BY i.created_at, i.id"
     )
-}
-
-/// A JSON array column of [`interaction_query`]; `None` is no element.
-fn elements<T: serde::de::DeserializeOwned>(json: Option<&str>) -> sqlx::Result<Vec<T>> {
-    json.map_or(Ok(Vec::new()), serde_json::from_str)
-        .map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
 /// Loads interactions (all of the service's, or the one `id`) with their parts, in one query.
@@ -169,7 +160,7 @@ async fn load(
 fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<Interaction> {
     let mut required = Vec::new();
     let mut issued = Vec::new();
-    for credential in elements::<CredentialRow>(row.credentials.as_deref())? {
+    for credential in json_elements::<CredentialRow>(row.credentials.as_deref())? {
         let credential_id =
             super::credential_definitions::wire_id(scope, credential.seq, &credential.tag)?;
         match credential.role.as_str() {
@@ -193,7 +184,7 @@ fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<I
             }
         }
     }
-    let instances = elements::<InstanceRow>(row.instances.as_deref())?
+    let instances = json_elements::<InstanceRow>(row.instances.as_deref())?
         .into_iter()
         .map(Instance::try_from)
         .collect::<sqlx::Result<_>>()?;

@@ -83,6 +83,24 @@ impl Backend {
             None
         }
     }
+
+    /// The dialect's JSON array aggregate and object constructor, for reads that bring a row's
+    /// parts along in one query (cast the aggregate to `TEXT`; read it with [`json_elements`]).
+    pub(crate) fn json_functions(self) -> (&'static str, &'static str) {
+        match self {
+            Backend::Postgres => ("json_agg", "json_build_object"),
+            Backend::Sqlite => ("json_group_array", "json_object"),
+        }
+    }
+}
+
+/// The elements of a JSON array column made with [`Backend::json_functions`]; `None` (an
+/// aggregate of no row on PostgreSQL) is none.
+pub(crate) fn json_elements<T: serde::de::DeserializeOwned>(
+    json: Option<&str>,
+) -> sqlx::Result<Vec<T>> {
+    json.map_or(Ok(Vec::new()), serde_json::from_str)
+        .map_err(|e| sqlx::Error::Decode(e.into()))
 }
 
 /// The connection pools and the backend they talk to. Cheap to clone.
