@@ -3,7 +3,8 @@
 //! shell (it names the running binary by its path),
 //! its log lines are JSON objects that never carry the admin token or the master key, SIGTERM
 //! stops it gracefully, and a restart on the same data directory keeps the demo service and
-//! prints no new admin token. Its printed link call makes two database queries.
+//! prints no new admin token. Its printed link call and start page make two database queries
+//! each.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -85,11 +86,12 @@ async fn the_demo_runs_end_to_end_with_the_printed_wallet_command_and_stops_on_s
     );
 }
 
-/// The demo's printed link call (two pre-filled values, the admin token) reads the database
-/// twice: the service, then the interaction with all a link needs. Counted in psi's own log of
-/// statements, with no delivery worker polling meanwhile.
+/// The demo's printed link call (two pre-filled values, the admin token) and its start page each
+/// read the database twice: the caller or the service, then the interaction with all a link
+/// needs. Counted in psi's own log of statements (a new pooled connection's set-up aside), with
+/// no delivery worker polling meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_link_endpoint_with_pre_filled_values_makes_two_queries() {
+async fn the_link_endpoint_and_the_start_page_make_two_queries_each() {
     let dir = tempfile::tempdir().unwrap();
     let mut demo = Demo::start_with(
         dir.path(),
@@ -107,31 +109,31 @@ async fn the_link_endpoint_with_pre_filled_values_makes_two_queries() {
         .rsplit('\'')
         .nth(1)
         .expect("the link call's quoted URL");
-    let path = url
+    let link = url
         .strip_prefix(&demo.url)
         .expect("a URL of this server")
         .to_owned();
-    assert!(path.contains("prefill="), "{path}");
-    let statements = |demo: &Demo| {
-        let stderr = demo.stderr.lock().unwrap();
-        stderr.iter().filter(|l| l.contains("sqlx::query")).count()
-    };
-    let before = statements(&demo);
-    let answer = demo.get(&path, Some(&token)).await;
-    assert_eq!(answer.status(), reqwest::StatusCode::OK);
-    // The log reaches the reader thread a moment after the answer.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while statements(&demo) < before + 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(link.contains("prefill="), "{link}");
+    let line = demo.wait_for_stdout(|l| l.contains("start page")).await;
+    let url = line.rsplit(' ').next().expect("the start page's URL");
+    let page = url
+        .strip_prefix(&demo.url)
+        .expect("a URL of this server")
+        .to_owned();
+
+    for (path, token) in [(link.as_str(), Some(token.as_str())), (page.as_str(), None)] {
+        let before = demo.statements().len();
+        let answer = demo.get(path, token).await;
+        assert_eq!(answer.status(), reqwest::StatusCode::OK, "{path}");
+        // The log reaches the reader thread a moment after the answer.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while demo.statements().len() < before + 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let made = &demo.statements()[before..];
+        assert_eq!(made.len(), 2, "{path}: {}", made.join("\n"));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let made = statements(&demo) - before;
-    assert_eq!(
-        made,
-        2,
-        "{}",
-        demo.stderr.lock().unwrap()[before..].join("\n")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,6 +414,16 @@ impl Demo {
             );
         }
         records
+    }
+
+    /// The statements psi logged so far, without those that set up a new connection.
+    fn statements(&self) -> Vec<String> {
+        let stderr = self.stderr.lock().unwrap();
+        stderr
+            .iter()
+            .filter(|l| l.contains("sqlx::query") && !l.contains("PRAGMA"))
+            .cloned()
+            .collect()
     }
 
     fn assert_running(&mut self) {

@@ -78,6 +78,25 @@ pub async fn scope_for_did(db: &Db, did: &Did) -> sqlx::Result<Option<ServiceSco
     Ok(id.map(|id| ServiceScope::new(id, did.clone())))
 }
 
+/// The service with this DID and its scope, in one query, for public pages (the same caveat as
+/// [`scope_for_did`]: the DID alone is no authority).
+pub async fn by_did(db: &Db, did: &Did) -> sqlx::Result<Option<(ServiceScope, Service)>> {
+    let row: Option<(String, String, String, i64)> =
+        sqlx::query_as("SELECT id, name, verkey, created_at FROM services WHERE did = $1")
+            .bind(did.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|(id, name, verkey, created_at)| {
+        let service = Service {
+            did: did.to_string(),
+            name,
+            verkey,
+            created_at,
+        };
+        (ServiceScope::new(id, did.clone()), service)
+    }))
+}
+
 /// The scoped service's DID seed, sealed with the master key (associated data: the service's
 /// internal id, [`ServiceScope::service_id`]).
 pub async fn did_seed_sealed(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<u8>> {

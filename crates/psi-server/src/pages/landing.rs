@@ -116,15 +116,12 @@ impl Names {
         };
         let database =
             |error: sqlx::Error| Problem::from(crate::http::error::ApiError::from(error));
-        let Some(scope) = db::services::scope_for_did(&state.db, &did)
+        let Some((scope, service)) = db::services::by_did(&state.db, &did)
             .await
             .map_err(database)?
         else {
             return Ok(Names::default());
         };
-        let service = db::services::get(&state.db, &scope)
-            .await
-            .map_err(database)?;
         let interaction = match request.action_id.as_deref() {
             Some(id) => db::interactions::get(&state.db, &scope, &id.into())
                 .await

@@ -79,16 +79,17 @@ pub struct Offer {
     redirect: Option<String>,
 }
 
-/// Builds the offer for the visitor's `User-Agent`; `page_url` is the URL the holder returns to.
+/// Builds the offer of the scoped service (`service_name`) for the visitor's `User-Agent`;
+/// `page_url` is the URL the holder returns to.
 async fn offer(
     state: &AppState,
     scope: &ServiceScope,
+    service_name: String,
     interaction_id: &InteractionId,
     query: StartQuery,
     user_agent: &str,
     page_url: &str,
 ) -> Result<Offer, ApiError> {
-    let service = db::services::get(&state.db, scope).await?;
     let redirect = query
         .redirect
         .as_deref()
@@ -157,7 +158,7 @@ async fn offer(
         link,
         callback: prepared.request.callback,
         qr_svg,
-        service: service.name,
+        service: service_name,
         name: interaction.name.clone(),
         description: interaction.description.clone(),
         parameters,
@@ -221,8 +222,8 @@ pub async fn page(
 ) -> Response {
     let result = async {
         let Query(query) = query?;
-        let scope = match did.parse::<Did>() {
-            Ok(did) => db::services::scope_for_did(&state.db, &did).await?,
+        let (scope, service) = match did.parse::<Did>() {
+            Ok(did) => db::services::by_did(&state.db, &did).await?,
             Err(_) => None,
         }
         .ok_or_else(|| ApiError::not_found("service"))?;
@@ -231,6 +232,7 @@ pub async fn page(
         offer(
             &state,
             &scope,
+            service.name,
             &interaction_id,
             query,
             user_agent(&headers),
@@ -286,9 +288,11 @@ pub async fn link_json(
             scope.did()
         ),
     };
+    let service = db::services::get(&state.db, &scope).await?;
     let mut offer = offer(
         &state,
         &scope,
+        service.name,
         &interaction_id,
         query,
         user_agent(&headers),
