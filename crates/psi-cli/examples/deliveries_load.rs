@@ -50,15 +50,7 @@ enum Command {
     /// Sends `--count` test messages to the endpoint, `--concurrency` requests at a time.
     Enqueue {
         #[command(flatten)]
-        server: Server,
-        #[arg(long)]
-        did: String,
-        #[arg(long)]
-        endpoint: String,
-        #[arg(long)]
-        count: usize,
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
+        messages: Messages,
     },
     /// Receives notifications on 127.0.0.1:`--port` until `--count` distinct messages arrived.
     Receive {
@@ -75,20 +67,59 @@ enum Command {
     /// first send to the last message received and the send→receive latencies.
     E2e {
         #[command(flatten)]
-        server: Server,
-        #[arg(long)]
-        did: String,
-        #[arg(long)]
-        endpoint: String,
+        messages: Messages,
         #[arg(long)]
         port: u16,
-        #[arg(long)]
-        count: usize,
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
         #[arg(long, default_value = "")]
         label: String,
     },
+}
+
+/// Test messages to send: `--count` to the endpoint, `--concurrency` requests at a time.
+#[derive(clap::Args)]
+struct Messages {
+    #[command(flatten)]
+    server: Server,
+    #[arg(long)]
+    did: String,
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long)]
+    count: usize,
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+}
+
+impl Messages {
+    /// Sends them, each client its next once psi accepted the last; `sent` gets each message's
+    /// id and when its request started.
+    async fn send(&self, sent: impl Fn(String, Instant) + Clone + Send + 'static) -> Result<()> {
+        let http = reqwest::Client::new();
+        let path = format!(
+            "/api/v1/services/{}/endpoints/{}/test",
+            self.did, self.endpoint
+        );
+        let (count, concurrency) = (self.count, self.concurrency);
+        let mut senders = JoinSet::new();
+        for sender in 0..concurrency {
+            let (server, http, path) = (self.server.clone(), http.clone(), path.clone());
+            let sent = sent.clone();
+            let share = count / concurrency + usize::from(sender < count % concurrency);
+            senders.spawn(async move {
+                for _ in 0..share {
+                    let at = Instant::now();
+                    let answer = server.post(&http, &path, json!({})).await?;
+                    let id = answer["message_id"].as_str().context("message_id")?;
+                    sent(id.to_owned(), at);
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = senders.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -124,23 +155,13 @@ async fn main() -> Result<()> {
             receiver,
             auth,
         } => setup(&server, &receiver, &auth).await,
-        Command::Enqueue {
-            server,
-            did,
-            endpoint,
-            count,
-            concurrency,
-        } => enqueue(&server, &did, &endpoint, count, concurrency).await,
+        Command::Enqueue { messages } => enqueue(&messages).await,
         Command::Receive { port, count, label } => receive(port, count, &label).await,
         Command::E2e {
-            server,
-            did,
-            endpoint,
+            messages,
             port,
-            count,
-            concurrency,
             label,
-        } => e2e(&server, &did, &endpoint, port, count, concurrency, &label).await,
+        } => e2e(&messages, port, &label).await,
     }
 }
 
@@ -178,34 +199,14 @@ async fn setup(server: &Server, receiver: &str, auth: &str) -> Result<()> {
     Ok(())
 }
 
-async fn enqueue(
-    server: &Server,
-    did: &str,
-    endpoint: &str,
-    count: usize,
-    concurrency: usize,
-) -> Result<()> {
-    let http = reqwest::Client::new();
-    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
+async fn enqueue(messages: &Messages) -> Result<()> {
     let started = Instant::now();
-    let mut senders = JoinSet::new();
-    for sender in 0..concurrency {
-        let (server, http, path) = (server.clone(), http.clone(), path.clone());
-        let share = count / concurrency + usize::from(sender < count % concurrency);
-        senders.spawn(async move {
-            for _ in 0..share {
-                server.post(&http, &path, json!({})).await?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(done) = senders.join_next().await {
-        done??;
-    }
+    messages.send(|_, _| ()).await?;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "enqueued {count} messages in {seconds:.1} s ({:.0}/s)",
-        count as f64 / seconds
+        "enqueued {} messages in {seconds:.1} s ({:.0}/s)",
+        messages.count,
+        messages.count as f64 / seconds
     );
     Ok(())
 }
@@ -301,15 +302,8 @@ impl Timings {
 
 type E2eShared = (Arc<Mutex<Timings>>, Arc<Notify>, usize);
 
-async fn e2e(
-    server: &Server,
-    did: &str,
-    endpoint: &str,
-    port: u16,
-    count: usize,
-    concurrency: usize,
-    label: &str,
-) -> Result<()> {
+async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
+    let count = messages.count;
     let timings = Arc::new(Mutex::new(Timings::default()));
     let done = Arc::new(Notify::new());
     let app = Router::new().route("/hook", post(arrive)).with_state((
@@ -321,27 +315,11 @@ async fn e2e(
         .await
         .with_context(|| format!("listen on port {port}"))?;
     let receiver = tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
-    let path = format!("/api/v1/services/{did}/endpoints/{endpoint}/test");
     let started = Instant::now();
-    let mut senders = JoinSet::new();
-    for sender in 0..concurrency {
-        let (server, http, path) = (server.clone(), http.clone(), path.clone());
-        let timings = Arc::clone(&timings);
-        let share = count / concurrency + usize::from(sender < count % concurrency);
-        senders.spawn(async move {
-            for _ in 0..share {
-                let at = Instant::now();
-                let sent = server.post(&http, &path, json!({})).await?;
-                let id = sent["message_id"].as_str().context("message_id")?;
-                timings.lock().unwrap().sent(id.to_owned(), at);
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(sent) = senders.join_next().await {
-        sent??;
-    }
+    let sent = Arc::clone(&timings);
+    messages
+        .send(move |id, at| sent.lock().unwrap().sent(id, at))
+        .await?;
     let notified = done.notified();
     let all_in = timings.lock().unwrap().latencies.len() == count;
     if !all_in {

@@ -28,6 +28,21 @@ const PENDING_ENDPOINTS: &str = "WITH RECURSIVE pending (endpoint_id) AS ( \
              WHERE d.next_attempt_at IS NOT NULL AND d.endpoint_id > p.endpoint_id) \
      FROM pending p WHERE p.endpoint_id IS NOT NULL)";
 
+/// Of the endpoints in `pending`, those with a due delivery no live lease covers (at `$1`) and
+/// fewer than `$2` live leases, as `(endpoint_id, busy)`: [`ready_endpoints`] and the `ready`
+/// step of [`claim_postgres`].
+const READY_ENDPOINTS: &str = "SELECT endpoint_id, busy FROM ( \
+         SELECT p.endpoint_id, \
+                (SELECT d.next_attempt_at FROM deliveries d \
+                 WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
+                 AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                 ORDER BY d.next_attempt_at LIMIT 1) AS due, \
+                (SELECT COUNT(*) FROM deliveries d \
+                 WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
+                 AND d.lease_until >= $1) AS busy \
+         FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+     WHERE due <= $1 AND busy < $2";
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -217,28 +232,15 @@ pub(crate) async fn ready_endpoints(
     now: i64,
     cap: i64,
 ) -> sqlx::Result<Vec<Ready>> {
-    sqlx::query_as(&format!(
-        "{PENDING_ENDPOINTS} \
-         SELECT endpoint_id, busy FROM ( \
-             SELECT p.endpoint_id, \
-                    (SELECT d.next_attempt_at FROM deliveries d \
-                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
-                     AND (d.lease_until IS NULL OR d.lease_until < $1) \
-                     ORDER BY d.next_attempt_at LIMIT 1) AS due, \
-                    (SELECT COUNT(*) FROM deliveries d \
-                     WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
-                     AND d.lease_until >= $1) AS busy \
-             FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
-         WHERE due <= $1 AND busy < $2"
-    ))
-    .bind(now)
-    .bind(cap)
-    .fetch_all(conn)
-    .await
-    .map(|mut ready: Vec<Ready>| {
-        ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
-        ready
-    })
+    sqlx::query_as(&format!("{PENDING_ENDPOINTS} {READY_ENDPOINTS}"))
+        .bind(now)
+        .bind(cap)
+        .fetch_all(conn)
+        .await
+        .map(|mut ready: Vec<Ready>| {
+            ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+            ready
+        })
 }
 
 /// For each of `endpoints`, in order, the ids of its due deliveries no live lease covers,
@@ -365,18 +367,7 @@ pub(crate) async fn claim_postgres(
 ) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(&format!(
         "{PENDING_ENDPOINTS}, \
-         ready AS ( \
-             SELECT endpoint_id, busy FROM ( \
-                 SELECT p.endpoint_id, \
-                        (SELECT d.next_attempt_at FROM deliveries d \
-                         WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
-                         AND (d.lease_until IS NULL OR d.lease_until < $1) \
-                         ORDER BY d.next_attempt_at LIMIT 1) AS due, \
-                        (SELECT COUNT(*) FROM deliveries d \
-                         WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
-                         AND d.lease_until >= $1) AS busy \
-                 FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
-             WHERE due <= $1 AND busy < $2), \
+         ready AS ({READY_ENDPOINTS}), \
          due AS ( \
              SELECT q.id, r.endpoint_id, \
                     ROW_NUMBER() OVER (PARTITION BY r.endpoint_id \
