@@ -81,6 +81,11 @@ cpu_ticks() {
   awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
+# Transactions committed on the bench database so far.
+commits() {
+  psql -qAt "$postgres_url" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$bench_db'"
+}
+
 stop_psi() {
   kill "$psi_pid"
   wait "$psi_pid" 2>/dev/null || true
@@ -106,6 +111,7 @@ for backend in $backends; do
   esac
   echo "running $events events on $backend..." >&2
   server_before=$(cpu_ticks "$psi_pid")
+  [[ "$backend" != postgres ]] || commits_before=$(commits)
   TIMEFORMAT='%U %S'
   { time "$load" --server "$psi_url" --admin-token "$admin_token" --events "$events" \
       --concurrency "$concurrency" --label "$backend" --auth "$auth" \
@@ -127,6 +133,14 @@ print(f"CPU per event: server {server / n * 1000:.2f} ms{note}, load generator"
 PY
 )
   results+=("$(cat "$work/result")" "    $cpu_line")
+  if [[ "$backend" == postgres ]]; then
+    # Every transaction psi commits meanwhile (reads outside a transaction are one each),
+    # the load generator's set-up and the delivery workers' polls included.
+    sleep 1.5 # PostgreSQL publishes its counters within a second
+    per_event=$(python3 -c "print(f'{($(commits) - $commits_before) / ($events + min($concurrency, $events)):.2f}')")
+    results+=("    PostgreSQL commits per event: $per_event")
+    result_row lower "PostgreSQL commits per event" "$per_event" target 3 commits "<= 3"
+  fi
   if ((idle_after > 0)); then
     loaded_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$psi_pid/status")
     sleep "$idle_after"

@@ -63,7 +63,8 @@ pub struct App {
     state: AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
-    /// Delivery workers; they stop with the server.
+    /// Delivery workers and the notifier and listener between processes; they stop with the
+    /// server.
     workers: tokio::task::JoinSet<()>,
 }
 
@@ -107,7 +108,16 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     };
     let shutdown = CancellationToken::new();
     let metrics_addr = http::metrics::serve_apart(&state.config, &shutdown).await?;
-    let workers = delivery::spawn(&state, &shutdown);
+    let mut workers = delivery::spawn(&state, &shutdown);
+    if state.db.backend() == db::Backend::Postgres {
+        // Every process tells the others its news, and hears theirs.
+        let url = state.config.database_url.expose_secret().to_owned();
+        let channels = vec![
+            delivery::channel(state.config.delivery.workers > 0),
+            state.db.config_version().channel(),
+        ];
+        workers.spawn(db::listen::run(url, channels, shutdown.child_token()));
+    }
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
     let server = connections::serve(
         listener,

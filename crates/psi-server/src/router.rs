@@ -48,7 +48,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, openapi) = routes().split_for_parts();
     let openapi = Arc::new(openapi);
     let config = Arc::clone(&state.config);
-    let public_cache = Arc::new(cache::PublicCache::new(state.db.public_version().clone()));
+    let public_cache = Arc::new(cache::PublicCache::new(state.db.config_version().clone()));
     let routes = if config.demo {
         routes.merge(crate::demo::receiver::routes())
     } else {

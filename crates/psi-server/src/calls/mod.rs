@@ -75,8 +75,8 @@ impl Keys {
         }
     }
 
-    /// The scoped service's key `name`. Its row is read on every call, so a deleted key stops
-    /// signing at once.
+    /// The scoped service's key `name`, through the configuration cache, which deleting the key
+    /// makes stale: a deleted key stops signing at once (in other processes, once they hear).
     pub async fn named(&self, scope: &ServiceScope, name: &str) -> Opened {
         let material = db::keys::signing_material(&self.db, scope, name).await?;
         self.open(name, material)

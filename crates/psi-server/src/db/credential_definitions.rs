@@ -127,7 +127,8 @@ fn into_definition(scope: &ServiceScope, row: DefinitionRow) -> sqlx::Result<Cre
     })
 }
 
-/// The scoped service's definitions, by `seq`.
+/// The scoped service's definitions, by `seq`, as stored now: for the management API, which
+/// reads what it wrote.
 pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
     let rows: Vec<DefinitionRow> = sqlx::query_as(&select(db.backend(), ""))
         .bind(scope.service_id())
@@ -136,6 +137,17 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialD
     rows.into_iter()
         .map(|row| into_definition(scope, row))
         .collect()
+}
+
+/// [`list`] through the configuration cache: for events and the wallet's reads.
+pub async fn list_cached(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
+    let cache = db.cache();
+    let key = scope.service_id().to_owned();
+    let load = async { list(db, scope).await.map(Some) };
+    Ok(cache
+        .through(&cache.definitions, key, load)
+        .await?
+        .unwrap_or_default())
 }
 
 /// The scoped service's definition with this wire id (`None` when another DID issued it).
@@ -189,7 +201,7 @@ pub async fn insert(
         attempts += 1;
         if !seq_taken || attempts == 5 || tag_taken(db, scope, new).await? {
             if result.is_ok() {
-                db.public_changed();
+                db.config_changed();
             }
             return result;
         }
@@ -310,7 +322,7 @@ pub async fn update_settings(
         .await?;
     insert_issuers(&mut tx, scope, id, &settings.issuers).await?;
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(true)
 }
 

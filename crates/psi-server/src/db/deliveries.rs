@@ -12,9 +12,6 @@ use super::{Backend, Db, new_id};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
-/// The PostgreSQL channel that tells every process's workers that deliveries were enqueued.
-pub(crate) const CHANNEL: &str = "psi_delivery";
-
 /// Endpoints whose due deliveries one query ([`due_of`]) looks up.
 pub(crate) const PROBE_CHUNK: usize = 100;
 
@@ -198,23 +195,6 @@ pub(crate) async fn add(
     .execute(conn)
     .await
     .map(drop)
-}
-
-/// Sends `NOTIFY` on [`CHANNEL`] (PostgreSQL only), to every listening process.
-pub(crate) async fn notify(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(CHANNEL)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// The PostgreSQL process serving `conn`: the sender its own notifications name.
-pub(crate) async fn backend_pid(conn: &mut AnyConnection) -> sqlx::Result<i32> {
-    sqlx::query_as("SELECT pg_backend_pid()")
-        .fetch_one(conn)
-        .await
-        .map(|(pid,)| pid)
 }
 
 /// An endpoint with due deliveries and room under its cap.

@@ -168,7 +168,7 @@ pub async fn insert(
     )
     .await?;
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(Some(instance))
 }
 
@@ -219,7 +219,7 @@ pub async fn update(
         return Ok(false);
     }
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(true)
 }
 
@@ -240,6 +240,6 @@ pub async fn delete_non_default(
     .bind(id)
     .execute(db.pool())
     .await?;
-    db.public_changed();
+    db.config_changed();
     Ok(result.rows_affected() > 0)
 }

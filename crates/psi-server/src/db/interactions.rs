@@ -214,13 +214,27 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Interaction
     load(db, scope, None).await
 }
 
-/// The scoped service's interaction with this id (`actionId`).
+/// The scoped service's interaction with this id (`actionId`), as stored now: for the
+/// management API, which reads what it wrote.
 pub async fn get(
     db: &Db,
     scope: &ServiceScope,
     id: &InteractionId,
 ) -> sqlx::Result<Option<Interaction>> {
     Ok(load(db, scope, Some(id)).await?.pop())
+}
+
+/// [`get`] through the configuration cache: for events, links and pages.
+pub async fn get_cached(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &InteractionId,
+) -> sqlx::Result<Option<Interaction>> {
+    let cache = db.cache();
+    let key = (scope.service_id().to_owned(), id.as_str().to_owned());
+    cache
+        .through(&cache.interactions, key, get(db, scope, id))
+        .await
 }
 
 /// An interaction to store, or the new content of one.
@@ -283,7 +297,7 @@ pub async fn insert(
     insert_credentials(&mut tx, scope, &id, new).await?;
     instances::insert_row(&mut tx, scope, &id, parameters, true, now).await?;
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(id)
 }
 
@@ -330,7 +344,7 @@ pub async fn update(
     .await?;
     insert_credentials(&mut tx, scope, id, new).await?;
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(true)
 }
 

@@ -93,7 +93,7 @@ const INFO_COLUMNS: &str = "name, kind, public_pem, created_at";
 /// Stores a key for the scoped service. A name already taken is a unique violation.
 pub async fn insert(db: &Db, scope: &ServiceScope, key: &NewKey) -> sqlx::Result<KeyInfo> {
     let key = insert_row(db.pool(), scope.service_id(), key).await?;
-    db.public_changed();
+    db.config_changed();
     Ok(key)
 }
 
@@ -172,33 +172,38 @@ pub async fn delete(db: &Db, scope: &ServiceScope, name: &str) -> sqlx::Result<b
         .bind(name)
         .execute(db.pool())
         .await?;
-    db.public_changed();
+    db.config_changed();
     Ok(result.rows_affected() > 0)
 }
 
 /// What signs with a key: its id, kind and sealed material (`None` for a third party's public
 /// key).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SigningMaterial {
     pub id: String,
     pub kind: KeyKind,
     pub sealed: Option<Vec<u8>>,
 }
 
-/// The signing material of the scoped service's key `name`.
+/// The signing material of the scoped service's key `name`, through the configuration cache.
 pub async fn signing_material(
     db: &Db,
     scope: &ServiceScope,
     name: &str,
 ) -> sqlx::Result<Option<SigningMaterial>> {
-    let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
-        "SELECT id, kind, secret_sealed FROM keys WHERE service_id = $1 AND name = $2",
-    )
-    .bind(scope.service_id())
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(material).transpose()
+    let cache = db.cache();
+    let load = async {
+        let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT id, kind, secret_sealed FROM keys WHERE service_id = $1 AND name = $2",
+        )
+        .bind(scope.service_id())
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?;
+        row.map(material).transpose()
+    };
+    let key = (scope.service_id().to_owned(), name.to_owned());
+    cache.through(&cache.keys, key, load).await
 }
 
 /// The signing material of key row `id`, of whichever service: for the delivery workers, whose

@@ -21,6 +21,7 @@
 //!
 //! [`ServiceScope`]: crate::scope::ServiceScope
 
+pub mod cache;
 pub mod credential_definitions;
 pub mod credentials;
 pub mod deliveries;
@@ -34,6 +35,7 @@ pub mod instances;
 pub mod interactions;
 pub mod keys;
 pub mod link_requests;
+pub(crate) mod listen;
 pub mod public_reads;
 pub mod schemas;
 pub mod services;
@@ -42,7 +44,6 @@ pub mod tokens;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -52,6 +53,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyPool, Executor};
 
 use crate::config::Config;
+use cache::ConfigCache;
+pub use cache::ConfigVersion;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -112,27 +115,8 @@ pub struct Db {
     /// PostgreSQL: the same pool as `pool`.
     writer: AnyPool,
     backend: Backend,
-    /// Counts this process's writes to what the public reads show ([`PublicVersion`]).
-    public: PublicVersion,
-}
-
-/// The version of the data the public reads show (services, keys, schemas, credential
-/// definitions, interactions, instances), as this process wrote it: every write to those tables
-/// through this module advances it once committed, so the public read cache
-/// (`public::cache`) drops answers made from older data. Writes by other processes sharing the
-/// database are not seen here; the cache's short TTL covers them.
-#[derive(Debug, Clone, Default)]
-pub struct PublicVersion(Arc<AtomicU64>);
-
-impl PublicVersion {
-    /// The current version.
-    pub fn current(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn advance(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
-    }
+    /// The configuration rows kept between reads, with their version ([`cache`]).
+    cache: Arc<ConfigCache>,
 }
 
 impl Db {
@@ -178,7 +162,7 @@ impl Db {
             pool,
             writer,
             backend,
-            public: PublicVersion::default(),
+            cache: Arc::new(ConfigCache::new(ConfigVersion::default())),
         })
     }
 
@@ -216,14 +200,19 @@ impl Db {
         self.backend
     }
 
-    /// The version of what the public reads show, as this process wrote it.
-    pub fn public_version(&self) -> &PublicVersion {
-        &self.public
+    /// The version of the services' configuration, which the public reads show.
+    pub fn config_version(&self) -> &ConfigVersion {
+        self.cache.version()
     }
 
-    /// Called by the writes to what public reads show, after they are committed.
-    fn public_changed(&self) {
-        self.public.advance();
+    /// The configuration rows kept between reads.
+    fn cache(&self) -> &ConfigCache {
+        &self.cache
+    }
+
+    /// Called by the writes to the services' configuration, after they are committed.
+    fn config_changed(&self) {
+        self.cache.version().written();
     }
 
     /// Closes every connection (after the server has stopped).

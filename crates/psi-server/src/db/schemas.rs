@@ -97,7 +97,7 @@ pub async fn insert(db: &Db, scope: &ServiceScope, new: &NewSchema) -> sqlx::Res
     .bind(now)
     .execute(db.pool())
     .await?;
-    db.public_changed();
+    db.config_changed();
     Ok(Schema {
         id,
         schema_id: new.schema_id.clone(),
@@ -195,7 +195,7 @@ pub async fn update_unused(
     .bind(now_ms())
     .execute(db.pool())
     .await?;
-    db.public_changed();
+    db.config_changed();
     Ok(result.rows_affected() > 0)
 }
 
@@ -210,6 +210,6 @@ pub async fn delete_unused(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Res
     .bind(id)
     .execute(db.pool())
     .await?;
-    db.public_changed();
+    db.config_changed();
     Ok(result.rows_affected() > 0)
 }

@@ -43,7 +43,7 @@ pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx
     .await?;
     keys::insert_row(&mut *tx, &service.id, default_key).await?;
     tx.commit().await?;
-    db.public_changed();
+    db.config_changed();
     Ok(Service {
         did: service.did.to_string(),
         name: service.name.clone(),
@@ -71,30 +71,32 @@ pub async fn get(db: &Db, scope: &ServiceScope) -> sqlx::Result<Service> {
 /// are the auth extractor (after checking the token) and code serving public, unauthenticated
 /// data.
 pub async fn scope_for_did(db: &Db, did: &Did) -> sqlx::Result<Option<ServiceScope>> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM services WHERE did = $1")
-        .bind(did.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(id.map(|id| ServiceScope::new(id, did.clone())))
+    Ok(by_did(db, did).await?.map(|(scope, _)| scope))
 }
 
-/// The service with this DID and its scope, in one query, for public pages (the same caveat as
-/// [`scope_for_did`]: the DID alone is no authority).
+/// The service with this DID and its scope, in one query, through the configuration cache (the
+/// same caveat as [`scope_for_did`]: the DID alone is no authority).
 pub async fn by_did(db: &Db, did: &Did) -> sqlx::Result<Option<(ServiceScope, Service)>> {
-    let row: Option<(String, String, String, i64)> =
-        sqlx::query_as("SELECT id, name, verkey, created_at FROM services WHERE did = $1")
-            .bind(did.as_str())
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(row.map(|(id, name, verkey, created_at)| {
-        let service = Service {
-            did: did.to_string(),
-            name,
-            verkey,
-            created_at,
-        };
-        (ServiceScope::new(id, did.clone()), service)
-    }))
+    let cache = db.cache();
+    let load = async {
+        let row: Option<(String, String, String, i64)> =
+            sqlx::query_as("SELECT id, name, verkey, created_at FROM services WHERE did = $1")
+                .bind(did.as_str())
+                .fetch_optional(db.pool())
+                .await?;
+        Ok(row.map(|(id, name, verkey, created_at)| {
+            let service = Service {
+                did: did.to_string(),
+                name,
+                verkey,
+                created_at,
+            };
+            (ServiceScope::new(id, did.clone()), service)
+        }))
+    };
+    cache
+        .through(&cache.services, did.as_str().to_owned(), load)
+        .await
 }
 
 /// The scoped service's DID seed, sealed with the master key (associated data: the service's
@@ -109,8 +111,8 @@ pub async fn did_seed_sealed(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<
 /// The verkey of the service with this DID, if it is on this server: credentials it issued are
 /// verified with it.
 pub async fn verkey_by_did(db: &Db, did: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT verkey FROM services WHERE did = $1")
-        .bind(did)
-        .fetch_optional(db.pool())
-        .await
+    let Ok(did) = did.parse::<Did>() else {
+        return Ok(None);
+    };
+    Ok(by_did(db, &did).await?.map(|(_, service)| service.verkey))
 }

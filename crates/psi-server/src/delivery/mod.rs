@@ -40,7 +40,6 @@
 mod claims;
 pub mod config;
 pub mod endpoints;
-mod listen;
 pub mod messages;
 pub mod notify;
 pub mod outbox;
@@ -48,6 +47,7 @@ pub mod payload;
 pub mod schedule;
 pub mod worker;
 
+pub(crate) use outbox::channel;
 pub use outbox::{Due, enqueue};
 pub use payload::{
     CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,

@@ -1,7 +1,7 @@
 //! The outbox: a notification is written in the transaction of the change it reports, with one
 //! delivery per endpoint that wants it, so either both are stored or neither is. The caller wakes
 //! the workers once the transaction commits ([`Due::announce`]): this process's at once, the
-//! other processes' through one coalesced PostgreSQL `NOTIFY` (`listen`), so no enqueueing
+//! other processes' through one coalesced PostgreSQL `NOTIFY` (`db::listen`), so no enqueueing
 //! transaction waits on the database's notification lock.
 
 use std::sync::LazyLock;
@@ -11,12 +11,16 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::watch;
 
 use super::payload::{Envelope, EventType};
+use crate::db::listen::Channel;
 use crate::db::{deliveries, delivery_endpoints, delivery_messages, now_ms};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
 /// Bumped when deliveries may be due; every worker in the process watches it.
 static WAKE: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::channel(0).0);
+
+/// The PostgreSQL channel on which processes tell each other that deliveries are due.
+const CHANNEL: &str = "psi_delivery";
 
 /// Bumped when this process committed due deliveries; the PostgreSQL notifier watches it and
 /// tells the other processes, once for any number of bumps while it was busy.
@@ -32,16 +36,21 @@ pub(crate) fn wake_receiver() -> watch::Receiver<u64> {
     WAKE.subscribe()
 }
 
-/// A handle that sees every announcement of committed deliveries from the moment it is made.
-pub(crate) fn announced_receiver() -> watch::Receiver<u64> {
-    ANNOUNCED.subscribe()
-}
-
 /// Tells every worker that deliveries committed just now are due: this process's workers at
 /// once, the other processes' through the notifier.
 pub(crate) fn announce() {
     wake();
     ANNOUNCED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// The news of due deliveries between processes on PostgreSQL: this process tells the others
+/// what it committed, even without workers; with workers, it wakes them at the others' news.
+pub(crate) fn channel(workers: bool) -> Channel {
+    Channel {
+        name: CHANNEL,
+        told: ANNOUNCED.subscribe(),
+        heard: workers.then(|| Box::new(wake) as Box<dyn Fn() + Send + Sync>),
+    }
 }
 
 /// Whether a transaction wrote due deliveries. Once it commits, [`Due::announce`] wakes the

@@ -29,7 +29,7 @@ use super::schedule::parse_retry_after;
 use crate::calls::{self, CallError, Credentials, Keys};
 use crate::db::deliveries::{self, Claimed};
 use crate::db::delivery_attempts::Outcome;
-use crate::db::{Backend, Db, new_id, now_ms};
+use crate::db::{Db, new_id, now_ms};
 use crate::domain::AuthScheme;
 use crate::http::AppState;
 /// The shortest idle wait, so a worker never spins.
@@ -387,12 +387,6 @@ fn collect(
 pub fn spawn(state: &AppState, shutdown: &CancellationToken) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     let config = &state.config.delivery;
-    if state.db.backend() == Backend::Postgres {
-        // A process without workers still tells the others what it enqueued.
-        let url = secrecy::ExposeSecret::expose_secret(&state.config.database_url).to_owned();
-        let listen = config.workers > 0;
-        tasks.spawn(super::listen::run(url, listen, shutdown.child_token()));
-    }
     let worker = Worker::new(state);
     for _ in 0..config.workers {
         tasks.spawn(worker.clone().run(shutdown.child_token()));

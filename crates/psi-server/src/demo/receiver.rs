@@ -220,7 +220,8 @@ async fn issued_credentials(
     action_id: &str,
     presented: &[Field],
 ) -> anyhow::Result<Vec<Value>> {
-    let Some(interaction) = db::interactions::get(&state.db, scope, &action_id.into()).await?
+    let Some(interaction) =
+        db::interactions::get_cached(&state.db, scope, &action_id.into()).await?
     else {
         return Ok(Vec::new());
     };

@@ -122,12 +122,12 @@ pub async fn run(
     scope: ServiceScope,
     request: EventRequest,
 ) -> Result<Outcome, Error> {
-    let interaction = db::interactions::get(&state.db, &scope, &request.action_id)
+    let interaction = db::interactions::get_cached(&state.db, &scope, &request.action_id)
         .await?
         .ok_or(Error::NotFound("interaction"))?;
     check_active(&interaction)?;
     let instance = instance_of(&interaction, request.instance_id.as_ref())?.clone();
-    let definitions = db::credential_definitions::list(&state.db, &scope)
+    let definitions = db::credential_definitions::list_cached(&state.db, &scope)
         .await?
         .into_iter()
         .map(|d| (d.id.clone(), d))

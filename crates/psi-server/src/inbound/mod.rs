@@ -350,7 +350,7 @@ impl Received {
         state: &AppState,
         endpoint: &str,
     ) -> Result<Call<B>, ApiError> {
-        let definitions = db::credential_definitions::list(&state.db, &self.scope).await?;
+        let definitions = db::credential_definitions::list_cached(&state.db, &self.scope).await?;
         let caller = auth::authenticate(
             state,
             &self.scope,

@@ -79,9 +79,10 @@ pub async fn resolve(db: &Db, scope: &ServiceScope, routing: &Routing) -> Result
     let holder_did: HolderDid = holder_did
         .parse()
         .map_err(|e| ApiError::Validation(format!("`subscriberConnectDid` {e}")))?;
-    let interaction = db::interactions::get(db, scope, &InteractionId::from(action_id.as_str()))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("interaction {action_id:?} not found")))?;
+    let interaction =
+        db::interactions::get_cached(db, scope, &InteractionId::from(action_id.as_str()))
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("interaction {action_id:?} not found")))?;
     if !interaction.media.contains(&Medium::Push) {
         return Err(ApiError::Conflict(format!(
             "interaction {:?} is not push-from-server: add PUSH to its media",
@@ -120,7 +121,7 @@ async fn event(
             "`actionTemplate` {action_id:?} is not the interaction of event {event_id:?}"
         )));
     }
-    let interaction = db::interactions::get(db, scope, &event.interaction_id)
+    let interaction = db::interactions::get_cached(db, scope, &event.interaction_id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
     Ok(Target::Event { event, interaction })

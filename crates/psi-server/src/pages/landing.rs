@@ -123,7 +123,7 @@ impl Names {
             return Ok(Names::default());
         };
         let interaction = match request.action_id.as_deref() {
-            Some(id) => db::interactions::get(&state.db, &scope, &id.into())
+            Some(id) => db::interactions::get_cached(&state.db, &scope, &id.into())
                 .await
                 .map_err(database)?
                 .filter(|interaction| interaction.active),

@@ -7,9 +7,10 @@
 //! query.
 //!
 //! Freshness: an answer is kept with the version of the data it was made from
-//! ([`crate::db::PublicVersion`]), which every write to that data through `db` advances, so this
+//! ([`crate::db::ConfigVersion`]), which every write to that data through `db` advances, so this
 //! process never serves an answer older than its last write. Writes through another process on
-//! the same PostgreSQL database show after at most [`TTL`].
+//! the same PostgreSQL database advance it when their notification arrives; [`TTL`] bounds the
+//! age of an answer whatever happens to notifications.
 //!
 //! A hit is answered around the request-id, tracing and metrics layers (only CORS is outside
 //! it), the way a cache in front of the server would answer it: no `x-request-id`, no request log
@@ -30,7 +31,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use sha2::{Digest, Sha256};
 
-use crate::db::PublicVersion;
+use crate::db::ConfigVersion;
 
 /// What caches may do with a public read: anyone may keep it a minute, then revalidate with the
 /// `ETag` (pausing an interaction shows within that minute).
@@ -89,7 +90,7 @@ pub fn accepts_json(headers: &HeaderMap) -> bool {
 /// Recent public answers, each with the version of the data it was made from.
 pub struct PublicCache {
     answers: quick_cache::sync::Cache<String, Arc<Cached>, AnswerWeight>,
-    version: PublicVersion,
+    version: ConfigVersion,
 }
 
 impl std::fmt::Debug for PublicCache {
@@ -103,7 +104,7 @@ impl std::fmt::Debug for PublicCache {
 
 impl PublicCache {
     /// An empty cache of answers made from data at `version`.
-    pub fn new(version: PublicVersion) -> Self {
+    pub fn new(version: ConfigVersion) -> Self {
         PublicCache {
             answers: quick_cache::sync::Cache::with_weighter(
                 ESTIMATED_ANSWERS,
@@ -333,7 +334,7 @@ mod tests {
 
     #[test]
     fn answers_go_stale_with_a_newer_version_and_with_age() {
-        let cache = PublicCache::new(PublicVersion::default());
+        let cache = PublicCache::new(ConfigVersion::default());
         cache.answers.insert("/a".into(), Arc::new(cached(b"[]")));
         assert!(cache.fresh("/a", 0).is_some());
         assert!(cache.fresh("/a", 1).is_none(), "made before a write");
@@ -346,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_cache_holds_a_bounded_number_of_bytes_whatever_the_paths() {
-        let cache = PublicCache::new(PublicVersion::default());
+        let cache = PublicCache::new(ConfigVersion::default());
         let body = Bytes::from(vec![b'x'; MAX_CACHED_BODY]);
         for n in 0..200 {
             let mut answer = cached(b"[]");

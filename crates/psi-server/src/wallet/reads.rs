@@ -165,13 +165,13 @@ pub async fn interaction(
     Query(query): Query<InstanceQuery>,
 ) -> Result<Json<WalletInteraction>, ApiError> {
     let (_did, action_id) = path;
-    let interaction = db::interactions::get(&state.db, &scope, &action_id)
+    let interaction = db::interactions::get_cached(&state.db, &scope, &action_id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
     event::check_active(&interaction)?;
     let instance = event::instance_of(&interaction, query.instance.as_ref())?;
     let service = db::services::get(&state.db, &scope).await?;
-    let definitions = db::credential_definitions::list(&state.db, &scope).await?;
+    let definitions = db::credential_definitions::list_cached(&state.db, &scope).await?;
     let definition = |id: &str| {
         definitions.iter().find(|d| d.id == id).ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!("an interaction's definition is missing"))

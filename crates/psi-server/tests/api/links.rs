@@ -1,5 +1,6 @@
 //! `GET .../interactions/{id}/link` and its QR codes: links decode with psi-link to the request
-//! asked for; callbacks and pre-filled values are checked.
+//! asked for; callbacks and pre-filled values are checked. Links read the interaction through the
+//! configuration cache: on PostgreSQL, a change through another process shows at once.
 
 use figment::providers::Serialized;
 use psi_link::{Decoder, Environment, LinkKind, LinkOrigin, LinkRequest, LinkTarget};
@@ -11,6 +12,7 @@ use crate::backend_tests;
 use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
 use crate::helpers::{
     ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
+    start,
 };
 
 backend_tests!(
@@ -301,6 +303,42 @@ async fn prefill_values_must_fit_the_attribute_type(backend: Backend) {
             "{name}={value}: {message}"
         );
     }
+}
+
+/// Two processes on one PostgreSQL database: a pause and a resume through one show in the other's
+/// links as soon as its notification arrives, long before the cache's own bound (5 s).
+#[tokio::test]
+async fn on_postgres_a_pause_through_another_process_shows_in_its_links_at_once() {
+    const AT_ONCE: std::time::Duration = std::time::Duration::from_secs(1);
+    let app = spawn_app(Backend::Postgres).await;
+    let demo = demo(&app).await;
+    let other = start(app.db.figment()).await;
+    let client = reqwest::Client::new();
+    let url = format!("http://{}{}", other.addr, demo.link_path());
+    let status = async || {
+        let response = client.get(&url).bearer_auth(ADMIN_TOKEN).send().await;
+        response.expect("the other process answers").status()
+    };
+    // The second read comes from the cache.
+    for _ in 0..2 {
+        assert_eq!(status().await, StatusCode::OK);
+    }
+    for (active, expected) in [(false, StatusCode::CONFLICT), (true, StatusCode::OK)] {
+        set_active(&app, &demo, active).await;
+        let changed = std::time::Instant::now();
+        loop {
+            let now = status().await;
+            if now == expected {
+                break;
+            }
+            assert!(
+                changed.elapsed() < AT_ONCE,
+                "active: {active} through one process, still {now} from the other after {AT_ONCE:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    other.stop().await.expect("the other process stops");
 }
 
 async fn a_paused_interaction_gives_no_link(backend: Backend) {

@@ -99,7 +99,7 @@ pub async fn prepare(
             .map_err(|e| ApiError::Validation(format!("`ec`: {e}")))?,
         None => EcLevel::M,
     };
-    let interaction = db::interactions::get(&state.db, scope, interaction_id)
+    let interaction = db::interactions::get_cached(&state.db, scope, interaction_id)
         .await?
         .ok_or_else(|| ApiError::not_found("interaction"))?;
     if !interaction.active {
