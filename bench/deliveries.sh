@@ -2,7 +2,7 @@
 # Deliveries per second from the outbox to a fast local receiver, with `psi serve` (release) on
 # SQLite and on PostgreSQL, with one and with two processes delivering, in two modes (MODES):
 #
-# e2e: the PROCESSES psi processes run with workers while 32 keep-alive clients send MESSAGES
+# e2e: the PROCESSES psi processes run with workers while CLIENTS (32) keep-alive clients send MESSAGES
 # test messages through the management API in a closed loop (each sends its next once psi
 # accepted the last), and the receiver, in the same load process, answers at once. Reports the
 # rate from the first send to the last message received and the send→receive latency p50/p99.
@@ -32,6 +32,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib.sh
 source "$root/bench/lib.sh"
 messages="${MESSAGES:-20000}"
+clients="${CLIENTS:-32}"
 auth="${AUTH:-bearer}"
 backends="${BACKENDS:-sqlite postgres}"
 process_counts="${PROCESS_COUNTS:-1 2}"
@@ -118,7 +119,7 @@ for backend in $backends; do
       read -r did endpoint < <("$load" setup --server "$psi_url" \
         --receiver "http://127.0.0.1:$receiver_port/hook" --auth "$auth")
       results+=("$("$load" e2e --server "$psi_url" --did "$did" --endpoint "$endpoint" \
-        --port "$receiver_port" --count "$messages" --concurrency 32 --label "$label")")
+        --port "$receiver_port" --count "$messages" --concurrency "$clients" --label "$label")")
       rate=$(sed -n 's/.* = \([0-9]*\)\/s end to end.*/\1/p' <<< "${results[-1]}")
       p99=$(sed -n 's/.*p99 \([0-9.]*\) ms.*/\1/p' <<< "${results[-1]}")
       result_row higher "deliveries end to end, $backend, $processes process(es)" "$rate" \
