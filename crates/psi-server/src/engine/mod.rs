@@ -22,6 +22,7 @@ use crate::event::settle::{self, Ending, Handover};
 use crate::event::{Definitions, Error, Journal, check_active, instance_of, label};
 use crate::http::AppState;
 use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
+use crate::public::CONTAINER_PREFIX;
 use crate::scope::ServiceScope;
 use present::{Prefilled, Presentation, Presented, verify_presentation};
 use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
@@ -232,6 +233,7 @@ impl Event<'_> {
             return Ok(self.without_webhook());
         };
         let values: Vec<_> = received.into_iter().map(|r| r.values).collect();
+        let container_prefix = format!("{}{CONTAINER_PREFIX}", self.state.public_url);
         let body = serde_json::to_vec(&InteractionRequest {
             public_service_did: self.scope.did().as_str(),
             subscriber_connect_did: self.holder_did.as_str(),
@@ -240,6 +242,7 @@ impl Event<'_> {
             action_event_id: self.id.as_str(),
             action_params: &self.instance.parameters,
             received_credentials: &values,
+            container_prefix: &container_prefix,
         })
         .map_err(anyhow::Error::new)?;
         let sent =

@@ -32,6 +32,9 @@ pub struct InteractionRequest<'a> {
     pub action_event_id: &'a str,
     pub action_params: &'a [Parameter],
     pub received_credentials: &'a [CredentialValues],
+    /// Where a receiver calls psi back (`{containerPrefix}/service/{serviceDid}/webhook-accept/
+    /// credentials-issued`), so it needs no configuration of its own.
+    pub container_prefix: &'a str,
 }
 
 /// The credential-check webhook's request (§4.2), plus `protocolVersion`.
@@ -182,10 +185,11 @@ mod tests {
             action_event_id: "e1",
             action_params: &params,
             received_credentials: &received,
+            container_prefix: "https://psi.example/service-dashboard-backend",
         };
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
-            r#"{"publicServiceDid":"GbzPqgnU4XsMs7xg9mYJW8","subscriberConnectDid":"9s57yZDBqwfZHdodKXTjKH","actionId":"a1","actionInstanceId":"i1","actionEventId":"e1","actionParams":[{"name":"city","value":"Berlin"}],"receivedCredentials":[{"credentialId":"GbzPqgnU4XsMs7xg9mYJW8:3:CL:1:t","schemaId":"GbzPqgnU4XsMs7xg9mYJW8:2:S:1.0","fields":[{"name":"Name","value":"Ada"}],"utcIssuedAt":1700000000000,"revoked":false}]}"#
+            r#"{"publicServiceDid":"GbzPqgnU4XsMs7xg9mYJW8","subscriberConnectDid":"9s57yZDBqwfZHdodKXTjKH","actionId":"a1","actionInstanceId":"i1","actionEventId":"e1","actionParams":[{"name":"city","value":"Berlin"}],"receivedCredentials":[{"credentialId":"GbzPqgnU4XsMs7xg9mYJW8:3:CL:1:t","schemaId":"GbzPqgnU4XsMs7xg9mYJW8:2:S:1.0","fields":[{"name":"Name","value":"Ada"}],"utcIssuedAt":1700000000000,"revoked":false}],"containerPrefix":"https://psi.example/service-dashboard-backend"}"#
         );
     }
 

@@ -68,20 +68,25 @@ pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// What the holder is told when the service reports a failure without a message for them.
 const DEFAULT_FAILURE: &str = "the service could not issue your credentials";
 
-/// The routes, on both base paths and both spellings.
+/// The routes, on both base paths and both spellings, with and without a trailing slash (newer
+/// platform documents write one).
 pub fn routes() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::new()
         .routes(routes!(credentials_issued))
         .routes(routes!(credentials_issuing_failed));
-    for (base, spelling) in [
-        (DASHBOARD_BASE, "credendials"),
-        (BACKEND_BASE, "credentials"),
-        (BACKEND_BASE, "credendials"),
-    ] {
-        let path = |suffix: &str| format!("{base}/webhook-accept/{spelling}-{suffix}");
-        router = router
-            .route(&path("issued"), post(credentials_issued))
-            .route(&path("issuing-failed"), post(credentials_issuing_failed));
+    for base in [DASHBOARD_BASE, BACKEND_BASE] {
+        for spelling in ["credentials", "credendials"] {
+            for slash in ["", "/"] {
+                if (base, spelling, slash) == (DASHBOARD_BASE, "credentials", "") {
+                    continue; // documented above
+                }
+                let path =
+                    |suffix: &str| format!("{base}/webhook-accept/{spelling}-{suffix}{slash}");
+                router = router
+                    .route(&path("issued"), post(credentials_issued))
+                    .route(&path("issuing-failed"), post(credentials_issuing_failed));
+            }
+        }
     }
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
@@ -120,7 +125,8 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
         way the credentials wait in the holder's inbox. The same body (for good when signed with \
         `X-Body-Signature`, else within 24 hours), or the same `Idempotency-Key` within 24 \
         hours, gets the same answer (`Idempotent-Replayed: true`) and acts once. Also served \
-        under `/service-backend/v1/service/{serviceDid}/...` and as `credendials-issued`.",
+        under `/service-backend/v1/service/{serviceDid}/...`, as `credendials-issued` and with a \
+        trailing slash.",
     params(("serviceDid" = String, Path, description = "The service's public DID"),
         ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same")),
     request_body = CredentialsIssued,
@@ -151,7 +157,8 @@ pub async fn credentials_issued(
         `subscriberErrorMessage`, else `errorMessage`); `errorMessage` and \
         `integrationOutput.logData` go to the event log. With `actionTemplate` instead, a failed \
         push event is recorded for `subscriberConnectDid`. Also served under \
-        `/service-backend/v1/service/{serviceDid}/...` and as `credendials-issuing-failed`.",
+        `/service-backend/v1/service/{serviceDid}/...`, as `credendials-issuing-failed` and with a \
+        trailing slash.",
     params(("serviceDid" = String, Path, description = "The service's public DID"),
         ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same")),
     request_body = IssuingFailed,

@@ -32,6 +32,9 @@ use crate::http::error::ApiError;
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
+/// What precedes `/service/{serviceDid}` in [`DASHBOARD_BASE`]: the `containerPrefix` the
+/// interaction webhook names, after psi's public URL.
+pub const CONTAINER_PREFIX: &str = "/service-dashboard-backend";
 /// The documented base path of per-service public reads.
 pub const DASHBOARD_BASE: &str = "/service-dashboard-backend/service/{serviceDid}";
 /// The other base path in circulation; same handlers.

@@ -110,7 +110,8 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
             "actionInstanceId",
             "actionEventId",
             "actionParams",
-            "receivedCredentials"
+            "receivedCredentials",
+            "containerPrefix"
         ]
         .into_iter()
         .collect()
@@ -125,12 +126,18 @@ async fn the_webhook_request_has_the_documented_shape_and_signature(backend: Bac
         "actionEventId",
         "actionParams",
         "receivedCredentials",
+        "containerPrefix",
     ]
     .iter()
     .map(|key| text.find(key).unwrap())
     .collect();
     assert!(positions.is_sorted(), "{text}");
     assert_eq!(body["publicServiceDid"], fx.did.as_str());
+    assert_eq!(
+        body["containerPrefix"],
+        format!("{}/service-dashboard-backend", fx.app.address),
+        "psi's base for the receiver's calls back"
+    );
     assert_eq!(body["subscriberConnectDid"], holder.did.as_str());
     assert_eq!(body["actionId"], fx.join.as_str());
     assert_eq!(body["actionEventId"], outcome["event_id"]);

@@ -11,7 +11,7 @@ use crate::helpers::{Backend, expect_json};
 
 backend_tests!(
     a_signed_call_completes_the_waiting_event_and_the_credentials_wait_in_the_inbox,
-    bearer_tokens_rs256_and_hs256_issue_on_both_base_paths_and_spellings,
+    bearer_tokens_rs256_and_hs256_issue_on_both_base_paths_spellings_and_a_trailing_slash,
     a_push_fills_the_holders_inbox_for_the_instance_its_parameters_pick,
     issuing_failed_fails_the_event_and_the_holder_is_told_why,
     a_credential_that_does_not_fit_its_definition_is_refused_and_the_event_keeps_waiting,
@@ -67,13 +67,17 @@ async fn a_signed_call_completes_the_waiting_event_and_the_credentials_wait_in_t
     assert_eq!(again["credentials"], json!([]));
 }
 
-async fn bearer_tokens_rs256_and_hs256_issue_on_both_base_paths_and_spellings(backend: Backend) {
+async fn bearer_tokens_rs256_and_hs256_issue_on_both_base_paths_spellings_and_a_trailing_slash(
+    backend: Backend,
+) {
     let scene = Scene::new(backend).await;
     let calls = [
         (DASHBOARD, "credentials-issued", scene.rs256()),
         (BACKEND, "credentials-issued", scene.hs256()),
         (DASHBOARD, "credendials-issued", scene.hs256()),
         (BACKEND, "credendials-issued", scene.signed()),
+        (DASHBOARD, "credentials-issued/", scene.rs256()),
+        (BACKEND, "credendials-issued/", scene.hs256()),
     ];
     for (base, endpoint, auth) in calls {
         let holder = Holder::new();
@@ -198,6 +202,19 @@ async fn issuing_failed_fails_the_event_and_the_holder_is_told_why(backend: Back
         .accepted("credendials-issuing-failed", &body, &scene.signed())
         .await;
     assert_eq!(scene.fx.event(&second).await["message"], "out of stock");
+
+    // And with a trailing slash.
+    let third = Holder::new();
+    let event_id = scene.waiting_event(&third).await;
+    let body = json!({"serviceDid": scene.fx.did, "subscriberEventId": event_id,
+        "errorMessage": "try again tomorrow"});
+    scene
+        .accepted("credentials-issuing-failed/", &body, &scene.hs256())
+        .await;
+    assert_eq!(
+        scene.fx.event(&event_id).await["message"],
+        "try again tomorrow"
+    );
 }
 
 async fn a_credential_that_does_not_fit_its_definition_is_refused_and_the_event_keeps_waiting(
