@@ -4,6 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use super::services::DEFAULT_KEY_NAME;
 use crate::db::{self, keys::KeyKind, webhooks::NewWebhook, webhooks::Webhook};
 use crate::domain::{self, AuthScheme, WebhookUrl};
 use crate::http::AppState;
@@ -19,9 +20,14 @@ pub struct WebhookInput {
     #[schema(example = "https://hooks.example.com/psi")]
     pub url: String,
     /// Name of the service's key that authenticates the calls: an RSA key pair (`signature` or
-    /// `bearer`) or a SHA secret (`bearer` or `standard_webhooks`).
-    #[schema(example = "default")]
+    /// `bearer`) or a SHA secret (`bearer` or `standard_webhooks`). Default: the service's default
+    /// key, the RSA key pair made with the service.
+    #[serde(default = "default_key")]
+    #[schema(default = "default", example = "default")]
     pub key: String,
+    /// Default: `signature` (`X-Body-Signature`).
+    #[serde(default = "default_auth")]
+    #[schema(default = "signature")]
     pub auth: AuthScheme,
     /// How long to wait for the answer, 100 to 60000 ms (default 10000).
     #[serde(default = "default_timeout")]
@@ -31,6 +37,14 @@ pub struct WebhookInput {
 
 fn default_timeout() -> i64 {
     domain::webhook::DEFAULT_TIMEOUT_MS
+}
+
+fn default_key() -> String {
+    DEFAULT_KEY_NAME.to_owned()
+}
+
+fn default_auth() -> AuthScheme {
+    AuthScheme::Signature
 }
 
 /// A stored webhook.

@@ -18,6 +18,7 @@ backend_tests!(
     interaction_names_are_plain_and_unique_per_service,
     an_interaction_webhook_with_a_sha_secret_needs_bearer_auth,
     an_interaction_webhook_needs_a_known_key_and_an_http_url,
+    an_interaction_webhook_given_only_its_url_signs_with_the_default_key,
     interactions_are_paused_and_activated_never_deleted,
     a_patch_changes_only_the_given_fields_and_null_removes_the_webhook,
     another_services_token_gets_404_on_an_interaction,
@@ -285,6 +286,18 @@ async fn an_interaction_webhook_needs_a_known_key_and_an_http_url(backend: Backe
         .await;
         assert!(message.contains("http or https"), "{url}: {message}");
     }
+}
+
+async fn an_interaction_webhook_given_only_its_url_signs_with_the_default_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let body = json!({"name": "x", "webhook": {"url": "https://hooks.example.com/"}});
+    let created = model::interaction(&app, &did, body).await;
+    assert_eq!(
+        created["webhook"],
+        json!({"url": "https://hooks.example.com/", "key": "default", "auth": "signature",
+               "timeout_ms": 10000})
+    );
 }
 
 async fn interactions_are_paused_and_activated_never_deleted(backend: Backend) {
