@@ -44,9 +44,29 @@ struct Cli {
     command: Command,
 }
 
+/// What `psi serve --help` adds after the options: the settings a first integration meets.
+const SERVE_HELP: &str = "\
+Outbound calls (webhooks and notifications) never reach loopback, private or link-local
+addresses unless allowed:
+  PSI_OUTBOUND_ALLOW_LOOPBACK=true   127.0.0.0/8 and ::1, e.g. a receiver on this machine
+                                     ([outbound] allow_loopback)
+  PSI_OUTBOUND_ALLOW_PRIVATE=true    10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7
+                                     ([outbound] allow_private)
+  [outbound] allowed_hosts           exceptions: host names, addresses, networks, ip:port
+  PSI_OUTBOUND_TIMEOUT_SECS          time for a whole call (default 10)
+Every setting and its default: crates/psi-server/config.default.toml, whose keys a --config file
+sets; a key of [outbound] (and of [delivery], [inbound], [pages], ...) is also a variable,
+PSI_<SECTION>_<KEY>, which overrides the file.
+
+Examples:
+  psi serve --demo
+  PSI_OUTBOUND_ALLOW_LOOPBACK=true psi serve --demo
+  psi serve --database-url postgres://psi@db/psi --listen 0.0.0.0:8080";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: management API, public endpoints, demo (`--demo`)
+    #[command(after_help = SERVE_HELP)]
     Serve(psi_server::cli::ServeArgs),
     /// Apply pending database migrations and exit
     Migrate(psi_server::cli::MigrateArgs),

@@ -299,11 +299,23 @@ fn help_texts_explain_every_command_with_examples() {
         &["link", "decode", "--help"],
         &["link", "batch", "--help"],
         &["qr", "--help"],
+        &["serve", "--help"],
     ] {
         let output = psi(args, "");
         assert!(output.status.success());
         let help = stdout(&output);
         assert!(help.contains("Usage: psi"), "{args:?}");
         assert!(help.contains("Examples:\n  psi "), "{args:?}: {help}");
+    }
+    let serve = stdout(&psi(&["serve", "--help"], ""));
+    for setting in [
+        "PSI_OUTBOUND_ALLOW_LOOPBACK",
+        "PSI_OUTBOUND_ALLOW_PRIVATE",
+        "allowed_hosts",
+    ] {
+        assert!(
+            serve.contains(setting),
+            "psi serve --help names {setting}: {serve}"
+        );
     }
 }
