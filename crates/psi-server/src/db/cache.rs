@@ -89,7 +89,7 @@ impl ConfigVersion {
 }
 
 /// One kept row and the version it was read at.
-pub(crate) struct Entry<T> {
+struct Entry<T> {
     version: u64,
     read: Instant,
     value: Arc<T>,
@@ -105,9 +105,50 @@ impl<T> Clone for Entry<T> {
     }
 }
 
-pub(crate) type Kept<K, T> = quick_cache::sync::Cache<K, Entry<T>>;
+/// Rows of one kind, keyed as their read is, each with the version it was read at.
+pub(crate) struct Kept<K, T> {
+    version: ConfigVersion,
+    entries: quick_cache::sync::Cache<K, Entry<T>>,
+}
 
-/// The kept configuration rows, each kind keyed as its read is.
+impl<K: Eq + Hash + Clone, T: Clone> Kept<K, T> {
+    fn new(version: &ConfigVersion) -> Self {
+        Kept {
+            version: version.clone(),
+            entries: quick_cache::sync::Cache::new(ENTRIES),
+        }
+    }
+
+    /// The row under `key` if kept at the current version, else what `load` reads (kept when it
+    /// exists).
+    pub async fn through(
+        &self,
+        key: K,
+        load: impl Future<Output = sqlx::Result<Option<T>>>,
+    ) -> sqlx::Result<Option<T>> {
+        let version = self.version.current();
+        let read = Instant::now();
+        if let Some(entry) = self.entries.get(&key)
+            && entry.version == version
+            && read.duration_since(entry.read) < MAX_AGE
+        {
+            return Ok(Some(T::clone(&entry.value)));
+        }
+        let loaded = load.await?;
+        if let Some(value) = &loaded {
+            let value = Arc::new(value.clone());
+            let entry = Entry {
+                version,
+                read,
+                value,
+            };
+            self.entries.insert(key, entry);
+        }
+        Ok(loaded)
+    }
+}
+
+/// The kept configuration rows.
 pub(crate) struct ConfigCache {
     version: ConfigVersion,
     /// By DID.
@@ -124,61 +165,26 @@ impl std::fmt::Debug for ConfigCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigCache")
             .field("version", &self.version.current())
-            .field("services", &self.services.len())
-            .field("interactions", &self.interactions.len())
-            .field("definitions", &self.definitions.len())
-            .field("keys", &self.keys.len())
+            .field("services", &self.services.entries.len())
+            .field("interactions", &self.interactions.entries.len())
+            .field("definitions", &self.definitions.entries.len())
+            .field("keys", &self.keys.entries.len())
             .finish()
     }
 }
 
 impl ConfigCache {
-    pub fn version(&self) -> &ConfigVersion {
-        &self.version
-    }
-
     pub fn new(version: ConfigVersion) -> Self {
         ConfigCache {
+            services: Kept::new(&version),
+            interactions: Kept::new(&version),
+            definitions: Kept::new(&version),
+            keys: Kept::new(&version),
             version,
-            services: Kept::new(ENTRIES),
-            interactions: Kept::new(ENTRIES),
-            definitions: Kept::new(ENTRIES),
-            keys: Kept::new(ENTRIES),
         }
     }
 
-    /// The row under `key` if kept at the current version, else what `load` reads (kept when it
-    /// exists).
-    pub async fn through<K, T>(
-        &self,
-        kept: &Kept<K, T>,
-        key: K,
-        load: impl Future<Output = sqlx::Result<Option<T>>>,
-    ) -> sqlx::Result<Option<T>>
-    where
-        K: Eq + Hash + Clone,
-        T: Clone,
-    {
-        let version = self.version.current();
-        let read = Instant::now();
-        if let Some(entry) = kept.get(&key)
-            && entry.version == version
-            && read.duration_since(entry.read) < MAX_AGE
-        {
-            return Ok(Some(T::clone(&entry.value)));
-        }
-        let loaded = load.await?;
-        if let Some(value) = &loaded {
-            let value = Arc::new(value.clone());
-            kept.insert(
-                key,
-                Entry {
-                    version,
-                    read,
-                    value,
-                },
-            );
-        }
-        Ok(loaded)
+    pub fn version(&self) -> &ConfigVersion {
+        &self.version
     }
 }

@@ -141,13 +141,10 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialD
 
 /// [`list`] through the configuration cache: for events and the wallet's reads.
 pub async fn list_cached(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
-    let cache = db.cache();
     let key = scope.service_id().to_owned();
     let load = async { list(db, scope).await.map(Some) };
-    Ok(cache
-        .through(&cache.definitions, key, load)
-        .await?
-        .unwrap_or_default())
+    let kept = db.cache().definitions.through(key, load).await?;
+    Ok(kept.unwrap_or_default())
 }
 
 /// The scoped service's definition with this wire id (`None` when another DID issued it).

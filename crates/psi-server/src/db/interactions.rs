@@ -230,10 +230,10 @@ pub async fn get_cached(
     scope: &ServiceScope,
     id: &InteractionId,
 ) -> sqlx::Result<Option<Interaction>> {
-    let cache = db.cache();
     let key = (scope.service_id().to_owned(), id.as_str().to_owned());
-    cache
-        .through(&cache.interactions, key, get(db, scope, id))
+    db.cache()
+        .interactions
+        .through(key, get(db, scope, id))
         .await
 }
 

@@ -191,7 +191,6 @@ pub async fn signing_material(
     scope: &ServiceScope,
     name: &str,
 ) -> sqlx::Result<Option<SigningMaterial>> {
-    let cache = db.cache();
     let load = async {
         let row: Option<(String, String, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT id, kind, secret_sealed FROM keys WHERE service_id = $1 AND name = $2",
@@ -203,7 +202,7 @@ pub async fn signing_material(
         row.map(material).transpose()
     };
     let key = (scope.service_id().to_owned(), name.to_owned());
-    cache.through(&cache.keys, key, load).await
+    db.cache().keys.through(key, load).await
 }
 
 /// The signing material of key row `id`, of whichever service: for the delivery workers, whose

@@ -19,8 +19,11 @@ use tokio_util::sync::CancellationToken;
 /// Wait before connecting again after a connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
 
+/// What a process does at another's news.
+pub(crate) type Act = Box<dyn Fn() + Send + Sync>;
+
 /// A channel and what to do at others' news on it.
-type Heard = (&'static str, Box<dyn Fn() + Send + Sync>);
+type Heard = (&'static str, Act);
 
 /// One kind of news.
 pub(crate) struct Channel {
@@ -30,7 +33,7 @@ pub(crate) struct Channel {
     pub told: watch::Receiver<u64>,
     /// Acts on another process's news; also called each time the listener (re)connects, since
     /// news sent while it was not listening is lost. `None`: this process does not listen.
-    pub heard: Option<Box<dyn Fn() + Send + Sync>>,
+    pub heard: Option<Act>,
 }
 
 /// Until `shutdown`, tells the other processes on the database at `url` this process's news on

@@ -77,7 +77,6 @@ pub async fn scope_for_did(db: &Db, did: &Did) -> sqlx::Result<Option<ServiceSco
 /// The service with this DID and its scope, in one query, through the configuration cache (the
 /// same caveat as [`scope_for_did`]: the DID alone is no authority).
 pub async fn by_did(db: &Db, did: &Did) -> sqlx::Result<Option<(ServiceScope, Service)>> {
-    let cache = db.cache();
     let load = async {
         let row: Option<(String, String, String, i64)> =
             sqlx::query_as("SELECT id, name, verkey, created_at FROM services WHERE did = $1")
@@ -94,9 +93,8 @@ pub async fn by_did(db: &Db, did: &Did) -> sqlx::Result<Option<(ServiceScope, Se
             (ServiceScope::new(id, did.clone()), service)
         }))
     };
-    cache
-        .through(&cache.services, did.as_str().to_owned(), load)
-        .await
+    let key = did.as_str().to_owned();
+    db.cache().services.through(key, load).await
 }
 
 /// The scoped service's DID seed, sealed with the master key (associated data: the service's

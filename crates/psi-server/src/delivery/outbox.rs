@@ -11,7 +11,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 use tokio::sync::watch;
 
 use super::payload::{Envelope, EventType};
-use crate::db::listen::Channel;
+use crate::db::listen::{Act, Channel};
 use crate::db::{deliveries, delivery_endpoints, delivery_messages, now_ms};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
@@ -49,7 +49,7 @@ pub(crate) fn channel(workers: bool) -> Channel {
     Channel {
         name: CHANNEL,
         told: ANNOUNCED.subscribe(),
-        heard: workers.then(|| Box::new(wake) as Box<dyn Fn() + Send + Sync>),
+        heard: workers.then(|| Box::new(wake) as Act),
     }
 }
 

@@ -288,7 +288,10 @@ pub async fn link_json(
             scope.did()
         ),
     };
-    let service = db::services::get(&state.db, &scope).await?;
+    // The extractor read the service through the configuration cache: this is a hit.
+    let (_, service) = db::services::by_did(&state.db, scope.did())
+        .await?
+        .ok_or_else(|| ApiError::not_found("service"))?;
     let mut offer = offer(
         &state,
         &scope,
