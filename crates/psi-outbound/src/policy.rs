@@ -80,8 +80,9 @@ impl Default for OutboundPolicy {
 
 impl OutboundPolicy {
     /// Parses `url` and checks what can be checked without DNS: the scheme, and the address
-    /// when the host is an IP address. A host name is checked when it is resolved, on every
-    /// call. Use it to refuse a webhook URL when it is configured rather than when it is called.
+    /// when the host is an IP address or `localhost` (a loopback name by definition). Other host
+    /// names are checked when they are resolved, on every call. Use it to refuse a webhook URL
+    /// when it is configured rather than when it is called.
     ///
     /// ```
     /// use psi_outbound::{AddressClass, OutboundError, OutboundPolicy};
@@ -93,6 +94,7 @@ impl OutboundPolicy {
     /// else { panic!() };
     /// assert_eq!(class, AddressClass::LinkLocal);
     /// assert_eq!(policy.check_url("ftp://a.example/x").unwrap_err().code(), "refused_scheme");
+    /// assert!(policy.check_url("http://api.localhost:8080/").is_err());
     /// ```
     pub fn check_url(&self, url: &str) -> Result<Url, OutboundError> {
         let parsed = Url::parse(url).map_err(|e| OutboundError::InvalidUrl {
@@ -117,6 +119,11 @@ impl OutboundPolicy {
                 return Err(OutboundError::InvalidUrl {
                     detail: "the URL has no host".to_owned(),
                 });
+            }
+            // RFC 6761: `localhost` and its subdomains are loopback whatever DNS says, so they
+            // are refused without asking it.
+            Some(Host::Domain(name)) if is_localhost(name) && !self.trusts_name(name) => {
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
             }
             Some(Host::Domain(_)) => return Ok(()),
             Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
@@ -334,6 +341,12 @@ fn url_prefix(text: &str) -> Result<Url, &'static str> {
         return Err("a URL prefix ends with a path ending in `/`, without query or fragment");
     }
     Ok(url)
+}
+
+/// `localhost` or a name under it (RFC 6761).
+fn is_localhost(name: &str) -> bool {
+    let name = normalise_name(name);
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 fn normalise_name(name: &str) -> String {

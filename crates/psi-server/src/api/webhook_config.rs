@@ -15,8 +15,8 @@ use crate::scope::ServiceScope;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookInput {
-    /// An absolute http(s) URL without credentials. Whether its host may be reached is checked
-    /// at each call.
+    /// An absolute http(s) URL without credentials. An address the outbound policy refuses
+    /// (loopback, private, ...; `[outbound]`) is refused here; a host name is checked at each call.
     #[schema(example = "https://hooks.example.com/psi")]
     pub url: String,
     /// Name of the service's key that authenticates the calls: an RSA key pair (`signature` or
@@ -89,7 +89,7 @@ pub async fn resolve(
     input: WebhookInput,
 ) -> Result<NewWebhook, ApiError> {
     let invalid = |e: domain::WebhookError| ApiError::Validation(format!("`{field}`: {e}"));
-    let url = WebhookUrl::parse(&input.url).map_err(invalid)?;
+    let url = WebhookUrl::parse_for(&input.url, state.outbound.policy()).map_err(invalid)?;
     let timeout_ms = domain::check_timeout(input.timeout_ms).map_err(invalid)?;
     let kind = key_kind(state, scope, &format!("{field}.key"), &input.key).await?;
     domain::check_outgoing_key(&input.key, kind, input.auth).map_err(invalid)?;

@@ -1,6 +1,7 @@
 //! Webhook settings shared by interactions (docs/protocol.md §4.1) and credential checks (§4.2): the URL,
 //! how calls are authenticated, and how long to wait.
 
+use psi_outbound::{AddressClass, OutboundError, OutboundPolicy};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -71,10 +72,17 @@ pub enum WebhookError {
         "key {key:?} is a third party's public key: outgoing calls need a key pair or a SHA secret"
     )]
     CannotSign { key: String },
+    /// The outbound policy would refuse every call; `remedy` names the setting that admits it.
+    #[error("`url`: {reason}, which psi's outbound policy refuses; {remedy}")]
+    Refused {
+        reason: String,
+        remedy: &'static str,
+    },
 }
 
 /// A URL psi calls: absolute http(s), with a host, without credentials. Whether the host may be
-/// reached (private addresses, ...) is decided when calling, since DNS can change.
+/// reached (private addresses, ...) is decided when calling, since DNS can change; a URL that
+/// every call would be refused is refused when it is saved ([`WebhookUrl::parse_for`]).
 ///
 /// ```
 /// use psi_server::domain::WebhookUrl;
@@ -98,6 +106,38 @@ impl WebhookUrl {
             return Err(WebhookError::UrlCredentials);
         }
         Ok(WebhookUrl(url.into()))
+    }
+
+    /// Checks `text`, and refuses what `policy` would refuse at every call: an address of a
+    /// refused class (loopback, private, ...) written in the URL, or `localhost`. Host names
+    /// are otherwise checked when they are resolved, at each call, since DNS can change.
+    pub fn parse_for(text: &str, policy: &OutboundPolicy) -> Result<Self, WebhookError> {
+        let url = Self::parse(text)?;
+        match policy.check_url(url.as_str()) {
+            Ok(_) => Ok(url),
+            Err(OutboundError::RefusedAddress { host, class, .. }) => Err(WebhookError::Refused {
+                reason: format!("{host} is a {class} address"),
+                remedy: match class {
+                    AddressClass::Loopback => {
+                        "to call this machine, set PSI_OUTBOUND_ALLOW_LOOPBACK=true \
+                         (`allow_loopback` in [outbound]) or list the address in [outbound] \
+                         `allowed_hosts`"
+                    }
+                    AddressClass::Private
+                    | AddressClass::SharedCgnat
+                    | AddressClass::UniqueLocal => {
+                        "to call an internal network, set PSI_OUTBOUND_ALLOW_PRIVATE=true \
+                         (`allow_private` in [outbound]) or list the address in [outbound] \
+                         `allowed_hosts`"
+                    }
+                    _ => "only an exception in [outbound] `allowed_hosts` admits it",
+                },
+            }),
+            Err(other) => Err(WebhookError::Refused {
+                reason: other.to_string(),
+                remedy: "see [outbound] `allowed_schemes` and `allowed_hosts`",
+            }),
+        }
     }
 
     /// The URL as text (normalised by the parser).

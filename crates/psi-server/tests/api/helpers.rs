@@ -175,8 +175,13 @@ pub async fn start(figment: Figment) -> App {
 impl TestApp {
     /// Stops this server and starts a new one on the same database and configuration.
     pub async fn restart(self) -> TestApp {
+        self.restart_with(TestDb::figment).await
+    }
+
+    /// Stops this server and starts a new one on the same database, configured by `configure`.
+    pub async fn restart_with(self, configure: impl FnOnce(&TestDb) -> Figment) -> TestApp {
         self.app.stop().await.expect("server stops cleanly");
-        let figment = self.db.figment();
+        let figment = configure(&self.db);
         spawn_app_on(self.db, figment).await
     }
 

@@ -2,7 +2,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{ADMIN_TOKEN, Backend, expect_error, expect_json, spawn_app};
+use figment::providers::Serialized;
+
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_error, expect_json, spawn_app};
 use crate::model;
 
 fn interactions(did: &str) -> String {
@@ -19,6 +21,7 @@ backend_tests!(
     an_interaction_webhook_with_a_sha_secret_needs_bearer_auth,
     an_interaction_webhook_needs_a_known_key_and_an_http_url,
     an_interaction_webhook_given_only_its_url_signs_with_the_default_key,
+    a_webhook_url_the_outbound_policy_refuses_is_refused_when_saved,
     interactions_are_paused_and_activated_never_deleted,
     a_patch_changes_only_the_given_fields_and_null_removes_the_webhook,
     another_services_token_gets_404_on_an_interaction,
@@ -298,6 +301,103 @@ async fn an_interaction_webhook_given_only_its_url_signs_with_the_default_key(ba
         json!({"url": "https://hooks.example.com/", "key": "default", "auth": "signature",
                "timeout_ms": 10000})
     );
+}
+
+/// Saves `url` as an interaction's webhook, a credential definition's check webhook and a
+/// notification endpoint; returns the three answers.
+async fn save_webhook_everywhere(app: &TestApp, did: &str, url: &str) -> Vec<reqwest::Response> {
+    let hook = json!({"url": url});
+    let schema = model::schema(app, did, &format!("S{}", uuid::Uuid::new_v4().simple())).await;
+    let definition = json!({"schema": schema["schema_id"], "attestation": "service",
+                            "check_webhook": hook});
+    let name = format!("I{}", uuid::Uuid::new_v4().simple());
+    vec![
+        app.post(
+            &interactions(did),
+            ADMIN_TOKEN,
+            &json!({"name": name, "webhook": hook}),
+        )
+        .await,
+        app.post(
+            &format!("/api/v1/services/{did}/credential-definitions"),
+            ADMIN_TOKEN,
+            &definition,
+        )
+        .await,
+        app.post(
+            &format!("/api/v1/services/{did}/endpoints"),
+            ADMIN_TOKEN,
+            &json!({"url": url, "key": "default", "auth": "signature"}),
+        )
+        .await,
+    ]
+}
+
+async fn a_webhook_url_the_outbound_policy_refuses_is_refused_when_saved(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let did = app.create_service("Acme").await;
+    let cases = [
+        (
+            "http://127.0.0.1:9000/hook",
+            "127.0.0.1 is a loopback address",
+            "PSI_OUTBOUND_ALLOW_LOOPBACK=true",
+        ),
+        (
+            "http://localhost:9000/hook",
+            "localhost is a loopback address",
+            "PSI_OUTBOUND_ALLOW_LOOPBACK=true",
+        ),
+        (
+            "http://[::1]/hook",
+            "[::1] is a loopback address",
+            "`allow_loopback` in [outbound]",
+        ),
+        (
+            "https://10.1.2.3/hook",
+            "10.1.2.3 is a private address",
+            "PSI_OUTBOUND_ALLOW_PRIVATE=true",
+        ),
+        (
+            "http://169.254.169.254/latest",
+            "link-local address",
+            "only an exception in [outbound] `allowed_hosts`",
+        ),
+    ];
+    for (url, reason, remedy) in cases {
+        for response in save_webhook_everywhere(&app, &did, url).await {
+            let message = expect_error(
+                response,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+            )
+            .await;
+            assert!(
+                message.contains(reason) && message.contains(remedy),
+                "{url}: {message}"
+            );
+        }
+    }
+    // A host name is resolved at each call, not when saved.
+    for response in save_webhook_everywhere(&app, &did, "https://hooks.example.com/").await {
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+    let app = app
+        .restart_with(|db| {
+            db.figment()
+                .merge(Serialized::default("outbound.allow_loopback", true))
+        })
+        .await;
+    for response in save_webhook_everywhere(&app, &did, "http://localhost:9000/hook").await {
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
 }
 
 async fn interactions_are_paused_and_activated_never_deleted(backend: Backend) {

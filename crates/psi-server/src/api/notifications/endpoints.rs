@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use psi_outbound::OutboundPolicy;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,8 +31,9 @@ const MAX_OVERLAP_SECS: i64 = 30 * 24 * 3600;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
-    /// An absolute http(s) URL without credentials. Whether its host may be reached is checked at
-    /// each attempt (`[outbound]`).
+    /// An absolute http(s) URL without credentials. An address the outbound policy refuses
+    /// (loopback, private, ...; `[outbound]`) is refused here; a host name is checked at each
+    /// attempt.
     #[schema(example = "https://hooks.example.com/psi/notifications")]
     pub url: String,
     /// Name of the service's key that signs deliveries: an RSA key pair (`signature` or
@@ -172,14 +174,20 @@ impl From<Endpoint> for EndpointView {
     }
 }
 
-/// Checks the settings shared by create and update.
+/// Checks the settings shared by create and update; `policy` checks a URL being set, not one
+/// kept from before, which an endpoint keeps when the outbound policy changes.
 fn settings(
     url: &str,
+    policy: Option<&OutboundPolicy>,
     event_types: Vec<EventType>,
     description: String,
     timeout_ms: i64,
 ) -> Result<EndpointSettings, ApiError> {
-    let url = WebhookUrl::parse(url).map_err(|e| ApiError::Validation(e.to_string()))?;
+    let url = match policy {
+        Some(policy) => WebhookUrl::parse_for(url, policy),
+        None => WebhookUrl::parse(url),
+    }
+    .map_err(|e| ApiError::Validation(e.to_string()))?;
     let timeout_ms =
         domain::check_timeout(timeout_ms).map_err(|e| ApiError::Validation(e.to_string()))?;
     if event_types.contains(&EventType::Test) {
@@ -242,7 +250,7 @@ async fn found(
         (status = 400, description = "No such key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL or one the outbound policy refuses (loopback, private, ...), types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
 pub async fn create(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -250,6 +258,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
     let settings = settings(
         &body.url,
+        Some(state.outbound.policy()),
         body.event_types,
         body.description,
         body.timeout_ms,
@@ -304,7 +313,7 @@ pub async fn get(
         (status = 200, description = "The endpoint, changed", body = EndpointView),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or endpoint", body = ErrorBody),
-        (status = 422, description = "Invalid URL, types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
+        (status = 422, description = "Invalid URL or one the outbound policy refuses (loopback, private, ...), types, description or timeout, or a key that cannot sign with this auth (a SHA secret needs `bearer` or `standard_webhooks`, `standard_webhooks` a SHA secret)", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -314,6 +323,7 @@ pub async fn update(
     let current = found(&state, &scope, &id).await?;
     let settings = settings(
         body.url.as_deref().unwrap_or(&current.url),
+        body.url.is_some().then(|| state.outbound.policy()),
         body.event_types.unwrap_or(current.event_types),
         body.description.unwrap_or(current.description),
         body.timeout_ms.unwrap_or(current.timeout_ms),

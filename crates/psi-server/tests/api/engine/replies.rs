@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::support::{Fixture, Holder, get_public, log_kinds};
 use crate::backend_tests;
-use crate::helpers::{Backend, expect_json, spawn_app};
+use crate::helpers::{Backend, TestDb, expect_json};
 
 backend_tests!(
     an_issue_reply_issues_a_signed_credential_to_the_holder,
@@ -399,9 +399,12 @@ async fn an_interaction_without_webhook_waits_for_a_later_issue(backend: Backend
 }
 
 async fn a_webhook_on_an_address_the_outbound_policy_refuses_is_not_called(backend: Backend) {
-    // The default policy: loopback, where the receiver listens, is refused.
-    let app = spawn_app(backend).await;
-    let fx = Fixture::on(app).await;
+    // Saved while loopback, where the receiver listens, was allowed; called under the default
+    // policy, which refuses it.
+    let fx = Fixture::new(backend)
+        .await
+        .restarted_with(TestDb::figment)
+        .await;
     fx.issue_membership("1");
     let outcome = fx.join(&Holder::new(), "Ada").await;
     assert_eq!(outcome["state"], "failed");

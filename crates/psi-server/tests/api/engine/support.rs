@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, SigningKey};
+use figment::Figment;
 use figment::providers::Serialized;
 use psi_testkit::{Call, Receiver, Reply, now_ms};
 use psi_webhook::{Claims, PublicKey, SharedSecret, UnixTime, Validation, Verifier};
@@ -189,6 +190,12 @@ impl Fixture {
     /// On a server whose outbound calls may reach the receiver on loopback.
     pub async fn new(backend: Backend) -> Self {
         Self::on(engine_app(backend).await).await
+    }
+
+    /// The same fixture on a new server on its database, configured by `configure`.
+    pub async fn restarted_with(self, configure: impl FnOnce(&TestDb) -> Figment) -> Self {
+        let app = self.app.restart_with(configure).await;
+        Fixture { app, ..self }
     }
 
     /// On `app`.

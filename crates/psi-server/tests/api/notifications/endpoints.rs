@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 
 use super::spawn_delivering;
 use crate::backend_tests;
-use crate::helpers::{
-    ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app_on,
-};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_error, expect_json};
 
 backend_tests!(
     a_test_message_arrives_signed_with_the_services_key_and_is_logged_as_one_attempt,
@@ -421,16 +419,19 @@ async fn a_service_sees_and_changes_only_its_own_endpoints_and_messages(backend:
 }
 
 async fn a_refused_address_is_a_failed_attempt_and_the_worker_goes_on(backend: Backend) {
-    // The default outbound policy refuses loopback.
-    let db = TestDb::new(backend).await;
-    let figment = db
-        .figment()
-        .merge(Serialized::default("delivery.workers", 0));
-    let app = spawn_app_on(db, figment).await;
+    // Saved while loopback, where the receiver listens, was allowed; delivered under the default
+    // outbound policy, which refuses it.
+    let app = spawn_delivering(backend, &[("workers", json!(0))]).await;
     let did = app.create_service("Refused").await;
     let receiver = Receiver::start().await;
     let endpoint = app
         .create_endpoint(&did, &receiver.url("/hook"), json!({}))
+        .await;
+    let app = app
+        .restart_with(|db| {
+            db.figment()
+                .merge(Serialized::default("delivery.workers", 0))
+        })
         .await;
     let message_id = app.send_test(&did, endpoint["id"].as_str().unwrap()).await;
     assert_eq!(app.worker().drain().await.unwrap(), 1);
