@@ -14,6 +14,19 @@ pub struct Query<T>(pub T);
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::Validation(rejection.body_text())
+        let text = rejection.body_text();
+        // The parser's own words, without the extractor's preamble.
+        let found = text
+            .split_once(": ")
+            .filter(|(preamble, _)| preamble.starts_with("Failed to deserialize"))
+            .map_or(text.as_str(), |(_, found)| found);
+        // A parameter's name comes first, as a path: quoted like the body's members.
+        let found = match found.split_once(": ") {
+            Some((name, rest)) if !name.contains(char::is_whitespace) => {
+                format!("`{name}`: {rest}")
+            }
+            _ => found.to_owned(),
+        };
+        ApiError::Validation(format!("the query string does not fit: {found}"))
     }
 }

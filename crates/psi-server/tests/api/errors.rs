@@ -78,6 +78,42 @@ async fn json_of_the_wrong_shape_answers_422_naming_the_field(backend: Backend) 
     )
     .await;
     assert!(message.contains("colour"), "{message}");
+    assert!(!message.contains("Failed to deserialize"), "{message}");
+
+    // A nested member is named by its path, in psi's words, without serde's text positions.
+    let did = app.create_service("Acme").await;
+    let schema = json!({"name": "Card", "version": "1.0",
+                        "attributes": [{"name": "Level", "type": "texte"}]});
+    let message = expect_error(
+        app.post(
+            &format!("/api/v1/services/{did}/schemas"),
+            ADMIN_TOKEN,
+            &schema,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        message.starts_with("the body does not fit: `attributes[0].type`: unknown variant `texte`"),
+        "{message}"
+    );
+    assert!(!message.contains("line 1"), "{message}");
+    let message = expect_error(
+        app.get(
+            &format!("/api/v1/services/{did}/events?colour=red"),
+            ADMIN_TOKEN,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        message.starts_with("the query string does not fit: `colour`: unknown field `colour`"),
+        "{message}"
+    );
 }
 
 async fn an_oversized_body_answers_413(backend: Backend) {
