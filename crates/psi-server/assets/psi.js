@@ -4,6 +4,10 @@
 //   <div data-psi-service="<service DID>" data-psi-interaction="<interaction id>"></div>
 //   <script src="https://<psi server>/embed/psi.js" async></script>
 //
+// with optional data-psi-instance, data-psi-prefill (a JSON array of "CREDENTIAL_ID:NAME=VALUE"),
+// data-psi-callback, data-psi-redirect and data-psi-server (the link endpoint writes this
+// snippet for each link: its `embed`),
+//
 // or call Psi.mount(element, {serviceDid, interactionId, instance?, prefill?, callback?,
 // redirect?, server?, onStatus?}). Which callback the link carries is decided by the server from
 // the browser's User-Agent (the same rules as the start page): the script only asks for
@@ -179,10 +183,20 @@
     var nodes = document.querySelectorAll("[data-psi-interaction]");
     Array.prototype.forEach.call(nodes, function (node) {
       var data = node.dataset;
+      var prefill;
+      try {
+        prefill = data.psiPrefill ? JSON.parse(data.psiPrefill) : undefined;
+      } catch (error) {
+        node.textContent = "This interaction cannot be started here right now.";
+        if (global.console) global.console.warn("psi: data-psi-prefill is not a JSON array");
+        return;
+      }
       mount(node, {
         serviceDid: data.psiService,
         interactionId: data.psiInteraction,
         instance: data.psiInstance,
+        prefill: prefill,
+        callback: data.psiCallback,
         redirect: data.psiRedirect,
         server: data.psiServer
       }).catch(function () {});

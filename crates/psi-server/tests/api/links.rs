@@ -22,6 +22,7 @@ backend_tests!(
     a_chosen_instance_goes_into_the_link,
     a_callback_is_carried_and_a_script_callback_refused,
     values_prefill_the_pre_fillable_credential,
+    the_answer_gives_the_start_page_and_the_embed_snippet_with_the_same_choices,
     prefill_is_refused_off_the_pre_fillable_credential_naming_it,
     prefill_values_must_fit_the_attribute_type,
     a_paused_interaction_gives_no_link,
@@ -221,6 +222,81 @@ async fn values_prefill_the_pre_fillable_credential(backend: Backend) {
     expected.set_prefilled(&demo.member, "Date of birth", "631152000");
     assert_eq!(decode(&view["app_link"]).request, expected);
     assert_eq!(view["request"], serde_json::to_value(&expected).unwrap());
+}
+
+async fn the_answer_gives_the_start_page_and_the_embed_snippet_with_the_same_choices(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let name = r#"Ada "<b>" & Co"#;
+    let callback = "https://shop.example/back?a=1&b=2";
+    let query = format!(
+        "instance={}&{}&{}",
+        demo.instance,
+        prefill(&demo.member, "Name", name),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("callback", callback)
+            .finish()
+    );
+    let view = link(&app, &demo, &query).await;
+
+    // The start page, opened on a phone, offers the same request.
+    let start_page = view["start_page"].as_str().unwrap();
+    let page_path = format!("/s/{}/{}/start.html?", demo.did, demo.interaction);
+    assert!(start_page.starts_with(&app.url(&page_path)), "{start_page}");
+    let html = app
+        .client
+        .get(start_page)
+        .header("user-agent", "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (_, after) = html
+        .split_once(r#"id="start" href=""#)
+        .expect("a start button");
+    let href = after.split('"').next().unwrap();
+    let mut offered = psi_link::decode(href).unwrap().request;
+    offered.psi_session = None;
+    let mut expected = request_of(&demo);
+    expected.set_prefilled(&demo.member, "Name", name);
+    expected.callback = Some(callback.to_owned());
+    assert_eq!(offered, expected);
+
+    // The snippet: every value escaped for its attribute, the pre-filled ones as a JSON array.
+    let prefill_json = serde_json::to_string(&[format!("{}:Name={name}", demo.member)]).unwrap();
+    let attribute = |text: &str| {
+        text.replace('&', "&#38;")
+            .replace('"', "&#34;")
+            .replace('<', "&#60;")
+            .replace('>', "&#62;")
+    };
+    assert_eq!(
+        view["embed"],
+        format!(
+            "<div data-psi-service=\"{}\" data-psi-interaction=\"{}\" data-psi-instance=\"{}\" \
+             data-psi-prefill=\"{}\" data-psi-callback=\"{}\"></div>\n\
+             <script src=\"{}\" async></script>",
+            demo.did,
+            demo.interaction,
+            demo.instance,
+            attribute(&prefill_json),
+            attribute(callback),
+            app.url("/embed/psi.js"),
+        )
+    );
+    // Without choices, the page and the snippet name only the interaction.
+    let plain = link(&app, &demo, "").await;
+    assert_eq!(plain["start_page"], app.url(&page_path.replace('?', "")));
+    assert!(
+        !plain["embed"]
+            .as_str()
+            .unwrap()
+            .contains("data-psi-instance")
+    );
 }
 
 async fn prefill_is_refused_off_the_pre_fillable_credential_naming_it(backend: Backend) {

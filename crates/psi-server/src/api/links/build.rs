@@ -52,6 +52,11 @@ impl Prefill {
             value: value.to_owned(),
         })
     }
+
+    /// The query-string form that [`Prefill::parse`] reads.
+    pub fn to_text(&self) -> String {
+        format!("{}:{}={}", self.credential_id, self.name, self.value)
+    }
 }
 
 /// What the caller chooses about a link, from the query string or a JSON body.

@@ -6,6 +6,7 @@
 //! where pre-filled values are objects (so any attribute name works there).
 
 pub mod build;
+mod share;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -19,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub use build::{LinkChoices, LinkView, Prefill, Prepared, prepare};
+pub use share::LinkAnswer;
+use share::Shared;
 
 use crate::crypto::random_bytes;
 use crate::db::{self, link_requests::NewLinkRequest};
@@ -112,7 +115,8 @@ pub struct SourceLinkView {
     pub one_time: bool,
 }
 
-/// The app link and deep link of an interaction, with the request they carry.
+/// The app link and deep link of an interaction with the request they carry, and its start page
+/// and embed snippet with the same choices.
 #[utoipa::path(get, path = "/api/v1/services/{did}/interactions/{id}/link", operation_id = "get_link",
     tag = "links", security(("bearer" = [])),
     params(
@@ -120,7 +124,7 @@ pub struct SourceLinkView {
         ("id" = String, Path, description = "The interaction id"),
         LinkQuery),
     responses(
-        (status = 200, description = "The links", body = LinkView),
+        (status = 200, description = "The links, the start page and the embed snippet", body = LinkAnswer),
         (status = 400, description = "A refused callback", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or interaction", body = ErrorBody),
@@ -131,15 +135,24 @@ pub async fn get(
     State(state): State<AppState>,
     Path(path): Path<(String, InteractionId)>,
     Query(query): Query<LinkQuery>,
-) -> Result<Json<LinkView>, ApiError> {
+) -> Result<Json<LinkAnswer>, ApiError> {
     let (_did, interaction_id) = path;
     let (choices, _size) = query.into_choices()?;
+    let (instance, prefill, callback) = (
+        choices.instance.clone(),
+        choices.prefill.clone(),
+        choices.callback.clone(),
+    );
     let prepared = prepare(&state, &scope, &interaction_id, choices).await?;
-    Ok(Json(LinkView::new(
-        prepared.request,
-        &prepared.target,
-        prepared.ec_level,
-    )?))
+    let shared = Shared {
+        did: scope.did().as_str(),
+        interaction_id: interaction_id.as_str(),
+        instance: instance.as_deref(),
+        prefill: &prefill,
+        callback: callback.as_deref(),
+    };
+    let link = LinkView::new(prepared.request, &prepared.target, prepared.ec_level)?;
+    Ok(Json(shared.answer(link, &state.public_url)?))
 }
 
 /// The app link's QR code as SVG.
