@@ -129,6 +129,7 @@ async fn seed_model(state: &AppState, scope: &ServiceScope) -> anyhow::Result<()
             value: "Online".to_owned(),
         }],
         completion_url: None,
+        waiting_deadline_secs: None,
     };
     interactions::create(scope.clone(), State(state.clone()), Json(body)).await?;
     Ok(())

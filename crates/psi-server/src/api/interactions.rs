@@ -28,6 +28,10 @@ use crate::scope::ServiceScope;
 
 /// Most credentials an interaction may require or issue (each list).
 const MAX_CREDENTIALS: usize = 50;
+/// How long an event waits for the service to issue later, unless the interaction says: a day.
+pub const DEFAULT_WAITING_DEADLINE_SECS: i64 = 24 * 60 * 60;
+/// The longest an event may wait: 30 days.
+const MAX_WAITING_DEADLINE_SECS: i64 = 30 * 24 * 60 * 60;
 
 /// A credential the holder must share.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -78,6 +82,12 @@ pub struct CreateInteraction {
     /// http(s) URL, e.g. the service's welcome page. Absent: the page stays.
     #[schema(example = "https://shop.example.org/welcome")]
     pub completion_url: Option<String>,
+    /// How long an event waits, once the webhook said the service issues later, for
+    /// `credentials-issued` or `credentials-issuing-failed`: 1 to 2592000 seconds (30 days).
+    /// Then it fails, the holder is told the service did not issue in time, and `event.failed`
+    /// is notified. Default 86400 (a day).
+    #[schema(default = 86400, example = 86400)]
+    pub waiting_deadline_secs: Option<i64>,
 }
 
 fn default_active() -> bool {
@@ -107,6 +117,8 @@ pub struct UpdateInteraction {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub completion_url: Option<Option<String>>,
+    /// 1 to 2592000 seconds; applies to events already waiting too.
+    pub waiting_deadline_secs: Option<i64>,
 }
 
 /// An interaction.
@@ -123,6 +135,8 @@ pub struct InteractionView {
     pub webhook: Option<WebhookView>,
     /// Where the start page sends the holder on completion.
     pub completion_url: Option<String>,
+    /// How long an event waits for the service to issue later before it fails.
+    pub waiting_deadline_secs: i64,
     /// The default instance first.
     pub instances: Vec<InstanceView>,
     /// Unix milliseconds.
@@ -144,6 +158,7 @@ impl From<Interaction> for InteractionView {
             active: interaction.active,
             media: interaction.media,
             completion_url: interaction.completion_url,
+            waiting_deadline_secs: interaction.waiting_deadline_secs,
             created_at: interaction.created_at,
             updated_at: interaction.updated_at,
         }
@@ -178,6 +193,7 @@ struct Fields {
     issued: Vec<String>,
     webhook: Option<WebhookInput>,
     completion_url: Option<String>,
+    waiting_deadline_secs: i64,
 }
 
 /// Checks all fields: names and lists (422); credentials of this service that allow what is asked
@@ -253,6 +269,11 @@ async fn check(
                 })
         })
         .transpose()?;
+    if !(1..=MAX_WAITING_DEADLINE_SECS).contains(&fields.waiting_deadline_secs) {
+        return Err(ApiError::Validation(format!(
+            "`waiting_deadline_secs` must be 1 to {MAX_WAITING_DEADLINE_SECS} (30 days)"
+        )));
+    }
     let webhook = match fields.webhook {
         Some(input) => Some(webhook_config::resolve(state, scope, "webhook", input).await?),
         None => None,
@@ -266,6 +287,7 @@ async fn check(
         issued,
         webhook,
         completion_url,
+        waiting_deadline_secs: fields.waiting_deadline_secs,
     })
 }
 
@@ -343,6 +365,9 @@ pub async fn create(
         issued: body.issued_credentials,
         webhook: body.webhook,
         completion_url: body.completion_url,
+        waiting_deadline_secs: body
+            .waiting_deadline_secs
+            .unwrap_or(DEFAULT_WAITING_DEADLINE_SECS),
     };
     let new = check(&state, &scope, fields).await?;
     let id = db::interactions::insert(&state.db, &scope, &new, &parameters)
@@ -423,6 +448,9 @@ pub async fn update(
             .webhook
             .unwrap_or_else(|| current.webhook.map(Into::into)),
         completion_url: body.completion_url.unwrap_or(current.completion_url),
+        waiting_deadline_secs: body
+            .waiting_deadline_secs
+            .unwrap_or(current.waiting_deadline_secs),
     };
     let new = check(&state, &scope, fields).await?;
     if !db::interactions::update(&state.db, &scope, &id, &new)

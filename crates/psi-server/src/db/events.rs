@@ -66,6 +66,9 @@ pub enum LogKind {
     Waiting,
     Completed,
     Failed,
+    /// A third party's call about the event (`credentials-issued`, `credentials-issuing-failed`)
+    /// was refused: why.
+    IssueRefused,
 }
 
 impl LogKind {
@@ -83,6 +86,7 @@ impl LogKind {
             LogKind::Waiting => "waiting",
             LogKind::Completed => "completed",
             LogKind::Failed => "failed",
+            LogKind::IssueRefused => "issue_refused",
         }
     }
 
@@ -272,6 +276,100 @@ async fn append_log(
             .bind(&entry.detail);
     }
     query.execute(&mut **tx).await.map(drop)
+}
+
+/// Appends `entry` to the log of the scoped service's event `event_id`, unless its log holds
+/// `cap` entries of that kind already. The event's row is locked first, so a settlement of the
+/// same event (which numbers its entries after those stored) waits for this one. Returns the
+/// event, or `None` when the service has no such event or the cap is reached.
+pub async fn append_capped(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event_id: &EventId,
+    entry: &LogEntry,
+    cap: i64,
+) -> sqlx::Result<Option<Event>> {
+    let sql = format!(
+        "UPDATE events SET updated_at = updated_at WHERE service_id = $1 AND id = $2 \
+         RETURNING {EVENT_COLUMNS}"
+    );
+    let Some(row) = sqlx::query_as::<_, EventRow>(&sql)
+        .bind(scope.service_id())
+        .bind(event_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (all, of_kind): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = $3 THEN 1 ELSE 0 END), 0) \
+         FROM event_log WHERE service_id = $1 AND event_id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(event_id)
+    .bind(entry.kind.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    if of_kind >= cap {
+        return Ok(None);
+    }
+    let seq = usize::try_from(all).unwrap_or(0);
+    append_log(tx, scope, event_id, seq, std::slice::from_ref(entry)).await?;
+    row.try_into().map(Some)
+}
+
+/// A waiting event past its interaction's waiting deadline, with its service.
+#[derive(Debug)]
+pub struct Overdue {
+    pub scope: ServiceScope,
+    pub event: Event,
+    pub waiting_deadline_secs: i64,
+}
+
+#[derive(FromRow)]
+struct OverdueRow {
+    service_id: String,
+    did: String,
+    waiting_deadline_secs: i64,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
+
+/// Up to `limit` waiting events, of any service, that have waited longer than their interaction's
+/// `waiting_deadline_secs` at `now`, longest waiting first. The partial index on waiting events
+/// (migration 0015) keeps this a read of the waiting ones alone.
+pub async fn overdue(db: &Db, now: i64, limit: i64) -> sqlx::Result<Vec<Overdue>> {
+    let columns = EVENT_COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT e.service_id, s.did, i.waiting_deadline_secs, {columns} FROM events e \
+         JOIN interactions i ON i.id = e.interaction_id AND i.service_id = e.service_id \
+         JOIN services s ON s.id = e.service_id \
+         WHERE e.state = 'waiting' AND e.updated_at < $1 \
+         AND e.updated_at + i.waiting_deadline_secs * 1000 <= $1 \
+         ORDER BY e.updated_at LIMIT $2"
+    );
+    let rows = sqlx::query_as::<_, OverdueRow>(&sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let did = row
+                .did
+                .parse()
+                .map_err(|e| sqlx::Error::Decode(format!("service DID: {e}").into()))?;
+            Ok(Overdue {
+                scope: ServiceScope::new(row.service_id, did),
+                event: row.event.try_into()?,
+                waiting_deadline_secs: row.waiting_deadline_secs,
+            })
+        })
+        .collect()
 }
 
 /// How an event settles: its state, the holder's message, the log entries after the first

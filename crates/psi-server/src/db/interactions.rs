@@ -34,6 +34,8 @@ pub struct Interaction {
     pub webhook: Option<Webhook>,
     /// Where the start page sends the holder on completion.
     pub completion_url: Option<String>,
+    /// How long an event waits for the service to issue later before it fails.
+    pub waiting_deadline_secs: i64,
     /// The default instance first, then oldest first; never empty.
     pub instances: Vec<Instance>,
     pub created_at: i64,
@@ -87,6 +89,7 @@ struct InteractionRow {
     webhook_auth: Option<String>,
     webhook_timeout_ms: Option<i64>,
     completion_url: Option<String>,
+    waiting_deadline_secs: i64,
     created_at: i64,
     updated_at: i64,
     /// JSON array of [`CredentialRow`]s, in the service's order; `None` or `[]` when none.
@@ -116,7 +119,7 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
     format!(
         "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
          k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
-         i.created_at, i.updated_at, \
+         i.waiting_deadline_secs, i.created_at, i.updated_at, \
          CAST((SELECT {array}({object}('credential_definition_id', ic.credential_definition_id, \
                  'seq', c.seq, 'tag', c.tag, 'role', ic.role, \
                  'prefill_from_qr', ic.prefill_from_qr, \
@@ -204,6 +207,7 @@ fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<I
         name: row.name,
         description: row.description,
         completion_url: row.completion_url,
+        waiting_deadline_secs: row.waiting_deadline_secs,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -250,6 +254,8 @@ pub struct NewInteraction {
     pub webhook: Option<NewWebhook>,
     /// Checked: an absolute http(s) URL.
     pub completion_url: Option<String>,
+    /// Checked: within the API's bounds.
+    pub waiting_deadline_secs: i64,
 }
 
 /// A required credential to store; the definition is one of the scoped service's.
@@ -276,9 +282,9 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO interactions (id, service_id, name, description, active, media, \
          webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, completion_url, \
-         created_at, updated_at) \
+         waiting_deadline_secs, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, \
-         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $12, $11, $11)",
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $12, $13, $11, $11)",
     )
     .bind(&id)
     .bind(scope.service_id())
@@ -292,6 +298,7 @@ pub async fn insert(
     .bind(timeout)
     .bind(now)
     .bind(new.completion_url.as_deref())
+    .bind(new.waiting_deadline_secs)
     .execute(&mut *tx)
     .await?;
     insert_credentials(&mut tx, scope, &id, new).await?;
@@ -315,8 +322,8 @@ pub async fn update(
         "UPDATE interactions SET name = $3, description = $4, active = $5, media = $6, \
          webhook_url = $7, \
          webhook_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $8), \
-         webhook_auth = $9, webhook_timeout_ms = $10, updated_at = $11, completion_url = $12 \
-         WHERE service_id = $1 AND id = $2",
+         webhook_auth = $9, webhook_timeout_ms = $10, updated_at = $11, completion_url = $12, \
+         waiting_deadline_secs = $13 WHERE service_id = $1 AND id = $2",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -330,6 +337,7 @@ pub async fn update(
     .bind(timeout)
     .bind(now_ms())
     .bind(new.completion_url.as_deref())
+    .bind(new.waiting_deadline_secs)
     .execute(&mut *tx)
     .await?;
     if result.rows_affected() == 0 {

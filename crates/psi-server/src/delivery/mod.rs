@@ -50,7 +50,7 @@ pub mod worker;
 pub(crate) use outbox::channel;
 pub use outbox::{Due, enqueue};
 pub use payload::{
-    CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,
+    CredentialNotification, EventNotification, EventType, IssueRefused, NotifiedCredential, Outcome,
 };
 pub use worker::{Step, Worker, spawn};
 

@@ -79,6 +79,25 @@ pub struct NotifiedCredential {
     pub utc_revoked_at: Option<i64>,
 }
 
+/// `event.issue_refused`: §4.1's identifiers of the event a third party's call named, which call
+/// psi refused, and why, as the caller was answered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueRefused {
+    pub subscriber_connect_did: String,
+    pub action_id: String,
+    pub action_instance_id: String,
+    pub action_event_id: String,
+    /// `credentials-issued` or `credentials-issuing-failed`.
+    pub call: &'static str,
+    /// The HTTP status of the refusal.
+    pub status: u16,
+    /// psi's error code (`forbidden`, `conflict`, `validation_failed`, ...).
+    pub code: &'static str,
+    /// The refusal's message.
+    pub reason: String,
+}
+
 /// `endpoint.disabled`: which endpoint, since when it failed, and when psi disabled it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

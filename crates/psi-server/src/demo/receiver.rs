@@ -118,6 +118,7 @@ pub async fn attach(state: &AppState, did: &Did, bound: SocketAddr) -> anyhow::R
                 .collect(),
             webhook: Some(webhook.clone()),
             completion_url: interaction.completion_url,
+            waiting_deadline_secs: interaction.waiting_deadline_secs,
         };
         db::interactions::update(&state.db, &scope, &interaction.id, &new).await?;
     }

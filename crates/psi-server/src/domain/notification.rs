@@ -19,6 +19,10 @@ pub enum EventType {
     /// Credentials were revoked.
     #[serde(rename = "credential.revoked")]
     CredentialRevoked,
+    /// psi refused a third party's `credentials-issued` or `credentials-issuing-failed` call
+    /// about one of the service's events: why.
+    #[serde(rename = "event.issue_refused")]
+    EventIssueRefused,
     /// psi disabled one of the service's endpoints after it failed for too long.
     #[serde(rename = "endpoint.disabled")]
     EndpointDisabled,
@@ -29,9 +33,10 @@ pub enum EventType {
 
 impl EventType {
     /// Every type an endpoint may subscribe to.
-    pub const SUBSCRIBABLE: [EventType; 5] = [
+    pub const SUBSCRIBABLE: [EventType; 6] = [
         EventType::EventCompleted,
         EventType::EventFailed,
+        EventType::EventIssueRefused,
         EventType::CredentialIssued,
         EventType::CredentialRevoked,
         EventType::EndpointDisabled,
@@ -42,6 +47,7 @@ impl EventType {
         match self {
             EventType::EventCompleted => "event.completed",
             EventType::EventFailed => "event.failed",
+            EventType::EventIssueRefused => "event.issue_refused",
             EventType::CredentialIssued => "credential.issued",
             EventType::CredentialRevoked => "credential.revoked",
             EventType::EndpointDisabled => "endpoint.disabled",

@@ -26,6 +26,9 @@ pub struct InboundConfig {
     pub allow_unbound_bearer: bool,
     /// How far a Standard Webhooks `webhook-timestamp` may be from now, either way.
     pub standard_webhooks_tolerance: Duration,
+    /// How often waiting events past their interaction's deadline are failed: the most an
+    /// event outlives its deadline.
+    pub deadline_sweep_interval: Duration,
 }
 
 /// The section as read: durations as text such as `"10m"`.
@@ -36,16 +39,24 @@ pub(crate) struct RawInbound {
     token_exp_horizon: String,
     allow_unbound_bearer: bool,
     standard_webhooks_tolerance: String,
+    deadline_sweep_interval: String,
 }
 
-/// A duration at `inbound.<key>` from 1 s to `max`.
-fn bounded(key: &str, text: &str, max: Duration) -> Result<Duration, ConfigError> {
+/// Longest `deadline_sweep_interval`.
+const MAX_DEADLINE_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A duration at `inbound.<key>` from `min` to `max`.
+fn bounded(key: &str, text: &str, min: Duration, max: Duration) -> Result<Duration, ConfigError> {
     let key = format!("inbound.{key}");
     let value = parse_duration(&key, text)?;
-    if value < Duration::from_secs(1) || value > max {
+    if value < min || value > max {
         return Err(ConfigError::Invalid {
             key,
-            message: format!("must be from 1s to {}", humantime::format_duration(max)),
+            message: format!(
+                "must be from {} to {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ),
         });
     }
     Ok(value)
@@ -59,13 +70,21 @@ impl RawInbound {
             token_exp_horizon: bounded(
                 "token_exp_horizon",
                 &self.token_exp_horizon,
+                Duration::from_secs(1),
                 MAX_TOKEN_EXP_HORIZON,
             )?,
             allow_unbound_bearer: self.allow_unbound_bearer,
             standard_webhooks_tolerance: bounded(
                 "standard_webhooks_tolerance",
                 &self.standard_webhooks_tolerance,
+                Duration::from_secs(1),
                 MAX_STANDARD_WEBHOOKS_TOLERANCE,
+            )?,
+            deadline_sweep_interval: bounded(
+                "deadline_sweep_interval",
+                &self.deadline_sweep_interval,
+                Duration::from_millis(10),
+                MAX_DEADLINE_SWEEP_INTERVAL,
             )?,
         })
     }
@@ -85,6 +104,7 @@ mod tests {
             assert_eq!(config.token_exp_horizon, Duration::from_secs(600));
             assert!(!config.allow_unbound_bearer);
             assert_eq!(config.standard_webhooks_tolerance, Duration::from_secs(300));
+            assert_eq!(config.deadline_sweep_interval, Duration::from_secs(30));
             Ok(())
         });
     }

@@ -28,8 +28,10 @@
 pub mod apply;
 pub mod auth;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod idempotency;
+pub mod refused;
 pub mod target;
 pub mod wire;
 
@@ -144,7 +146,7 @@ pub async fn credentials_issued(
     received: Received,
 ) -> Result<Answer, Refusal> {
     // A task of its own: the call settles even if the sender hangs up.
-    Ok(spawned(tokio::spawn(issued(state, received))).await?)
+    Ok(spawned(state, received, "credentials-issued", issued).await?)
 }
 
 /// Report that issuing failed.
@@ -175,10 +177,35 @@ pub async fn credentials_issuing_failed(
     State(state): State<AppState>,
     received: Received,
 ) -> Result<Answer, Refusal> {
-    Ok(spawned(tokio::spawn(issuing_failed(state, received))).await?)
+    Ok(spawned(
+        state,
+        received,
+        "credentials-issuing-failed",
+        issuing_failed,
+    )
+    .await?)
 }
 
-async fn spawned(task: JoinHandle<Result<Answer, ApiError>>) -> Result<Answer, ApiError> {
+/// Handles `received` with `handle` in a task of its own, and records a refusal ([`refused`]).
+async fn spawned<F>(
+    state: AppState,
+    received: Received,
+    call: &'static str,
+    handle: fn(AppState, Received) -> F,
+) -> Result<Answer, ApiError>
+where
+    F: Future<Output = Result<Answer, ApiError>> + Send + 'static,
+{
+    let task = tokio::spawn(async move {
+        let (scope, body) = (received.scope.clone(), received.body.clone());
+        let result = handle(state.clone(), received).await;
+        if let Err(refusal) = &result
+            && !matches!(refusal, ApiError::Internal(_))
+        {
+            refused::record(&state, &scope, call, &body, refusal).await;
+        }
+        result
+    });
     task.await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("inbound call task")))?
 }

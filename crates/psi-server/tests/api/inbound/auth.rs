@@ -1,6 +1,6 @@
 //! Who may call: a signature or Bearer token by a key the definitions involved authorise, from
 //! their source-IP prefixes, each token once and before it expires. Every refusal is a 403 that
-//! leaves nothing behind.
+//! changes nothing but the named event's log, which says why.
 
 use std::time::Duration;
 
@@ -77,6 +77,13 @@ async fn missing_or_bad_authentication_is_refused_and_nothing_is_stored(backend:
             .await;
         let message = expect_refusal(response, StatusCode::FORBIDDEN, "forbidden").await;
         assert!(message.contains(reason), "{reason}: {message}");
+        let event = scene.fx.event(&event_id).await;
+        let logged = event["log"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(logged["kind"], "issue_refused", "{event}");
+        assert_eq!(
+            logged["detail"],
+            format!("psi refused a call to credentials-issued (403 Forbidden): {message}")
+        );
     }
     assert_eq!(scene.fx.event(&event_id).await["state"], "waiting");
     assert!(scene.credentials_of(&holder).await.is_empty());
