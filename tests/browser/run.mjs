@@ -33,6 +33,8 @@ const UA = {
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
   samsung:
     "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+  instagramIos:
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 325.0.0.35.91 (iPhone15,2; iOS 17_4; en_US; en; scale=3.00; 1179x2556; 591206071)",
 };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
@@ -147,19 +149,86 @@ test("live status shows the completed event and redirects", async (browser) => {
   await context.close();
 });
 
-test("landing page of a valid app link offers the app, the stores and the QR code", async (browser) => {
-  const { context, page } = await watchedPage(browser, { ...PHONE, userAgent: UA.chromeAndroid });
-  const payload = fixture.app_link.slice(fixture.app_link.lastIndexOf("/") + 1);
-  const response = await page.goto(`${base}/native/execute/${payload}`);
+const landingPath = () => `/native/execute/${fixture.app_link.slice(fixture.app_link.lastIndexOf("/") + 1)}`;
+
+/// Opens the landing page of the fixture's app link and checks what every device gets: the
+/// interaction's name and both store buttons.
+async function openLanding(browser, options) {
+  const watched = await watchedPage(browser, options);
+  const response = await watched.page.goto(base + landingPath());
   assert(response.status() === 200, `status ${response.status()}`);
-  assert((await page.locator("h1").textContent()) === fixture.name, "the interaction's name");
+  assert((await watched.page.locator("h1").textContent()) === fixture.name, "the interaction's name");
+  assert((await watched.page.locator("#app-store").getAttribute("href")) === fixture.app_store_url, "App Store");
+  assert((await watched.page.locator("#google-play").getAttribute("href")) === fixture.google_play_url, "Google Play");
+  return watched;
+}
+
+/// An `intent:` link taken apart: the deep link it opens and its extras, decoded.
+function parseIntent(href) {
+  const match = /^intent:\/\/([^#]+)#Intent;(.*);end$/.exec(href);
+  assert(match, `an intent: link: ${href}`);
+  const extras = {};
+  for (const part of match[2].split(";")) {
+    const at = part.indexOf("=");
+    assert(at > 0, `key=value: ${part}`);
+    extras[part.slice(0, at)] = decodeURIComponent(part.slice(at + 1));
+  }
+  return { deepLink: `${extras.scheme}://${match[1]}`, extras };
+}
+
+test("landing page on an Android phone opens the app through an intent: link with the store as fallback", async (browser) => {
+  const { context, page } = await openLanding(browser, { ...PHONE, userAgent: UA.chromeAndroid });
+  const href = await page.locator("#open-app").getAttribute("href");
+  const { deepLink, extras } = parseIntent(href);
+  assert(deepLink === fixture.deep_link, `the intent's deep link ${deepLink}`);
+  assert(extras.package === fixture.android_package, `package ${extras.package}`);
+  assert(extras["S.browser_fallback_url"] === fixture.google_play_url, `fallback ${extras["S.browser_fallback_url"]}`);
+  assert(!/[/:?&=]/.test(href.split("S.browser_fallback_url=")[1].replace(/;end$/, "")), "the fallback is encoded");
+  assert((await page.locator("svg.qr-code").count()) === 0, "no QR code on a phone");
+  assert((await page.locator("#in-app").count()) === 0, "Chrome is no in-app browser");
+  const box = await page.locator("#open-app").boundingBox();
+  assert(box && box.width > 0.8 * PHONE.viewport.width, "the button spans the screen");
+  await page.screenshot({ path: join(artifacts, "landing-android.png"), fullPage: true });
+  await page.check();
+  await context.close();
+});
+
+test("landing page on an iPhone offers the deep link and no QR code", async (browser) => {
+  const { context, page } = await openLanding(browser, { ...PHONE, userAgent: UA.safariIos });
   const retry = await page.locator("#open-app").getAttribute("href");
   assert(retry === fixture.deep_link, `retry ${retry}`);
-  assert((await page.locator("#app-store").getAttribute("href")) === fixture.app_store_url, "App Store");
-  assert((await page.locator("#google-play").getAttribute("href")) === fixture.google_play_url, "Google Play");
+  assert((await page.locator("svg.qr-code").count()) === 0, "no QR code on a phone");
+  assert((await page.locator("#in-app").count()) === 0, "Safari is no in-app browser");
+  await page.screenshot({ path: join(artifacts, "landing-iphone.png"), fullPage: true });
+  await page.check();
+  await context.close();
+});
+
+test("landing page on a desktop offers the deep link and the QR code of the app link", async (browser) => {
+  const { context, page } = await openLanding(browser, DESKTOP);
+  const retry = await page.locator("#open-app").getAttribute("href");
+  assert(retry === fixture.deep_link, `retry ${retry}`);
   const decoded = await decodeQr(page.locator("svg.qr-code"));
   assert(decoded === fixture.app_link, `QR ${decoded}`);
   await page.screenshot({ path: join(artifacts, "landing-valid.png"), fullPage: true });
+  await page.check();
+  await context.close();
+});
+
+test("landing page in Instagram's browser asks the holder to open their browser", async (browser) => {
+  const { context, page } = await openLanding(browser, { ...PHONE, userAgent: UA.instagramIos });
+  const note = page.locator("#in-app");
+  assert(await note.isVisible(), "the note is shown");
+  const text = await note.textContent();
+  assert(text.startsWith("You are in Instagram's browser"), `names the app: ${text}`);
+  assert(text.includes("Open this page in your browser"), `says what to do: ${text}`);
+  const noteBox = await note.boundingBox();
+  const titleBox = await page.locator("h1").boundingBox();
+  assert(noteBox.y < titleBox.y, "the note is above the title");
+  assert(noteBox.y < PHONE.viewport.height / 2, "the note is near the top of the screen");
+  assert((await page.locator("#open-app").getAttribute("href")) === fixture.deep_link, "the deep link stays");
+  assert((await page.locator("svg.qr-code").count()) === 0, "no QR code on a phone");
+  await page.screenshot({ path: join(artifacts, "landing-instagram.png"), fullPage: true });
   await page.check();
   await context.close();
 });
@@ -176,15 +245,14 @@ test("landing page of a broken payload is a friendly 400 page", async (browser) 
   await context.close();
 });
 
-/// A page of another site that embeds psi with the copy-paste snippet, under a strict CSP unless
-/// `csp` is false.
+/// A page of another site that embeds psi with the snippet the link endpoint wrote (it pre-fills
+/// `fixture.prefilled`), under a strict CSP unless `csp` is false.
 function hostServer({ csp = true } = {}) {
   const server = createServer((request, response) => {
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title></head>
 <body><h1>Join our club</h1>
-<div id="join" data-psi-service="${fixture.did}" data-psi-interaction="${fixture.interaction}"></div>
-<script src="${base}/embed/psi.js" async></script></body></html>`;
+<div id="join">${fixture.embed}</div></body></html>`;
     response.writeHead(200, {
       "content-type": "text/html; charset=utf-8",
       ...(csp && {
@@ -200,12 +268,16 @@ test("the embed renders a QR code on a desktop and a button on a phone", async (
   const server = await hostServer();
   const host = `http://127.0.0.1:${server.address().port}/join.html`;
   try {
-    const desktop = await watchedPage(browser, DESKTOP);
+    // The pre-filled value makes a denser code: a sharper screenshot keeps it readable.
+    const desktop = await watchedPage(browser, { ...DESKTOP, deviceScaleFactor: 2 });
     await desktop.page.goto(host);
     const qr = desktop.page.locator("#join svg");
     await qr.waitFor();
     const request = payloadJson(await decodeQr(qr));
     assert(request.actionId === fixture.interaction && !("callback" in request), "desktop link");
+    const prefilled = request.preparedCredentials[0].attributes[0];
+    assert(prefilled.name === "Full name" && prefilled.value === fixture.prefilled,
+      `the snippet's pre-filled value: ${JSON.stringify(prefilled)}`);
     await desktop.page.locator("#join .psi-status").getByText("Waiting for the app").waitFor();
     await desktop.page.screenshot({ path: join(artifacts, "embed-desktop.png"), fullPage: true });
     await desktop.page.check();

@@ -79,6 +79,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let (admin, generated_admin_token) =
         AdminCredential::ensure(&db, config.admin_token.as_ref()).await?;
     http::metrics::init();
+    if let Some(warning) = config.pages.no_store_warning() {
+        tracing::warn!("{warning}");
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -119,6 +122,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         workers.spawn(db::listen::run(url, channels, shutdown.child_token()));
     }
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
+    inbound::deadline::spawn(state.clone(), shutdown.clone());
     let server = connections::serve(
         listener,
         router::router(state.clone()),

@@ -22,6 +22,10 @@ use crate::common::free_port;
 const ADMIN_TOKEN: &str = "browser-test-admin-token-0123456789";
 const APP_STORE: &str = "https://apps.apple.com/app/id000000001";
 const GOOGLE_PLAY: &str = "https://play.google.com/store/apps/details?id=org.example.wallet";
+/// The package an Android phone's `intent:` link names.
+const ANDROID_PACKAGE: &str = "org.example.wallet";
+/// A pre-filled name that HTML and JSON must both escape.
+const PREFILLED: &str = r#"Ada "<b>" & Co"#;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -65,24 +69,37 @@ async fn pages_work_in_a_real_browser() {
         .merge(Serialized::default("log_level", "warn"))
         .merge(Serialized::default("pages.app_store_url", APP_STORE))
         .merge(Serialized::default("pages.google_play_url", GOOGLE_PLAY))
+        .merge(Serialized::default(
+            "pages.android_package",
+            ANDROID_PACKAGE,
+        ))
         .merge(Serialized::default("pages.redirect_origins", [&base]));
     let config = psi_server::Config::from_figment(figment).expect("configuration");
     let app = psi_server::build(config).await.expect("server starts");
     let client = reqwest::Client::new();
     let (did, interaction) = club(&client, &base).await;
     let id = interaction["id"].as_str().unwrap().to_owned();
-    let link = client
-        .get(format!(
-            "{base}/api/v1/services/{did}/interactions/{id}/link"
-        ))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
+    let link_of = |query: Vec<(&'static str, String)>| {
+        let request = client
+            .get(format!(
+                "{base}/api/v1/services/{did}/interactions/{id}/link"
+            ))
+            .query(&query)
+            .bearer_auth(ADMIN_TOKEN);
+        async move {
+            let response = request.send().await.unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let link = link_of(vec![]).await;
+    // The embed snippet the link endpoint writes, with a pre-filled value that needs escaping.
+    let member = interaction["required_credentials"][0]["credential_id"]
+        .as_str()
         .unwrap();
+    let shared = link_of(vec![("prefill", format!("{member}:Full name={PREFILLED}"))]).await;
     let fixture = json!({
+        "embed": shared["embed"],
+        "prefilled": PREFILLED,
         "did": did,
         "interaction": id,
         "instance": interaction["instances"][0]["id"],
@@ -91,6 +108,7 @@ async fn pages_work_in_a_real_browser() {
         "deep_link": link["deep_link"],
         "app_store_url": APP_STORE,
         "google_play_url": GOOGLE_PLAY,
+        "android_package": ANDROID_PACKAGE,
     });
 
     let mut node = Command::new("node")

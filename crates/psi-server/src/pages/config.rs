@@ -11,10 +11,14 @@ use crate::config::error::ConfigError;
 pub struct PagesConfig {
     /// The wallet app's name, as pages show it.
     pub app_name: String,
-    /// The app's App Store page; `None`: no App Store button.
+    /// The app's App Store page: `app_store_url`, else the page of `app_store_id`; `None`: no
+    /// App Store button.
     pub app_store_url: Option<Url>,
-    /// The app's Google Play page; `None`: no Google Play button.
+    /// The app's Google Play page: `google_play_url`, else the page of `android_package`;
+    /// `None`: no Google Play button.
     pub google_play_url: Option<Url>,
+    /// The Android app's package, which the landing page's `intent:` link names.
+    pub android_package: Option<String>,
     /// Origins (`https://shop.example.org`) whose pages may use the embed's `link.json`; empty:
     /// any origin.
     pub embed_origins: Vec<String>,
@@ -22,7 +26,8 @@ pub struct PagesConfig {
     pub redirect_origins: Vec<String>,
     /// `<team id>.<bundle id>` of each iOS app that opens this server's app links.
     pub ios_app_ids: Vec<String>,
-    /// The Android app that opens this server's app links, with its signing certificates.
+    /// The Android app that opens this server's app links, with its signing certificates
+    /// (`None` without fingerprints, even with a package).
     pub android: Option<AndroidApp>,
 }
 
@@ -43,6 +48,17 @@ impl PagesConfig {
                 .iter()
                 .any(|origin| *origin == url.origin().ascii_serialization())
     }
+
+    /// What to tell the operator at startup when the landing page can offer no store at all:
+    /// holders without the app then only read that they should find it in their store.
+    pub fn no_store_warning(&self) -> Option<&'static str> {
+        (self.app_store_url.is_none() && self.google_play_url.is_none()).then_some(
+            "the app-not-installed page (/native/execute/...) shows no app store buttons: set \
+             [pages] app_store_id (or app_store_url) for the App Store and android_package (or \
+             google_play_url) for Google Play, e.g. PSI_PAGES_APP_STORE_ID and \
+             PSI_PAGES_ANDROID_PACKAGE",
+        )
+    }
 }
 
 /// The section as read.
@@ -51,6 +67,7 @@ impl PagesConfig {
 pub(crate) struct RawPages {
     app_name: String,
     app_store_url: Option<String>,
+    app_store_id: Option<StoreId>,
     google_play_url: Option<String>,
     embed_origins: Vec<String>,
     redirect_origins: Vec<String>,
@@ -58,6 +75,14 @@ pub(crate) struct RawPages {
     ios_bundle_ids: Vec<String>,
     android_package: Option<String>,
     android_cert_fingerprints: Vec<String>,
+}
+
+/// An App Store id as written: TOML and `PSI_PAGES_APP_STORE_ID` may give a number or a string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StoreId {
+    Number(i64),
+    Text(String),
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -87,7 +112,8 @@ impl RawPages {
             None => return Err(invalid("ios_team_id", "is needed with ios_bundle_ids")),
             Some(team) => ios_app_ids(&team, self.ios_bundle_ids)?,
         };
-        let android = match self.android_package {
+        let android_package = self.android_package.map(package).transpose()?;
+        let android = match &android_package {
             None if self.android_cert_fingerprints.is_empty() => None,
             None => {
                 return Err(invalid(
@@ -95,12 +121,37 @@ impl RawPages {
                     "is needed with android_cert_fingerprints",
                 ));
             }
+            // A package alone names the app for its store page and `intent:` links.
+            Some(_) if self.android_cert_fingerprints.is_empty() => None,
             Some(package) => Some(android_app(package, self.android_cert_fingerprints)?),
+        };
+        let app_store_id = self.app_store_id.map(app_store_id).transpose()?;
+        // An explicit URL wins over the one made from the app's id or package.
+        let app_store_url = match store("app_store_url", self.app_store_url)? {
+            Some(url) => Some(url),
+            None => app_store_id
+                .map(|id| Url::parse(&format!("https://apps.apple.com/app/id{id}")))
+                .transpose()
+                .expect("digits make a URL"),
+        };
+        let google_play_url = match store("google_play_url", self.google_play_url)? {
+            Some(url) => Some(url),
+            None => android_package
+                .as_ref()
+                .map(|package| {
+                    Url::parse_with_params(
+                        "https://play.google.com/store/apps/details",
+                        [("id", package)],
+                    )
+                })
+                .transpose()
+                .expect("a package name makes a URL"),
         };
         Ok(PagesConfig {
             app_name,
-            app_store_url: store("app_store_url", self.app_store_url)?,
-            google_play_url: store("google_play_url", self.google_play_url)?,
+            app_store_url,
+            google_play_url,
+            android_package,
             embed_origins: origins("embed_origins", self.embed_origins)?,
             redirect_origins: origins("redirect_origins", self.redirect_origins)?,
             ios_app_ids,
@@ -159,19 +210,36 @@ fn ios_app_ids(team: &str, bundles: Vec<String>) -> Result<Vec<String>, ConfigEr
         .collect()
 }
 
-fn android_app(package: String, fingerprints: Vec<String>) -> Result<AndroidApp, ConfigError> {
-    if !is_reverse_dns(&package) {
+/// The number in `https://apps.apple.com/app/id<digits>`.
+fn app_store_id(value: StoreId) -> Result<String, ConfigError> {
+    let text = match value {
+        StoreId::Number(number) => number.to_string(),
+        StoreId::Text(text) => text.trim().to_owned(),
+    };
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(
+            "app_store_id",
+            format!(
+                "{text:?} is not an App Store id: digits only, the number in \
+                 `https://apps.apple.com/app/id<digits>`"
+            ),
+        ));
+    }
+    Ok(text)
+}
+
+fn package(package: String) -> Result<String, ConfigError> {
+    if is_reverse_dns(&package) {
+        Ok(package)
+    } else {
+        Err(invalid(
             "android_package",
             format!("{package:?} is not a package name (`org.example.app`)"),
-        ));
+        ))
     }
-    if fingerprints.is_empty() {
-        return Err(invalid(
-            "android_cert_fingerprints",
-            "list the SHA-256 fingerprint of at least one signing certificate",
-        ));
-    }
+}
+
+fn android_app(package: &str, fingerprints: Vec<String>) -> Result<AndroidApp, ConfigError> {
     let cert_fingerprints = fingerprints
         .into_iter()
         .map(|fingerprint| {
@@ -194,7 +262,7 @@ fn android_app(package: String, fingerprints: Vec<String>) -> Result<AndroidApp,
         })
         .collect::<Result<_, _>>()?;
     Ok(AndroidApp {
-        package,
+        package: package.to_owned(),
         cert_fingerprints,
     })
 }
@@ -218,6 +286,7 @@ mod tests {
         RawPages {
             app_name: "Wallet".into(),
             app_store_url: None,
+            app_store_id: None,
             google_play_url: None,
             embed_origins: Vec::new(),
             redirect_origins: Vec::new(),
@@ -278,6 +347,127 @@ mod tests {
             ..raw()
         };
         assert_eq!(key_of(package.validate()), "pages.android_package");
+    }
+
+    #[test]
+    fn store_pages_come_from_the_apps_ids_unless_their_urls_are_set() {
+        let none = raw().validate().unwrap();
+        assert_eq!((none.app_store_url, none.google_play_url), (None, None));
+        assert!(
+            raw()
+                .validate()
+                .unwrap()
+                .no_store_warning()
+                .is_some_and(|w| w.contains("app_store_id") && w.contains("android_package"))
+        );
+
+        // A package alone: no assetlinks.json, but a store page and the intent link's package.
+        let pages = RawPages {
+            app_store_id: Some(StoreId::Text("1234567890".into())),
+            android_package: Some("org.example.wallet".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            pages.app_store_url.as_ref().map(Url::as_str),
+            Some("https://apps.apple.com/app/id1234567890")
+        );
+        assert_eq!(
+            pages.google_play_url.as_ref().map(Url::as_str),
+            Some("https://play.google.com/store/apps/details?id=org.example.wallet")
+        );
+        assert_eq!(pages.android_package.as_deref(), Some("org.example.wallet"));
+        assert_eq!(pages.android, None);
+        assert_eq!(pages.no_store_warning(), None);
+
+        let number = RawPages {
+            app_store_id: Some(StoreId::Number(42)),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            number.app_store_url.as_ref().map(Url::as_str),
+            Some("https://apps.apple.com/app/id42")
+        );
+        assert_eq!(number.no_store_warning(), None, "one store is enough");
+
+        let explicit = RawPages {
+            app_store_id: Some(StoreId::Text("1234567890".into())),
+            app_store_url: Some("https://apps.apple.com/de/app/wallet/id1".into()),
+            android_package: Some("org.example.wallet".into()),
+            google_play_url: Some("https://play.google.com/store/apps/details?id=x.y&hl=de".into()),
+            ..raw()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            explicit.app_store_url.as_ref().map(Url::as_str),
+            Some("https://apps.apple.com/de/app/wallet/id1")
+        );
+        assert_eq!(
+            explicit.google_play_url.as_ref().map(Url::as_str),
+            Some("https://play.google.com/store/apps/details?id=x.y&hl=de")
+        );
+
+        for bad in [
+            StoreId::Text("id123".into()),
+            StoreId::Text("".into()),
+            StoreId::Text("12 34".into()),
+            StoreId::Text("https://apps.apple.com/app/id123".into()),
+            StoreId::Text("1".repeat(21)),
+            StoreId::Number(-5),
+        ] {
+            let shown = format!("{bad:?}");
+            let result = RawPages {
+                app_store_id: Some(bad),
+                // Checked even when the explicit URL would win.
+                app_store_url: Some("https://apps.apple.com/app/id1".into()),
+                ..raw()
+            }
+            .validate();
+            match result {
+                Err(error @ ConfigError::Invalid { .. }) => {
+                    let text = error.to_string();
+                    assert!(text.contains("`pages.app_store_id`"), "{shown}: {text}");
+                    assert!(text.contains("digits only"), "{shown}: {text}");
+                }
+                other => panic!("{shown}: expected an invalid key, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_app_store_id_is_read_as_a_number_or_a_string() {
+        use figment::Figment;
+        use figment::providers::{Format, Toml};
+        let read = |toml: &str| -> Result<PagesConfig, ConfigError> {
+            let defaults = r#"
+                app_name = "Wallet"
+                embed_origins = []
+                redirect_origins = []
+                ios_bundle_ids = []
+                android_cert_fingerprints = []
+            "#;
+            Figment::from(Toml::string(defaults))
+                .merge(Toml::string(toml))
+                .extract::<RawPages>()
+                .expect("the section reads")
+                .validate()
+        };
+        for toml in ["app_store_id = 1234567890", "app_store_id = \"1234567890\""] {
+            let pages = read(toml).unwrap();
+            assert_eq!(
+                pages.app_store_url.as_ref().map(Url::as_str),
+                Some("https://apps.apple.com/app/id1234567890"),
+                "{toml}"
+            );
+        }
+        assert_eq!(
+            key_of(read("app_store_id = \"id1234567890\"")),
+            "pages.app_store_id"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::engine::support::{Fixture, Holder};
 use crate::helpers::{
-    ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
+    ADMIN_TOKEN, Backend, Logs, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
 };
 use crate::model;
 
@@ -32,11 +32,22 @@ backend_tests!(
     markup_in_attribute_names_is_inert_on_the_landing_page,
     markup_in_query_names_is_inert_on_the_start_pages_error_pages,
     the_start_page_offers_the_instance_its_query_picks,
+    the_landing_page_fits_android_iphone_and_desktop,
+    in_app_browsers_are_asked_to_open_the_landing_page_in_the_browser,
+    store_buttons_come_from_the_apps_ids_and_explicit_urls_win,
 );
 
 const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0";
 const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
     (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36";
+const SAFARI_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) \
+    AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+const INSTAGRAM_IOS: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) \
+    AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 325.0.0.35.91 \
+    (iPhone15,2; iOS 17_4; en_US; en; scale=3.00; 1179x2556; 591206071)";
+const TELEGRAM_ANDROID: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240405.002; \
+    wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile \
+    Safari/537.36 Telegram-Android/10.11.2 (Google Pixel 8; Android 14; SDK 34; HIGH)";
 const MARKUP: &str = "<script>alert(\"x\")</script> 'q' & \"dq\"";
 const MARKUP_ESCAPED: &str =
     "&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#39;q&#39; &#38; &#34;dq&#34;";
@@ -473,7 +484,7 @@ async fn the_landing_page_explains_offers_stores_retry_and_qr(backend: Backend) 
     .await;
     let app_link = link["app_link"].as_str().unwrap();
     let payload = app_link.rsplit('/').next().unwrap();
-    let page = page(&app, &format!("/native/execute/{payload}"), CHROME_ANDROID).await;
+    let page = page(&app, &format!("/native/execute/{payload}"), DESKTOP).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert_page_headers(&page);
     assert!(
@@ -499,7 +510,11 @@ async fn the_landing_page_explains_offers_stores_retry_and_qr(backend: Backend) 
         attribute_after(&page.body, "id=\"google-play\"", "href"),
         "https://play.google.com/store/apps/details?id=org.example.wallet&hl=en"
     );
-    assert!(page.body.contains("<svg class=\"qr-code\""));
+    assert_eq!(
+        qr_content(&page.body),
+        app_link,
+        "the QR code is the app link"
+    );
     // A standard-alphabet, padded, percent-encoded payload of older builds opens the same page.
     let standard =
         base64::engine::general_purpose::STANDARD.encode(URL_SAFE_NO_PAD.decode(payload).unwrap());
@@ -970,9 +985,11 @@ async fn markup_in_attribute_names_is_inert_on_the_landing_page(backend: Backend
         assert!(!landing.body.contains("\"dq\""), "{}", landing.body);
         assert!(!landing.body.contains("'q'"), "{}", landing.body);
         // The retry carries the name intact: escaping is for the page, not for the link.
-        let retry = psi_link::decode(&attribute_after(&landing.body, "id=\"open-app\"", "href"))
-            .expect("the retry decodes")
-            .request;
+        let mut retry = attribute_after(&landing.body, "id=\"open-app\"", "href");
+        if user_agent == CHROME_ANDROID {
+            retry = parse_intent(&retry).deep_link;
+        }
+        let retry = psi_link::decode(&retry).expect("the retry decodes").request;
         let attribute = &retry.prepared_credentials.expect("prepared")[0].attributes[0];
         assert_eq!(attribute.name, NAME_MARKUP);
         assert_eq!(attribute.value, format!("v {NAME_MARKUP}"));
@@ -1152,4 +1169,343 @@ async fn the_start_page_offers_the_instance_its_query_picks(backend: Backend) {
         Some("googlechrome://"),
         "Chrome's callback"
     );
+}
+
+/// An `intent:` link taken apart: the deep link it stands for, its package and its fallback
+/// (percent-decoded).
+struct Intent {
+    deep_link: String,
+    package: Option<String>,
+    fallback: Option<String>,
+}
+
+fn parse_intent(href: &str) -> Intent {
+    let rest = href
+        .strip_prefix("intent://")
+        .unwrap_or_else(|| panic!("an intent: link: {href}"));
+    let (path, extras) = rest
+        .split_once("#Intent;")
+        .unwrap_or_else(|| panic!("#Intent; in {href}"));
+    let extras = extras
+        .strip_suffix(";end")
+        .unwrap_or_else(|| panic!("ends with ;end: {href}"));
+    let (mut scheme, mut package, mut fallback) = (None, None, None);
+    for part in extras.split(';') {
+        let (key, value) = part
+            .split_once('=')
+            .unwrap_or_else(|| panic!("key=value: {part} in {href}"));
+        let slot = match key {
+            "scheme" => &mut scheme,
+            "package" => &mut package,
+            "S.browser_fallback_url" => {
+                // Encoded whole: nothing in it may end or split the intent's parts.
+                assert!(
+                    value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"%-._*".contains(&b)),
+                    "{value}"
+                );
+                &mut fallback
+            }
+            other => panic!("unexpected {other} in {href}"),
+        };
+        assert!(slot.is_none(), "{key} twice in {href}");
+        *slot = Some(value.to_owned());
+    }
+    let scheme = scheme.unwrap_or_else(|| panic!("a scheme in {href}"));
+    Intent {
+        deep_link: format!("{scheme}://{path}"),
+        package,
+        fallback: fallback.map(|value| {
+            url::form_urlencoded::parse(format!("v={value}").as_bytes())
+                .next()
+                .expect("one value")
+                .1
+                .into_owned()
+        }),
+    }
+}
+
+/// The app link and the deep link of the Club's interaction, from the link endpoint.
+async fn club_links(app: &TestApp, demo: &Club) -> (String, String) {
+    let link = expect_json(
+        app.get(&format!("{}/link", demo.interaction_path()), ADMIN_TOKEN)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    (
+        link["app_link"].as_str().unwrap().to_owned(),
+        link["deep_link"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn landing_path(app_link: &str) -> String {
+    format!("/native/execute/{}", app_link.rsplit('/').next().unwrap())
+}
+
+async fn the_landing_page_fits_android_iphone_and_desktop(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let play = "https://play.google.com/store/apps/details?id=org.example.wallet&hl=en";
+    let figment = db
+        .figment()
+        .merge(Serialized::default(
+            "pages.android_package",
+            "org.example.wallet",
+        ))
+        .merge(Serialized::default("pages.google_play_url", play))
+        .merge(Serialized::default("pages.app_store_id", "1234567890"));
+    let app = spawn_app_on(db, figment).await;
+    let demo = club(&app).await;
+    let (app_link, deep_link) = club_links(&app, &demo).await;
+    let path = landing_path(&app_link);
+
+    let android = page(&app, &path, CHROME_ANDROID).await;
+    assert_eq!(android.status, StatusCode::OK, "{}", android.body);
+    assert_page_headers(&android);
+    assert_eq!(android.headers["vary"], "User-Agent");
+    let href = attribute_after(&android.body, "id=\"open-app\"", "href");
+    let intent = parse_intent(&href);
+    assert_eq!(intent.deep_link, deep_link, "{href}");
+    let (scheme, rest) = deep_link.split_once("://").unwrap();
+    assert!(
+        href.starts_with(&format!("intent://{rest}#Intent;scheme={scheme};")),
+        "{href}"
+    );
+    assert_eq!(intent.package.as_deref(), Some("org.example.wallet"));
+    assert_eq!(intent.fallback.as_deref(), Some(play), "{href}");
+    assert!(
+        href.contains("%26hl%3Den;"),
+        "the fallback's query is encoded: {href}"
+    );
+    assert!(!android.body.contains("qr-code"), "no QR code on a phone");
+    assert!(
+        !android.body.contains("id=\"in-app\""),
+        "Chrome is no in-app browser"
+    );
+    assert_eq!(
+        attribute_after(&android.body, "id=\"google-play\"", "href"),
+        play
+    );
+    assert_eq!(
+        attribute_after(&android.body, "id=\"app-store\"", "href"),
+        "https://apps.apple.com/app/id1234567890"
+    );
+
+    let iphone = page(&app, &path, SAFARI_IOS).await;
+    assert_eq!(iphone.status, StatusCode::OK, "{}", iphone.body);
+    assert_eq!(iphone.headers["vary"], "User-Agent");
+    assert_eq!(
+        attribute_after(&iphone.body, "id=\"open-app\"", "href"),
+        deep_link
+    );
+    assert!(!iphone.body.contains("qr-code"), "no QR code on a phone");
+    assert!(!iphone.body.contains("intent:"), "{}", iphone.body);
+    assert!(
+        !iphone.body.contains("id=\"in-app\""),
+        "Safari is no in-app browser"
+    );
+
+    let desktop = page(&app, &path, DESKTOP).await;
+    assert_eq!(desktop.status, StatusCode::OK, "{}", desktop.body);
+    assert_eq!(desktop.headers["vary"], "User-Agent");
+    assert_eq!(
+        attribute_after(&desktop.body, "id=\"open-app\"", "href"),
+        deep_link
+    );
+    assert_eq!(
+        qr_content(&desktop.body),
+        app_link,
+        "the QR code is the app link"
+    );
+    assert!(!desktop.body.contains("id=\"in-app\""));
+    // No `User-Agent` at all is a desktop.
+    let response = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("<svg class=\"qr-code\"")
+    );
+}
+
+async fn in_app_browsers_are_asked_to_open_the_landing_page_in_the_browser(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = club(&app).await;
+    let (app_link, deep_link) = club_links(&app, &demo).await;
+    let path = landing_path(&app_link);
+    let web_view = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240405.002; wv) \
+        AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile \
+        Safari/537.36";
+    for (user_agent, note) in [
+        (INSTAGRAM_IOS, "You are in Instagram's browser"),
+        (TELEGRAM_ANDROID, "You are in Telegram's browser"),
+        (web_view, "You are in an app's own browser"),
+    ] {
+        let landing = page(&app, &path, user_agent).await;
+        assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+        assert_page_headers(&landing);
+        let at = landing
+            .body
+            .find("<p class=\"notice\" id=\"in-app\">")
+            .unwrap_or_else(|| panic!("{note}: a note in {}", landing.body));
+        let text = &landing.body[at..at + landing.body[at..].find("</p>").unwrap()];
+        assert!(text.contains(note), "{text}");
+        assert!(
+            text.contains("cannot open the ProofSpace app. Open this page in your browser"),
+            "{text}"
+        );
+        assert!(
+            at < landing.body.find("<h1>").unwrap(),
+            "the note comes first: {}",
+            landing.body
+        );
+        assert!(!landing.body.contains("qr-code"), "no QR code on a phone");
+        // The page still offers the app, in its platform's form.
+        let href = attribute_after(&landing.body, "id=\"open-app\"", "href");
+        if user_agent == INSTAGRAM_IOS {
+            assert_eq!(href, deep_link);
+        } else {
+            let intent = parse_intent(&href);
+            assert_eq!(intent.deep_link, deep_link);
+            // Nothing configured: neither package nor fallback.
+            assert_eq!((intent.package, intent.fallback), (None, None), "{href}");
+        }
+        // No store is configured: the holder is told to use theirs.
+        assert!(!landing.body.contains("id=\"google-play\""));
+        assert!(!landing.body.contains("id=\"app-store\""));
+        assert!(
+            landing
+                .body
+                .contains("Install the ProofSpace app from your app store"),
+            "{}",
+            landing.body
+        );
+    }
+    // Telegram on a desktop opens links in the system browser: no note there.
+    let desktop_telegram = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
+        (KHTML, like Gecko) Chrome/124.0 Safari/537.36 Telegram/4.16";
+    let desktop = page(&app, &path, desktop_telegram).await;
+    assert!(!desktop.body.contains("id=\"in-app\""), "{}", desktop.body);
+}
+
+async fn store_buttons_come_from_the_apps_ids_and_explicit_urls_win(backend: Backend) {
+    const NOTE: &str = "shows no app store buttons";
+    // Nothing to make a store link of: one warning at startup, naming the settings.
+    let logs = Logs::capture();
+    let bare = spawn_app(backend).await;
+    let logged = logs.text();
+    assert_eq!(logged.matches(NOTE).count(), 1, "{logged}");
+    assert!(
+        logged.contains("app_store_id") && logged.contains("android_package"),
+        "{logged}"
+    );
+    drop(logs);
+    bare.app.stop().await.unwrap();
+
+    // A package alone gives the Google Play button and the intent link's package and fallback.
+    let db = TestDb::new(backend).await;
+    let figment = db.figment().merge(Serialized::default(
+        "pages.android_package",
+        "org.example.wallet",
+    ));
+    let logs = Logs::capture();
+    let app = spawn_app_on(db, figment).await;
+    assert!(!logs.text().contains(NOTE), "{}", logs.text());
+    drop(logs);
+    let demo = club(&app).await;
+    let (app_link, deep_link) = club_links(&app, &demo).await;
+    let path = landing_path(&app_link);
+    let play = "https://play.google.com/store/apps/details?id=org.example.wallet";
+    for user_agent in [CHROME_ANDROID, SAFARI_IOS, DESKTOP] {
+        let landing = page(&app, &path, user_agent).await;
+        assert_eq!(landing.status, StatusCode::OK, "{}", landing.body);
+        assert_eq!(
+            attribute_after(&landing.body, "id=\"google-play\"", "href"),
+            play
+        );
+        assert!(
+            !landing.body.contains("id=\"app-store\""),
+            "{}",
+            landing.body
+        );
+    }
+    let android = page(&app, &path, CHROME_ANDROID).await;
+    let intent = parse_intent(&attribute_after(&android.body, "id=\"open-app\"", "href"));
+    assert_eq!(intent.deep_link, deep_link);
+    assert_eq!(intent.package.as_deref(), Some("org.example.wallet"));
+    assert_eq!(intent.fallback.as_deref(), Some(play));
+    // Without signing certificates there is no app-site association to publish.
+    let assetlinks = app
+        .client
+        .get(app.url("/.well-known/assetlinks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assetlinks.status(), StatusCode::NOT_FOUND);
+    app.app.stop().await.unwrap();
+
+    // An App Store id alone gives the App Store button.
+    let db = TestDb::new(backend).await;
+    let figment = db
+        .figment()
+        .merge(Serialized::default("pages.app_store_id", "1234567890"));
+    let app = spawn_app_on(db, figment).await;
+    let demo = club(&app).await;
+    let path = landing_path(&club_links(&app, &demo).await.0);
+    let landing = page(&app, &path, SAFARI_IOS).await;
+    assert_eq!(
+        attribute_after(&landing.body, "id=\"app-store\"", "href"),
+        "https://apps.apple.com/app/id1234567890"
+    );
+    assert!(
+        !landing.body.contains("id=\"google-play\""),
+        "{}",
+        landing.body
+    );
+    app.app.stop().await.unwrap();
+
+    // Explicit URLs win over the ones made from the id and the package.
+    let db = TestDb::new(backend).await;
+    let explicit_store = "https://apps.apple.com/de/app/wallet/id1234567890";
+    let explicit_play = "https://play.google.com/store/apps/details?id=org.example.wallet&hl=de";
+    let base = db
+        .figment()
+        .merge(Serialized::default("pages.app_store_id", "1234567890"))
+        .merge(Serialized::default(
+            "pages.android_package",
+            "org.example.wallet",
+        ));
+    // An App Store id that is not digits is refused by name, URL or not.
+    for bad in ["id1234567890", "https://apps.apple.com/app/id1"] {
+        let error = psi_server::Config::from_figment(
+            base.clone()
+                .merge(Serialized::default("pages.app_store_url", explicit_store))
+                .merge(Serialized::default("pages.app_store_id", bad)),
+        )
+        .expect_err(bad)
+        .to_string();
+        assert!(error.contains("`pages.app_store_id`"), "{error}");
+        assert!(error.contains("digits only"), "{error}");
+    }
+    let figment = base
+        .merge(Serialized::default("pages.app_store_url", explicit_store))
+        .merge(Serialized::default("pages.google_play_url", explicit_play));
+    let app = spawn_app_on(db, figment).await;
+    let demo = club(&app).await;
+    let path = landing_path(&club_links(&app, &demo).await.0);
+    let landing = page(&app, &path, CHROME_ANDROID).await;
+    assert_eq!(
+        attribute_after(&landing.body, "id=\"app-store\"", "href"),
+        explicit_store
+    );
+    assert_eq!(
+        attribute_after(&landing.body, "id=\"google-play\"", "href"),
+        explicit_play
+    );
+    let intent = parse_intent(&attribute_after(&landing.body, "id=\"open-app\"", "href"));
+    assert_eq!(intent.fallback.as_deref(), Some(explicit_play));
+    assert_eq!(intent.package.as_deref(), Some("org.example.wallet"));
 }
