@@ -20,10 +20,12 @@ them as QR codes. `psi serve` runs the server: the management API, the platform'
 endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL. \
 `psi wallet` plays the holder's wallet app: it runs an interaction from a link against the \
 server and keeps the credentials it receives. `psi webhook` checks the signatures of webhook calls \
-and receives them locally while an integration is built.
+and receives them locally while an integration is built. `psi health` asks a running server \
+whether it is ready, for health checks.
 
 Examples:
   psi serve --demo
+  psi health
   psi link encode request.json
   psi link encode --service-did GbzPqgnU4XsMs7xg9mYJW8 --action-id 100 --deep
   psi link decode 'https://proofspace.id/native/execute/eyJ...'
@@ -70,6 +72,7 @@ enum Command {
     Serve(psi_server::cli::ServeArgs),
     /// Apply pending database migrations and exit
     Migrate(psi_server::cli::MigrateArgs),
+    Health(cmd::health::HealthArgs),
     Link(cmd::link::LinkArgs),
     Qr(cmd::qr::QrArgs),
     Wallet(cmd::wallet::WalletArgs),
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => cmd::server::serve(args),
         Command::Migrate(args) => cmd::server::migrate(args),
+        Command::Health(args) => cmd::health::run(args),
         Command::Link(args) => cmd::link::run(args),
         Command::Qr(args) => cmd::qr::run(args),
         Command::Wallet(args) => cmd::wallet::run(args),

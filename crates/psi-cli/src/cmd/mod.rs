@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod decode_batch;
+pub mod health;
 pub mod link;
 pub mod qr;
 pub mod request;
@@ -73,8 +74,8 @@ pub fn arg_or_stdin(value: &str) -> Result<String> {
     }
 }
 
-/// A Tokio runtime for the subcommands that talk HTTP (`serve`, `migrate`, `wallet`); the others
-/// stay synchronous and start none.
+/// A Tokio runtime for the subcommands that talk HTTP (`serve`, `migrate`, `wallet`, `health`);
+/// the others stay synchronous and start none.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,15 +1,18 @@
 //! The `psi` command line's integration tests, one binary: the real `psi` binary on links, QR
 //! codes, batches, the webhook tools, the wallet simulator against a real server, the demo,
-//! delivery durability under `kill -9`, and the pages in a real browser.
+//! delivery durability under `kill -9`, the pages in a real browser, `psi health`, and the
+//! container image and systemd unit psi ships with.
 
 mod common;
 mod wallet_env;
 
 mod batch;
 mod browser;
+mod container;
 mod decode_batch;
 mod demo;
 mod durability;
+mod health;
 mod link;
 mod qr;
 mod wallet;
