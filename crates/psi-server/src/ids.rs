@@ -3,12 +3,16 @@
 //!
 //! Row ids (interactions, instances, events, credentials' `jti`) are opaque: psi makes them
 //! ([`InteractionId::generate`]) and anything a client names is looked up as given (an id that is
-//! no row's finds nothing). A holder's pairwise DID has a rule and is parsed ([`HolderDid`]); a
-//! service's DID is `psi_link::Did`.
+//! no row's finds nothing), whatever its length or alphabet: interactions and instances made
+//! before ids were shortened keep their 32 hex characters. A holder's pairwise DID has a rule and
+//! is parsed ([`HolderDid`]); a service's DID is `psi_link::Did`.
 
 use std::borrow::Borrow;
 use std::fmt;
 
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
 /// A new random row id: 32 hex characters.
@@ -16,8 +20,39 @@ pub fn random() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Characters in an interaction or instance id made by [`random_short`].
+pub const SHORT_ID_LEN: usize = 10;
+
+/// A new random id for interactions and instances: [`SHORT_ID_LEN`] letters and digits
+/// (`A-Z a-z 0-9`, uniform), drawn from the operating system's CSPRNG.
+///
+/// Every link carries two such ids (`id` and `actionId`), and each character costs 4/3 bytes of
+/// the base64 payload and so of the QR code: with 32 hex characters a link with one short
+/// pre-filled value was a version 15 code at level M, with 10 it is version 13, the smallest the
+/// request's other members allow (docs/protocol.md §2, "QR codes", has the byte budget).
+/// Letters and digits need no escaping in JSON, URL paths or query strings, and unlike `-` and
+/// `_` never split a word when copied nor read as a command-line option.
+///
+/// Entropy: 10 · log2(62) ≈ 59.5 bits (62^10 ≈ 8.4e17 ids). The ids are primary keys across the
+/// whole database, not one service: among n ids the chance that any two are equal is about
+/// n²/(2 · 62^10), 6e-7 for a million interactions and instances and 6e-5 for ten million; one
+/// new id meets one of n existing with chance n/62^10, 1.2e-12 at a million. psi relies on that
+/// probability and does not retry: a collision fails that one insert with a unique violation
+/// (answered 409 or 500; the next try draws a new id). Older ids have 32 characters and cannot
+/// collide with these.
+pub fn random_short() -> String {
+    OsRng
+        .sample_iter(&Alphanumeric)
+        .take(SHORT_ID_LEN)
+        .map(char::from)
+        .collect()
+}
+
 macro_rules! row_id {
     ($(#[$doc:meta])* $name:ident) => {
+        row_id!($(#[$doc])* $name, random);
+    };
+    ($(#[$doc:meta])* $name:ident, $random:ident) => {
         $(#[$doc])*
         #[derive(
             Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
@@ -29,7 +64,7 @@ macro_rules! row_id {
         impl $name {
             /// A new random id.
             pub fn generate() -> Self {
-                $name(random())
+                $name($random())
             }
 
             /// The id as text.
@@ -89,12 +124,15 @@ macro_rules! row_id {
 }
 
 row_id!(
-    /// An interaction: also the wire `actionId`.
-    InteractionId
+    /// An interaction: also the wire `actionId`. New ones are short ([`random_short`]).
+    InteractionId,
+    random_short
 );
 row_id!(
-    /// An instance of an interaction: the wire `actionInstanceId`.
-    InstanceId
+    /// An instance of an interaction: the wire `actionInstanceId` (a link's `id`). New ones are
+    /// short ([`random_short`]).
+    InstanceId,
+    random_short
 );
 row_id!(
     /// An event: the wire `actionEventId` (`subscriberEventId` in calls from third parties).
@@ -186,6 +224,39 @@ mod tests {
         assert_eq!(serde_json::from_str::<EventId>("\"e1\"").unwrap(), id);
         assert_eq!(EventId::generate().as_str().len(), 32);
         assert!(id == "e1");
+    }
+
+    #[test]
+    fn interaction_and_instance_ids_are_short_letters_and_digits() {
+        let ids: Vec<String> = (0..10_000)
+            .map(|i| match i % 2 {
+                0 => InteractionId::generate().0,
+                _ => InstanceId::generate().0,
+            })
+            .collect();
+        for id in &ids {
+            assert_eq!(id.len(), SHORT_ID_LEN, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // All 62 characters are drawn (each about 1,600 times here), not a smaller alphabet.
+        let used: std::collections::HashSet<u8> = ids.iter().flat_map(|id| id.bytes()).collect();
+        assert_eq!(used.len(), 62);
+        // Other row ids keep their form.
+        assert_eq!(Jti::generate().as_str().len(), 32);
+    }
+
+    #[test]
+    fn a_legacy_hex_id_is_an_id_like_any_other() {
+        let legacy = "db512a15258745679d17d26b1b2006b4";
+        let id = InteractionId::from(legacy);
+        assert_eq!(id.as_str(), legacy);
+        assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{legacy}\""));
+        assert_eq!(
+            serde_json::from_str::<InstanceId>(&format!("\"{legacy}\"")).unwrap(),
+            legacy
+        );
     }
 
     #[test]

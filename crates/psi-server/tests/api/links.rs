@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
+use crate::engine::support::Holder;
 use crate::helpers::{
     ADMIN_TOKEN, Backend, TestApp, TestDb, expect_error, expect_json, spawn_app, spawn_app_on,
     start,
@@ -29,6 +30,8 @@ backend_tests!(
     the_png_qr_code_reads_back_as_the_app_link,
     the_svg_qr_code_and_its_parameters,
     another_services_token_cannot_make_links_for_this_interaction,
+    new_ids_keep_a_link_with_one_prefilled_value_at_qr_version_13,
+    an_interaction_with_a_legacy_hex_id_still_gets_links_and_runs,
 );
 
 /// `GET` of the link JSON with the query `query` (already encoded), as the admin.
@@ -536,4 +539,201 @@ async fn another_services_token_cannot_make_links_for_this_interaction(backend: 
         "unauthorized",
     )
     .await;
+}
+
+/// A new interaction of the demo service requiring its pre-fillable member card, with a second
+/// instance; returns the interaction and that instance.
+async fn join_with_an_instance(app: &TestApp, demo: &Demo, name: &str) -> (String, String) {
+    let interaction = create_interaction(
+        app,
+        &demo.did,
+        &json!({"name": name,
+                "required_credentials": [{"credential_id": demo.member, "prefill_from_qr": true}]}),
+    )
+    .await;
+    let interaction = interaction["id"].as_str().unwrap().to_owned();
+    let instance = expect_json(
+        app.post(
+            &format!(
+                "/api/v1/services/{}/interactions/{interaction}/instances",
+                demo.did
+            ),
+            ADMIN_TOKEN,
+            &json!({"parameters": [{"name": "location", "value": "Berlin"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (interaction, instance["id"].as_str().unwrap().to_owned())
+}
+
+/// The link JSON of `interaction`'s `instance` with `query` (already encoded) added.
+async fn link_of(
+    app: &TestApp,
+    did: &str,
+    interaction: &str,
+    instance: &str,
+    query: &str,
+) -> Value {
+    let path = format!(
+        "/api/v1/services/{did}/interactions/{interaction}/link?instance={instance}&{query}"
+    );
+    expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await
+}
+
+// Version 10 at level M holds 213 bytes; the prefix `https://proofspace.id/native/execute/`
+// takes 37, leaving 176 base64 characters, 132 bytes of JSON. The request with one pre-filled
+// value has 194 bytes besides its two ids: 121 of member names and punctuation, 44 of the
+// service DID (twice), 14 of `:3:CL:1:member` and 15 of `Name` and `Alice Smith`. So no ids fit
+// version 10; up to 13 characters each keep the 331 bytes of version 13, the smallest possible
+// (docs/protocol.md §2, "QR codes").
+async fn new_ids_keep_a_link_with_one_prefilled_value_at_qr_version_13(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let (interaction, instance) = join_with_an_instance(&app, &demo, "Join with Alice").await;
+    for id in [&interaction, &instance] {
+        assert_eq!(id.len(), 10, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+    }
+    let query = prefill(&demo.member, "Name", "Alice Smith");
+    let view = link_of(&app, &demo.did, &interaction, &instance, &query).await;
+    let app_link = view["app_link"].as_str().unwrap();
+    assert!(app_link.starts_with("https://proofspace.id/native/execute/"));
+    let request = decode(&view["app_link"]).request;
+    assert_eq!(request.id.as_deref(), Some(instance.as_str()));
+    assert_eq!(request.action_id.as_deref(), Some(interaction.as_str()));
+    assert_eq!(request.prepared_credentials.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        app_link.len(),
+        37 + (4 * (194 + 20_usize)).div_ceil(3),
+        "{app_link}"
+    );
+    assert_eq!(view["qr_version"], 13, "{view}");
+    assert_eq!(view["dense"], true);
+
+    // Without a pre-filled value the code is version 8 (32 hex characters made it 10).
+    let view = link_of(&app, &demo.did, &interaction, &instance, "").await;
+    assert_eq!(view["qr_version"], 8, "{view}");
+    assert_eq!(view["dense"], false);
+}
+
+async fn an_interaction_with_a_legacy_hex_id_still_gets_links_and_runs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let (template, _) = join_with_an_instance(&app, &demo, "Join").await;
+
+    // The same interaction as psi stored it before ids were shortened: 32 hex characters.
+    let legacy = "db512a15258745679d17d26b1b2006b4";
+    let legacy_instance = "705a0ff5c29648c69b4ef1ffa5ddcaf9";
+    let pool = app.db.raw_pool().await;
+    for (sql, binds) in [
+        (
+            "INSERT INTO interactions (id, service_id, name, description, active, media, \
+             webhook_url, webhook_key_id, webhook_auth, webhook_timeout_ms, completion_url, \
+             waiting_deadline_secs, created_at, updated_at) \
+             SELECT $1, service_id, 'Legacy join', description, active, media, webhook_url, \
+             webhook_key_id, webhook_auth, webhook_timeout_ms, completion_url, \
+             waiting_deadline_secs, created_at, updated_at FROM interactions WHERE id = $2",
+            [legacy, &template].as_slice(),
+        ),
+        (
+            "INSERT INTO interaction_credentials (interaction_id, service_id, \
+             credential_definition_id, role, prefill_from_qr, external_verification, only_last, \
+             position) SELECT $1, service_id, credential_definition_id, role, prefill_from_qr, \
+             external_verification, only_last, position FROM interaction_credentials \
+             WHERE interaction_id = $2",
+            [legacy, &template].as_slice(),
+        ),
+        (
+            "INSERT INTO instances (id, interaction_id, service_id, parameters, is_default, \
+             created_at, updated_at) SELECT $1, $2, service_id, parameters, is_default, \
+             created_at, updated_at FROM instances WHERE interaction_id = $3 AND is_default = 1",
+            [legacy_instance, legacy, &template].as_slice(),
+        ),
+    ] {
+        let mut query = sqlx::query(sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        query
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    let query = prefill(&demo.member, "Name", "Alice Smith");
+    let view = link_of(&app, &demo.did, legacy, legacy_instance, &query).await;
+    let request = decode(&view["app_link"]).request;
+    assert_eq!(request.id.as_deref(), Some(legacy_instance));
+    assert_eq!(request.action_id.as_deref(), Some(legacy));
+    assert_eq!(view["qr_version"], 15, "the code legacy ids make: {view}");
+    let path = format!("/api/v1/services/{}/interactions/{legacy}", demo.did);
+    let stored = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
+    assert_eq!(stored["instances"][0]["id"], legacy_instance);
+
+    // The public reads and the start page know it.
+    let instances = expect_json(
+        app.client
+            .get(app.url(&format!(
+                "/service-dashboard-backend/{}/info/action-instances/{legacy}",
+                demo.did
+            )))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(instances[0]["id"], legacy_instance);
+    let page = app
+        .client
+        .get(app.url(&format!("/s/{}/{legacy}/start.html", demo.did)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+
+    // A wallet reads it and runs the link's instance with the pre-filled value.
+    let read = expect_json(
+        app.client
+            .get(app.url(&format!(
+                "/wallet/v1/services/{}/interactions/{legacy}?instance={legacy_instance}",
+                demo.did
+            )))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["required"][0]["credentialId"], demo.member.as_str());
+    let holder = Holder::new();
+    let body = json!({
+        "actionId": legacy,
+        "instanceId": legacy_instance,
+        "prefilled": request.prepared_credentials,
+        "presented": [{"credentialId": demo.member, "attributes": [
+            {"name": "Name", "value": "Alice Smith"},
+            {"name": "Member number", "value": "42"},
+            {"name": "Date of birth", "value": "631152000"},
+        ]}],
+    });
+    let outcome = expect_json(
+        holder
+            .post(
+                &app,
+                &format!("/wallet/v1/services/{}/events", demo.did),
+                body,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    let event = outcome["event_id"].as_str().unwrap();
+    let path = format!("/api/v1/services/{}/events/{event}", demo.did);
+    let stored = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
+    assert_eq!(stored["interaction_id"], legacy, "{stored}");
+    assert_eq!(stored["instance_id"], legacy_instance, "{stored}");
 }
