@@ -356,7 +356,7 @@ impl Demo {
         let response = self.get("/api/v1/services", Some(token)).await;
         assert_eq!(response.status(), reqwest::StatusCode::OK);
         let body: Value = response.json().await.unwrap();
-        body.as_array().expect("a list of services").clone()
+        body["data"].as_array().expect("a list of services").clone()
     }
 
     /// Sends SIGTERM and waits for the exit, then for the rest of its output.

@@ -3,10 +3,10 @@
 
 use axum::extract::State;
 use psi_link::CredentialDefinitionId;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::events::page_limit;
+use super::page::{Page, list_query};
 use crate::credentials::Field;
 use crate::db::{self, credentials::StoredCredential, now_ms};
 use crate::delivery;
@@ -18,17 +18,14 @@ use crate::http::query::Query;
 use crate::ids::Jti;
 use crate::scope::ServiceScope;
 
-/// Filters of the credential list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct CredentialFilter {
-    /// Only credentials of this holder (pairwise DID).
-    pub holder: Option<String>,
-    /// Only credentials of this definition, `<DID>:3:CL:<n>:<tag>`.
-    pub definition: Option<String>,
-    /// At most this many, newest first (1 to 500, default 50).
-    pub limit: Option<i64>,
+list_query! {
+    /// Filters of the credential list.
+    pub struct CredentialFilter {
+        /// Only credentials of this holder (pairwise DID).
+        pub holder: Option<String>,
+        /// Only credentials of this definition, `<DID>:3:CL:<n>:<tag>`.
+        pub definition: Option<String>,
+    }
 }
 
 /// An issued credential.
@@ -75,7 +72,7 @@ impl From<StoredCredential> for CredentialView {
     tag = "credentials", security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID"), CredentialFilter),
     responses(
-        (status = 200, description = "Credentials, newest first", body = Vec<CredentialView>),
+        (status = 200, description = "A page of credentials, newest first", body = Page<CredentialView>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 422, description = "A filter is invalid, or names no definition of the service", body = ErrorBody)))]
@@ -83,7 +80,8 @@ pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
     Query(filter): Query<CredentialFilter>,
-) -> Result<Json<Vec<CredentialView>>, ApiError> {
+) -> Result<Json<Page<CredentialView>>, ApiError> {
+    let paging = filter.paging()?;
     let definition_id = match &filter.definition {
         None => None,
         Some(text) => {
@@ -105,11 +103,11 @@ pub async fn list(
         &db::credentials::Filter {
             holder_did: filter.holder.as_deref(),
             definition_id: definition_id.as_deref(),
-            limit: page_limit(filter.limit)?,
         },
+        &paging,
     )
     .await?;
-    Ok(Json(found.into_iter().map(Into::into).collect()))
+    Ok(Json(Page::cut(&paging, found)))
 }
 
 /// Revoke a credential. Revoking a revoked credential changes nothing.

@@ -2,10 +2,10 @@
 //! timestamped log and the webhook calls they made.
 
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::db::Cursor;
+use super::page::{Page, list_query};
 use crate::db::events::{self, EventState, LogEntry, WebhookCall};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -15,47 +15,17 @@ use crate::http::query::Query;
 use crate::ids::{EventId, InteractionId};
 use crate::scope::ServiceScope;
 
-/// Largest page of a listing.
-const MAX_LIMIT: i64 = 500;
-/// Page size when none is asked for.
-const DEFAULT_LIMIT: i64 = 50;
-
-/// The limit asked for, bounded: 1 to [`MAX_LIMIT`].
-pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::Validation(format!(
-            "`limit` must be from 1 to {MAX_LIMIT}"
-        ))),
+list_query! {
+    /// Filters of the event list.
+    pub struct EventFilter {
+        /// Only events of this interaction (`actionId`).
+        #[param(value_type = Option<String>)]
+        pub interaction: Option<InteractionId>,
+        /// Only events in this state: `started`, `waiting`, `completed`, `failed`.
+        pub state: Option<String>,
+        /// Only events of this holder (pairwise DID).
+        pub holder: Option<String>,
     }
-}
-
-/// A listing's `cursor`, if given; 422 saying it must be `what` when it does not parse.
-pub(crate) fn parse_cursor(text: Option<&str>, what: &str) -> Result<Option<Cursor>, ApiError> {
-    text.map(|text| {
-        Cursor::decode(text).ok_or_else(|| ApiError::Validation(format!("`cursor` must be {what}")))
-    })
-    .transpose()
-}
-
-/// Filters of the event list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventFilter {
-    /// Only events of this interaction (`actionId`).
-    #[param(value_type = Option<String>)]
-    pub interaction: Option<InteractionId>,
-    /// Only events in this state: `started`, `waiting`, `completed`, `failed`.
-    pub state: Option<String>,
-    /// Only events of this holder (pairwise DID).
-    pub holder: Option<String>,
-    /// At most this many, newest first (1 to 500, default 50).
-    pub limit: Option<i64>,
-    /// The next page: the events after this one, written `<created_at>.<id>` (of the last event
-    /// of the previous page).
-    pub cursor: Option<String>,
 }
 
 /// An event.
@@ -115,7 +85,7 @@ pub struct EventDetail {
     security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID"), EventFilter),
     responses(
-        (status = 200, description = "Events, newest first", body = Vec<EventView>),
+        (status = 200, description = "A page of events, newest first", body = Page<EventView>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 422, description = "A filter is invalid", body = ErrorBody)))]
@@ -123,7 +93,7 @@ pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
     Query(filter): Query<EventFilter>,
-) -> Result<Json<Vec<EventView>>, ApiError> {
+) -> Result<Json<Page<EventView>>, ApiError> {
     let event_state = filter
         .state
         .as_deref()
@@ -133,19 +103,16 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let cursor = parse_cursor(
-        filter.cursor.as_deref(),
-        "`<created_at>.<id>` of the last event of a page",
-    )?;
+    let paging = filter.paging()?;
     let filter = events::Filter {
         interaction_id: filter.interaction.as_ref(),
         state: event_state,
         holder_did: filter.holder.as_deref(),
-        cursor: cursor.as_ref(),
-        limit: page_limit(filter.limit)?,
+        cursor: paging.after.as_ref(),
+        limit: paging.fetch(),
     };
     let found = events::list(&state.db, &scope, &filter).await?;
-    Ok(Json(found.into_iter().map(Into::into).collect()))
+    Ok(Json(Page::cut(&paging, found)))
 }
 
 /// One event with its log and webhook calls.

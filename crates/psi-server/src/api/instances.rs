@@ -7,12 +7,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, PageQuery};
 use crate::db::{self, instances::Instance};
 use crate::domain::{Parameter, Parameters};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
@@ -109,27 +111,33 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(instance.into())))
 }
 
-/// List an interaction's instances, the default first.
+/// List an interaction's instances, oldest first (`is_default` marks the default).
 #[utoipa::path(get, path = "/api/v1/services/{did}/interactions/{id}/instances",
     operation_id = "list_instances", tag = "interactions", security(("bearer" = [])),
     params(
         ("did" = String, Path, description = "The service's public DID"),
-        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)"),
+        PageQuery),
     responses(
-        (status = 200, description = "The instances", body = Vec<InstanceView>),
+        (status = 200, description = "A page of instances, oldest first", body = Page<InstanceView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service or interaction", body = ErrorBody)))]
+        (status = 404, description = "No such service or interaction", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
     Path((_did, interaction_id)): Path<(String, InteractionId)>,
-) -> Result<Json<Vec<InstanceView>>, ApiError> {
-    let instances = db::instances::list(&state.db, &scope, &interaction_id).await?;
-    // Every interaction has a default instance, so none means no such interaction.
-    if instances.is_empty() {
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<InstanceView>>, ApiError> {
+    let paging = query.paging()?;
+    let instances = db::instances::list(&state.db, &scope, &interaction_id, &paging).await?;
+    // Every interaction has a default instance, so an empty page is either past the end or of no
+    // interaction.
+    if instances.is_empty() && !db::interactions::exists(&state.db, &scope, &interaction_id).await?
+    {
         return Err(ApiError::not_found("interaction"));
     }
-    Ok(Json(instances.into_iter().map(Into::into).collect()))
+    Ok(Json(Page::cut(&paging, instances)))
 }
 
 /// Get one instance.

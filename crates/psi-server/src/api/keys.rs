@@ -10,12 +10,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, list_query};
 use super::services::DEFAULT_KEY_NAME;
 use crate::db::{self, keys::KeyInfo, keys::KeyKind, keys::NewKey};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::scope::ServiceScope;
 
 /// A new key: generated when no material is given, else imported.
@@ -144,20 +146,32 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+list_query! {
+    /// Filters of the key list.
+    pub struct KeyQuery {
+        /// Only keys of this type (the views' `type`).
+        #[serde(rename = "type")]
+        pub kind: Option<KeyKind>,
+    }
+}
+
 /// List a service's keys.
 #[utoipa::path(get, path = "/api/v1/services/{did}/keys", operation_id = "list_keys", tag = "keys",
     security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), KeyQuery),
     responses(
-        (status = 200, description = "The keys, oldest first", body = Vec<KeyView>),
+        (status = 200, description = "A page of keys, oldest first", body = Page<KeyView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "A filter, `limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<KeyView>>, ApiError> {
-    let keys = db::keys::list(&state.db, &scope).await?;
-    Ok(Json(keys.into_iter().map(Into::into).collect()))
+    Query(query): Query<KeyQuery>,
+) -> Result<Json<Page<KeyView>>, ApiError> {
+    let paging = query.paging()?;
+    let keys = db::keys::page(&state.db, &scope, query.kind, &paging).await?;
+    Ok(Json(Page::cut(&paging, keys)))
 }
 
 /// Get one key.

@@ -11,6 +11,7 @@ pub mod interactions;
 pub mod keys;
 pub mod links;
 pub mod notifications;
+pub mod page;
 pub mod schemas;
 pub mod services;
 pub mod tokens;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::keys::generate_rsa_key_pair;
+use super::page::{Page, PageQuery};
 use super::validate_name;
 use crate::crypto::did::DidKey;
 use crate::db::{self, services::NewService};
@@ -13,6 +14,7 @@ use crate::http::AppState;
 use crate::http::auth::AdminAuth;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
+use crate::http::query::Query;
 use crate::scope::ServiceScope;
 
 /// The name of the RSA key pair every service is created with.
@@ -93,16 +95,20 @@ pub async fn create_service(
 /// List every service.
 #[utoipa::path(get, path = "/api/v1/services", operation_id = "list_services", tag = "services",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "All services, oldest first", body = Vec<ServiceView>),
+        (status = 200, description = "A page of services, oldest first", body = Page<ServiceView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not the admin token", body = ErrorBody)))]
+        (status = 403, description = "Not the admin token", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     _: AdminAuth,
     State(state): State<AppState>,
-) -> Result<Json<Vec<ServiceView>>, ApiError> {
-    let services = db::services::list_all(&state.db).await?;
-    Ok(Json(services.into_iter().map(Into::into).collect()))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<ServiceView>>, ApiError> {
+    let paging = query.paging()?;
+    let services = db::services::list_all(&state.db, &paging).await?;
+    Ok(Json(Page::cut(&paging, services)))
 }
 
 /// Get one service (admin token, or the service's own token).

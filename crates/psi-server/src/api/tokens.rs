@@ -7,6 +7,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, PageQuery};
 use super::validate_name;
 use crate::db;
 use crate::http::AppState;
@@ -14,6 +15,7 @@ use crate::http::auth::{AdminAuth, NewServiceToken};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::scope::ServiceScope;
 
 /// A new token.
@@ -93,19 +95,22 @@ pub async fn create(
 /// List a service's tokens, revoked ones included.
 #[utoipa::path(get, path = "/api/v1/services/{did}/tokens", operation_id = "list_tokens", tag = "tokens",
     security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), PageQuery),
     responses(
-        (status = 200, description = "The tokens, oldest first", body = Vec<TokenView>),
+        (status = 200, description = "A page of tokens, oldest first", body = Page<TokenView>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Not the admin token", body = ErrorBody),
-        (status = 404, description = "No such service", body = ErrorBody)))]
+        (status = 404, description = "No such service", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     _: AdminAuth,
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<TokenView>>, ApiError> {
-    let tokens = db::tokens::list(&state.db, &scope).await?;
-    Ok(Json(tokens.into_iter().map(Into::into).collect()))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<TokenView>>, ApiError> {
+    let paging = query.paging()?;
+    let tokens = db::tokens::list(&state.db, &scope, &paging).await?;
+    Ok(Json(Page::cut(&paging, tokens)))
 }
 
 /// Revoke a token: it stops working at once. Revoking twice is harmless.

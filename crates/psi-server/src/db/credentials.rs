@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use super::Db;
+use super::{Db, Order, Paging};
 use crate::credentials::Field;
 use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
@@ -169,27 +169,27 @@ pub struct Filter<'a> {
     pub holder_did: Option<&'a str>,
     /// Internal id of the definition.
     pub definition_id: Option<&'a str>,
-    pub limit: i64,
 }
 
-/// The scoped service's credentials, newest first.
+super::positioned!(StoredCredential, issued_at, jti);
+
+/// A page of the scoped service's credentials, newest first.
 pub async fn list(
     db: &Db,
     scope: &ServiceScope,
     filter: &Filter<'_>,
+    paging: &Paging,
 ) -> sqlx::Result<Vec<StoredCredential>> {
-    let sql = select(
+    let sql = select(&format!(
         "cr.service_id = $1 AND ($2 IS NULL OR cr.holder_did = $2) \
-         AND ($3 IS NULL OR cr.definition_id = $3) \
-         ORDER BY cr.issued_at DESC, cr.jti DESC LIMIT $4",
-    );
-    let rows: Vec<Row> = sqlx::query_as(&sql)
+         AND ($3 IS NULL OR cr.definition_id = $3){}",
+        Paging::sql("cr.issued_at", "cr.jti", 4, Order::Newest)
+    ));
+    let query = sqlx::query_as(&sql)
         .bind(scope.service_id())
         .bind(filter.holder_did)
-        .bind(filter.definition_id)
-        .bind(filter.limit)
-        .fetch_all(db.pool())
-        .await?;
+        .bind(filter.definition_id);
+    let rows: Vec<Row> = paging.bind(query).fetch_all(db.pool()).await?;
     rows.into_iter().map(StoredCredential::try_from).collect()
 }
 

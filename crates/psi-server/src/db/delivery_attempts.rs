@@ -107,6 +107,8 @@ pub(crate) fn bind_rows<'q>(
     query
 }
 
+super::positioned!(Attempt, at, id);
+
 /// Filters of [`list`].
 #[derive(Debug, Default)]
 pub struct AttemptFilter<'a> {
@@ -117,6 +119,7 @@ pub struct AttemptFilter<'a> {
     /// Only attempts made at or after this time (unix ms).
     pub since: Option<i64>,
     pub cursor: Option<Cursor>,
+    /// Rows to read ([`super::Paging::fetch`]).
     pub limit: i64,
 }
 

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
 use super::deliveries;
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::domain::{AuthScheme, EventType, WebhookUrl};
 use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
@@ -169,12 +169,19 @@ pub async fn insert(
         .ok_or_else(|| sqlx::Error::RowNotFound)
 }
 
-/// The scoped service's endpoints, oldest first.
-pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Endpoint>> {
-    let rows: Vec<Row> = sqlx::query_as(&select("e.service_id = $1 ORDER BY e.created_at, e.id"))
-        .bind(scope.service_id())
-        .fetch_all(db.pool())
-        .await?;
+super::positioned!(Endpoint, created_at, id);
+
+/// A page of the scoped service's endpoints (only the enabled or the disabled ones when
+/// `enabled` says), oldest first.
+pub async fn list(
+    db: &Db,
+    scope: &ServiceScope,
+    enabled: Option<bool>,
+    paging: &Paging,
+) -> sqlx::Result<Vec<Endpoint>> {
+    let page = Paging::filtered_sql("e.enabled", "e.created_at", "e.id", Order::Oldest);
+    let sql = select(&format!("e.service_id = $1{page}"));
+    let rows: Vec<Row> = paging.read(db, &sql, scope, enabled.map(i64::from)).await?;
     rows.into_iter().map(Endpoint::try_from).collect()
 }
 

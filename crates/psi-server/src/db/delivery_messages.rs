@@ -19,6 +19,8 @@ pub struct Message {
     pub deliveries: Vec<Delivery>,
 }
 
+super::positioned!(Message, created_at, id);
+
 /// Filters of [`list`].
 #[derive(Debug, Default)]
 pub struct MessageFilter<'a> {
@@ -31,6 +33,7 @@ pub struct MessageFilter<'a> {
     pub since: Option<i64>,
     /// Only messages after this position.
     pub cursor: Option<Cursor>,
+    /// Rows to read ([`super::Paging::fetch`]).
     pub limit: i64,
 }
 

@@ -423,6 +423,8 @@ pub async fn settle(
     Ok(())
 }
 
+super::positioned!(Event, created_at, id);
+
 /// Filters of [`list`].
 #[derive(Debug, Default)]
 pub struct Filter<'a> {
@@ -431,6 +433,7 @@ pub struct Filter<'a> {
     pub holder_did: Option<&'a str>,
     /// Only events after this position (newest first): the last event of the previous page.
     pub cursor: Option<&'a Cursor>,
+    /// Rows to read ([`super::Paging::fetch`]).
     pub limit: i64,
 }
 

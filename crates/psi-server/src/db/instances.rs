@@ -3,7 +3,7 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::domain::{Parameter, Parameters};
 use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
@@ -49,26 +49,23 @@ impl TryFrom<InstanceRow> for Instance {
     }
 }
 
-/// `SELECT` of the scoped service's instances (`$1`) plus `condition`, default first.
-fn select(condition: &str) -> String {
-    format!(
-        "SELECT id, interaction_id, parameters, is_default, created_at, updated_at \
-         FROM instances WHERE service_id = $1 {condition} \
-         ORDER BY interaction_id, is_default DESC, created_at, id"
-    )
-}
+/// `SELECT` of the scoped service's instances (`$1`); conditions follow.
+const SELECT: &str = "SELECT id, interaction_id, parameters, is_default, created_at, updated_at \
+    FROM instances WHERE service_id = $1";
 
-/// The instances of the scoped service's interaction, default first.
+super::positioned!(Instance, created_at, id);
+
+/// A page of the instances of the scoped service's interaction, oldest first (a page cannot
+/// put the default first: it may have been made after others).
 pub async fn list(
     db: &Db,
     scope: &ServiceScope,
     interaction_id: &InteractionId,
+    paging: &Paging,
 ) -> sqlx::Result<Vec<Instance>> {
-    let rows: Vec<InstanceRow> = sqlx::query_as(&select("AND interaction_id = $2"))
-        .bind(scope.service_id())
-        .bind(interaction_id)
-        .fetch_all(db.pool())
-        .await?;
+    let page = Paging::filtered_sql("interaction_id", "created_at", "id", Order::Oldest);
+    let sql = format!("{SELECT}{page}");
+    let rows: Vec<InstanceRow> = paging.read(db, &sql, scope, interaction_id).await?;
     rows.into_iter().map(Instance::try_from).collect()
 }
 
@@ -79,12 +76,13 @@ pub async fn get(
     interaction_id: &InteractionId,
     id: &InstanceId,
 ) -> sqlx::Result<Option<Instance>> {
-    let row: Option<InstanceRow> = sqlx::query_as(&select("AND interaction_id = $2 AND id = $3"))
-        .bind(scope.service_id())
-        .bind(interaction_id)
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<InstanceRow> =
+        sqlx::query_as(&format!("{SELECT} AND interaction_id = $2 AND id = $3"))
+            .bind(scope.service_id())
+            .bind(interaction_id)
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
     row.map(Instance::try_from).transpose()
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Executor, FromRow};
 use utoipa::ToSchema;
 
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::scope::ServiceScope;
 
 /// The three kinds of key (docs/protocol.md §4).
@@ -45,6 +45,8 @@ impl KeyKind {
 /// A key as the API shows it: no private material.
 #[derive(Debug, Clone)]
 pub struct KeyInfo {
+    /// Internal id (never shown).
+    pub id: String,
     pub name: String,
     pub kind: KeyKind,
     pub public_pem: Option<String>,
@@ -53,6 +55,7 @@ pub struct KeyInfo {
 
 #[derive(FromRow)]
 struct KeyInfoRow {
+    id: String,
     name: String,
     kind: String,
     public_pem: Option<String>,
@@ -64,6 +67,7 @@ impl TryFrom<KeyInfoRow> for KeyInfo {
 
     fn try_from(row: KeyInfoRow) -> sqlx::Result<Self> {
         Ok(KeyInfo {
+            id: row.id,
             name: row.name,
             kind: KeyKind::from_db(&row.kind)?,
             public_pem: row.public_pem,
@@ -88,7 +92,7 @@ pub struct SealedSecret {
     pub secret_sealed: Vec<u8>,
 }
 
-const INFO_COLUMNS: &str = "name, kind, public_pem, created_at";
+const INFO_COLUMNS: &str = "id, name, kind, public_pem, created_at";
 
 /// Stores a key for the scoped service. A name already taken is a unique violation.
 pub async fn insert(db: &Db, scope: &ServiceScope, key: &NewKey) -> sqlx::Result<KeyInfo> {
@@ -118,6 +122,7 @@ pub(super) async fn insert_row<'e>(
     .execute(executor)
     .await?;
     Ok(KeyInfo {
+        id: key.id.clone(),
         name: key.name.clone(),
         kind: key.kind,
         public_pem: key.public_pem.clone(),
@@ -133,6 +138,23 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<KeyInfo>> {
     .bind(scope.service_id())
     .fetch_all(db.pool())
     .await?;
+    rows.into_iter().map(KeyInfo::try_from).collect()
+}
+
+super::positioned!(KeyInfo, created_at, id);
+
+/// A page of the scoped service's keys (of `kind` only, when given), oldest first.
+pub async fn page(
+    db: &Db,
+    scope: &ServiceScope,
+    kind: Option<KeyKind>,
+    paging: &Paging,
+) -> sqlx::Result<Vec<KeyInfo>> {
+    let page = Paging::filtered_sql("kind", "created_at", "id", Order::Oldest);
+    let sql = format!("SELECT {INFO_COLUMNS} FROM keys WHERE service_id = $1{page}");
+    let rows: Vec<KeyInfoRow> = paging
+        .read(db, &sql, scope, kind.map(KeyKind::as_str))
+        .await?;
     rows.into_iter().map(KeyInfo::try_from).collect()
 }
 

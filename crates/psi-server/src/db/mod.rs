@@ -274,15 +274,124 @@ pub fn now_ms() -> i64 {
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A position in a listing, newest first: the time and id of the last item seen.
+/// A position in a list: the sort key (a time in unix ms, or a credential definition's number)
+/// and the id of the last item seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub at: i64,
     pub id: String,
 }
 
+/// A row of a list read in pages: its place in the list's order, which a [`Cursor`] names.
+pub trait Positioned {
+    fn position(&self) -> Cursor;
+}
+
+/// Implements [`Positioned`] for a row type whose list is ordered by its field `$key`, then
+/// `$id`.
+macro_rules! positioned {
+    ($type:ty, $key:ident, $id:ident) => {
+        impl $crate::db::Positioned for $type {
+            fn position(&self) -> $crate::db::Cursor {
+                $crate::db::Cursor {
+                    at: self.$key,
+                    id: self.$id.to_string(),
+                }
+            }
+        }
+    };
+}
+pub(crate) use positioned;
+
+/// Which way a list read in pages runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Ascending key, then id: configuration, oldest first.
+    Oldest,
+    /// Descending key, then id: what happened, newest first.
+    Newest,
+}
+
+/// One page of a list read in its order (keyset pagination, so a page costs the same however
+/// deep it is): the rows after `after`, at most `limit` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paging {
+    pub after: Option<Cursor>,
+    pub limit: i64,
+}
+
+impl Paging {
+    /// How many rows to read: one more than the page, which tells whether another one follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit.saturating_add(1)
+    }
+
+    /// `rows` read with [`Paging::fetch`] cut to the page, and the position of its last row
+    /// when another page follows.
+    pub fn cut<T: Positioned>(&self, mut rows: Vec<T>) -> (Vec<T>, Option<Cursor>) {
+        let limit = usize::try_from(self.limit).unwrap_or(0);
+        if rows.len() <= limit {
+            return (rows, None);
+        }
+        rows.truncate(limit);
+        let next = rows.last().map(Positioned::position);
+        (rows, next)
+    }
+
+    /// The end of a list query: the rows after the cursor (its key at `$n`, its id at `$n+1`;
+    /// every row without one) in `order` of `key` then `id`, [`Paging::fetch`] of them
+    /// (`$n+2`). [`Paging::bind`] binds the three.
+    pub(crate) fn sql(key: &str, id: &str, n: usize, order: Order) -> String {
+        let (after, direction) = match order {
+            Order::Oldest => (">", ""),
+            Order::Newest => ("<", " DESC"),
+        };
+        let (id_at, limit_at) = (n + 1, n + 2);
+        format!(
+            " AND (${n} IS NULL OR {key} {after} ${n} OR ({key} = ${n} AND {id} {after} ${id_at})) \
+             ORDER BY {key}{direction}, {id}{direction} LIMIT ${limit_at}"
+        )
+    }
+
+    /// The end of a query for [`Paging::read`]: the rows whose `column` is `$2` (all when it is
+    /// null), then [`Paging::sql`] from `$3`.
+    pub(crate) fn filtered_sql(column: &str, key: &str, id: &str, order: Order) -> String {
+        let page = Self::sql(key, id, 3, order);
+        format!(" AND ($2 IS NULL OR {column} = $2){page}")
+    }
+
+    /// Binds the parameters of [`Paging::sql`], after the caller's.
+    pub(crate) fn bind<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+        let after = self.after.as_ref();
+        query
+            .bind(after.map(|c| c.at))
+            .bind(after.map(|c| c.id.as_str()))
+            .bind(self.fetch())
+    }
+
+    /// Reads one page of the scoped service's rows: `sql` takes the service at `$1` and ends
+    /// with [`Paging::filtered_sql`], whose column is compared with `filter`.
+    pub(crate) async fn read<'q, O, F>(
+        &'q self,
+        db: &Db,
+        sql: &'q str,
+        scope: &'q crate::scope::ServiceScope,
+        filter: F,
+    ) -> sqlx::Result<Vec<O>>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+        F: 'q + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        let query = sqlx::query_as(sql).bind(scope.service_id()).bind(filter);
+        self.bind(query).fetch_all(db.pool()).await
+    }
+}
+
 impl Cursor {
-    /// The cursor's text, `<time>.<id>`.
+    /// The cursor's text, `<key>.<id>`: clients pass it back as it is.
     pub fn encode(&self) -> String {
         format!("{}.{}", self.at, self.id)
     }
@@ -294,10 +403,12 @@ impl Cursor {
     /// let cursor = Cursor { at: 17, id: "ab12".into() };
     /// assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
     /// assert_eq!(Cursor::decode("17"), None);
+    /// assert_eq!(Cursor::decode("17.a'b"), None);
     /// ```
     pub fn decode(text: &str) -> Option<Self> {
         let (at, id) = text.split_once('.')?;
-        let valid_id = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+        // Row ids are letters and digits (hex, or the short ids of interactions and instances).
+        let valid_id = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
         Some(Cursor {
             at: at.parse().ok()?,
             id: valid_id.then(|| id.to_owned())?,

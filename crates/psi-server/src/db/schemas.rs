@@ -3,7 +3,7 @@
 use psi_link::SchemaId;
 use sqlx::FromRow;
 
-use super::{Db, new_id, now_ms};
+use super::{Db, Order, Paging, new_id, now_ms};
 use crate::domain::{AttributeJson, Attributes, Name};
 use crate::scope::ServiceScope;
 
@@ -109,15 +109,18 @@ pub async fn insert(db: &Db, scope: &ServiceScope, new: &NewSchema) -> sqlx::Res
     })
 }
 
-/// The scoped service's schemas, oldest first.
-pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Schema>> {
-    let rows: Vec<SchemaRow> = sqlx::query_as(&format!(
-        "SELECT {SCHEMA_COLUMNS} FROM schemas s WHERE s.service_id = $1 \
-         ORDER BY s.created_at, s.id"
-    ))
-    .bind(scope.service_id())
-    .fetch_all(db.pool())
-    .await?;
+super::positioned!(Schema, created_at, id);
+
+/// A page of the scoped service's schemas, oldest first.
+pub async fn list(db: &Db, scope: &ServiceScope, paging: &Paging) -> sqlx::Result<Vec<Schema>> {
+    let sql = format!(
+        "SELECT {SCHEMA_COLUMNS} FROM schemas s WHERE s.service_id = $1{}",
+        Paging::sql("s.created_at", "s.id", 2, Order::Oldest)
+    );
+    let rows: Vec<SchemaRow> = paging
+        .bind(sqlx::query_as(&sql).bind(scope.service_id()))
+        .fetch_all(db.pool())
+        .await?;
     rows.into_iter().map(|row| row.into_schema(scope)).collect()
 }
 

@@ -3,13 +3,15 @@
 use sqlx::FromRow;
 
 use super::keys::{self, NewKey};
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
 /// A service as the management API shows it.
 #[derive(Debug, Clone, FromRow)]
 pub struct Service {
+    /// Internal id (the scope's; never shown).
+    pub id: String,
     pub did: String,
     pub name: String,
     pub verkey: String,
@@ -45,6 +47,7 @@ pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx
     tx.commit().await?;
     db.config_changed();
     Ok(Service {
+        id: service.id.clone(),
         did: service.did.to_string(),
         name: service.name.clone(),
         verkey: service.verkey.clone(),
@@ -52,16 +55,20 @@ pub async fn create(db: &Db, service: &NewService, default_key: &NewKey) -> sqlx
     })
 }
 
-/// Every service, oldest first. Only the admin may list across tenants.
-pub async fn list_all(db: &Db) -> sqlx::Result<Vec<Service>> {
-    sqlx::query_as("SELECT did, name, verkey, created_at FROM services ORDER BY created_at, did")
-        .fetch_all(db.pool())
-        .await
+super::positioned!(Service, created_at, id);
+
+/// A page of every service, oldest first. Only the admin may list across tenants.
+pub async fn list_all(db: &Db, paging: &Paging) -> sqlx::Result<Vec<Service>> {
+    let sql = format!(
+        "SELECT id, did, name, verkey, created_at FROM services WHERE 1 = 1{}",
+        Paging::sql("created_at", "id", 1, Order::Oldest)
+    );
+    paging.bind(sqlx::query_as(&sql)).fetch_all(db.pool()).await
 }
 
 /// The scoped service.
 pub async fn get(db: &Db, scope: &ServiceScope) -> sqlx::Result<Service> {
-    sqlx::query_as("SELECT did, name, verkey, created_at FROM services WHERE id = $1")
+    sqlx::query_as("SELECT id, did, name, verkey, created_at FROM services WHERE id = $1")
         .bind(scope.service_id())
         .fetch_one(db.pool())
         .await
@@ -85,6 +92,7 @@ pub async fn by_did(db: &Db, did: &Did) -> sqlx::Result<Option<(ServiceScope, Se
                 .await?;
         Ok(row.map(|(id, name, verkey, created_at)| {
             let service = Service {
+                id: id.clone(),
                 did: did.to_string(),
                 name,
                 verkey,

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
@@ -51,15 +51,18 @@ pub async fn insert(
     })
 }
 
-/// The scoped service's tokens, revoked ones included, oldest first.
-pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<TokenInfo>> {
-    sqlx::query_as(
-        "SELECT id, name, created_at, revoked_at FROM service_tokens \
-         WHERE service_id = $1 ORDER BY created_at, id",
-    )
-    .bind(scope.service_id())
-    .fetch_all(db.pool())
-    .await
+super::positioned!(TokenInfo, created_at, id);
+
+/// A page of the scoped service's tokens, revoked ones included, oldest first.
+pub async fn list(db: &Db, scope: &ServiceScope, paging: &Paging) -> sqlx::Result<Vec<TokenInfo>> {
+    let sql = format!(
+        "SELECT id, name, created_at, revoked_at FROM service_tokens WHERE service_id = $1{}",
+        Paging::sql("created_at", "id", 2, Order::Oldest)
+    );
+    paging
+        .bind(sqlx::query_as(&sql).bind(scope.service_id()))
+        .fetch_all(db.pool())
+        .await
 }
 
 /// Revokes a token of the scoped service; returns false if it has no such token. Revoking twice

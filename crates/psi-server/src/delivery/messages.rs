@@ -1,7 +1,6 @@
 //! Replaying messages for the management API; what it shows of the outbox (messages, their
 //! deliveries and attempts) is read in `db`. Every function is scoped to a service.
 
-pub use crate::db::Cursor;
 pub use crate::db::deliveries::{Delivery, DeliveryStatus};
 pub use crate::db::delivery_attempts::{Attempt, AttemptFilter, list as attempts};
 pub use crate::db::delivery_messages::{Message, MessageFilter, get, list};

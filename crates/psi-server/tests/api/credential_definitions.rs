@@ -94,7 +94,7 @@ async fn a_definition_gets_a_wire_id_from_the_service_did_a_number_and_its_tag(b
         second
     );
     let listed = expect_json(app.get(&definitions(&did), &token).await, StatusCode::OK).await;
-    assert_eq!(listed, json!([first, second]));
+    assert_eq!(listed["data"], json!([first, second]));
     for missing in [
         "nonsense",
         &format!("{did}:3:CL:9:default"),
@@ -420,7 +420,7 @@ async fn another_services_token_gets_404_on_a_definition(backend: Backend) {
     }
     model::expect_not_found(app.get(&definitions(&a), &b_token).await).await;
     let listed = expect_json(app.get(&definitions(&b), &b_token).await, StatusCode::OK).await;
-    assert_eq!(listed, json!([]));
+    assert_eq!(listed["data"], json!([]));
     let unchanged = expect_json(
         app.get(&format!("{}/{self_attested}", definitions(&a)), ADMIN_TOKEN)
             .await,

@@ -13,7 +13,7 @@ backend_tests!(
 
 async fn count(app: &TestApp, path: &str) -> usize {
     let list: Value = expect_json(app.get(path, ADMIN_TOKEN).await, StatusCode::OK).await;
-    list.as_array().expect("a list").len()
+    list["data"].as_array().expect("a list").len()
 }
 
 async fn seeding_the_demo_twice_keeps_one_service_with_one_interaction(backend: Backend) {
@@ -35,8 +35,12 @@ async fn seeding_the_demo_twice_keeps_one_service_with_one_interaction(backend: 
         StatusCode::OK,
     )
     .await;
-    assert_eq!(interactions.as_array().unwrap().len(), 1, "{interactions}");
-    let interaction = &interactions[0];
+    assert_eq!(
+        interactions["data"].as_array().unwrap().len(),
+        1,
+        "{interactions}"
+    );
+    let interaction = &interactions["data"][0];
     assert_eq!(interaction["active"], true);
     assert_eq!(interaction["instances"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -49,7 +53,7 @@ async fn seeding_the_demo_twice_keeps_one_service_with_one_interaction(backend: 
         StatusCode::OK,
     )
     .await;
-    let attestations: Vec<&str> = definitions
+    let attestations: Vec<&str> = definitions["data"]
         .as_array()
         .unwrap()
         .iter()

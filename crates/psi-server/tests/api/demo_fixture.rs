@@ -44,7 +44,7 @@ pub async fn demo(app: &TestApp) -> Demo {
         StatusCode::OK,
     )
     .await;
-    let interaction = &interactions[0];
+    let interaction = &interactions["data"][0];
     Demo {
         interaction: text(&interaction["id"]),
         instance: text(&interaction["instances"][0]["id"]),

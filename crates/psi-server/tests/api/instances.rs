@@ -29,8 +29,9 @@ async fn add(app: &TestApp, path: &str, body: Value) -> Value {
     .await
 }
 
-fn defaults(instances: &Value) -> Vec<&str> {
-    instances
+/// The ids of the default instances of a listed page.
+fn defaults(page: &Value) -> Vec<&str> {
+    page["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -40,7 +41,7 @@ fn defaults(instances: &Value) -> Vec<&str> {
 }
 
 backend_tests!(
-    instances_are_added_with_parameters_and_listed_default_first,
+    instances_are_added_with_parameters_and_listed_oldest_first,
     making_an_instance_the_default_moves_the_mark,
     the_default_instance_cannot_be_deleted_or_unset_but_others_can_change_and_go,
     invalid_parameters_answer_422,
@@ -48,7 +49,7 @@ backend_tests!(
     another_services_token_gets_404_on_an_instance,
 );
 
-async fn instances_are_added_with_parameters_and_listed_default_first(backend: Backend) {
+async fn instances_are_added_with_parameters_and_listed_oldest_first(backend: Backend) {
     let app = spawn_app(backend).await;
     let (_, path, default) = interaction(&app).await;
     let paris = add(
@@ -73,7 +74,10 @@ async fn instances_are_added_with_parameters_and_listed_default_first(backend: B
     .await;
     assert_eq!(fetched, paris);
     let listed = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
-    assert_eq!(listed, json!([default, paris]));
+    assert_eq!(
+        listed,
+        json!({"data": [default, paris], "next_cursor": null})
+    );
 }
 
 async fn making_an_instance_the_default_moves_the_mark(backend: Backend) {
@@ -94,20 +98,26 @@ async fn making_an_instance_the_default_moves_the_mark(backend: Backend) {
     assert_eq!(changed["is_default"], true);
     let listed = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
     assert_eq!(defaults(&listed), [second_id]);
-    assert_eq!(listed[0]["id"], second_id, "the default comes first");
+    assert_eq!(
+        listed["data"][0]["id"], first["id"],
+        "oldest first, whichever is the default"
+    );
     let third = add(&app, &path, json!({"is_default": true})).await;
     let listed = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
     assert_eq!(defaults(&listed), [third["id"].as_str().unwrap()]);
-    assert_eq!(listed.as_array().unwrap().len(), 3);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3);
     let interactions = expect_json(
         app.get(&format!("/api/v1/services/{did}/interactions"), ADMIN_TOKEN)
             .await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(interactions[0]["instances"][0]["id"], third["id"]);
+    assert_eq!(
+        interactions["data"][0]["instances"][0]["id"], third["id"],
+        "an interaction shows its default instance first"
+    );
     assert!(
-        listed
+        listed["data"]
             .as_array()
             .unwrap()
             .iter()
@@ -160,7 +170,7 @@ async fn the_default_instance_cannot_be_deleted_or_unset_but_others_can_change_a
     model::expect_not_found(app.get(&other_path, ADMIN_TOKEN).await).await;
     model::expect_not_found(app.delete(&other_path, ADMIN_TOKEN).await).await;
     let listed = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
-    assert_eq!(listed, json!([default]));
+    assert_eq!(listed["data"], json!([default]));
 }
 
 async fn invalid_parameters_answer_422(backend: Backend) {
@@ -227,7 +237,7 @@ async fn an_instance_answers_only_under_its_own_interaction(backend: Backend) {
     model::expect_not_found(app.get(&missing, ADMIN_TOKEN).await).await;
     model::expect_not_found(app.post(&missing, ADMIN_TOKEN, &json!({})).await).await;
     assert_eq!(
-        expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await,
+        expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await["data"],
         json!([default])
     );
 }

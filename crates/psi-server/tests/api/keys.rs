@@ -152,7 +152,11 @@ async fn bad_key_material_answers_400_naming_the_field(backend: Backend) {
         assert!(message.contains(field), "{body}: {message}");
     }
     let keys = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
-    assert_eq!(keys.as_array().unwrap().len(), 1, "nothing stored: {keys}");
+    assert_eq!(
+        keys["data"].as_array().unwrap().len(),
+        1,
+        "nothing stored: {keys}"
+    );
 }
 
 async fn invalid_key_requests_answer_422(backend: Backend) {

@@ -50,6 +50,7 @@ async fn the_admin_creates_a_service_with_a_22_character_did_and_a_default_rsa_k
         StatusCode::OK,
     )
     .await;
+    let keys = &keys["data"];
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(keys[0]["name"], "default");
     assert_eq!(keys[0]["type"], "rsa_key_pair");
@@ -71,7 +72,7 @@ async fn the_admin_lists_and_gets_services(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    let dids: Vec<&str> = list
+    let dids: Vec<&str> = list["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -167,6 +168,6 @@ async fn the_demo_service_is_created_once(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(list[0]["did"], first.as_str());
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["data"][0]["did"], first.as_str());
 }

@@ -206,7 +206,7 @@ async fn two_servers_on_one_database_serve_the_same_data(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    let names: Vec<&str> = keys
+    let names: Vec<&str> = keys["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -221,7 +221,7 @@ async fn two_servers_on_one_database_serve_the_same_data(backend: Backend) {
         .await
         .unwrap();
     let services = expect_json(services, StatusCode::OK).await;
-    assert_eq!(services[0]["did"], did.as_str());
+    assert_eq!(services["data"][0]["did"], did.as_str());
     second.stop().await.unwrap();
     assert_eq!(
         first.get("/readyz", "").await.status(),

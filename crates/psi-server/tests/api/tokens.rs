@@ -62,7 +62,11 @@ async fn a_service_token_cannot_see_another_service_which_answers_404(backend: B
         StatusCode::OK,
     )
     .await;
-    assert_eq!(keys.as_array().unwrap().len(), 1, "B is unchanged: {keys}");
+    assert_eq!(
+        keys["data"].as_array().unwrap().len(),
+        1,
+        "B is unchanged: {keys}"
+    );
 }
 
 async fn tokens_are_listed_without_their_secret_and_managed_by_the_admin_only(backend: Backend) {
@@ -71,6 +75,7 @@ async fn tokens_are_listed_without_their_secret_and_managed_by_the_admin_only(ba
     let (id, token) = app.create_token(&did).await;
     let path = format!("/api/v1/services/{did}/tokens");
     let list = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
+    let list = &list["data"];
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["name"], "test");
@@ -121,7 +126,7 @@ async fn a_revoked_token_stops_working_at_once(backend: Backend) {
         StatusCode::OK,
     )
     .await;
-    let revoked = list
+    let revoked = list["data"]
         .as_array()
         .unwrap()
         .iter()

@@ -7,6 +7,7 @@ use psi_outbound::OutboundPolicy;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::page::{Page, list_query};
 use crate::api::webhook_config;
 use crate::db::now_ms;
 use crate::delivery::endpoints::{self, DisabledReason, Endpoint, EndpointSettings};
@@ -18,6 +19,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 
@@ -269,20 +271,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(endpoint.into())))
 }
 
+list_query! {
+    /// Filters of the endpoint list.
+    pub struct EndpointQuery {
+        /// Only the enabled (`true`) or the disabled (`false`) endpoints.
+        pub enabled: Option<bool>,
+    }
+}
+
 /// List the service's notification endpoints, oldest first.
 #[utoipa::path(get, path = "/api/v1/services/{did}/endpoints", operation_id = "list_endpoints",
     tag = "notifications", security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), EndpointQuery),
     responses(
-        (status = 200, description = "Endpoints", body = Vec<EndpointView>),
+        (status = 200, description = "A page of endpoints, oldest first", body = Page<EndpointView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "A filter, `limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<EndpointView>>, ApiError> {
-    let found = endpoints::list(&state.db, &scope).await?;
-    Ok(Json(found.into_iter().map(Into::into).collect()))
+    Query(query): Query<EndpointQuery>,
+) -> Result<Json<Page<EndpointView>>, ApiError> {
+    let paging = query.paging()?;
+    let found = endpoints::list(&state.db, &scope, query.enabled, &paging).await?;
+    Ok(Json(Page::cut(&paging, found)))
 }
 
 /// One notification endpoint.

@@ -8,10 +8,9 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::endpoints::ReplayView;
-use crate::api::events::{page_limit, parse_cursor};
+use crate::api::page::{Page, list_query};
 use crate::delivery::messages::{
-    self, Attempt, AttemptFilter, Cursor, Delivery, DeliveryStatus, Message, MessageFilter,
-    Replayed,
+    self, Attempt, AttemptFilter, Delivery, DeliveryStatus, Message, MessageFilter, Replayed,
 };
 use crate::delivery::payload::EventType;
 use crate::http::AppState;
@@ -25,46 +24,36 @@ use crate::scope::ServiceScope;
 /// Attempts shown with one message.
 const MESSAGE_ATTEMPTS: i64 = 1000;
 
-/// Filters of the message list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct MessageQuery {
-    /// Only messages with a delivery to this endpoint.
-    #[param(value_type = Option<String>)]
-    pub endpoint: Option<EndpointId>,
-    /// Only messages with a delivery in this state (to `endpoint` when given): `pending`,
-    /// `succeeded`, `failed`.
-    pub status: Option<DeliveryStatus>,
-    /// Only messages of this type.
-    pub event_type: Option<String>,
-    /// Only messages created at or after this time (unix ms).
-    pub since: Option<i64>,
-    /// Continue after this position (`next_cursor` of the previous page).
-    pub cursor: Option<String>,
-    /// At most this many, newest first (1 to 500, default 50).
-    pub limit: Option<i64>,
+list_query! {
+    /// Filters of the message list.
+    pub struct MessageQuery {
+        /// Only messages with a delivery to this endpoint.
+        #[param(value_type = Option<String>)]
+        pub endpoint: Option<EndpointId>,
+        /// Only messages with a delivery in this state (to `endpoint` when given): `pending`,
+        /// `succeeded`, `failed`.
+        pub status: Option<DeliveryStatus>,
+        /// Only messages of this type.
+        pub event_type: Option<String>,
+        /// Only messages created at or after this time (unix ms).
+        pub since: Option<i64>,
+    }
 }
 
-/// Filters of the attempt list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AttemptQuery {
-    /// Only attempts to this endpoint.
-    #[param(value_type = Option<String>)]
-    pub endpoint: Option<EndpointId>,
-    /// Only attempts of this message.
-    #[param(value_type = Option<String>)]
-    pub message: Option<MessageId>,
-    /// `succeeded` (a 2xx answer) or `failed`.
-    pub status: Option<AttemptStatus>,
-    /// Only attempts made at or after this time (unix ms).
-    pub since: Option<i64>,
-    /// Continue after this position (`next_cursor` of the previous page).
-    pub cursor: Option<String>,
-    /// At most this many, newest first (1 to 500, default 50).
-    pub limit: Option<i64>,
+list_query! {
+    /// Filters of the attempt list.
+    pub struct AttemptQuery {
+        /// Only attempts to this endpoint.
+        #[param(value_type = Option<String>)]
+        pub endpoint: Option<EndpointId>,
+        /// Only attempts of this message.
+        #[param(value_type = Option<String>)]
+        pub message: Option<MessageId>,
+        /// `succeeded` (a 2xx answer) or `failed`.
+        pub status: Option<AttemptStatus>,
+        /// Only attempts made at or after this time (unix ms).
+        pub since: Option<i64>,
+    }
 }
 
 /// How an attempt went.
@@ -145,47 +134,12 @@ pub struct MessageDetail {
     pub attempts: Vec<Attempt>,
 }
 
-/// A page of messages.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessagePage {
-    pub data: Vec<MessageView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// A page of attempts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptPage {
-    pub data: Vec<Attempt>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-fn cursor(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    parse_cursor(text, "a `next_cursor` from a previous page")
-}
-
-/// Asks for one more than `limit` rows; keeps `limit` and says where the next page starts.
-fn page<T>(
-    mut rows: Vec<T>,
-    limit: i64,
-    position: impl Fn(&T) -> Cursor,
-) -> (Vec<T>, Option<String>) {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if rows.len() <= limit {
-        return (rows, None);
-    }
-    rows.truncate(limit);
-    let next = rows.last().map(|last| position(last).encode());
-    (rows, next)
-}
-
 /// List the service's messages, newest first, with their deliveries.
 #[utoipa::path(get, path = "/api/v1/services/{did}/messages", operation_id = "list_messages",
     tag = "notifications", security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID"), MessageQuery),
     responses(
-        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 200, description = "A page of messages, newest first", body = Page<MessageView>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 422, description = "A filter is invalid", body = ErrorBody)))]
@@ -193,7 +147,7 @@ pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
     Query(query): Query<MessageQuery>,
-) -> Result<Json<MessagePage>, ApiError> {
+) -> Result<Json<Page<MessageView>>, ApiError> {
     let event_type = query
         .event_type
         .as_deref()
@@ -203,24 +157,17 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let limit = page_limit(query.limit)?;
+    let paging = query.paging()?;
     let filter = MessageFilter {
         endpoint_id: query.endpoint.as_ref(),
         status: query.status,
         event_type,
         since: query.since,
-        cursor: cursor(query.cursor.as_deref())?,
-        limit: limit + 1,
+        cursor: paging.after.clone(),
+        limit: paging.fetch(),
     };
     let found = messages::list(&state.db, &scope, &filter).await?;
-    let (found, next_cursor) = page(found, limit, |m| Cursor {
-        at: m.created_at,
-        id: m.id.to_string(),
-    });
-    Ok(Json(MessagePage {
-        data: found.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    Ok(Json(Page::cut(&paging, found)))
 }
 
 /// One message with its body, its deliveries and every attempt.
@@ -292,7 +239,7 @@ pub async fn replay(
     tag = "notifications", security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID"), AttemptQuery),
     responses(
-        (status = 200, description = "A page of attempts", body = AttemptPage),
+        (status = 200, description = "A page of attempts, newest first", body = Page<Attempt>),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, or not the token's", body = ErrorBody),
         (status = 422, description = "A filter is invalid", body = ErrorBody)))]
@@ -300,20 +247,16 @@ pub async fn attempts(
     scope: ServiceScope,
     State(state): State<AppState>,
     Query(query): Query<AttemptQuery>,
-) -> Result<Json<AttemptPage>, ApiError> {
-    let limit = page_limit(query.limit)?;
+) -> Result<Json<Page<Attempt>>, ApiError> {
+    let paging = query.paging()?;
     let filter = AttemptFilter {
         endpoint_id: query.endpoint.as_ref(),
         message_id: query.message.as_ref(),
         succeeded: query.status.map(|s| matches!(s, AttemptStatus::Succeeded)),
         since: query.since,
-        cursor: cursor(query.cursor.as_deref())?,
-        limit: limit + 1,
+        cursor: paging.after.clone(),
+        limit: paging.fetch(),
     };
     let found = messages::attempts(&state.db, &scope, &filter).await?;
-    let (data, next_cursor) = page(found, limit, |a| Cursor {
-        at: a.at,
-        id: a.id.clone(),
-    });
-    Ok(Json(AttemptPage { data, next_cursor }))
+    Ok(Json(Page::cut(&paging, found)))
 }

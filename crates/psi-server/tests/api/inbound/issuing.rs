@@ -129,7 +129,7 @@ async fn a_push_fills_the_holders_inbox_for_the_instance_its_parameters_pick(bac
         StatusCode::OK,
     )
     .await;
-    let silver = instances
+    let silver = instances["data"]
         .as_array()
         .unwrap()
         .iter()

@@ -289,7 +289,7 @@ impl Scene {
             StatusCode::OK,
         )
         .await;
-        listed.as_array().unwrap().clone()
+        listed["data"].as_array().unwrap().clone()
     }
 
     /// How many rows `table` has.
