@@ -180,7 +180,9 @@ async fn run(
                     session: None,
                 };
                 let started = Instant::now();
-                let reply = wallet.start_event(&did, &holder, &request).await?;
+                let reply = wallet
+                    .start_event(&did, &holder, &request, client::new_nonce())
+                    .await?;
                 latencies.push(started.elapsed());
                 if reply.state != EventState::Completed || reply.issued.len() != 1 {
                     bail!(

@@ -152,7 +152,7 @@ async fn definition(
         let body = CreateSchema {
             name: name.to_owned(),
             version: SCHEMA_VERSION.to_owned(),
-            attributes,
+            attributes: attributes.into_iter().map(Into::into).collect(),
         };
         schemas::create(scope.clone(), State(state.clone()), Json(body)).await?;
     }
@@ -168,6 +168,7 @@ async fn definition(
         tag: tag.to_owned(),
         attestation,
         one_off: false,
+        public: true,
         check_webhook: None,
         issuers: Vec::new(),
         source_ip_prefixes: Vec::new(),

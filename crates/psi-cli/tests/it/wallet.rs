@@ -40,6 +40,7 @@ backend_tests!(
     a_source_url_link_is_resolved_once,
     paused_and_unknown_interactions_and_bad_links_fail_clearly,
     the_default_wallet_lives_under_home,
+    another_services_credential_is_presented_and_auto_runs_its_issuer_first,
 );
 
 const CALLBACK: &str = "https://shop.example/done";
@@ -513,7 +514,7 @@ fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
 
     // Used: the second run is refused before any event starts.
     let events = format!("/api/v1/services/{}/events", seed.did);
-    assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
+    assert_eq!(env.get(&events)["data"].as_array().unwrap().len(), 1);
     let output = env.wallet(&["run", link, "--attr", "Email=dora@example.org"]);
     assert_fails(
         &output,
@@ -526,7 +527,7 @@ fn a_one_time_short_link_of_psi_itself_runs_once(backend: Backend) {
         "HTTP 410: this one-time link has already been used",
     );
     assert_eq!(env.calls().len(), 1);
-    assert_eq!(env.get(&events).as_array().unwrap().len(), 1);
+    assert_eq!(env.get(&events)["data"].as_array().unwrap().len(), 1);
     assert_eq!(held(&env), 1);
 }
 
@@ -630,4 +631,77 @@ fn the_default_wallet_lives_under_home(backend: Backend) {
     let wallet: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(wallet["credentials"].as_array().unwrap().len(), 1);
     assert_eq!(wallet["connections"][0]["service_did"], seed.did.as_str());
+}
+
+/// Every JSON object `psi wallet --json` printed, in order.
+fn json_objects(stdout: &str) -> Vec<Value> {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("JSON objects")
+}
+
+fn another_services_credential_is_presented_and_auto_runs_its_issuer_first(backend: Backend) {
+    let env = Env::start_on(backend);
+    let seed = env.seed();
+    // A bank that accepts the seed service's member credential.
+    let bank = env.post("/api/v1/services", json!({"name": "Bank"}))["did"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let open = env.post(
+        &format!("/api/v1/services/{bank}/interactions"),
+        json!({"name": "Open an account",
+               "required_credentials": [{"credential_id": seed.member}]}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = link_of(&psi_link::LinkRequest {
+        action_id: Some(open.clone()),
+        service_did: Some(bank.clone()),
+        ..Default::default()
+    });
+
+    // Without the credential: the error names where to get it, with a link that runs there.
+    let output = env.wallet(&["run", &link]);
+    assert_fails(&output, 1, "Interactions that issue it:");
+    let err = stderr(&output);
+    assert!(err.contains("Wallet test service: \"Join\""), "{err}");
+    assert!(err.contains("--auto"), "{err}");
+    let join_link = err
+        .split_whitespace()
+        .find(|word| word.starts_with("https://"))
+        .expect("a link");
+    let decoded = psi_link::decode(join_link).unwrap().request;
+    assert_eq!(decoded.action_id.as_deref(), Some(seed.join.as_str()));
+
+    // --auto joins the seed service first (its values from --attr), then opens the account.
+    issue_gold(&env, &seed);
+    let output = env.wallet(&[
+        "run",
+        "--auto",
+        "--json",
+        "--attr",
+        "Name=Alice",
+        "--attr",
+        "Email=alice@example.org",
+        &link,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let runs = json_objects(&stdout(&output));
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["interaction"]["actionId"], seed.join.as_str());
+    assert_eq!(runs[0]["state"], "completed");
+    let member_jti = runs[0]["issued"][0]["jti"].clone();
+    assert_eq!(runs[1]["interaction"]["actionId"], open.as_str());
+    assert_eq!(runs[1]["state"], "completed", "{}", runs[1]);
+    assert_eq!(runs[1]["presented"][0]["jti"], member_jti);
+    // The bank knows the holder by another pairwise DID than the seed service does.
+    assert_ne!(runs[0]["holder_did"], runs[1]["holder_did"]);
+
+    // Held now: a plain run presents it.
+    let out = env.wallet_json(&["run", &link], 0);
+    assert_eq!(out["state"], "completed", "{out}");
+    assert_eq!(out["presented"][0]["jti"], member_jti);
 }

@@ -9,6 +9,7 @@ use psi_link::CredentialDefinitionId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, list_query};
 use super::webhook_config::{self, WebhookInput, WebhookView, nullable};
 use crate::db::credential_definitions::{
     CredentialDefinition, DefinitionSettings, NewCredentialDefinition,
@@ -19,6 +20,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::scope::ServiceScope;
 
 /// A new credential definition.
@@ -36,6 +38,11 @@ pub struct CreateCredentialDefinition {
     /// A holder receives it once only.
     #[serde(default)]
     pub one_off: bool,
+    /// Other services on this server may require it in their interactions (they verify its
+    /// credentials with this service's key); `false` keeps it to this service's own.
+    #[serde(default = "default_public")]
+    #[schema(default = true)]
+    pub public: bool,
     /// Credential-check webhook (docs/protocol.md §4.2), for interactions that use external verification.
     pub check_webhook: Option<WebhookInput>,
     /// Names of the keys that may issue it from outside (docs/protocol.md §4.3): third parties' RSA
@@ -48,6 +55,10 @@ pub struct CreateCredentialDefinition {
     pub source_ip_prefixes: Vec<String>,
 }
 
+fn default_public() -> bool {
+    true
+}
+
 fn default_tag() -> String {
     "default".to_owned()
 }
@@ -57,6 +68,8 @@ fn default_tag() -> String {
 #[serde(deny_unknown_fields)]
 pub struct UpdateCredentialDefinition {
     pub one_off: Option<bool>,
+    /// `false` is refused while other services' interactions require it.
+    pub public: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<WebhookInput>)]
     pub check_webhook: Option<Option<WebhookInput>>,
@@ -75,6 +88,8 @@ pub struct CredentialDefinitionView {
     pub tag: String,
     pub attestation: Attestation,
     pub one_off: bool,
+    /// Other services' interactions may require it.
+    pub public: bool,
     pub check_webhook: Option<WebhookView>,
     pub issuers: Vec<String>,
     pub source_ip_prefixes: Vec<String>,
@@ -92,6 +107,7 @@ impl From<CredentialDefinition> for CredentialDefinitionView {
             schema_id: definition.schema.schema_id.to_string(),
             attestation: definition.attestation,
             one_off: definition.one_off,
+            public: definition.public,
             check_webhook: definition.check_webhook.map(Into::into),
             issuers: definition.issuers,
             source_ip_prefixes: definition.source_ip_prefixes.to_strings(),
@@ -106,6 +122,7 @@ async fn settings(
     state: &AppState,
     scope: &ServiceScope,
     one_off: bool,
+    public: bool,
     check_webhook: Option<WebhookInput>,
     issuers: Vec<String>,
     source_ip_prefixes: &[String],
@@ -132,10 +149,20 @@ async fn settings(
     }
     Ok(DefinitionSettings {
         one_off,
+        public,
         check_webhook,
         issuers: unique_issuers,
         source_ip_prefixes,
     })
+}
+
+/// Names the interactions found by `requiring_interactions`: the service's own by name.
+fn requirers(own: &[String], others: usize) -> String {
+    match (own.is_empty(), others) {
+        (false, 0) => format!("interactions {own:?}"),
+        (true, n) => format!("{n} interaction(s) of other services"),
+        (false, n) => format!("interactions {own:?} and {n} of other services"),
+    }
 }
 
 /// The scoped service's definition named by a path's wire id.
@@ -183,6 +210,7 @@ pub async fn create(
         &state,
         &scope,
         body.one_off,
+        body.public,
         body.check_webhook,
         body.issuers,
         &body.source_ip_prefixes,
@@ -210,21 +238,51 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(definition.into())))
 }
 
+list_query! {
+    /// Filters of the credential definition list.
+    pub struct DefinitionQuery {
+        /// Only definitions of this schema, `<DID>:2:<name>:<version>`.
+        pub schema: Option<String>,
+    }
+}
+
 /// List a service's credential definitions.
 #[utoipa::path(get, path = "/api/v1/services/{did}/credential-definitions",
     operation_id = "list_credential_definitions", tag = "credential definitions",
     security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), DefinitionQuery),
     responses(
-        (status = 200, description = "The definitions, by number", body = Vec<CredentialDefinitionView>),
+        (status = 200, description = "A page of definitions, by number", body = Page<CredentialDefinitionView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "A filter, `limit` or `cursor` is invalid, or `schema` names no schema of the service", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<CredentialDefinitionView>>, ApiError> {
-    let definitions = db::credential_definitions::list(&state.db, &scope).await?;
-    Ok(Json(definitions.into_iter().map(Into::into).collect()))
+    Query(query): Query<DefinitionQuery>,
+) -> Result<Json<Page<CredentialDefinitionView>>, ApiError> {
+    let paging = query.paging()?;
+    let schema_id = match query.schema.as_deref() {
+        Some(text) => Some(schema_named(&state, &scope, text).await?),
+        None => None,
+    };
+    let definitions =
+        db::credential_definitions::page(&state.db, &scope, schema_id.as_deref(), &paging).await?;
+    Ok(Json(Page::cut(&paging, definitions)))
+}
+
+/// The internal id of the scoped service's schema whose wire id is `text`; 422 when it has none.
+async fn schema_named(
+    state: &AppState,
+    scope: &ServiceScope,
+    text: &str,
+) -> Result<String, ApiError> {
+    let schema = match text.parse() {
+        Ok(id) => db::schemas::get_by_wire_id(&state.db, scope, &id).await?,
+        Err(_) => None,
+    };
+    let unknown = format!("`schema`: {text:?} is not a schema of this service");
+    schema.map(|s| s.id).ok_or(ApiError::Validation(unknown))
 }
 
 /// Get one credential definition.
@@ -258,7 +316,7 @@ pub async fn get(
         (status = 400, description = "Unknown key, or a key that cannot serve", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service or definition", body = ErrorBody),
-        (status = 409, description = "The check webhook is removed while interactions use it", body = ErrorBody),
+        (status = 409, description = "The check webhook is removed while interactions use it, or the definition made private while other services require it", body = ErrorBody),
         (status = 422, description = "Invalid webhook (a SHA secret needs `bearer` or `standard_webhooks` auth, `standard_webhooks` a SHA secret) or prefixes", body = ErrorBody)))]
 pub async fn update(
     scope: ServiceScope,
@@ -271,13 +329,34 @@ pub async fn update(
         .check_webhook
         .unwrap_or_else(|| current.check_webhook.clone().map(Into::into));
     if check_webhook.is_none() && current.check_webhook.is_some() {
-        let users =
-            db::credential_definitions::verifying_interactions(&state.db, &scope, &current.id)
-                .await?;
-        if !users.is_empty() {
+        let (own, others) = db::credential_definitions::requiring_interactions(
+            &state.db,
+            &scope,
+            &current.id,
+            true,
+        )
+        .await?;
+        if !own.is_empty() || others > 0 {
             return Err(ApiError::Conflict(format!(
-                "interactions {users:?} verify this credential with its check webhook: \
-                 turn their external verification off first"
+                "{} verify this credential with its check webhook: turn their external \
+                 verification off first",
+                requirers(&own, others)
+            )));
+        }
+    }
+    let public = body.public.unwrap_or(current.public);
+    if current.public && !public {
+        let (_, others) = db::credential_definitions::requiring_interactions(
+            &state.db,
+            &scope,
+            &current.id,
+            false,
+        )
+        .await?;
+        if others > 0 {
+            return Err(ApiError::Conflict(format!(
+                "{others} interaction(s) of other services require this credential: it stays \
+                 public while they do"
             )));
         }
     }
@@ -285,6 +364,7 @@ pub async fn update(
         &state,
         &scope,
         body.one_off.unwrap_or(current.one_off),
+        public,
         check_webhook,
         body.issuers.unwrap_or(current.issuers),
         &body

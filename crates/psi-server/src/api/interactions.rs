@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use psi_link::CredentialDefinitionId;
+use psi_link::{CredentialDefinitionId, Did};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::instances::InstanceView;
+use super::page::{Page, list_query};
 use super::webhook_config::{self, WebhookInput, WebhookView, nullable};
 use crate::db;
 use crate::db::credential_definitions::CredentialDefinition;
@@ -23,6 +24,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ErrorDetail, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
@@ -219,10 +221,21 @@ async fn check(
             .into_iter()
             .map(|d| (d.credential_id.to_string(), d))
             .collect();
+    // Other services' public definitions, which an interaction may require (not issue).
+    let mut foreign: HashMap<String, CredentialDefinition> = HashMap::new();
+    for (index, item) in fields.required.iter().enumerate() {
+        let field = format!("required_credentials[{index}]");
+        if let Some(found) = foreign_definition(state, scope, &field, &item.credential_id).await? {
+            foreign.insert(item.credential_id.clone(), found);
+        }
+    }
     let mut required: Vec<NewRequiredCredential> = Vec::with_capacity(fields.required.len());
     for (index, item) in fields.required.iter().enumerate() {
         let field = format!("required_credentials[{index}]");
-        let definition = definition(scope, &definitions, &field, &item.credential_id)?;
+        let definition = match foreign.get(&item.credential_id) {
+            Some(found) => found,
+            None => definition(scope, &definitions, &field, &item.credential_id)?,
+        };
         if required.iter().any(|r| r.definition_id == definition.id) {
             return Err(listed_twice(&field, &item.credential_id));
         }
@@ -291,6 +304,43 @@ async fn check(
     })
 }
 
+/// The definition `credential_id` of another service on this server, given as `field`, when it
+/// names another service's: it must exist and be public (400 otherwise). `None` for the scoped
+/// service's own ids and for ids that do not parse, which [`definition`] answers.
+async fn foreign_definition(
+    state: &AppState,
+    scope: &ServiceScope,
+    field: &str,
+    credential_id: &str,
+) -> Result<Option<CredentialDefinition>, ApiError> {
+    let Ok(parsed) = credential_id.parse::<CredentialDefinitionId>() else {
+        return Ok(None);
+    };
+    if parsed.issuer() == scope.did().as_str() {
+        return Ok(None);
+    }
+    let unknown = || {
+        ApiError::BadRequest(format!(
+            "`{field}`: no service on this server publishes a credential definition \
+             {credential_id}"
+        ))
+    };
+    let Ok(issuer) = parsed.issuer().parse::<Did>() else {
+        return Err(unknown());
+    };
+    let Some((owner, _)) = db::services::by_did(&state.db, &issuer).await? else {
+        return Err(unknown());
+    };
+    match db::credential_definitions::get_by_wire_id(&state.db, &owner, &parsed).await? {
+        Some(found) if found.public => Ok(Some(found)),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "`{field}`: {credential_id} is a private credential definition of service {issuer}: \
+             only its own interactions may require it"
+        ))),
+        None => Err(unknown()),
+    }
+}
+
 /// The scoped service's definition with this wire id, given as `field`.
 fn definition<'a>(
     scope: &ServiceScope,
@@ -305,8 +355,8 @@ fn definition<'a>(
     })?;
     if parsed.issuer() != scope.did().as_str() {
         return Err(ApiError::BadRequest(format!(
-            "`{field}`: {credential_id} belongs to another service; an interaction uses its own \
-             service's credential definitions"
+            "`{field}`: {credential_id} belongs to another service; an interaction issues its \
+             own service's credentials (it may require other services' public ones)"
         )));
     }
     definitions.get(credential_id).ok_or_else(|| {
@@ -378,20 +428,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(interaction.into())))
 }
 
+list_query! {
+    /// Filters of the interaction list.
+    pub struct InteractionQuery {
+        /// Only the active (`true`) or the paused (`false`) interactions.
+        pub active: Option<bool>,
+    }
+}
+
 /// List a service's interactions, paused ones included.
 #[utoipa::path(get, path = "/api/v1/services/{did}/interactions",
     operation_id = "list_interactions", tag = "interactions", security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), InteractionQuery),
     responses(
-        (status = 200, description = "The interactions, oldest first", body = Vec<InteractionView>),
+        (status = 200, description = "A page of interactions, oldest first", body = Page<InteractionView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "A filter, `limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<InteractionView>>, ApiError> {
-    let interactions = db::interactions::list(&state.db, &scope).await?;
-    Ok(Json(interactions.into_iter().map(Into::into).collect()))
+    Query(query): Query<InteractionQuery>,
+) -> Result<Json<Page<InteractionView>>, ApiError> {
+    let paging = query.paging()?;
+    let interactions = db::interactions::page(&state.db, &scope, query.active, &paging).await?;
+    Ok(Json(Page::cut(&paging, interactions)))
 }
 
 /// Get one interaction.

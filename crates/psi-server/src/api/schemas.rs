@@ -7,13 +7,50 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, PageQuery};
 use crate::db::{self, schemas::NewSchema, schemas::Schema};
-use crate::domain::{AttributeJson, Attributes, Name};
+use crate::domain::{AttributeJson, AttributeKind, Attributes, EnumValueJson, Name};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
+use crate::http::query::Query;
 use crate::scope::ServiceScope;
+
+/// An attribute as the management API reads and writes it: the wire shape of docs/protocol.md
+/// §2.1 (`AttributeJson`, which public reads and the wallet keep) with snake_case names.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attribute {
+    /// Unique within the schema; no markup (`< > & " '`).
+    #[schema(example = "Birth date")]
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttributeKind,
+    /// Enumerations only: the choices, in order. Also read as `enumValues`, the wire name.
+    #[serde(default, alias = "enumValues", skip_serializing_if = "Option::is_none")]
+    pub enum_values: Option<Vec<EnumValueJson>>,
+}
+
+impl From<Attribute> for AttributeJson {
+    fn from(attribute: Attribute) -> Self {
+        AttributeJson {
+            name: attribute.name,
+            kind: attribute.kind,
+            enum_values: attribute.enum_values,
+        }
+    }
+}
+
+impl From<AttributeJson> for Attribute {
+    fn from(attribute: AttributeJson) -> Self {
+        Attribute {
+            name: attribute.name,
+            kind: attribute.kind,
+            enum_values: attribute.enum_values,
+        }
+    }
+}
 
 /// A new schema.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,7 +63,7 @@ pub struct CreateSchema {
     #[schema(example = "1.0")]
     pub version: String,
     /// 1 to 100 attributes with unique names.
-    pub attributes: Vec<AttributeJson>,
+    pub attributes: Vec<Attribute>,
 }
 
 /// New content for an unused schema; absent fields stay.
@@ -35,7 +72,7 @@ pub struct CreateSchema {
 pub struct UpdateSchema {
     pub name: Option<String>,
     pub version: Option<String>,
-    pub attributes: Option<Vec<AttributeJson>>,
+    pub attributes: Option<Vec<Attribute>>,
 }
 
 /// A schema.
@@ -48,7 +85,7 @@ pub struct SchemaView {
     pub schema_id: String,
     pub name: String,
     pub version: String,
-    pub attributes: Vec<AttributeJson>,
+    pub attributes: Vec<Attribute>,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
@@ -58,7 +95,12 @@ pub struct SchemaView {
 impl From<Schema> for SchemaView {
     fn from(schema: Schema) -> Self {
         SchemaView {
-            attributes: schema.attributes.to_json(),
+            attributes: schema
+                .attributes
+                .to_json()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             schema_id: schema.schema_id.to_string(),
             id: schema.id,
             name: schema.name,
@@ -74,7 +116,7 @@ fn new_schema(
     scope: &ServiceScope,
     name: &str,
     version: &str,
-    attributes: Vec<AttributeJson>,
+    attributes: Vec<Attribute>,
 ) -> Result<NewSchema, ApiError> {
     let name = Name::parse(name).map_err(|e| ApiError::Validation(format!("`name` {e}")))?;
     let version = version.trim();
@@ -88,8 +130,8 @@ fn new_schema(
             "`version` {version:?} does not form a schema id: {e}"
         ))
     })?;
-    let attributes =
-        Attributes::parse(attributes).map_err(|e| ApiError::Validation(e.to_string()))?;
+    let attributes = Attributes::parse(attributes.into_iter().map(Into::into).collect())
+        .map_err(|e| ApiError::Validation(e.to_string()))?;
     Ok(NewSchema {
         name,
         schema_id,
@@ -142,17 +184,20 @@ pub async fn create(
 /// List a service's schemas.
 #[utoipa::path(get, path = "/api/v1/services/{did}/schemas", operation_id = "list_schemas",
     tag = "schemas", security(("bearer" = [])),
-    params(("did" = String, Path, description = "The service's public DID")),
+    params(("did" = String, Path, description = "The service's public DID"), PageQuery),
     responses(
-        (status = 200, description = "The schemas, oldest first", body = Vec<SchemaView>),
+        (status = 200, description = "A page of schemas, oldest first", body = Page<SchemaView>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 404, description = "No such service, or not the token's", body = ErrorBody)))]
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = ErrorBody)))]
 pub async fn list(
     scope: ServiceScope,
     State(state): State<AppState>,
-) -> Result<Json<Vec<SchemaView>>, ApiError> {
-    let schemas = db::schemas::list(&state.db, &scope).await?;
-    Ok(Json(schemas.into_iter().map(Into::into).collect()))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<SchemaView>>, ApiError> {
+    let paging = query.paging()?;
+    let schemas = db::schemas::list(&state.db, &scope, &paging).await?;
+    Ok(Json(Page::cut(&paging, schemas)))
 }
 
 /// Get one schema.
@@ -201,8 +246,14 @@ pub async fn update(
         &scope,
         body.name.as_deref().unwrap_or(&current.name),
         body.version.as_deref().unwrap_or(&current.version),
-        body.attributes
-            .unwrap_or_else(|| current.attributes.to_json()),
+        body.attributes.unwrap_or_else(|| {
+            current
+                .attributes
+                .to_json()
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }),
     )?;
     let updated = db::schemas::update_unused(&state.db, &scope, &id, &new)
         .await

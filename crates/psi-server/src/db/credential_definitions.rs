@@ -9,7 +9,7 @@ use sqlx::FromRow;
 
 use super::schemas::{SCHEMA_COLUMNS, Schema, SchemaRow};
 use super::webhooks::{self, NewWebhook, Webhook};
-use super::{Backend, Db, json_elements, new_id, now_ms};
+use super::{Backend, Cursor, Db, Order, Paging, Positioned, json_elements, new_id, now_ms};
 use crate::domain::{Attestation, SourceIpPrefixes, Tag};
 use crate::scope::ServiceScope;
 
@@ -23,6 +23,8 @@ pub struct CredentialDefinition {
     pub schema: Schema,
     pub attestation: Attestation,
     pub one_off: bool,
+    /// Other services' interactions may require it.
+    pub public: bool,
     /// The credential-check webhook (docs/protocol.md §4.2), for external verification.
     pub check_webhook: Option<Webhook>,
     /// Names of the keys that may issue it from outside (docs/protocol.md §4.3), sorted.
@@ -46,6 +48,7 @@ pub struct NewCredentialDefinition {
 #[derive(Debug, Clone)]
 pub struct DefinitionSettings {
     pub one_off: bool,
+    pub public: bool,
     pub check_webhook: Option<NewWebhook>,
     /// Key names of the scoped service; names that do not exist are skipped, so check first.
     pub issuers: Vec<String>,
@@ -54,7 +57,12 @@ pub struct DefinitionSettings {
 
 /// The wire id of the scoped service's definition `seq`, `tag`.
 pub fn wire_id(scope: &ServiceScope, seq: i64, tag: &str) -> sqlx::Result<CredentialDefinitionId> {
-    format!("{}:3:CL:{seq}:{tag}", scope.did())
+    wire_id_of(scope.did().as_str(), seq, tag)
+}
+
+/// The wire id of definition `seq`, `tag` of the service whose DID is `did`.
+pub fn wire_id_of(did: &str, seq: i64, tag: &str) -> sqlx::Result<CredentialDefinitionId> {
+    format!("{did}:3:CL:{seq}:{tag}")
         .parse()
         .map_err(|e: psi_link::IdError| sqlx::Error::Decode(e.to_string().into()))
 }
@@ -67,6 +75,7 @@ struct DefinitionRow {
     tag: String,
     attestation: String,
     one_off: i64,
+    public: i64,
     check_url: Option<String>,
     check_key: Option<String>,
     check_auth: Option<String>,
@@ -83,11 +92,11 @@ struct DefinitionRow {
 }
 
 const SELECT: &str = "SELECT c.id AS def_id, c.seq, c.tag, c.attestation, c.one_off, \
-    c.check_url, k.name AS check_key, c.check_auth, c.check_timeout_ms, c.source_ip_prefixes, \
+    c.public, c.check_url, k.name AS check_key, c.check_auth, c.check_timeout_ms, c.source_ip_prefixes, \
     c.created_at AS def_created_at, c.updated_at AS def_updated_at";
 
 /// `SELECT ... FROM` with the schema joined, the check key and the issuer keys named;
-/// `WHERE c.service_id = $1`.
+/// `WHERE c.service_id = $1` plus `condition` (with the order).
 fn select(backend: Backend, condition: &str) -> String {
     let (array, _) = backend.json_functions();
     format!(
@@ -98,7 +107,7 @@ fn select(backend: Backend, condition: &str) -> String {
          FROM credential_definitions c \
          JOIN schemas s ON s.id = c.schema_id \
          LEFT JOIN keys k ON k.id = c.check_key_id \
-         WHERE c.service_id = $1 {condition} ORDER BY c.seq"
+         WHERE c.service_id = $1 {condition}"
     )
 }
 
@@ -112,6 +121,7 @@ fn into_definition(scope: &ServiceScope, row: DefinitionRow) -> sqlx::Result<Cre
         schema: row.schema.into_schema(scope)?,
         attestation: Attestation::from_db(&row.attestation)?,
         one_off: row.one_off != 0,
+        public: row.public != 0,
         check_webhook: webhooks::from_columns(
             row.check_url,
             row.check_key,
@@ -130,10 +140,36 @@ fn into_definition(scope: &ServiceScope, row: DefinitionRow) -> sqlx::Result<Cre
 /// The scoped service's definitions, by `seq`, as stored now: for the management API, which
 /// reads what it wrote.
 pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<CredentialDefinition>> {
-    let rows: Vec<DefinitionRow> = sqlx::query_as(&select(db.backend(), ""))
+    let rows: Vec<DefinitionRow> = sqlx::query_as(&select(db.backend(), "ORDER BY c.seq"))
         .bind(scope.service_id())
         .fetch_all(db.pool())
         .await?;
+    rows.into_iter()
+        .map(|row| into_definition(scope, row))
+        .collect()
+}
+
+impl Positioned for CredentialDefinition {
+    /// By number (`seq`, which came from an `i64` column).
+    fn position(&self) -> Cursor {
+        Cursor {
+            at: i64::try_from(self.credential_id.schema_seq_no()).unwrap_or(i64::MAX),
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// A page of the scoped service's definitions (of the schema with internal id `schema_id` only,
+/// when given), by `seq`, as stored now.
+pub async fn page(
+    db: &Db,
+    scope: &ServiceScope,
+    schema_id: Option<&str>,
+    paging: &Paging,
+) -> sqlx::Result<Vec<CredentialDefinition>> {
+    let page = Paging::filtered_sql("c.schema_id", "c.seq", "c.id", Order::Oldest);
+    let sql = select(db.backend(), &page);
+    let rows: Vec<DefinitionRow> = paging.read(db, &sql, scope, schema_id).await?;
     rows.into_iter()
         .map(|row| into_definition(scope, row))
         .collect()
@@ -235,9 +271,9 @@ async fn try_insert(
     sqlx::query(
         "INSERT INTO credential_definitions (id, service_id, schema_id, seq, tag, attestation, \
          one_off, check_url, check_key_id, check_auth, check_timeout_ms, source_ip_prefixes, \
-         created_at, updated_at) \
+         created_at, updated_at, public) \
          SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, $5, $6, $7, \
-         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $11, $12, $12 \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $8), $9, $10, $11, $12, $12, $13 \
          FROM credential_definitions WHERE service_id = $2",
     )
     .bind(&id)
@@ -252,6 +288,7 @@ async fn try_insert(
     .bind(timeout)
     .bind(prefixes_json(&settings.source_ip_prefixes))
     .bind(now)
+    .bind(i64::from(settings.public))
     .execute(&mut *tx)
     .await?;
     insert_issuers(&mut tx, scope, &id, &settings.issuers).await?;
@@ -295,8 +332,8 @@ pub async fn update_settings(
     let result = sqlx::query(
         "UPDATE credential_definitions SET one_off = $3, check_url = $4, \
          check_key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $5), \
-         check_auth = $6, check_timeout_ms = $7, source_ip_prefixes = $8, updated_at = $9 \
-         WHERE service_id = $1 AND id = $2",
+         check_auth = $6, check_timeout_ms = $7, source_ip_prefixes = $8, updated_at = $9, \
+         public = $10 WHERE service_id = $1 AND id = $2",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -307,6 +344,7 @@ pub async fn update_settings(
     .bind(timeout)
     .bind(prefixes_json(&settings.source_ip_prefixes))
     .bind(now_ms())
+    .bind(i64::from(settings.public))
     .execute(&mut *tx)
     .await?;
     if result.rows_affected() == 0 {
@@ -323,20 +361,32 @@ pub async fn update_settings(
     Ok(true)
 }
 
-/// Names of the scoped service's interactions that ask this definition's check webhook (it
-/// cannot be removed while they do).
-pub async fn verifying_interactions(
+/// The interactions that require the scoped service's definition `id` (only those that ask its
+/// check webhook, with `external_only`): the names of the service's own, and how many of other
+/// services' (whose names are theirs to know).
+pub async fn requiring_interactions(
     db: &Db,
     scope: &ServiceScope,
     id: &str,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT i.name FROM interaction_credentials ic JOIN interactions i ON i.id = ic.interaction_id \
-         WHERE ic.service_id = $1 AND ic.credential_definition_id = $2 \
-         AND ic.external_verification = 1 ORDER BY i.name",
+    external_only: bool,
+) -> sqlx::Result<(Vec<String>, usize)> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.service_id, i.name FROM interaction_credentials ic \
+         JOIN interactions i ON i.id = ic.interaction_id \
+         JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+         WHERE c.service_id = $1 AND ic.credential_definition_id = $2 AND ic.role = 'required' \
+         AND ($3 = 0 OR ic.external_verification = 1) ORDER BY i.name",
     )
     .bind(scope.service_id())
     .bind(id)
+    .bind(i64::from(external_only))
     .fetch_all(db.pool())
-    .await
+    .await?;
+    let (own, others): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|(service_id, _)| service_id == scope.service_id());
+    Ok((
+        own.into_iter().map(|(_, name)| name).collect(),
+        others.len(),
+    ))
 }

@@ -11,7 +11,7 @@ use sqlx::{Any, FromRow, Transaction};
 use super::instances::{self, Instance, InstanceRow};
 use super::webhooks::{self, NewWebhook, Webhook};
 use super::{Backend, json_elements};
-use super::{Db, now_ms};
+use super::{Db, Order, Paging, now_ms};
 use crate::domain::{Attestation, Attributes, Description, Medium, Name, Parameters};
 use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
@@ -101,6 +101,9 @@ struct InteractionRow {
 #[derive(serde::Deserialize)]
 struct CredentialRow {
     credential_definition_id: String,
+    /// The DID of the definition's service: another service's, for a credential it requires
+    /// from there.
+    issuer_did: String,
     attestation: String,
     /// The schema's, as stored.
     attributes: String,
@@ -112,8 +115,9 @@ struct CredentialRow {
     only_last: i64,
 }
 
-/// The interactions of the scoped service (`$1`) plus `condition`, each with its credentials and
-/// instances aggregated as JSON text (the functions differ by dialect, the shape does not).
+/// The interactions of the scoped service (`$1`) plus `condition` (with the order), each with its
+/// credentials and instances aggregated as JSON text (the functions differ by dialect, the shape
+/// does not).
 fn interaction_query(backend: Backend, condition: &str) -> String {
     let (array, object) = backend.json_functions();
     format!(
@@ -121,13 +125,14 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
          k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
          i.waiting_deadline_secs, i.created_at, i.updated_at, \
          CAST((SELECT {array}({object}('credential_definition_id', ic.credential_definition_id, \
-                 'seq', c.seq, 'tag', c.tag, 'role', ic.role, \
+                 'issuer_did', sv.did, 'seq', c.seq, 'tag', c.tag, 'role', ic.role, \
                  'prefill_from_qr', ic.prefill_from_qr, \
                  'external_verification', ic.external_verification, 'only_last', ic.only_last, \
                  'attestation', c.attestation, 'attributes', s.attributes) \
                ORDER BY ic.role, ic.position) \
                FROM interaction_credentials ic \
                JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+               JOIN services sv ON sv.id = c.service_id \
                JOIN schemas s ON s.id = c.schema_id \
                WHERE ic.interaction_id = i.id) AS TEXT) AS credentials, \
          CAST((SELECT {array}({object}('id', n.id, 'interaction_id', n.interaction_id, \
@@ -136,7 +141,7 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
                ORDER BY n.is_default DESC, n.created_at, n.id) \
                FROM instances n WHERE n.interaction_id = i.id) AS TEXT) AS instances \
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
-         WHERE i.service_id = $1 {condition} ORDER BY i.created_at, i.id"
+         WHERE i.service_id = $1 {condition}"
     )
 }
 
@@ -146,7 +151,11 @@ async fn load(
     scope: &ServiceScope,
     id: Option<&InteractionId>,
 ) -> sqlx::Result<Vec<Interaction>> {
-    let condition = if id.is_some() { "AND i.id = $2" } else { "" };
+    let condition = if id.is_some() {
+        "AND i.id = $2"
+    } else {
+        "ORDER BY i.created_at, i.id"
+    };
     let sql = interaction_query(db.backend(), condition);
     let mut rows = sqlx::query_as::<_, InteractionRow>(&sql).bind(scope.service_id());
     if let Some(id) = id {
@@ -155,17 +164,20 @@ async fn load(
     rows.fetch_all(db.pool())
         .await?
         .into_iter()
-        .map(|row| into_interaction(scope, row))
+        .map(into_interaction)
         .collect()
 }
 
 /// A row with its credentials and instances.
-fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<Interaction> {
+fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
     let mut required = Vec::new();
     let mut issued = Vec::new();
     for credential in json_elements::<CredentialRow>(row.credentials.as_deref())? {
-        let credential_id =
-            super::credential_definitions::wire_id(scope, credential.seq, &credential.tag)?;
+        let credential_id = super::credential_definitions::wire_id_of(
+            &credential.issuer_did,
+            credential.seq,
+            &credential.tag,
+        )?;
         match credential.role.as_str() {
             "required" => required.push(RequiredCredential {
                 definition_id: credential.credential_definition_id,
@@ -216,6 +228,33 @@ fn into_interaction(scope: &ServiceScope, row: InteractionRow) -> sqlx::Result<I
 /// The scoped service's interactions, oldest first, paused ones included.
 pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Interaction>> {
     load(db, scope, None).await
+}
+
+super::positioned!(Interaction, created_at, id);
+
+/// A page of the scoped service's interactions (only the active or the paused ones when
+/// `active` says), oldest first.
+pub async fn page(
+    db: &Db,
+    scope: &ServiceScope,
+    active: Option<bool>,
+    paging: &Paging,
+) -> sqlx::Result<Vec<Interaction>> {
+    let page = Paging::filtered_sql("i.active", "i.created_at", "i.id", Order::Oldest);
+    let sql = interaction_query(db.backend(), &page);
+    let rows: Vec<InteractionRow> = paging.read(db, &sql, scope, active.map(i64::from)).await?;
+    rows.into_iter().map(into_interaction).collect()
+}
+
+/// Whether the scoped service has the interaction with this id.
+pub async fn exists(db: &Db, scope: &ServiceScope, id: &InteractionId) -> sqlx::Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM interactions WHERE service_id = $1 AND id = $2")
+            .bind(scope.service_id())
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(found.is_some())
 }
 
 /// The scoped service's interaction with this id (`actionId`), as stored now: for the

@@ -5,7 +5,8 @@
 //! A process that has news has acted on it itself already; its notifier tells the others with one
 //! `NOTIFY` for however many pieces of news came while the last one was being sent, on its own
 //! connection, outside every transaction. Each process's listener acts on the others'
-//! notifications and ignores its own notifier's.
+//! notifications and ignores its own notifier's, and those of deployments in other schemas of
+//! the database (a notification names its schema).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -118,8 +119,10 @@ async fn notify(
     }
 }
 
+/// Notifies `channel`, naming this deployment's schema: channels are per database, and psi
+/// deployments in other schemas of it are no concern of this one.
 async fn send(conn: &mut AnyConnection, channel: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, '')")
+    sqlx::query("SELECT pg_notify($1, COALESCE(current_schema(), ''))")
         .bind(channel)
         .execute(conn)
         .await
@@ -129,6 +132,9 @@ async fn send(conn: &mut AnyConnection, channel: &str) -> sqlx::Result<()> {
 /// Acts on each other process's notification; returns on a connection error.
 async fn listen(url: String, notifier: Arc<AtomicU32>, heard: Arc<Vec<Heard>>) -> sqlx::Result<()> {
     let mut listener = PgListener::connect(&url).await?;
+    let schema: String = sqlx::query_scalar("SELECT COALESCE(current_schema(), '')")
+        .fetch_one(&mut listener)
+        .await?;
     listener
         .listen_all(heard.iter().map(|(name, _)| *name))
         .await?;
@@ -138,7 +144,9 @@ async fn listen(url: String, notifier: Arc<AtomicU32>, heard: Arc<Vec<Heard>>) -
     }
     loop {
         let notification = listener.recv().await?;
-        if notification.process_id() == notifier.load(Ordering::Relaxed) {
+        if notification.process_id() == notifier.load(Ordering::Relaxed)
+            || notification.payload() != schema
+        {
             continue;
         }
         if let Some((_, act)) = heard

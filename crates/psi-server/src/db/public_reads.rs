@@ -69,7 +69,11 @@ pub struct ActiveInteraction {
 pub struct InteractionCredential {
     /// Required from the holder (else issued to them).
     pub required: bool,
-    /// The `<n>` and `<tag>` of `<DID>:3:CL:<n>:<tag>`.
+    /// Internal id of the definition.
+    pub definition_id: String,
+    /// The `<DID>`, `<n>` and `<tag>` of `<DID>:3:CL:<n>:<tag>`: the DID is another service's
+    /// for a credential required from there.
+    pub issuer_did: String,
     pub seq: i64,
     pub tag: String,
     pub prefill_from_qr: bool,
@@ -95,6 +99,8 @@ struct Row {
     text1: String,
     text2: String,
     text3: String,
+    text4: String,
+    text5: String,
     num1: i64,
     num2: i64,
     num3: i64,
@@ -105,22 +111,23 @@ struct Row {
 const ACTIVE_INTERACTIONS: &str = "\
     SELECT i.created_at AS age, i.id AS interaction_id, CAST(0 AS BIGINT) AS part, \
         CAST(0 AS BIGINT) AS pos, i.name AS text1, i.description AS text2, i.media AS text3, \
-        CAST(0 AS BIGINT) AS num1, CAST(0 AS BIGINT) AS num2, CAST(0 AS BIGINT) AS num3 \
+        '' AS text4, '' AS text5, CAST(0 AS BIGINT) AS num1, CAST(0 AS BIGINT) AS num2, CAST(0 AS BIGINT) AS num3 \
     FROM interactions i WHERE i.service_id = $1 AND i.active = 1 \
     UNION ALL \
     SELECT i.created_at, i.id, CAST(1 AS BIGINT), ic.position, ic.role, c.tag, s.attributes, \
-        c.seq, ic.prefill_from_qr, ic.only_last \
+        sv.did, c.id, c.seq, ic.prefill_from_qr, ic.only_last \
     FROM interaction_credentials ic \
     JOIN interactions i ON i.id = ic.interaction_id \
     JOIN credential_definitions c ON c.id = ic.credential_definition_id \
+    JOIN services sv ON sv.id = c.service_id \
     JOIN schemas s ON s.id = c.schema_id \
     WHERE ic.service_id = $1 AND i.active = 1 \
     UNION ALL \
     SELECT i.created_at, i.id, CAST(2 AS BIGINT), 1 - n.is_default, n.id, n.parameters, '', \
-        n.created_at, CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+        '', '', n.created_at, CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
     FROM instances n JOIN interactions i ON i.id = n.interaction_id \
     WHERE n.service_id = $1 AND i.active = 1 \
-    ORDER BY 1, 2, 3, 4, 8, 5";
+    ORDER BY 1, 2, 3, 4, 10, 5";
 
 /// The scoped service's active interactions, oldest first, with their credentials and instances.
 pub async fn active_interactions(
@@ -158,6 +165,8 @@ pub async fn active_interactions(
                 required: row.text1 == "required",
                 tag: row.text2,
                 attributes: row.text3,
+                issuer_did: row.text4,
+                definition_id: row.text5,
                 seq: row.num1,
                 prefill_from_qr: row.num2 != 0,
                 only_last: row.num3 != 0,
@@ -193,4 +202,42 @@ pub async fn active_instances(
         .into_iter()
         .map(|(id, parameters)| Instance { id, parameters })
         .collect())
+}
+
+/// An active interaction that issues a credential definition: where a holder who lacks a
+/// credential gets one.
+#[derive(Debug, Clone, FromRow)]
+pub struct Issuing {
+    /// Internal id of the definition it issues.
+    pub definition_id: String,
+    pub service_did: String,
+    pub service_name: String,
+    pub interaction_id: InteractionId,
+    pub interaction_name: String,
+}
+
+/// The active interactions, of any service, that issue any of `definition_ids`, oldest first.
+/// An interaction issues only its own service's definitions, so each is the issuer's.
+pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issuing>> {
+    if definition_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=definition_ids.len())
+        .map(|n| format!("${n}"))
+        .collect();
+    let sql = format!(
+        "SELECT ic.credential_definition_id AS definition_id, s.did AS service_did, \
+         s.name AS service_name, i.id AS interaction_id, i.name AS interaction_name \
+         FROM interaction_credentials ic \
+         JOIN interactions i ON i.id = ic.interaction_id \
+         JOIN services s ON s.id = i.service_id \
+         WHERE ic.role = 'issued' AND i.active = 1 AND ic.credential_definition_id IN ({}) \
+         ORDER BY i.created_at, i.id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, Issuing>(&sql);
+    for id in definition_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db.pool()).await
 }

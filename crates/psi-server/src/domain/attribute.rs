@@ -108,21 +108,21 @@ pub enum AttributeError {
     Name { index: usize, error: NameError },
     #[error("`attributes[{index}]`: the name {name:?} is used twice")]
     DuplicateName { index: usize, name: String },
-    #[error("`attributes[{index}]`: an enumeration needs `enumValues` (1 to {MAX_ENUM_VALUES})")]
+    #[error("`attributes[{index}]`: an enumeration needs `enum_values` (1 to {MAX_ENUM_VALUES})")]
     NoEnumValues { index: usize },
-    #[error("`attributes[{index}]`: `enumValues` apply to enumerations only")]
+    #[error("`attributes[{index}]`: `enum_values` apply to enumerations only")]
     EnumValuesNotAllowed { index: usize },
-    #[error("`attributes[{index}].enumValues[{entry}].name` {error}")]
+    #[error("`attributes[{index}].enum_values[{entry}].name` {error}")]
     EnumName {
         index: usize,
         entry: usize,
         error: NameError,
     },
     #[error(
-        "`attributes[{index}].enumValues[{entry}].value` must be a decimal index such as \"0\""
+        "`attributes[{index}].enum_values[{entry}].value` must be a decimal index such as \"0\""
     )]
     EnumValue { index: usize, entry: usize },
-    #[error("`attributes[{index}].enumValues[{entry}]`: {what} {text:?} is used twice")]
+    #[error("`attributes[{index}].enum_values[{entry}]`: {what} {text:?} is used twice")]
     DuplicateEnum {
         index: usize,
         entry: usize,
@@ -530,7 +530,7 @@ mod tests {
             "enumValues": [{"name": "x", "value": "1"}, {"name": "y"}]}]));
         assert_eq!(
             twice.to_string(),
-            "`attributes[0].enumValues[1]`: the value \"1\" is used twice"
+            "`attributes[0].enum_values[1]`: the value \"1\" is used twice"
         );
     }
 

@@ -19,7 +19,7 @@ use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::db::{self, now_ms};
 use crate::event::settle::{self, Ending, Handover};
-use crate::event::{Definitions, Error, Journal, check_active, instance_of, label};
+use crate::event::{self, Definitions, Error, Journal, check_active, instance_of, label, owner_of};
 use crate::http::AppState;
 use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
 use crate::public::CONTAINER_PREFIX;
@@ -128,11 +128,7 @@ pub async fn run(
         .ok_or(Error::NotFound("interaction"))?;
     check_active(&interaction)?;
     let instance = instance_of(&interaction, request.instance_id.as_ref())?.clone();
-    let definitions = db::credential_definitions::list_cached(&state.db, &scope)
-        .await?
-        .into_iter()
-        .map(|d| (d.id.clone(), d))
-        .collect();
+    let definitions = event::definitions_for(&state.db, &scope, &interaction).await?;
     let mut event = Event {
         state: &state,
         scope: &scope,
@@ -219,6 +215,7 @@ impl Event<'_> {
             holder_did: self.holder_did,
             prefilled: &request.prefilled,
             presented: &request.presented,
+            nonce: &request.nonce,
             now: now_ms(),
         };
         let received = verify_presentation(&self.state.db, self.scope, &presentation).await?;
@@ -289,14 +286,13 @@ impl Event<'_> {
             protocol_version: CHECK_PROTOCOL_VERSION,
         })
         .map_err(anyhow::Error::new)?;
-        let sent = calls::call(
-            self.state,
-            self.scope,
-            webhook,
-            CallKind::CredentialCheck,
-            body,
-        )
-        .await?;
+        // The webhook and its key are the definition's service's, which may be another than
+        // the one running the interaction (`serviceDid` of the request names that one).
+        let owner = owner_of(&self.state.db, self.scope, &definition.credential_id)
+            .await?
+            .ok_or_else(|| Stop::Internal(anyhow::anyhow!("the service of {label} is gone")))?;
+        let sent =
+            calls::call(self.state, &owner, webhook, CallKind::CredentialCheck, body).await?;
         let (record, reply) = sent.read(|body| serde_json::from_slice::<CheckReply>(body));
         self.record_call("credential-check webhook", record);
         let reply = reply.map_err(|e| Stop::Fail {

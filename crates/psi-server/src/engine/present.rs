@@ -1,10 +1,14 @@
 //! Verification of what the holder presents, against what the interaction requires: each required
 //! credential once; self-attested values typed per schema and equal to the link's pre-filled
-//! ones; service-attested credentials signed by their issuer, of the right definition, the
-//! holder's own, not revoked and, where the interaction says *only last*, the holder's latest.
+//! ones; service-attested credentials signed by their issuer (this service, or another on this
+//! server whose public definition is required), of the right definition, the holder's own, not
+//! revoked and, where the interaction says *only last*, the holder's latest.
 
 use std::collections::HashMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signature, VerifyingKey};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -17,7 +21,7 @@ use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::interactions::RequiredCredential;
 use crate::db::{self, Db};
 use crate::domain::Attestation;
-use crate::event::label;
+use crate::event::{label, owner_of};
 use crate::ids::{HolderDid, Jti};
 use crate::scope::ServiceScope;
 
@@ -33,6 +37,56 @@ pub struct Presented {
     /// Self-attested credentials: every attribute of the schema.
     #[serde(default)]
     pub attributes: Option<Vec<Field>>,
+    /// A credential issued to another of the holder's pairwise DIDs (another service issued
+    /// it): proof that the holder controls that DID.
+    #[serde(default)]
+    pub binding: Option<Binding>,
+}
+
+/// Proof that the holder presenting a credential controls its subject DID: the subject's key
+/// signs [`binding_message`], which names this service, this request's nonce and the credential,
+/// so the proof is good for this one presentation only.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// Base58 Ed25519 public key of the credential's subject, whose DID is base58 of its first
+    /// 16 bytes.
+    pub verkey: String,
+    /// Base64url (no padding) Ed25519 signature of the binding message.
+    pub signature: String,
+}
+
+/// What a [`Binding`] signs: `psi-presentation`, the DID of the service the event runs at, the
+/// event request's `nonce` and the credential's `jti`, one per line.
+pub fn binding_message(service_did: &str, nonce: &str, jti: &str) -> String {
+    format!("psi-presentation\n{service_did}\n{nonce}\n{jti}")
+}
+
+/// Checks that `binding` proves control of `subject` for this presentation.
+fn check_binding(
+    binding: Option<&Binding>,
+    subject: &str,
+    message: &str,
+) -> Result<(), &'static str> {
+    let binding = binding.ok_or(
+        "it was issued to another holder DID, and no `binding` proves it is this holder's",
+    )?;
+    let key: [u8; 32] = bs58::decode(&binding.verkey)
+        .into_vec()
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("its `binding.verkey` is not base58 of a 32-byte key")?;
+    if HolderDid::of_key(&key).as_str() != subject {
+        return Err("its `binding.verkey` is not the key of the DID it was issued to");
+    }
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(&binding.signature)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("its `binding.signature` is not base64url of 64 bytes")?;
+    VerifyingKey::from_bytes(&key)
+        .and_then(|key| key.verify_strict(message.as_bytes(), &Signature::from_bytes(&signature)))
+        .map_err(|_| "its `binding.signature` does not verify")
 }
 
 /// Pre-filled values from the link (its `preparedCredentials`, as the link carries them).
@@ -62,6 +116,8 @@ pub struct Presentation<'a> {
     pub holder_did: &'a HolderDid,
     pub prefilled: &'a [Prefilled],
     pub presented: &'a [Presented],
+    /// The request's nonce, which bindings sign.
+    pub nonce: &'a str,
     /// Unix milliseconds: the issue time of self-attested values.
     pub now: i64,
 }
@@ -189,12 +245,20 @@ async fn service_attested(
             content.credential_id.as_str()
         )));
     }
-    // The definition id names its issuer, so this also proves the issuer is this service.
-    if content.issuer != required.credential_id.issuer() || content.issuer != scope.did().as_str() {
-        return Err(fail(format!("it was issued by {}", content.issuer)));
+    // The definition id names its issuer: this service, or another on this server whose public
+    // definition the interaction requires; `verify` checked the signature with that issuer's key.
+    if content.issuer != required.credential_id.issuer() {
+        return Err(fail(format!(
+            "it was issued by {}, not by {}",
+            content.issuer,
+            required.credential_id.issuer()
+        )));
     }
     if content.subject != p.holder_did.as_str() {
-        return Err(fail("it was issued to another holder".into()));
+        // Pairwise DIDs differ by service: a credential from another service names another.
+        let message = binding_message(scope.did().as_str(), p.nonce, &content.jti);
+        check_binding(presented.binding.as_ref(), &content.subject, &message)
+            .map_err(|reason| fail(reason.into()))?;
     }
     if content.schema_id != definition.schema.schema_id {
         return Err(fail(format!(
@@ -204,7 +268,11 @@ async fn service_attested(
         )));
     }
     if required.only_last {
-        let latest = db::credentials::latest_jti(db, scope, &definition.id, p.holder_did).await?;
+        // The issuer's credentials are where its latest one is.
+        let issuer = owner_of(db, scope, &required.credential_id)
+            .await?
+            .ok_or_else(|| fail("its issuer is no longer a service on this server".into()))?;
+        let latest = db::credentials::latest_jti(db, &issuer, &definition.id, p.holder_did).await?;
         if latest.as_ref().map(Jti::as_str) != Some(content.jti.as_str()) {
             return Err(fail(
                 "only the most recent credential of this kind is accepted, and this is an \

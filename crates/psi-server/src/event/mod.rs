@@ -11,11 +11,15 @@ pub mod settle;
 
 use std::collections::HashMap;
 
-use crate::db::credential_definitions::CredentialDefinition;
+use psi_link::{CredentialDefinitionId, Did};
+
+use crate::db::credential_definitions::{self, CredentialDefinition};
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
+use crate::db::{self, Db};
 use crate::http::error::ApiError;
 use crate::ids::InstanceId;
+use crate::scope::ServiceScope;
 pub use issue::Refused;
 pub use journal::Journal;
 
@@ -93,4 +97,53 @@ pub fn label(definition: &CredentialDefinition) -> String {
         definition.schema.name,
         definition.credential_id.as_str()
     )
+}
+
+/// The definitions an event of `interaction` needs, by internal id, through the configuration
+/// cache: the service's own (the only ones it issues) and the other services' public ones it
+/// requires.
+pub async fn definitions_for(
+    db: &Db,
+    scope: &ServiceScope,
+    interaction: &Interaction,
+) -> sqlx::Result<Definitions> {
+    let mut definitions: Definitions = credential_definitions::list_cached(db, scope)
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d))
+        .collect();
+    for required in &interaction.required {
+        if definitions.contains_key(&required.definition_id) {
+            continue;
+        }
+        let Some(owner) = owner_of(db, scope, &required.credential_id).await? else {
+            continue;
+        };
+        let found = credential_definitions::list_cached(db, &owner)
+            .await?
+            .into_iter()
+            .find(|d| d.id == required.definition_id);
+        if let Some(found) = found {
+            definitions.insert(found.id.clone(), found);
+        }
+    }
+    Ok(definitions)
+}
+
+/// The service whose definition `credential_id` is: `scope` itself, or another service on this
+/// server (`None` when there is none).
+pub async fn owner_of(
+    db: &Db,
+    scope: &ServiceScope,
+    credential_id: &CredentialDefinitionId,
+) -> sqlx::Result<Option<ServiceScope>> {
+    if credential_id.issuer() == scope.did().as_str() {
+        return Ok(Some(scope.clone()));
+    }
+    let Ok(issuer) = credential_id.issuer().parse::<Did>() else {
+        return Ok(None);
+    };
+    Ok(db::services::by_did(db, &issuer)
+        .await?
+        .map(|(owner, _)| owner))
 }

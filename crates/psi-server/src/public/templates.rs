@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::PublicService;
 use super::cache::{self, JSON};
-use crate::db::public_reads::{self, ActiveInteraction, Instance};
+use crate::db::public_reads::{self, ActiveInteraction, Instance, Issuing};
 use crate::domain::Medium;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -57,6 +57,31 @@ pub struct Predicate {
     pub only_last: bool,
     /// The attribute names the holder shares (all of the schema's).
     pub fields: Vec<String>,
+    /// The active interactions, of this service or another, that issue it: where a holder who
+    /// lacks it gets one. Absent when none does, so the shape pages read is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub issued_by: Vec<IssuingAction>,
+}
+
+/// An interaction that issues a credential.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuingAction {
+    pub service_did: String,
+    pub service_name: String,
+    pub action_id: String,
+    pub action_name: String,
+}
+
+impl From<Issuing> for IssuingAction {
+    fn from(issuing: Issuing) -> Self {
+        IssuingAction {
+            service_did: issuing.service_did,
+            service_name: issuing.service_name,
+            action_id: issuing.interaction_id.into(),
+            action_name: issuing.interaction_name,
+        }
+    }
 }
 
 /// An interaction instance.
@@ -83,13 +108,19 @@ pub async fn action_templates(
     PublicService(scope): PublicService,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let did = scope.did().as_str();
-    let templates = public_reads::active_interactions(&state.db, &scope)
-        .await?
+    let interactions = public_reads::active_interactions(&state.db, &scope).await?;
+    let required: Vec<&str> = interactions
+        .iter()
+        .flat_map(|i| &i.credentials)
+        .filter(|c| c.required)
+        .map(|c| c.definition_id.as_str())
+        .collect();
+    let issuing = public_reads::issuing(&state.db, &required).await?;
+    let templates = interactions
         .into_iter()
         // Every interaction is created with its default instance; pages need at least one.
         .filter(|interaction| !interaction.instances.is_empty())
-        .map(|interaction| template(did, interaction))
+        .map(|interaction| template(interaction, &issuing))
         .collect::<Result<Vec<_>, _>>()?;
     let body = serde_json::to_vec(&templates).map_err(anyhow::Error::new)?;
     Ok(cache::respond(JSON, body))
@@ -125,13 +156,19 @@ pub async fn action_instances(
     Ok(cache::respond(JSON, body))
 }
 
-fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate, ApiError> {
+fn template(
+    interaction: ActiveInteraction,
+    issuing: &[Issuing],
+) -> Result<ActionTemplate, ApiError> {
     let media: Vec<Medium> = decode(&interaction.media)?;
     let mut credentials_required = Vec::new();
     let mut credentials_issued = Vec::new();
     let mut predicates = Vec::new();
     for credential in interaction.credentials {
-        let credential_id = format!("{did}:3:CL:{}:{}", credential.seq, credential.tag);
+        let credential_id = format!(
+            "{}:3:CL:{}:{}",
+            credential.issuer_did, credential.seq, credential.tag
+        );
         if !credential.required {
             credentials_issued.push(credential_id);
             continue;
@@ -143,6 +180,12 @@ fn template(did: &str, interaction: ActiveInteraction) -> Result<ActionTemplate,
             from_action_qr_code: credential.prefill_from_qr,
             only_last: credential.only_last,
             fields: attributes.into_iter().map(|a| a.name).collect(),
+            issued_by: issuing
+                .iter()
+                .filter(|i| i.definition_id == credential.definition_id)
+                .cloned()
+                .map(Into::into)
+                .collect(),
         });
     }
     Ok(ActionTemplate {

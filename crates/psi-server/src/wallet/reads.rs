@@ -16,6 +16,7 @@ use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::ids::{InstanceId, InteractionId, Jti};
 use crate::public::PublicService;
+use crate::public::templates::IssuingAction;
 
 /// A service's DID and the key its credentials are signed with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,6 +137,9 @@ pub struct RequiredInfo {
     /// The service's credential-check webhook is asked too.
     pub external_verification: bool,
     pub attributes: Vec<AttributeJson>,
+    /// The active interactions, of this service or another, that issue it: where a holder who
+    /// lacks it gets one.
+    pub issued_by: Vec<IssuingAction>,
 }
 
 /// A credential the interaction may issue.
@@ -171,12 +175,18 @@ pub async fn interaction(
     event::check_active(&interaction)?;
     let instance = event::instance_of(&interaction, query.instance.as_ref())?;
     let service = db::services::get(&state.db, &scope).await?;
-    let definitions = db::credential_definitions::list_cached(&state.db, &scope).await?;
+    let definitions = event::definitions_for(&state.db, &scope, &interaction).await?;
     let definition = |id: &str| {
-        definitions.iter().find(|d| d.id == id).ok_or_else(|| {
+        definitions.get(id).ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!("an interaction's definition is missing"))
         })
     };
+    let required_ids: Vec<&str> = interaction
+        .required
+        .iter()
+        .map(|r| r.definition_id.as_str())
+        .collect();
+    let issuing = db::public_reads::issuing(&state.db, &required_ids).await?;
     let required = interaction
         .required
         .iter()
@@ -190,6 +200,12 @@ pub async fn interaction(
                 only_last: r.only_last,
                 external_verification: r.external_verification,
                 attributes: d.schema.attributes.to_json(),
+                issued_by: issuing
+                    .iter()
+                    .filter(|i| i.definition_id == r.definition_id)
+                    .cloned()
+                    .map(Into::into)
+                    .collect(),
             })
         })
         .collect::<Result<_, ApiError>>()?;

@@ -12,7 +12,7 @@ pub fn attributes() -> Value {
         {"name": "Full name", "type": "text"},
         {"name": "Born", "type": "date"},
         {"name": "Height", "type": "number"},
-        {"name": "Level", "type": "enumeration", "enumValues": [{"name": "Gold"}, {"name": "Silver"}]},
+        {"name": "Level", "type": "enumeration", "enum_values": [{"name": "Gold"}, {"name": "Silver"}]},
         {"name": "Photo", "type": "image"}
     ])
 }

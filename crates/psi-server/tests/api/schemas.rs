@@ -29,8 +29,8 @@ async fn a_schema_is_created_with_its_wire_id_and_typed_attributes(backend: Back
     assert_eq!(
         created["attributes"][3],
         json!({"name": "Level", "type": "enumeration",
-               "enumValues": [{"name": "Gold", "value": "0"}, {"name": "Silver", "value": "1"}]}),
-        "enumeration values default to their position"
+               "enum_values": [{"name": "Gold", "value": "0"}, {"name": "Silver", "value": "1"}]}),
+        "enumeration values default to their position; the management API names it in snake_case"
     );
     assert_eq!(
         created["attributes"][4],
@@ -44,7 +44,7 @@ async fn a_schema_is_created_with_its_wire_id_and_typed_attributes(backend: Back
     .await;
     assert_eq!(fetched, created);
     let listed = expect_json(app.get(&path, &token).await, StatusCode::OK).await;
-    assert_eq!(listed, json!([created]));
+    assert_eq!(listed["data"], json!([created]));
 }
 
 async fn schema_and_attribute_names_with_markup_are_refused(backend: Backend) {
@@ -67,7 +67,7 @@ async fn schema_and_attribute_names_with_markup_are_refused(backend: Backend) {
         ),
         (
             json!({"name": "ok", "version": "1.0", "attributes": [{"name": "e", "type": "enumeration", "enumValues": [{"name": "\"quoted\""}]}]}),
-            "`attributes[0].enumValues[0].name`",
+            "`attributes[0].enum_values[0].name`",
         ),
     ];
     for (body, field) in cases {
@@ -83,7 +83,7 @@ async fn schema_and_attribute_names_with_markup_are_refused(backend: Backend) {
         );
     }
     let schemas = expect_json(app.get(&path, ADMIN_TOKEN).await, StatusCode::OK).await;
-    assert_eq!(schemas, json!([]), "nothing stored");
+    assert_eq!(schemas["data"], json!([]), "nothing stored");
 }
 
 async fn invalid_schemas_answer_422_naming_the_problem(backend: Backend) {
@@ -114,7 +114,7 @@ async fn invalid_schemas_answer_422_naming_the_problem(backend: Backend) {
         ),
         (
             json!({"name": "s", "version": "1.0", "attributes": [{"name": "e", "type": "enumeration"}]}),
-            "needs `enumValues`",
+            "needs `enum_values`",
         ),
         (
             json!({"name": "s", "version": "1.0", "attributes": [{"name": "e", "type": "enumeration", "enumValues": [{"name": "x", "value": "first"}]}]}),

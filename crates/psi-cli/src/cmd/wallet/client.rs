@@ -127,6 +127,19 @@ pub struct RequiredCredential {
     pub prefill_from_qr: bool,
     #[serde(default)]
     pub attributes: Vec<AttributeSpec>,
+    /// The interactions, of this service or another, that issue it.
+    #[serde(default)]
+    pub issued_by: Vec<IssuingAction>,
+}
+
+/// An interaction that issues a credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuingAction {
+    pub service_did: String,
+    pub service_name: String,
+    pub action_id: String,
+    pub action_name: String,
 }
 
 /// One attribute of a schema.
@@ -151,7 +164,34 @@ pub enum Presented {
     Service {
         credential_id: String,
         jwt: String,
+        /// For a credential issued to another of the holder's pairwise DIDs.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        binding: Option<Binding>,
     },
+}
+
+/// Proof that the holder controls the DID a credential was issued to: that DID's key signs the
+/// service's DID, the request's nonce and the credential's `jti` (docs/protocol.md §6).
+#[derive(Debug, Clone, Serialize)]
+pub struct Binding {
+    pub verkey: String,
+    pub signature: String,
+}
+
+impl Binding {
+    /// `key`'s proof for presenting `jti` to `service_did` in the request with `nonce`.
+    pub fn sign(key: &HolderKey, service_did: &str, nonce: &str, jti: &str) -> Self {
+        let message = format!("psi-presentation\n{service_did}\n{nonce}\n{jti}");
+        Binding {
+            verkey: key.verkey().to_owned(),
+            signature: key.sign(message.as_bytes()),
+        }
+    }
+}
+
+/// A new request nonce: 16 random bytes, base64url.
+pub fn new_nonce() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 /// `POST /wallet/v1/services/{did}/events`: run the interaction now.
@@ -296,14 +336,16 @@ impl WalletClient {
     }
 
     /// Runs an event: presents, and receives what is issued.
+    /// Runs the interaction now; `nonce` is the one the request's bindings signed.
     pub async fn start_event(
         &self,
         service_did: &str,
         key: &HolderKey,
         request: &EventRequest,
+        nonce: String,
     ) -> Result<EventReply, ClientError> {
         let url = self.url(&["services", service_did, "events"]);
-        self.signed("the event", url, key, request).await
+        self.signed("the event", url, key, request, nonce).await
     }
 
     /// Credentials issued later and revocations, for this holder at this service.
@@ -313,7 +355,8 @@ impl WalletClient {
         key: &HolderKey,
     ) -> Result<InboxReply, ClientError> {
         let url = self.url(&["services", service_did, "inbox"]);
-        self.signed("the inbox", url, key, &Empty {}).await
+        self.signed("the inbox", url, key, &Empty {}, new_nonce())
+            .await
     }
 
     /// Whether a credential is revoked.
@@ -339,11 +382,12 @@ impl WalletClient {
         url: Url,
         key: &HolderKey,
         body: &T,
+        nonce: String,
     ) -> Result<R, ClientError> {
         let envelope = Signed {
             holder_did: key.did(),
             timestamp: unix_ms(),
-            nonce: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>()),
+            nonce,
             body,
         };
         // Strings, numbers and lists only: serialising into memory cannot fail.

@@ -304,6 +304,7 @@ mod tests {
             attestation: Attestation::SelfAttested,
             prefill_from_qr: prefill,
             attributes: vec![spec("Name"), spec("Email")],
+            issued_by: Vec::new(),
         }
     }
 

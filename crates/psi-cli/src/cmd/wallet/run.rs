@@ -5,11 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use psi_link::LinkRequest;
+use psi_link::{LinkKind, LinkOrigin, LinkRequest, LinkTarget};
 use psi_outbound::{OutboundClient, OutboundPolicy, resolve_source_url};
 
 use super::client::{
-    Attestation, EventReply, EventRequest, EventState, InteractionInfo, Presented, WalletClient,
+    Attestation, Binding, EventReply, EventRequest, EventState, InteractionInfo, Presented,
+    RequiredCredential, WalletClient, new_nonce,
 };
 use super::credential;
 use super::file::{StoredCredential, Wallet};
@@ -32,12 +33,15 @@ Self-attested credentials take their values from the link's pre-filled values (t
 changed: an --attr that contradicts one is an error), else from --attr, else from a prompt when \
 standard input is a terminal; otherwise a missing value is an error naming it. Service-attested \
 credentials come from the wallet: the newest one of the definition that is not revoked (its \
-status is checked with the server); a missing one is an error.
+status is checked with the server), whichever service on the server issued it. A missing one is \
+an error that lists the interactions issuing it, with their links; with --auto the first of \
+them runs first (asking for its values the same way; --attr flags serve every run), then the \
+requested one, up to 3 deep.
 
 The link's domain is the wallet app's, not the server's: the server is --server, else \
 $PSI_SERVER, else http://127.0.0.1:8080.
 
-With --json, prints one object: {\"event_id\", \"state\" (completed|failed|waiting), \"message\", \
+With --json, prints one object per run (--auto runs several, in order): {\"event_id\", \"state\" (completed|failed|waiting), \"message\", \
 \"callback\", \"issued\": [credentials], \"service\", \"interaction\", \"instance_id\", \
 \"holder_did\", \"presented\"}.
 
@@ -48,6 +52,7 @@ Examples:
   psi wallet run 'https://proofspace.id/native/execute/eyJ...'
   psi wallet run --server http://127.0.0.1:8080 --attr 'Name=Alice' --attr 'Email=a@example.org' LINK
   psi wallet run --attr 'GbzPqgnU4XsMs7xg9mYJW8:3:CL:200:contact:Name=Alice' LINK
+  psi wallet run --auto --attr 'Name=Alice' LINK
   echo LINK | psi wallet run --json -"
 )]
 pub struct RunArgs {
@@ -62,7 +67,14 @@ pub struct RunArgs {
     attrs: Vec<AttrArg>,
     #[command(flatten)]
     custom: CustomTargetArgs,
+    /// When the wallet lacks a service-attested credential the interaction requires, run the
+    /// first interaction that issues it, then this one.
+    #[arg(long)]
+    auto: bool,
 }
+
+/// The most issuing interactions `--auto` chains before the requested one.
+const MAX_AUTO_DEPTH: usize = 3;
 
 pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode> {
     let link = arg_or_stdin(&args.link)?;
@@ -71,56 +83,170 @@ pub async fn run(args: RunArgs, context: &Context) -> Result<ExitCode> {
         .decoder()?
         .decode(&link)
         .context("invalid link")?;
+    // Links to issuing interactions point where this one does.
+    let target = match decoded.origin {
+        LinkOrigin::Environment(env) | LinkOrigin::WebLibrary(env) => LinkTarget::env(env),
+        LinkOrigin::Custom { .. } => args
+            .custom
+            .target()?
+            .context("a link of a custom target without that target")?,
+    };
     let request = match &decoded.request.source_url {
         Some(url) => download(url).await?,
         None => decoded.request,
     };
-    // Validated by the codec: both are present once there is no sourceURL.
-    let service_did = request.service_did.clone().unwrap_or_default();
-    let action_id = request.action_id.clone().unwrap_or_default();
-
-    let server = args.server.server.as_deref().unwrap_or(DEFAULT_SERVER);
-    let client = WalletClient::new(server)?;
-    let info = client
-        .interaction(&service_did, &action_id, request.id.as_deref())
-        .await?;
-    check_service(&info, &service_did)?;
-
-    let mut wallet = context.load()?;
-    let presented = present_all(&info, &request, &args.attrs, &mut wallet, server).await?;
-    let holder = wallet.connect(&info.service, client.base()).holder.clone();
-    // The pairwise key is saved before it is used: credentials issued to it must stay usable.
-    context.save(&wallet)?;
-
-    let event = EventRequest {
-        action_id: action_id.clone(),
-        instance_id: Some(info.instance.id.clone()),
-        prefilled: request.prepared_credentials.clone().unwrap_or_default(),
-        presented: presented.iter().map(|(p, _)| p.clone()).collect(),
-        callback: request.callback.clone().filter(|c| !c.is_empty()),
-        session: request.psi_session.clone(),
+    let runner = Runner {
+        server: args.server.server.as_deref().unwrap_or(DEFAULT_SERVER),
+        context,
+        target,
+        auto: args.auto,
     };
-    let reply = client.start_event(&service_did, &holder, &event).await?;
-    let issued = store_issued(&reply, &info, holder.did(), &mut wallet)?;
-    context.save(&wallet)?;
-
-    let outcome = RunOutcome {
-        callback: callback(&reply, &request),
-        event_id: reply.event_id,
-        state: reply.state,
-        message: reply.message,
-        issued,
-        service: info.service.clone(),
-        interaction: info.interaction.clone(),
-        instance_id: info.instance.id.clone(),
-        holder_did: holder.did().to_owned(),
-        presented: presented.into_iter().map(|(_, summary)| summary).collect(),
-    };
-    output::run(&outcome, context.json)?;
-    Ok(match outcome.state {
+    let mut given = Given::new(&args.attrs);
+    let mut asked = Vec::new();
+    let state = runner.run(request, &mut given, &mut asked, 0).await?;
+    Ok(match state {
         EventState::Failed => ExitCode::from(EXIT_EVENT_FAILED),
         EventState::Completed | EventState::Waiting => ExitCode::SUCCESS,
     })
+}
+
+/// What every run of one command shares.
+struct Runner<'a> {
+    server: &'a str,
+    context: &'a Context,
+    target: LinkTarget,
+    auto: bool,
+}
+
+impl Runner<'_> {
+    /// Runs `request` and prints its outcome; with `--auto`, first runs what issues a
+    /// service-attested credential the wallet lacks (`depth`: issuing runs above this one).
+    /// `asked` gathers every run's requirements, against which the `--attr` flags are checked.
+    async fn run(
+        &self,
+        request: LinkRequest,
+        given: &mut Given<'_>,
+        asked: &mut Vec<RequiredCredential>,
+        depth: usize,
+    ) -> Result<EventState> {
+        // Validated by the codec: both are present once there is no sourceURL.
+        let service_did = request.service_did.clone().unwrap_or_default();
+        let action_id = request.action_id.clone().unwrap_or_default();
+        let client = WalletClient::new(self.server)?;
+        let info = client
+            .interaction(&service_did, &action_id, request.id.as_deref())
+            .await?;
+        check_service(&info, &service_did)?;
+        asked.extend(info.required.iter().cloned());
+
+        let mut wallet = self.context.load()?;
+        let nonce = new_nonce();
+        let mut ran_for: Vec<String> = Vec::new();
+        let presented = loop {
+            let presenting = present_all(&info, &request, given, &mut wallet, self.server, &nonce);
+            let error = match presenting.await {
+                Ok(presented) => break presented,
+                Err(error) => error,
+            };
+            let Some(PresentError::MissingCredential { credential_id }) =
+                error.downcast_ref::<PresentError>()
+            else {
+                return Err(error);
+            };
+            let Some(required) = info
+                .required
+                .iter()
+                .find(|r| &r.credential_id == credential_id)
+            else {
+                return Err(error);
+            };
+            let source = required.issued_by.first();
+            let Some(source) = source.filter(|_| {
+                self.auto && depth < MAX_AUTO_DEPTH && !ran_for.contains(credential_id)
+            }) else {
+                return Err(self.missing(required, error));
+            };
+            ran_for.push(credential_id.clone());
+            eprintln!(
+                "the wallet holds no valid {credential_id}: running {:?} of {} first",
+                source.action_name, source.service_name
+            );
+            let issuing = LinkRequest {
+                action_id: Some(source.action_id.clone()),
+                service_did: Some(source.service_did.clone()),
+                ..LinkRequest::default()
+            };
+            let state = Box::pin(self.run(issuing, given, asked, depth + 1)).await?;
+            if state == EventState::Failed {
+                return Ok(state);
+            }
+            // The issuing run stored what it received.
+            wallet = self.context.load()?;
+        };
+        if depth == 0 {
+            given.check_all_used(asked)?;
+        }
+        let holder = wallet.connect(&info.service, client.base()).holder.clone();
+        // The pairwise key is saved before it is used: credentials issued to it must stay usable.
+        self.context.save(&wallet)?;
+
+        let event = EventRequest {
+            action_id: action_id.clone(),
+            instance_id: Some(info.instance.id.clone()),
+            prefilled: request.prepared_credentials.clone().unwrap_or_default(),
+            presented: presented.iter().map(|(p, _)| p.clone()).collect(),
+            callback: request.callback.clone().filter(|c| !c.is_empty()),
+            session: request.psi_session.clone(),
+        };
+        let reply = client
+            .start_event(&service_did, &holder, &event, nonce)
+            .await?;
+        let issued = store_issued(&reply, &info, holder.did(), &mut wallet)?;
+        self.context.save(&wallet)?;
+
+        let outcome = RunOutcome {
+            callback: callback(&reply, &request),
+            event_id: reply.event_id,
+            state: reply.state,
+            message: reply.message,
+            issued,
+            service: info.service.clone(),
+            interaction: info.interaction.clone(),
+            instance_id: info.instance.id.clone(),
+            holder_did: holder.did().to_owned(),
+            presented: presented.into_iter().map(|(_, summary)| summary).collect(),
+        };
+        output::run(&outcome, self.context.json)?;
+        Ok(outcome.state)
+    }
+
+    /// The error for a credential the wallet lacks, listing the interactions that issue it with
+    /// their links.
+    fn missing(&self, required: &RequiredCredential, error: anyhow::Error) -> anyhow::Error {
+        if required.issued_by.is_empty() {
+            return error;
+        }
+        let mut sources = String::new();
+        for source in &required.issued_by {
+            let request = LinkRequest {
+                action_id: Some(source.action_id.clone()),
+                service_did: Some(source.service_did.clone()),
+                ..LinkRequest::default()
+            };
+            let link = psi_link::encode(&request, &self.target, LinkKind::App)
+                .unwrap_or_else(|e| format!("(no link: {e})"));
+            sources.push_str(&format!(
+                "\n  {}: {:?}  {link}",
+                source.service_name, source.action_name
+            ));
+        }
+        anyhow!(
+            "the interaction requires the service-attested credential {}, and the wallet holds no \
+             valid one. Interactions that issue it:{sources}\nRun one of them first, or run this \
+             link again with --auto, which runs the first of them before it",
+            required.credential_id
+        )
+    }
 }
 
 /// Downloads the request behind a `sourceURL`. The holder chose this link, so a server on their
@@ -155,16 +281,18 @@ fn check_service(info: &InteractionInfo, service_did: &str) -> Result<()> {
     Ok(())
 }
 
-/// Everything the interaction asks for, in its order, with a summary for the output.
+/// Everything the interaction asks for, in its order, with a summary for the output. A
+/// credential another service issued (to another pairwise DID) carries a binding for the request
+/// with `nonce`.
 async fn present_all(
     info: &InteractionInfo,
     request: &LinkRequest,
-    attrs: &[AttrArg],
+    given: &mut Given<'_>,
     wallet: &mut Wallet,
     server: &str,
+    nonce: &str,
 ) -> Result<Vec<(Presented, PresentedSummary)>> {
     let prefilled = request.prepared_credentials.as_deref().unwrap_or_default();
-    let mut given = Given::new(attrs);
     let mut presented = Vec::with_capacity(info.required.len());
     for required in &info.required {
         let summary = |jti: Option<String>| PresentedSummary {
@@ -174,12 +302,8 @@ async fn present_all(
         };
         match required.attestation {
             Attestation::SelfAttested => {
-                let attributes = present::self_attested(
-                    required,
-                    prefilled,
-                    &mut given,
-                    &mut present::Terminal,
-                )?;
+                let attributes =
+                    present::self_attested(required, prefilled, given, &mut present::Terminal)?;
                 presented.push((
                     Presented::SelfAttested {
                         credential_id: required.credential_id.clone(),
@@ -189,44 +313,56 @@ async fn present_all(
                 ));
             }
             Attestation::Service => {
-                let (jti, jwt) = newest_valid(wallet, &required.credential_id, server).await?;
+                let (jti, jwt, issuer) =
+                    newest_valid(wallet, &required.credential_id, server).await?;
+                let binding = match wallet.connection(&issuer) {
+                    Some(connection) if issuer != info.service.did => Some(Binding::sign(
+                        &connection.holder,
+                        &info.service.did,
+                        nonce,
+                        &jti,
+                    )),
+                    _ => None,
+                };
                 presented.push((
                     Presented::Service {
                         credential_id: required.credential_id.clone(),
                         jwt,
+                        binding,
                     },
                     summary(Some(jti)),
                 ));
             }
         }
     }
-    given.check_all_used(&info.required)?;
     Ok(presented)
 }
 
-/// The newest stored credential of a definition that its issuer's server says is not revoked;
-/// revocations learnt on the way are recorded in the wallet.
+/// The newest stored credential of a definition that its issuer's server says is not revoked,
+/// as `(jti, jwt, issuer DID)`; revocations learnt on the way are recorded in the wallet.
 async fn newest_valid(
     wallet: &mut Wallet,
     credential_id: &str,
     server: &str,
-) -> Result<(String, String)> {
-    let candidates: Vec<(String, String, String)> = present::candidates(wallet, credential_id)
-        .into_iter()
-        .map(|c| {
-            let issuer_server = wallet
-                .connection(&c.service_did)
-                .map_or(server, |connection| connection.server.as_str());
-            (c.jti.clone(), c.jwt.clone(), issuer_server.to_owned())
-        })
-        .collect();
-    for (jti, jwt, issuer_server) in candidates {
+) -> Result<(String, String, String)> {
+    let candidates: Vec<(String, String, String, String)> =
+        present::candidates(wallet, credential_id)
+            .into_iter()
+            .map(|c| {
+                let issuer_server = wallet
+                    .connection(&c.service_did)
+                    .map_or(server, |connection| connection.server.as_str());
+                let (jti, jwt) = (c.jti.clone(), c.jwt.clone());
+                (jti, jwt, c.service_did.clone(), issuer_server.to_owned())
+            })
+            .collect();
+    for (jti, jwt, issuer, issuer_server) in candidates {
         let status = WalletClient::new(&issuer_server)?
             .status(&jti)
             .await
             .with_context(|| format!("cannot check whether credential {jti} is revoked"))?;
         if !status.revoked {
-            return Ok((jti, jwt));
+            return Ok((jti, jwt, issuer));
         }
         wallet.mark_revoked(&jti, status.revoked_at);
     }

@@ -17,9 +17,7 @@ pub struct LinkAnswer {
     pub link: LinkView,
     /// The start page with the same choices: a QR code on a desktop, a button on a phone (whose
     /// callback, unless given, is chosen for its browser).
-    #[schema(
-        example = "https://psi.example.com/s/WKzh9WHci63gZXucPE2wyT/db512a15258745679d17d26b1b2006b4/start.html"
-    )]
+    #[schema(example = "https://psi.example.com/s/WKzh9WHci63gZXucPE2wyT/uEYX9HoOSS/start.html")]
     pub start_page: String,
     /// HTML for a website: an element and the script that render the same offer in it.
     pub embed: String,

@@ -402,10 +402,11 @@ impl Fixture {
         .await
     }
 
-    /// The credentials the service issued, as the management API lists them.
+    /// The credentials the service issued, as the management API lists them (one page).
     pub async fn credentials(&self) -> Value {
         let path = format!("/api/v1/services/{}/credentials", self.did);
-        expect_json(self.app.get(&path, &self.token).await, StatusCode::OK).await
+        let mut page = expect_json(self.app.get(&path, &self.token).await, StatusCode::OK).await;
+        page["data"].take()
     }
 
     /// Creates a SHA secret key; returns it.

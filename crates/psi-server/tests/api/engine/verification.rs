@@ -303,7 +303,9 @@ async fn credentials_of_another_holder_forged_or_from_an_unknown_issuer_are_refu
     };
     let stolen = message(present(&fx, &thief, &action, &credential).await);
     assert!(
-        stolen.ends_with("it was issued to another holder"),
+        stolen.ends_with(
+            "it was issued to another holder DID, and no `binding` proves it is this holder's"
+        ),
         "{stolen}"
     );
 
