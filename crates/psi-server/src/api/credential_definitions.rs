@@ -328,14 +328,17 @@ pub async fn update(
     let check_webhook = body
         .check_webhook
         .unwrap_or_else(|| current.check_webhook.clone().map(Into::into));
-    if check_webhook.is_none() && current.check_webhook.is_some() {
-        let (own, others) = db::credential_definitions::requiring_interactions(
+    // The interactions that require it (`true`: those that ask its check webhook).
+    let requirers_of = |external_only| {
+        db::credential_definitions::requiring_interactions(
             &state.db,
             &scope,
             &current.id,
-            true,
+            external_only,
         )
-        .await?;
+    };
+    if check_webhook.is_none() && current.check_webhook.is_some() {
+        let (own, others) = requirers_of(true).await?;
         if !own.is_empty() || others > 0 {
             return Err(ApiError::Conflict(format!(
                 "{} verify this credential with its check webhook: turn their external \
@@ -346,13 +349,7 @@ pub async fn update(
     }
     let public = body.public.unwrap_or(current.public);
     if current.public && !public {
-        let (_, others) = db::credential_definitions::requiring_interactions(
-            &state.db,
-            &scope,
-            &current.id,
-            false,
-        )
-        .await?;
+        let (_, others) = requirers_of(false).await?;
         if others > 0 {
             return Err(ApiError::Conflict(format!(
                 "{others} interaction(s) of other services require this credential: it stays \

@@ -73,6 +73,18 @@ pub struct IssuingAction {
     pub action_name: String,
 }
 
+impl IssuingAction {
+    /// Those of `issuing` that issue the definition `definition_id`.
+    pub fn all_of(issuing: &[Issuing], definition_id: &str) -> Vec<IssuingAction> {
+        issuing
+            .iter()
+            .filter(|i| i.definition_id == definition_id)
+            .cloned()
+            .map(Into::into)
+            .collect()
+    }
+}
+
 impl From<Issuing> for IssuingAction {
     fn from(issuing: Issuing) -> Self {
         IssuingAction {
@@ -180,12 +192,7 @@ fn template(
             from_action_qr_code: credential.prefill_from_qr,
             only_last: credential.only_last,
             fields: attributes.into_iter().map(|a| a.name).collect(),
-            issued_by: issuing
-                .iter()
-                .filter(|i| i.definition_id == credential.definition_id)
-                .cloned()
-                .map(Into::into)
-                .collect(),
+            issued_by: IssuingAction::all_of(issuing, &credential.definition_id),
         });
     }
     Ok(ActionTemplate {

@@ -200,12 +200,7 @@ pub async fn interaction(
                 only_last: r.only_last,
                 external_verification: r.external_verification,
                 attributes: d.schema.attributes.to_json(),
-                issued_by: issuing
-                    .iter()
-                    .filter(|i| i.definition_id == r.definition_id)
-                    .cloned()
-                    .map(Into::into)
-                    .collect(),
+                issued_by: IssuingAction::all_of(&issuing, &r.definition_id),
             })
         })
         .collect::<Result<_, ApiError>>()?;

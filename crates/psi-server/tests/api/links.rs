@@ -673,17 +673,17 @@ async fn an_interaction_with_a_legacy_hex_id_still_gets_links_and_runs(backend: 
     assert_eq!(stored["instances"][0]["id"], legacy_instance);
 
     // The public reads and the start page know it.
-    let instances = expect_json(
-        app.client
-            .get(app.url(&format!(
-                "/service-dashboard-backend/{}/info/action-instances/{legacy}",
-                demo.did
-            )))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
+    let public = |path: String| {
+        let app = &app;
+        async move {
+            let response = app.client.get(app.url(&path)).send().await.unwrap();
+            expect_json(response, StatusCode::OK).await
+        }
+    };
+    let instances = public(format!(
+        "/service-dashboard-backend/{}/info/action-instances/{legacy}",
+        demo.did
+    ))
     .await;
     assert_eq!(instances[0]["id"], legacy_instance);
     let page = app
@@ -695,17 +695,10 @@ async fn an_interaction_with_a_legacy_hex_id_still_gets_links_and_runs(backend: 
     assert_eq!(page.status(), StatusCode::OK);
 
     // A wallet reads it and runs the link's instance with the pre-filled value.
-    let read = expect_json(
-        app.client
-            .get(app.url(&format!(
-                "/wallet/v1/services/{}/interactions/{legacy}?instance={legacy_instance}",
-                demo.did
-            )))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
+    let read = public(format!(
+        "/wallet/v1/services/{}/interactions/{legacy}?instance={legacy_instance}",
+        demo.did
+    ))
     .await;
     assert_eq!(read["required"][0]["credentialId"], demo.member.as_str());
     let holder = Holder::new();

@@ -281,30 +281,19 @@ async fn reads_show_which_interactions_issue_a_required_credential(backend: Back
     let (did, open) = bank(&club.app, &[&club.membership]).await;
     let issued_by = json!([{"serviceDid": club.did, "serviceName": "Club",
                             "actionId": club.join, "actionName": "Join"}]);
+    let wallet_path = format!("/wallet/v1/services/{did}/interactions/{open}");
+    let templates_path = format!("/service-dashboard-backend/service/{did}/info/action-templates");
+    let read = |path: String| {
+        let app = &club.app;
+        async move { expect_json(get_public(app, &path).await, StatusCode::OK).await }
+    };
 
-    let wallet = expect_json(
-        get_public(
-            &club.app,
-            &format!("/wallet/v1/services/{did}/interactions/{open}"),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let wallet = read(wallet_path.clone()).await;
     let required = &wallet["required"][0];
     assert_eq!(required["credentialId"], club.membership.as_str());
     assert_eq!(required["attestation"], "service");
     assert_eq!(required["issuedBy"], issued_by);
-
-    let templates = expect_json(
-        get_public(
-            &club.app,
-            &format!("/service-dashboard-backend/service/{did}/info/action-templates"),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let templates = read(templates_path.clone()).await;
     assert_eq!(
         templates[0]["credentialsRequired"],
         json!([club.membership])
@@ -314,25 +303,11 @@ async fn reads_show_which_interactions_issue_a_required_credential(backend: Back
     // A paused issuing interaction is no longer offered.
     club.patch_interaction(&club.join, json!({"active": false}))
         .await;
-    let wallet = expect_json(
-        get_public(
-            &club.app,
-            &format!("/wallet/v1/services/{did}/interactions/{open}"),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(wallet["required"][0]["issuedBy"], json!([]));
-    let templates = expect_json(
-        get_public(
-            &club.app,
-            &format!("/service-dashboard-backend/service/{did}/info/action-templates"),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    assert_eq!(
+        read(wallet_path).await["required"][0]["issuedBy"],
+        json!([])
+    );
+    let templates = read(templates_path).await;
     assert!(
         templates[0]["predicates"][0].get("issuedBy").is_none(),
         "{templates}"
