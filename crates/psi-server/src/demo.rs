@@ -122,6 +122,7 @@ async fn seed_model(state: &AppState, scope: &ServiceScope) -> anyhow::Result<()
             external_verification: false,
             only_last: false,
         }],
+        required_schemas: Vec::new(),
         issued_credentials: vec![membership],
         webhook: None,
         parameters: vec![Parameter {

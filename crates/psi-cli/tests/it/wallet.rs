@@ -704,4 +704,23 @@ fn another_services_credential_is_presented_and_auto_runs_its_issuer_first(backe
     let out = env.wallet_json(&["run", &link], 0);
     assert_eq!(out["state"], "completed", "{out}");
     assert_eq!(out["presented"][0]["jti"], member_jti);
+
+    // Required by schema from trusted issuers, the same credential is found by its schema.
+    let by_schema = env.post(
+        &format!("/api/v1/services/{bank}/interactions"),
+        json!({"name": "Members of trusted clubs", "required_schemas": [
+            {"schema_id": format!("{}:2:Member:1.0", seed.did), "trusted_issuers": [seed.did]}]}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = link_of(&psi_link::LinkRequest {
+        action_id: Some(by_schema),
+        service_did: Some(bank.clone()),
+        ..Default::default()
+    });
+    let out = env.wallet_json(&["run", &link], 0);
+    assert_eq!(out["state"], "completed", "{out}");
+    assert_eq!(out["presented"][0]["jti"], member_jti);
+    assert_eq!(out["presented"][0]["credential_id"], seed.member.as_str());
 }

@@ -27,7 +27,8 @@ use crate::scope::ServiceScope;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCredentialDefinition {
-    /// One of the service's schemas: its wire id (`<DID>:2:<name>:<version>`) or internal id.
+    /// A schema: the wire id (`<DID>:2:<name>:<version>`) of one of the service's own or of
+    /// another service's on this server, or the internal id of one of its own.
     #[schema(example = "GbzPqgnU4XsMs7xg9mYJW8:2:Membership:1.0")]
     pub schema: String,
     /// 1 to 64 of `A-Z a-z 0-9 . _ -`; unique per schema.
@@ -196,13 +197,23 @@ pub async fn create(
     Json(body): Json<CreateCredentialDefinition>,
 ) -> Result<(StatusCode, Json<CredentialDefinitionView>), ApiError> {
     let tag = Tag::parse(&body.tag).map_err(|e| ApiError::Validation(e.to_string()))?;
+    // A service may define credentials of its own schemas or of another service's on this
+    // server, so that several issuers vouch for one kind of credential.
     let schema = match body.schema.parse::<psi_link::SchemaId>() {
-        Ok(schema_id) => db::schemas::get_by_wire_id(&state.db, &scope, &schema_id).await?,
+        Ok(schema_id) => match schema_id.issuer().parse::<psi_link::Did>() {
+            Ok(did) => match db::services::by_did(&state.db, &did).await? {
+                Some((owner, _)) => {
+                    db::schemas::get_by_wire_id(&state.db, &owner, &schema_id).await?
+                }
+                None => None,
+            },
+            Err(_) => None,
+        },
         Err(_) => db::schemas::get(&state.db, &scope, &body.schema).await?,
     }
     .ok_or_else(|| {
         ApiError::BadRequest(format!(
-            "`schema`: the service has no schema {:?}",
+            "`schema`: neither this service nor another on this server has a schema {:?}",
             body.schema
         ))
     })?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use psi_link::{CredentialDefinitionId, Did};
+use psi_link::{CredentialDefinitionId, Did, SchemaId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,7 +17,8 @@ use super::webhook_config::{self, WebhookInput, WebhookView, nullable};
 use crate::db;
 use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::interactions::{
-    Interaction, IssuedCredential, NewInteraction, NewRequiredCredential, RequiredCredential,
+    Interaction, IssuedCredential, NewInteraction, NewRequiredCredential, NewSchemaRequirement,
+    RequiredCredential, SchemaRequirement,
 };
 use crate::domain::{Attestation, Description, Medium, Name, Parameter, Parameters, WebhookUrl};
 use crate::http::AppState;
@@ -39,7 +40,8 @@ const MAX_WAITING_DEADLINE_SECS: i64 = 30 * 24 * 60 * 60;
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequiredCredentialJson {
-    /// A credential definition of this service, `<DID>:3:CL:<n>:<tag>`.
+    /// A credential definition, `<DID>:3:CL:<n>:<tag>`: this service's, or another service's on
+    /// this server that it keeps public.
     #[schema(example = "GbzPqgnU4XsMs7xg9mYJW8:3:CL:1:default")]
     pub credential_id: String,
     /// A QR link may pre-fill it (self-attested definitions only).
@@ -52,6 +54,34 @@ pub struct RequiredCredentialJson {
     #[serde(default)]
     pub only_last: bool,
 }
+
+/// A credential required by schema: a credential of any public definition of the schema, issued
+/// by one of the trusted services on this server.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredSchemaJson {
+    /// A schema of any service on this server, `<DID>:2:<name>:<version>`.
+    #[schema(example = "GbzPqgnU4XsMs7xg9mYJW8:2:Diploma:1.0")]
+    pub schema_id: String,
+    /// DIDs of the services on this server whose credentials of it count: 1 to 20.
+    pub trusted_issuers: Vec<String>,
+    /// Only the holder's latest credential of the definition presented counts.
+    #[serde(default)]
+    pub only_last: bool,
+}
+
+impl From<SchemaRequirement> for RequiredSchemaJson {
+    fn from(required: SchemaRequirement) -> Self {
+        RequiredSchemaJson {
+            schema_id: required.schema_id.to_string(),
+            trusted_issuers: required.trusted_issuers,
+            only_last: required.only_last,
+        }
+    }
+}
+
+/// Most trusted issuers of one schema requirement.
+const MAX_TRUSTED_ISSUERS: usize = 20;
 
 /// A new interaction.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -72,6 +102,10 @@ pub struct CreateInteraction {
     pub media: Vec<Medium>,
     #[serde(default)]
     pub required_credentials: Vec<RequiredCredentialJson>,
+    /// Credentials required by schema and trusted issuers, presented after
+    /// `required_credentials`.
+    #[serde(default)]
+    pub required_schemas: Vec<RequiredSchemaJson>,
     /// Credential ids (`<DID>:3:CL:<n>:<tag>`) of this service it issues.
     #[serde(default)]
     pub issued_credentials: Vec<String>,
@@ -111,6 +145,7 @@ pub struct UpdateInteraction {
     pub active: Option<bool>,
     pub media: Option<Vec<Medium>>,
     pub required_credentials: Option<Vec<RequiredCredentialJson>>,
+    pub required_schemas: Option<Vec<RequiredSchemaJson>>,
     pub issued_credentials: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<WebhookInput>)]
@@ -133,6 +168,7 @@ pub struct InteractionView {
     pub active: bool,
     pub media: Vec<Medium>,
     pub required_credentials: Vec<RequiredCredentialJson>,
+    pub required_schemas: Vec<RequiredSchemaJson>,
     pub issued_credentials: Vec<String>,
     pub webhook: Option<WebhookView>,
     /// Where the start page sends the holder on completion.
@@ -151,6 +187,11 @@ impl From<Interaction> for InteractionView {
     fn from(interaction: Interaction) -> Self {
         InteractionView {
             required_credentials: interaction.required.into_iter().map(Into::into).collect(),
+            required_schemas: interaction
+                .required_schemas
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             issued_credentials: issued_ids(interaction.issued),
             webhook: interaction.webhook.map(Into::into),
             instances: interaction.instances.into_iter().map(Into::into).collect(),
@@ -192,6 +233,7 @@ struct Fields {
     active: bool,
     media: Vec<Medium>,
     required: Vec<RequiredCredentialJson>,
+    required_schemas: Vec<RequiredSchemaJson>,
     issued: Vec<String>,
     webhook: Option<WebhookInput>,
     completion_url: Option<String>,
@@ -210,7 +252,9 @@ async fn check(
     let description = Description::parse(&fields.description)
         .map_err(|e| ApiError::Validation(format!("`description` {e}")))?;
     crate::domain::check_media(&fields.media).map_err(|e| ApiError::Validation(e.to_string()))?;
-    if fields.required.len() > MAX_CREDENTIALS || fields.issued.len() > MAX_CREDENTIALS {
+    if fields.required.len() + fields.required_schemas.len() > MAX_CREDENTIALS
+        || fields.issued.len() > MAX_CREDENTIALS
+    {
         return Err(ApiError::Validation(format!(
             "an interaction requires and issues at most {MAX_CREDENTIALS} credentials each"
         )));
@@ -259,6 +303,11 @@ async fn check(
             only_last: item.only_last,
         });
     }
+    let mut required_schemas = Vec::with_capacity(fields.required_schemas.len());
+    for (index, item) in fields.required_schemas.iter().enumerate() {
+        let field = format!("required_schemas[{index}]");
+        required_schemas.push(schema_requirement(state, &field, item).await?);
+    }
     let mut issued: Vec<String> = Vec::with_capacity(fields.issued.len());
     for (index, credential_id) in fields.issued.iter().enumerate() {
         let field = format!("issued_credentials[{index}]");
@@ -297,11 +346,67 @@ async fn check(
         active: fields.active,
         media: fields.media,
         required,
+        required_schemas,
         issued,
         webhook,
         completion_url,
         waiting_deadline_secs: fields.waiting_deadline_secs,
     })
+}
+
+/// Checks a requirement by schema given as `field`: a schema of a service on this server, and 1
+/// to [`MAX_TRUSTED_ISSUERS`] DIDs of services on this server (400 otherwise).
+async fn schema_requirement(
+    state: &AppState,
+    field: &str,
+    item: &RequiredSchemaJson,
+) -> Result<NewSchemaRequirement, ApiError> {
+    let bad = |message: String| ApiError::BadRequest(format!("`{field}`: {message}"));
+    let schema_id: SchemaId = item
+        .schema_id
+        .parse()
+        .map_err(|e| bad(format!("{:?} is not a schema id: {e}", item.schema_id)))?;
+    let schema = match service_of(state, schema_id.issuer()).await? {
+        Some(owner) => db::schemas::get_by_wire_id(&state.db, &owner, &schema_id).await?,
+        None => None,
+    }
+    .ok_or_else(|| {
+        bad(format!(
+            "no service on this server has a schema {schema_id}"
+        ))
+    })?;
+    if item.trusted_issuers.is_empty() || item.trusted_issuers.len() > MAX_TRUSTED_ISSUERS {
+        return Err(bad(format!(
+            "`trusted_issuers` lists 1 to {MAX_TRUSTED_ISSUERS} service DIDs"
+        )));
+    }
+    let mut trusted_issuers: Vec<String> = Vec::with_capacity(item.trusted_issuers.len());
+    for did in &item.trusted_issuers {
+        if service_of(state, did).await?.is_none() {
+            return Err(bad(format!(
+                "`trusted_issuers`: {did:?} is not a service on this server, whose credentials \
+                 psi could verify"
+            )));
+        }
+        if !trusted_issuers.contains(did) {
+            trusted_issuers.push(did.clone());
+        }
+    }
+    Ok(NewSchemaRequirement {
+        schema: schema.id,
+        trusted_issuers,
+        only_last: item.only_last,
+    })
+}
+
+/// The service whose DID is `did`, when there is one on this server.
+async fn service_of(state: &AppState, did: &str) -> Result<Option<ServiceScope>, ApiError> {
+    let Ok(did) = did.parse::<Did>() else {
+        return Ok(None);
+    };
+    Ok(db::services::by_did(&state.db, &did)
+        .await?
+        .map(|(scope, _)| scope))
 }
 
 /// The definition `credential_id` of another service on this server, given as `field`, when it
@@ -325,17 +430,15 @@ async fn foreign_definition(
              {credential_id}"
         ))
     };
-    let Ok(issuer) = parsed.issuer().parse::<Did>() else {
-        return Err(unknown());
-    };
-    let Some((owner, _)) = db::services::by_did(&state.db, &issuer).await? else {
+    let Some(owner) = service_of(state, parsed.issuer()).await? else {
         return Err(unknown());
     };
     match db::credential_definitions::get_by_wire_id(&state.db, &owner, &parsed).await? {
         Some(found) if found.public => Ok(Some(found)),
         Some(_) => Err(ApiError::BadRequest(format!(
-            "`{field}`: {credential_id} is a private credential definition of service {issuer}: \
-             only its own interactions may require it"
+            "`{field}`: {credential_id} is a private credential definition of service {}: \
+             only its own interactions may require it",
+            parsed.issuer()
         ))),
         None => Err(unknown()),
     }
@@ -412,6 +515,7 @@ pub async fn create(
         active: body.active,
         media: body.media,
         required: body.required_credentials,
+        required_schemas: body.required_schemas,
         issued: body.issued_credentials,
         webhook: body.webhook,
         completion_url: body.completion_url,
@@ -502,6 +606,13 @@ pub async fn update(
         required: body
             .required_credentials
             .unwrap_or_else(|| current.required.into_iter().map(Into::into).collect()),
+        required_schemas: body.required_schemas.unwrap_or_else(|| {
+            current
+                .required_schemas
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }),
         issued: body
             .issued_credentials
             .unwrap_or_else(|| issued_ids(current.issued)),

@@ -147,12 +147,12 @@ fn name_taken(new: &NewSchema) -> ApiError {
     ))
 }
 
-/// The 409 for a schema a definition uses, or the 404 if the schema is gone.
+/// The 409 for a schema in use, or the 404 if the schema is gone.
 async fn in_use_or_missing(state: &AppState, scope: &ServiceScope, id: &str) -> ApiError {
     match db::schemas::used_by(&state.db, scope, id).await {
-        Ok(Some(definition)) => ApiError::Conflict(format!(
-            "the schema is used by credential definition {definition}: it cannot change"
-        )),
+        Ok(Some(user)) => {
+            ApiError::Conflict(format!("the schema is used by {user}: it cannot change"))
+        }
         Ok(None) => ApiError::not_found("schema"),
         Err(e) => e.into(),
     }

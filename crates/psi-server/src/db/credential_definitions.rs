@@ -118,7 +118,7 @@ fn into_definition(scope: &ServiceScope, row: DefinitionRow) -> sqlx::Result<Cre
         serde_json::from_str(&row.source_ip_prefixes).map_err(|e| sqlx::Error::Decode(e.into()))?;
     Ok(CredentialDefinition {
         credential_id: wire_id(scope, row.seq, &row.tag)?,
-        schema: row.schema.into_schema(scope)?,
+        schema: row.schema.into_schema()?,
         attestation: Attestation::from_db(&row.attestation)?,
         one_off: row.one_off != 0,
         public: row.public != 0,

@@ -5,7 +5,7 @@
 //! carries its credentials and instances as JSON arrays, so a link, a start page or an event
 //! costs one round trip for its interaction.
 
-use psi_link::CredentialDefinitionId;
+use psi_link::{CredentialDefinitionId, SchemaId};
 use sqlx::{Any, FromRow, Transaction};
 
 use super::instances::{self, Instance, InstanceRow};
@@ -28,6 +28,8 @@ pub struct Interaction {
     pub media: Vec<Medium>,
     /// In the order the service gave.
     pub required: Vec<RequiredCredential>,
+    /// Required by schema, after `required`, in the order the service gave.
+    pub required_schemas: Vec<SchemaRequirement>,
     /// In the order the service gave.
     pub issued: Vec<IssuedCredential>,
     /// The interaction webhook (docs/protocol.md §4.1).
@@ -68,6 +70,40 @@ pub struct RequiredCredential {
     pub attributes: Attributes,
 }
 
+/// A credential required by schema: one of any public definition of the schema, issued by one of
+/// the trusted services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaRequirement {
+    /// Internal id of the schema.
+    pub schema: String,
+    /// Wire id of the schema.
+    pub schema_id: SchemaId,
+    /// DIDs of the services whose credentials of it count.
+    pub trusted_issuers: Vec<String>,
+    /// Only the holder's latest credential of the definition presented counts.
+    pub only_last: bool,
+    /// The schema's attributes.
+    pub attributes: Attributes,
+}
+
+/// A schema requirement to store; the schema may be any service's on this server.
+#[derive(Debug, Clone)]
+pub struct NewSchemaRequirement {
+    pub schema: String,
+    pub trusted_issuers: Vec<String>,
+    pub only_last: bool,
+}
+
+impl From<SchemaRequirement> for NewSchemaRequirement {
+    fn from(required: SchemaRequirement) -> Self {
+        NewSchemaRequirement {
+            schema: required.schema,
+            trusted_issuers: required.trusted_issuers,
+            only_last: required.only_last,
+        }
+    }
+}
+
 /// A credential the interaction issues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedCredential {
@@ -96,6 +132,38 @@ struct InteractionRow {
     credentials: Option<String>,
     /// JSON array of [`InstanceRow`]s, the default first.
     instances: Option<String>,
+    /// JSON array of [`SchemaRequirementRow`]s, in the service's order.
+    schemas_required: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct SchemaRequirementRow {
+    schema: String,
+    did: String,
+    name: String,
+    version: String,
+    attributes: String,
+    /// JSON array of DIDs, as stored.
+    trusted_issuers: String,
+    only_last: i64,
+}
+
+impl TryFrom<SchemaRequirementRow> for SchemaRequirement {
+    type Error = sqlx::Error;
+
+    fn try_from(row: SchemaRequirementRow) -> sqlx::Result<Self> {
+        let decode = |e: String| sqlx::Error::Decode(e.into());
+        Ok(SchemaRequirement {
+            schema_id: format!("{}:2:{}:{}", row.did, row.name, row.version)
+                .parse()
+                .map_err(|e: psi_link::IdError| decode(e.to_string()))?,
+            trusted_issuers: serde_json::from_str(&row.trusted_issuers)
+                .map_err(|e| decode(e.to_string()))?,
+            only_last: row.only_last != 0,
+            attributes: super::schemas::parse_attributes(&row.attributes)?,
+            schema: row.schema,
+        })
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -139,7 +207,14 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
                  'parameters', n.parameters, 'is_default', n.is_default, \
                  'created_at', n.created_at, 'updated_at', n.updated_at) \
                ORDER BY n.is_default DESC, n.created_at, n.id) \
-               FROM instances n WHERE n.interaction_id = i.id) AS TEXT) AS instances \
+               FROM instances n WHERE n.interaction_id = i.id) AS TEXT) AS instances, \
+         CAST((SELECT {array}({object}('schema', r.schema_id, 'did', sd.did, 'name', rs.name, \
+                 'version', rs.version, 'attributes', rs.attributes, \
+                 'trusted_issuers', r.trusted_issuers, 'only_last', r.only_last) \
+               ORDER BY r.position) \
+               FROM interaction_schemas r JOIN schemas rs ON rs.id = r.schema_id \
+               JOIN services sd ON sd.id = rs.service_id \
+               WHERE r.interaction_id = i.id) AS TEXT) AS schemas_required \
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
          WHERE i.service_id = $1 {condition}"
     )
@@ -199,6 +274,10 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
             }
         }
     }
+    let required_schemas = json_elements::<SchemaRequirementRow>(row.schemas_required.as_deref())?
+        .into_iter()
+        .map(SchemaRequirement::try_from)
+        .collect::<sqlx::Result<_>>()?;
     let instances = json_elements::<InstanceRow>(row.instances.as_deref())?
         .into_iter()
         .map(Instance::try_from)
@@ -212,6 +291,7 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
             row.webhook_timeout_ms,
         )?,
         required,
+        required_schemas,
         issued,
         instances,
         active: row.active != 0,
@@ -288,6 +368,7 @@ pub struct NewInteraction {
     pub active: bool,
     pub media: Vec<Medium>,
     pub required: Vec<NewRequiredCredential>,
+    pub required_schemas: Vec<NewSchemaRequirement>,
     /// Internal ids of credential definitions of the scoped service.
     pub issued: Vec<String>,
     pub webhook: Option<NewWebhook>,
@@ -382,13 +463,14 @@ pub async fn update(
     if result.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query(
-        "DELETE FROM interaction_credentials WHERE service_id = $1 AND interaction_id = $2",
-    )
-    .bind(scope.service_id())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    for table in ["interaction_credentials", "interaction_schemas"] {
+        let sql = format!("DELETE FROM {table} WHERE service_id = $1 AND interaction_id = $2");
+        sqlx::query(&sql)
+            .bind(scope.service_id())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
     insert_credentials(&mut tx, scope, id, new).await?;
     tx.commit().await?;
     db.config_changed();
@@ -427,6 +509,20 @@ async fn insert_credentials(
         .bind(i64::from(flags[1]))
         .bind(i64::from(flags[2]))
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (position, required) in new.required_schemas.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO interaction_schemas (interaction_id, service_id, position, schema_id, \
+             trusted_issuers, only_last) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(interaction_id)
+        .bind(scope.service_id())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(&required.schema)
+        .bind(serde_json::to_string(&required.trusted_issuers).expect("strings serialise"))
+        .bind(i64::from(required.only_last))
         .execute(&mut **tx)
         .await?;
     }

@@ -241,3 +241,29 @@ pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issui
     }
     query.fetch_all(db.pool()).await
 }
+
+/// The public service-attested definitions of the schema (internal id `schema`) that the
+/// services `issuer_dids` made: what a requirement by schema accepts.
+pub async fn definitions_of_schema(
+    db: &Db,
+    schema: &str,
+    issuer_dids: &[String],
+) -> sqlx::Result<Vec<String>> {
+    if issuer_dids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (2..=issuer_dids.len() + 1)
+        .map(|n| format!("${n}"))
+        .collect();
+    let sql = format!(
+        "SELECT c.id FROM credential_definitions c JOIN services s ON s.id = c.service_id \
+         WHERE c.schema_id = $1 AND c.public = 1 AND c.attestation = 'service' \
+         AND s.did IN ({}) ORDER BY c.created_at, c.id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(schema);
+    for did in issuer_dids {
+        query = query.bind(did);
+    }
+    query.fetch_all(db.pool()).await
+}

@@ -38,17 +38,21 @@ pub(super) struct SchemaRow {
     pub(super) attributes: String,
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
+    /// The DID of the schema's service, whose id names it (a definition may use another
+    /// service's schema).
+    pub(super) schema_did: String,
 }
 
 /// The columns of [`SchemaRow`], for queries that alias `schemas` as `s`.
-pub(super) const SCHEMA_COLUMNS: &str =
-    "s.id, s.name, s.version, s.attributes, s.created_at, s.updated_at";
+pub(super) const SCHEMA_COLUMNS: &str = "s.id, s.name, s.version, s.attributes, s.created_at, s.updated_at, \
+     (SELECT sd.did FROM services sd WHERE sd.id = s.service_id) AS schema_did";
 
 impl SchemaRow {
-    pub(super) fn into_schema(self, scope: &ServiceScope) -> sqlx::Result<Schema> {
+    pub(super) fn into_schema(self) -> sqlx::Result<Schema> {
         Ok(Schema {
-            schema_id: wire_id(scope, &self.name, &self.version)
-                .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            schema_id: format!("{}:2:{}:{}", self.schema_did, self.name, self.version)
+                .parse()
+                .map_err(|e: psi_link::IdError| sqlx::Error::Decode(e.to_string().into()))?,
             attributes: parse_attributes(&self.attributes)?,
             id: self.id,
             name: self.name,
@@ -121,7 +125,7 @@ pub async fn list(db: &Db, scope: &ServiceScope, paging: &Paging) -> sqlx::Resul
         .bind(sqlx::query_as(&sql).bind(scope.service_id()))
         .fetch_all(db.pool())
         .await?;
-    rows.into_iter().map(|row| row.into_schema(scope)).collect()
+    rows.into_iter().map(|row| row.into_schema()).collect()
 }
 
 /// The scoped service's schema with this internal id.
@@ -133,7 +137,7 @@ pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
-    row.map(|row| row.into_schema(scope)).transpose()
+    row.map(|row| row.into_schema()).transpose()
 }
 
 /// The scoped service's schema with this wire id (`None` when another DID issued it).
@@ -154,27 +158,39 @@ pub async fn get_by_wire_id(
     .bind(schema_id.version())
     .fetch_optional(db.pool())
     .await?;
-    row.map(|row| row.into_schema(scope)).transpose()
+    row.map(|row| row.into_schema()).transpose()
 }
 
-/// The wire id of a credential definition that uses the schema, if any (a schema in use cannot
-/// change).
-pub async fn used_by(
-    db: &Db,
-    scope: &ServiceScope,
-    id: &str,
-) -> sqlx::Result<Option<psi_link::CredentialDefinitionId>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, tag FROM credential_definitions WHERE service_id = $1 AND schema_id = $2 \
-         ORDER BY seq LIMIT 1",
+/// What uses the scoped service's schema, if anything: a credential definition (the service's own
+/// first: other services may define credentials of it too), else an interaction requiring it
+/// by schema. A schema in use cannot change.
+pub async fn used_by(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<String>> {
+    let row: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT sv.did, c.seq, c.tag FROM credential_definitions c \
+         JOIN services sv ON sv.id = c.service_id JOIN schemas s ON s.id = c.schema_id \
+         WHERE s.service_id = $1 AND c.schema_id = $2 \
+         ORDER BY CASE WHEN c.service_id = $1 THEN 0 ELSE 1 END, c.seq LIMIT 1",
     )
     .bind(scope.service_id())
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
-    row.map(|(seq, tag)| super::credential_definitions::wire_id(scope, seq, &tag))
-        .transpose()
+    if let Some((did, seq, tag)) = row {
+        let definition = super::credential_definitions::wire_id_of(&did, seq, &tag)?;
+        return Ok(Some(format!("credential definition {definition}")));
+    }
+    let required: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM interaction_schemas WHERE schema_id = $1 LIMIT 1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(required.map(|_| "an interaction that requires credentials of it".to_owned()))
 }
+
+/// The condition, on a `schemas` row, that nothing uses it.
+const UNUSED: &str = "NOT EXISTS (SELECT 1 FROM credential_definitions c \
+     WHERE c.schema_id = schemas.id) \
+     AND NOT EXISTS (SELECT 1 FROM interaction_schemas r WHERE r.schema_id = schemas.id)";
 
 /// Replaces a schema's content unless a credential definition uses it; false if nothing was
 /// changed (no such schema, or in use: ask [`used_by`]). A name and version taken is a unique
@@ -185,19 +201,19 @@ pub async fn update_unused(
     id: &str,
     new: &NewSchema,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+    let sql = format!(
         "UPDATE schemas SET name = $3, version = $4, attributes = $5, updated_at = $6 \
-         WHERE service_id = $1 AND id = $2 \
-         AND NOT EXISTS (SELECT 1 FROM credential_definitions c WHERE c.schema_id = schemas.id)",
-    )
-    .bind(scope.service_id())
-    .bind(id)
-    .bind(new.name.as_str())
-    .bind(new.schema_id.version())
-    .bind(attributes_json(&new.attributes))
-    .bind(now_ms())
-    .execute(db.pool())
-    .await?;
+         WHERE service_id = $1 AND id = $2 AND {UNUSED}"
+    );
+    let result = sqlx::query(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .bind(new.name.as_str())
+        .bind(new.schema_id.version())
+        .bind(attributes_json(&new.attributes))
+        .bind(now_ms())
+        .execute(db.pool())
+        .await?;
     db.config_changed();
     Ok(result.rows_affected() > 0)
 }
@@ -205,14 +221,12 @@ pub async fn update_unused(
 /// Deletes a schema no credential definition uses; false if nothing was deleted (no such
 /// schema, or in use).
 pub async fn delete_unused(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<bool> {
-    let result = sqlx::query(
-        "DELETE FROM schemas WHERE service_id = $1 AND id = $2 \
-         AND NOT EXISTS (SELECT 1 FROM credential_definitions c WHERE c.schema_id = schemas.id)",
-    )
-    .bind(scope.service_id())
-    .bind(id)
-    .execute(db.pool())
-    .await?;
+    let sql = format!("DELETE FROM schemas WHERE service_id = $1 AND id = $2 AND {UNUSED}");
+    let result = sqlx::query(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
     db.config_changed();
     Ok(result.rows_affected() > 0)
 }

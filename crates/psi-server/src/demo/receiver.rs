@@ -111,6 +111,11 @@ pub async fn attach(state: &AppState, did: &Did, bound: SocketAddr) -> anyhow::R
                     only_last: r.only_last,
                 })
                 .collect(),
+            required_schemas: interaction
+                .required_schemas
+                .into_iter()
+                .map(Into::into)
+                .collect(),
             issued: interaction
                 .issued
                 .into_iter()

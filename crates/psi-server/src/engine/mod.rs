@@ -211,6 +211,7 @@ impl Event<'_> {
     async fn execute(&mut self, request: &EventRequest) -> Result<Ending, Stop> {
         let presentation = Presentation {
             required: &self.interaction.required,
+            required_schemas: &self.interaction.required_schemas,
             definitions: self.definitions,
             holder_did: self.holder_did,
             prefilled: &request.prefilled,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
+use psi_link::CredentialDefinitionId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -18,7 +19,7 @@ use crate::credentials::Field;
 use crate::credentials::issue::check_values;
 use crate::credentials::verify::verify;
 use crate::db::credential_definitions::CredentialDefinition;
-use crate::db::interactions::RequiredCredential;
+use crate::db::interactions::{RequiredCredential, SchemaRequirement};
 use crate::db::{self, Db};
 use crate::domain::Attestation;
 use crate::event::{label, owner_of};
@@ -111,6 +112,8 @@ pub struct Received {
 /// What to verify.
 pub struct Presentation<'a> {
     pub required: &'a [RequiredCredential],
+    /// Required by schema, after `required`.
+    pub required_schemas: &'a [SchemaRequirement],
     /// The service's definitions by internal id.
     pub definitions: &'a HashMap<String, CredentialDefinition>,
     pub holder_did: &'a HolderDid,
@@ -130,11 +133,6 @@ pub(crate) async fn verify_presentation(
 ) -> Result<Vec<Received>, Stop> {
     for (index, presented) in p.presented.iter().enumerate() {
         let id = &presented.credential_id;
-        if !p.required.iter().any(|r| r.credential_id.as_str() == id) {
-            return Err(Stop::fail(format!(
-                "credential {id} is not required by this interaction"
-            )));
-        }
         if p.presented[..index]
             .iter()
             .any(|other| &other.credential_id == id)
@@ -142,7 +140,17 @@ pub(crate) async fn verify_presentation(
             return Err(Stop::fail(format!("credential {id} is presented twice")));
         }
     }
-    let mut received = Vec::with_capacity(p.required.len());
+    // What no definition requirement names is for the schema requirements, in their order.
+    let mut by_schema: Vec<&Presented> = p
+        .presented
+        .iter()
+        .filter(|c| {
+            !p.required
+                .iter()
+                .any(|r| r.credential_id.as_str() == c.credential_id)
+        })
+        .collect();
+    let mut received = Vec::with_capacity(p.required.len() + p.required_schemas.len());
     for required in p.required {
         let definition = p.definitions.get(&required.definition_id).ok_or_else(|| {
             Stop::Internal(anyhow::anyhow!(
@@ -171,7 +179,75 @@ pub(crate) async fn verify_presentation(
             values,
         });
     }
+    for wanted in p.required_schemas {
+        let (index, definition) = of_schema(db, scope, wanted, &by_schema).await?;
+        let presented = by_schema.remove(index);
+        // The definition found stands for the schema requirement, as if named.
+        let required = RequiredCredential {
+            definition_id: definition.id.clone(),
+            credential_id: definition.credential_id.clone(),
+            prefill_from_qr: false,
+            external_verification: false,
+            only_last: wanted.only_last,
+            attestation: definition.attestation,
+            attributes: definition.schema.attributes.clone(),
+        };
+        let values = service_attested(db, scope, p, &required, &definition, presented).await?;
+        received.push(Received {
+            definition_id: definition.id,
+            external_verification: false,
+            values,
+        });
+    }
+    if let Some(extra) = by_schema.first() {
+        return Err(Stop::fail(format!(
+            "credential {} is not required by this interaction",
+            extra.credential_id
+        )));
+    }
     Ok(received)
+}
+
+/// The first of `candidates` whose definition is a public, service-attested definition of
+/// `wanted`'s schema by one of its trusted issuers, with that definition.
+async fn of_schema(
+    db: &Db,
+    scope: &ServiceScope,
+    wanted: &SchemaRequirement,
+    candidates: &[&Presented],
+) -> Result<(usize, CredentialDefinition), Stop> {
+    for (index, presented) in candidates.iter().enumerate() {
+        let Ok(credential_id) = presented.credential_id.parse::<CredentialDefinitionId>() else {
+            continue;
+        };
+        if !wanted
+            .trusted_issuers
+            .iter()
+            .any(|did| did == credential_id.issuer())
+        {
+            continue;
+        }
+        let Some(owner) = owner_of(db, scope, &credential_id).await? else {
+            continue;
+        };
+        let found = db::credential_definitions::list_cached(db, &owner)
+            .await?
+            .into_iter()
+            .find(|d| {
+                d.credential_id == credential_id
+                    && d.schema.schema_id == wanted.schema_id
+                    && d.attestation == Attestation::Service
+                    && (d.public || owner.did() == scope.did())
+            });
+        if let Some(definition) = found {
+            return Ok((index, definition));
+        }
+    }
+    Err(Stop::fail(format!(
+        "a credential of schema {} issued by {} is required but was not presented",
+        wanted.schema_id,
+        wanted.trusted_issuers.join(" or ")
+    )))
 }
 
 fn self_attested(

@@ -92,6 +92,9 @@ pub struct WalletInteraction {
     pub instance: InstanceInfo,
     /// What the holder presents, in order.
     pub required: Vec<RequiredInfo>,
+    /// What the holder presents after `required`: a credential of each schema from one of its
+    /// trusted issuers.
+    pub required_schemas: Vec<RequiredSchemaInfo>,
     /// What the interaction may issue.
     pub issued: Vec<IssuedInfo>,
 }
@@ -139,6 +142,20 @@ pub struct RequiredInfo {
     pub attributes: Vec<AttributeJson>,
     /// The active interactions, of this service or another, that issue it: where a holder who
     /// lacks it gets one.
+    pub issued_by: Vec<IssuingAction>,
+}
+
+/// A credential required by schema.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredSchemaInfo {
+    pub schema_id: String,
+    /// The services whose credentials of the schema count.
+    pub trusted_issuers: Vec<String>,
+    /// Only the holder's most recent credential of the definition presented is accepted.
+    pub only_last: bool,
+    pub attributes: Vec<AttributeJson>,
+    /// The active interactions that issue such a credential.
     pub issued_by: Vec<IssuingAction>,
 }
 
@@ -204,6 +221,24 @@ pub async fn interaction(
             })
         })
         .collect::<Result<_, ApiError>>()?;
+    let mut required_schemas = Vec::with_capacity(interaction.required_schemas.len());
+    for wanted in &interaction.required_schemas {
+        let accepted = db::public_reads::definitions_of_schema(
+            &state.db,
+            &wanted.schema,
+            &wanted.trusted_issuers,
+        )
+        .await?;
+        let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
+        let issuing = db::public_reads::issuing(&state.db, &accepted).await?;
+        required_schemas.push(RequiredSchemaInfo {
+            schema_id: wanted.schema_id.to_string(),
+            trusted_issuers: wanted.trusted_issuers.clone(),
+            only_last: wanted.only_last,
+            attributes: wanted.attributes.to_json(),
+            issued_by: issuing.into_iter().map(Into::into).collect(),
+        });
+    }
     let issued = interaction
         .issued
         .iter()
@@ -226,6 +261,7 @@ pub async fn interaction(
             active: interaction.active,
         },
         required,
+        required_schemas,
         issued,
     }))
 }

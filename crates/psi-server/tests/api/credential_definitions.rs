@@ -44,7 +44,7 @@ async fn attempt(app: &TestApp, did: &str, extra: Value) -> reqwest::Response {
 backend_tests!(
     a_definition_gets_a_wire_id_from_the_service_did_a_number_and_its_tag,
     a_schema_has_one_definition_per_tag,
-    a_schema_that_is_not_the_services_is_a_bad_request,
+    another_services_schema_is_named_by_its_wire_id_and_nothing_else,
     a_sha_secret_with_signature_auth_is_a_validation_error,
     an_unknown_key_name_is_a_bad_request,
     issuers_are_third_party_public_keys_or_sha_secrets,
@@ -130,15 +130,48 @@ async fn a_schema_has_one_definition_per_tag(backend: Backend) {
     );
 }
 
-async fn a_schema_that_is_not_the_services_is_a_bad_request(backend: Backend) {
+async fn another_services_schema_is_named_by_its_wire_id_and_nothing_else(backend: Backend) {
     let app = spawn_app(backend).await;
     let did = app.create_service("Acme").await;
     let other = app.create_service("Other").await;
     let foreign = model::schema(&app, &other, "Membership").await;
+    // Several issuers may vouch for one kind of credential: a definition of another's schema.
+    let body = json!({"schema": foreign["schema_id"], "attestation": "service"});
+    let created = expect_json(
+        app.post(&definitions(&did), ADMIN_TOKEN, &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["schema_id"], foreign["schema_id"]);
+    assert!(
+        created["credential_id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{did}:3:CL:")),
+        "{created}"
+    );
+    // The schema is in use by another service's definition: it cannot change or go.
+    let message = expect_error(
+        app.delete(
+            &format!(
+                "/api/v1/services/{other}/schemas/{}",
+                foreign["id"].as_str().unwrap()
+            ),
+            ADMIN_TOKEN,
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert!(
+        message.contains(created["credential_id"].as_str().unwrap()),
+        "{message}"
+    );
     for schema in [
-        foreign["schema_id"].clone(),
         foreign["id"].clone(),
         json!(format!("{did}:2:Missing:1.0")),
+        json!(format!("{other}:2:Missing:1.0")),
         json!("nothing"),
     ] {
         let body = json!({"schema": schema, "attestation": "service"});

@@ -6,6 +6,7 @@
 use ed25519_dalek::SigningKey;
 use psi_server::credentials::vc;
 use psi_server::engine::present::binding_message;
+use psi_testkit::{Receiver, Reply};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -18,6 +19,7 @@ backend_tests!(
     a_wrong_revoked_forged_or_unbound_credential_is_refused_with_a_reason,
     a_private_definition_cannot_be_required_by_others_and_stays_public_while_it_is,
     reads_show_which_interactions_issue_a_required_credential,
+    a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_it,
 );
 
 /// POSTs an interaction `name` of service `did` that requires and issues these credential ids.
@@ -312,4 +314,149 @@ async fn reads_show_which_interactions_issue_a_required_credential(backend: Back
         templates[0]["predicates"][0].get("issuedBy").is_none(),
         "{templates}"
     );
+}
+
+async fn a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_it(
+    backend: Backend,
+) {
+    let club = Fixture::new(backend).await;
+    let app = &club.app;
+    // A guild vouches for the club's kind of membership: a definition of the club's schema.
+    let guild = app.create_service("Guild").await;
+    let definition = expect_json(
+        app.post(
+            &format!("/api/v1/services/{guild}/credential-definitions"),
+            ADMIN_TOKEN,
+            &json!({"schema": club.membership_schema, "attestation": "service", "tag": "guild"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let guild_membership = definition["credential_id"].as_str().unwrap().to_owned();
+    let receiver = Receiver::start().await;
+    let issued = guild_membership.clone();
+    receiver.on_json("/hook", move |request| {
+        Reply::json(json!({"issuedCredentials": [{"credentialId": issued,
+            "fields": [{"name": "Name", "value": "Ada"}, {"name": "Level", "value": "2"}]}],
+            "subscriberConnectDid": request["subscriberConnectDid"]}))
+    });
+    let enrol = expect_json(
+        app.post(
+            &format!("/api/v1/services/{guild}/interactions"),
+            ADMIN_TOKEN,
+            &json!({"name": "Enrol", "issued_credentials": [guild_membership],
+                    "webhook": {"url": receiver.url("/hook")}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = Holder::new();
+    let outcome = member.run(app, &guild, &enrol, json!([]), json!([])).await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    let jwt = outcome["issued"][0]["jwt"].as_str().unwrap().to_owned();
+
+    // The bank takes the schema from the club or the guild.
+    let bank = app.create_service("Bank").await;
+    let requiring = |name: &str, trusted: Vec<&str>| {
+        let body = json!({"name": name, "required_schemas": [
+            {"schema_id": club.membership_schema, "trusted_issuers": trusted}]});
+        let path = format!("/api/v1/services/{bank}/interactions");
+        async move {
+            let created = expect_json(
+                app.post(&path, ADMIN_TOKEN, &body).await,
+                StatusCode::CREATED,
+            )
+            .await;
+            created["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let open = requiring("Open an account", vec![club.did.as_str(), guild.as_str()]).await;
+    let at_bank = Holder::new();
+    let outcome = present(
+        app,
+        &at_bank,
+        &bank,
+        &open,
+        &guild_membership,
+        &jwt,
+        Some(&member),
+    )
+    .await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+
+    // Trusting the club alone, the guild's credential does not count.
+    let strict = requiring("Club members only", vec![club.did.as_str()]).await;
+    let outcome = present(
+        app,
+        &at_bank,
+        &bank,
+        &strict,
+        &guild_membership,
+        &jwt,
+        Some(&member),
+    )
+    .await;
+    assert_eq!(outcome["state"], "failed", "{outcome}");
+    let message = outcome["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "a credential of schema {} issued by {} is required",
+            club.membership_schema, club.did
+        )),
+        "{message}"
+    );
+
+    // The wallet learns where such a credential comes from: the club's Join, the guild's Enrol.
+    let read = expect_json(
+        get_public(
+            app,
+            &format!("/wallet/v1/services/{bank}/interactions/{open}"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let wanted = &read["required_schemas"][0];
+    assert_eq!(wanted["schemaId"], club.membership_schema.as_str());
+    let issuers: Vec<&str> = wanted["issuedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["actionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(issuers, ["Join", "Enrol"]);
+
+    // An unknown issuer or schema is refused when the interaction is saved.
+    for (schema, trusted, expected) in [
+        (
+            club.membership_schema.clone(),
+            "Gbz5PqgnU4XsMs7xg9mYJW",
+            "is not a service on this server",
+        ),
+        (
+            format!("{}:2:Nothing:1.0", club.did),
+            club.did.as_str(),
+            "no service on this server has a schema",
+        ),
+    ] {
+        let body = json!({"name": "x", "required_schemas": [
+            {"schema_id": schema, "trusted_issuers": [trusted]}]});
+        let message = expect_error(
+            app.post(
+                &format!("/api/v1/services/{bank}/interactions"),
+                ADMIN_TOKEN,
+                &body,
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert!(message.contains(expected), "{message}");
+    }
 }

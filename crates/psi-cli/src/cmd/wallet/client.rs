@@ -83,6 +83,10 @@ pub struct InteractionInfo {
     /// What the holder presents, in order.
     #[serde(default)]
     pub required: Vec<RequiredCredential>,
+    /// What the holder presents after `required`: a credential of each schema from one of its
+    /// trusted issuers.
+    #[serde(default)]
+    pub required_schemas: Vec<RequiredSchema>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +118,17 @@ pub enum Attestation {
     SelfAttested,
     /// A service issued it; the wallet presents the signed credential.
     Service,
+}
+
+/// A credential the interaction asks for by schema.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequiredSchema {
+    pub schema_id: String,
+    /// The services whose credentials of the schema count.
+    pub trusted_issuers: Vec<String>,
+    #[serde(default)]
+    pub issued_by: Vec<IssuingAction>,
 }
 
 /// A credential the interaction asks the holder for.

@@ -262,13 +262,15 @@ fn list_choices(choices: &[Attribute]) -> String {
         .join(", ")
 }
 
-/// The stored credentials that could answer a service-attested requirement, newest first:
-/// same definition, not known to be revoked.
-pub fn candidates<'w>(wallet: &'w Wallet, credential_id: &str) -> Vec<&'w StoredCredential> {
+/// The stored credentials `accepts` takes that are not known to be revoked, newest first.
+pub fn candidates(
+    wallet: &Wallet,
+    accepts: impl Fn(&StoredCredential) -> bool,
+) -> Vec<&StoredCredential> {
     let mut found: Vec<_> = wallet
         .credentials
         .iter()
-        .filter(|c| c.credential_id == credential_id && c.status == Status::Valid)
+        .filter(|c| accepts(c) && c.status == Status::Valid)
         .collect();
     found.sort_by_key(|c| std::cmp::Reverse((c.issued_at, c.received_at)));
     found

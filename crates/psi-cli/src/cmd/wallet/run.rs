@@ -9,8 +9,8 @@ use psi_link::{LinkKind, LinkOrigin, LinkRequest, LinkTarget};
 use psi_outbound::{OutboundClient, OutboundPolicy, resolve_source_url};
 
 use super::client::{
-    Attestation, Binding, EventReply, EventRequest, EventState, InteractionInfo, Presented,
-    RequiredCredential, WalletClient, new_nonce,
+    Attestation, Binding, EventReply, EventRequest, EventState, InteractionInfo, IssuingAction,
+    Presented, RequiredCredential, WalletClient, new_nonce,
 };
 use super::credential;
 use super::file::{StoredCredential, Wallet};
@@ -153,18 +153,26 @@ impl Runner<'_> {
             else {
                 return Err(error);
             };
-            let Some(required) = info
+            let credential_id = &credential_id.clone();
+            let Some(issued_by) = info
                 .required
                 .iter()
                 .find(|r| &r.credential_id == credential_id)
+                .map(|r| &r.issued_by)
+                .or_else(|| {
+                    info.required_schemas
+                        .iter()
+                        .find(|r| &r.schema_id == credential_id)
+                        .map(|r| &r.issued_by)
+                })
             else {
                 return Err(error);
             };
-            let source = required.issued_by.first();
+            let source = issued_by.first();
             let Some(source) = source.filter(|_| {
                 self.auto && depth < MAX_AUTO_DEPTH && !ran_for.contains(credential_id)
             }) else {
-                return Err(self.missing(required, error));
+                return Err(self.missing(credential_id, issued_by, error));
             };
             ran_for.push(credential_id.clone());
             eprintln!(
@@ -222,12 +230,17 @@ impl Runner<'_> {
 
     /// The error for a credential the wallet lacks, listing the interactions that issue it with
     /// their links.
-    fn missing(&self, required: &RequiredCredential, error: anyhow::Error) -> anyhow::Error {
-        if required.issued_by.is_empty() {
+    fn missing(
+        &self,
+        wanted: &str,
+        issued_by: &[IssuingAction],
+        error: anyhow::Error,
+    ) -> anyhow::Error {
+        if issued_by.is_empty() {
             return error;
         }
         let mut sources = String::new();
-        for source in &required.issued_by {
+        for source in issued_by {
             let request = LinkRequest {
                 action_id: Some(source.action_id.clone()),
                 service_did: Some(source.service_did.clone()),
@@ -241,10 +254,9 @@ impl Runner<'_> {
             ));
         }
         anyhow!(
-            "the interaction requires the service-attested credential {}, and the wallet holds no \
-             valid one. Interactions that issue it:{sources}\nRun one of them first, or run this \
-             link again with --auto, which runs the first of them before it",
-            required.credential_id
+            "the interaction requires the service-attested credential {wanted}, and the wallet \
+             holds no valid one. Interactions that issue it:{sources}\nRun one of them first, or \
+             run this link again with --auto, which runs the first of them before it"
         )
     }
 }
@@ -313,61 +325,127 @@ async fn present_all(
                 ));
             }
             Attestation::Service => {
-                let (jti, jwt, issuer) =
-                    newest_valid(wallet, &required.credential_id, server).await?;
-                let binding = match wallet.connection(&issuer) {
-                    Some(connection) if issuer != info.service.did => Some(Binding::sign(
-                        &connection.holder,
-                        &info.service.did,
-                        nonce,
-                        &jti,
-                    )),
-                    _ => None,
-                };
+                let wanted = Wanted::Definition(&required.credential_id);
+                let (credential, binding) =
+                    held(wallet, &wanted, &info.service.did, server, nonce).await?;
                 presented.push((
                     Presented::Service {
                         credential_id: required.credential_id.clone(),
-                        jwt,
+                        jwt: credential.jwt,
                         binding,
                     },
-                    summary(Some(jti)),
+                    summary(Some(credential.jti)),
                 ));
             }
         }
     }
+    for required in &info.required_schemas {
+        let wanted = Wanted::Schema {
+            schema_id: &required.schema_id,
+            trusted_issuers: &required.trusted_issuers,
+        };
+        let (credential, binding) = held(wallet, &wanted, &info.service.did, server, nonce).await?;
+        presented.push((
+            Presented::Service {
+                credential_id: credential.credential_id.clone(),
+                jwt: credential.jwt,
+                binding,
+            },
+            PresentedSummary {
+                credential_id: credential.credential_id,
+                attestation: Attestation::Service,
+                jti: Some(credential.jti),
+            },
+        ));
+    }
     Ok(presented)
 }
 
-/// The newest stored credential of a definition that its issuer's server says is not revoked,
-/// as `(jti, jwt, issuer DID)`; revocations learnt on the way are recorded in the wallet.
+/// A service-attested credential an interaction asks for: of one definition, or of a schema
+/// from one of the trusted issuers.
+enum Wanted<'a> {
+    Definition(&'a str),
+    Schema {
+        schema_id: &'a str,
+        trusted_issuers: &'a [String],
+    },
+}
+
+impl Wanted<'_> {
+    fn accepts(&self, credential: &StoredCredential) -> bool {
+        match self {
+            Wanted::Definition(id) => credential.credential_id == *id,
+            Wanted::Schema {
+                schema_id,
+                trusted_issuers,
+            } => {
+                credential.schema_id == *schema_id
+                    && trusted_issuers.contains(&credential.service_did)
+            }
+        }
+    }
+
+    /// How the server names it: the definition's or the schema's id.
+    fn id(&self) -> &str {
+        match self {
+            Wanted::Definition(id) => id,
+            Wanted::Schema { schema_id, .. } => schema_id,
+        }
+    }
+}
+
+/// The credential [`newest_valid`] finds for `wanted`, with the binding a credential another
+/// service issued needs at `service_did` in the request with `nonce`.
+async fn held(
+    wallet: &mut Wallet,
+    wanted: &Wanted<'_>,
+    service_did: &str,
+    server: &str,
+    nonce: &str,
+) -> Result<(StoredCredential, Option<Binding>)> {
+    let credential = newest_valid(wallet, wanted, server).await?;
+    let binding = match wallet.connection(&credential.service_did) {
+        Some(connection) if credential.service_did != service_did => Some(Binding::sign(
+            &connection.holder,
+            service_did,
+            nonce,
+            &credential.jti,
+        )),
+        _ => None,
+    };
+    Ok((credential, binding))
+}
+
+/// The newest stored credential `wanted` accepts that its issuer's server says is not revoked;
+/// revocations learnt on the way are recorded in the wallet.
 async fn newest_valid(
     wallet: &mut Wallet,
-    credential_id: &str,
+    wanted: &Wanted<'_>,
     server: &str,
-) -> Result<(String, String, String)> {
-    let candidates: Vec<(String, String, String, String)> =
-        present::candidates(wallet, credential_id)
+) -> Result<StoredCredential> {
+    let candidates: Vec<(StoredCredential, String)> =
+        present::candidates(wallet, |c| wanted.accepts(c))
             .into_iter()
             .map(|c| {
                 let issuer_server = wallet
                     .connection(&c.service_did)
                     .map_or(server, |connection| connection.server.as_str());
-                let (jti, jwt) = (c.jti.clone(), c.jwt.clone());
-                (jti, jwt, c.service_did.clone(), issuer_server.to_owned())
+                (c.clone(), issuer_server.to_owned())
             })
             .collect();
-    for (jti, jwt, issuer, issuer_server) in candidates {
+    for (credential, issuer_server) in candidates {
+        let jti = &credential.jti;
         let status = WalletClient::new(&issuer_server)?
-            .status(&jti)
+            .status(jti)
             .await
             .with_context(|| format!("cannot check whether credential {jti} is revoked"))?;
         if !status.revoked {
-            return Ok((jti, jwt, issuer));
+            return Ok(credential);
         }
-        wallet.mark_revoked(&jti, status.revoked_at);
+        wallet.mark_revoked(jti, status.revoked_at);
     }
     Err(PresentError::MissingCredential {
-        credential_id: credential_id.to_owned(),
+        credential_id: wanted.id().to_owned(),
     }
     .into())
 }
