@@ -344,11 +344,16 @@ async fn service_attested(
         )));
     }
     if required.only_last {
-        // The issuer's credentials are where its latest one is.
+        // The latest is among the issuer's credentials for the DID it issued them to (the
+        // holder's pairwise DID there).
         let issuer = owner_of(db, scope, &required.credential_id)
             .await?
             .ok_or_else(|| fail("its issuer is no longer a service on this server".into()))?;
-        let latest = db::credentials::latest_jti(db, &issuer, &definition.id, p.holder_did).await?;
+        let subject: HolderDid = content
+            .subject
+            .parse()
+            .map_err(|_| fail("its subject is not a holder DID".into()))?;
+        let latest = db::credentials::latest_jti(db, &issuer, &definition.id, &subject).await?;
         if latest.as_ref().map(Jti::as_str) != Some(content.jti.as_str()) {
             return Err(fail(
                 "only the most recent credential of this kind is accepted, and this is an \

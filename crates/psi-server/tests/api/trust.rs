@@ -20,6 +20,7 @@ backend_tests!(
     a_private_definition_cannot_be_required_by_others_and_stays_public_while_it_is,
     reads_show_which_interactions_issue_a_required_credential,
     a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_it,
+    only_the_latest_credential_counts_across_services_too,
 );
 
 /// POSTs an interaction `name` of service `did` that requires and issues these credential ids.
@@ -459,4 +460,45 @@ async fn a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_
         .await;
         assert!(message.contains(expected), "{message}");
     }
+}
+
+async fn only_the_latest_credential_counts_across_services_too(backend: Backend) {
+    let club = Fixture::new(backend).await;
+    let member = Holder::new();
+    let older = club.member(&member, "1").await;
+    let newer = club.member(&member, "2").await;
+    let did = club.app.create_service("Bank").await;
+    let body = json!({"name": "Latest members", "required_credentials": [
+        {"credential_id": club.membership, "only_last": true}]});
+    let latest_only = expect_json(
+        club.app
+            .post(
+                &format!("/api/v1/services/{did}/interactions"),
+                ADMIN_TOKEN,
+                &body,
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at_bank = Holder::new();
+    let run = |credential: &Value| {
+        let jwt = credential["jwt"].as_str().unwrap().to_owned();
+        let (app, membership, action, did) = (&club.app, &club.membership, &latest_only, &did);
+        let (member, at_bank) = (&member, &at_bank);
+        async move { present(app, at_bank, did, action, membership, &jwt, Some(member)).await }
+    };
+    let outcome = run(&older).await;
+    assert_eq!(outcome["state"], "failed", "{outcome}");
+    assert!(
+        outcome["message"]
+            .as_str()
+            .unwrap()
+            .contains("only the most recent"),
+        "{outcome}"
+    );
+    assert_eq!(run(&newer).await["state"], "completed");
 }
