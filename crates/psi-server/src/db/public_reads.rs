@@ -214,6 +214,8 @@ pub struct Issuing {
     pub service_name: String,
     pub interaction_id: InteractionId,
     pub interaction_name: String,
+    /// Its default instance, which a link to it names.
+    pub instance_id: InstanceId,
 }
 
 /// The active interactions, of any service, that issue any of `definition_ids`, oldest first.
@@ -227,10 +229,12 @@ pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issui
         .collect();
     let sql = format!(
         "SELECT ic.credential_definition_id AS definition_id, s.did AS service_did, \
-         s.name AS service_name, i.id AS interaction_id, i.name AS interaction_name \
+         s.name AS service_name, i.id AS interaction_id, i.name AS interaction_name, \
+         n.id AS instance_id \
          FROM interaction_credentials ic \
          JOIN interactions i ON i.id = ic.interaction_id \
          JOIN services s ON s.id = i.service_id \
+         JOIN instances n ON n.interaction_id = i.id AND n.is_default = 1 \
          WHERE ic.role = 'issued' AND i.active = 1 AND ic.credential_definition_id IN ({}) \
          ORDER BY i.created_at, i.id",
         placeholders.join(", ")
@@ -266,4 +270,36 @@ pub async fn definitions_of_schema(
         query = query.bind(did);
     }
     query.fetch_all(db.pool()).await
+}
+
+/// A credential an active interaction of the scoped service requires by schema.
+#[derive(Debug, FromRow)]
+pub struct SchemaRequired {
+    pub interaction_id: InteractionId,
+    /// Internal id of the schema.
+    pub schema: String,
+    /// The `<DID>`, `<name>` and `<version>` of its wire id.
+    pub schema_did: String,
+    pub name: String,
+    pub version: String,
+    /// JSON, as stored.
+    pub attributes: String,
+    /// JSON array of DIDs, as stored.
+    pub trusted_issuers: String,
+    pub only_last: i64,
+}
+
+/// The requirements by schema of the scoped service's active interactions, each interaction's
+/// in order.
+pub async fn schemas_required(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<SchemaRequired>> {
+    sqlx::query_as(
+        "SELECT r.interaction_id, r.schema_id AS schema, sd.did AS schema_did, s.name, \
+         s.version, s.attributes, r.trusted_issuers, r.only_last \
+         FROM interaction_schemas r JOIN interactions i ON i.id = r.interaction_id \
+         JOIN schemas s ON s.id = r.schema_id JOIN services sd ON sd.id = s.service_id \
+         WHERE r.service_id = $1 AND i.active = 1 ORDER BY r.interaction_id, r.position",
+    )
+    .bind(scope.service_id())
+    .fetch_all(db.pool())
+    .await
 }

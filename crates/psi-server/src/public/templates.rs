@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::PublicService;
 use super::cache::{self, JSON};
-use crate::db::public_reads::{self, ActiveInteraction, Instance, Issuing};
+use crate::db::public_reads::{self, ActiveInteraction, Instance, Issuing, SchemaRequired};
 use crate::domain::Medium;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -34,6 +34,10 @@ pub struct ActionTemplate {
     pub credentials_issued: Vec<String>,
     /// One per required credential.
     pub predicates: Vec<Predicate>,
+    /// Credentials required by schema from trusted services (psi); absent when none are, so the
+    /// shape pages read is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schemas_required: Vec<SchemaPredicate>,
     /// The default instance first; never empty.
     pub action_instances: Vec<ActionInstance>,
 }
@@ -63,6 +67,21 @@ pub struct Predicate {
     pub issued_by: Vec<IssuingAction>,
 }
 
+/// A credential required by schema: one of the schema's public definitions, issued by one of
+/// the trusted services.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaPredicate {
+    pub schema_id: String,
+    pub trusted_issuers: Vec<String>,
+    pub only_last: bool,
+    /// The attribute names the holder shares.
+    pub fields: Vec<String>,
+    /// The active interactions that issue such a credential.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub issued_by: Vec<IssuingAction>,
+}
+
 /// An interaction that issues a credential.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -71,6 +90,8 @@ pub struct IssuingAction {
     pub service_name: String,
     pub action_id: String,
     pub action_name: String,
+    /// Its default instance (a link's `id`).
+    pub action_instance_id: String,
 }
 
 impl IssuingAction {
@@ -92,6 +113,7 @@ impl From<Issuing> for IssuingAction {
             service_name: issuing.service_name,
             action_id: issuing.interaction_id.into(),
             action_name: issuing.interaction_name,
+            action_instance_id: issuing.instance_id.into(),
         }
     }
 }
@@ -128,12 +150,28 @@ pub async fn action_templates(
         .map(|c| c.definition_id.as_str())
         .collect();
     let issuing = public_reads::issuing(&state.db, &required).await?;
+    let mut by_schema = Vec::new();
+    for wanted in public_reads::schemas_required(&state.db, &scope).await? {
+        by_schema.push((
+            wanted.interaction_id.clone(),
+            schema_predicate(&state, wanted).await?,
+        ));
+    }
     let templates = interactions
         .into_iter()
         // Every interaction is created with its default instance; pages need at least one.
         .filter(|interaction| !interaction.instances.is_empty())
-        .map(|interaction| template(interaction, &issuing))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|interaction| {
+            let id = interaction.id.clone();
+            let mut template = template(interaction, &issuing)?;
+            template.schemas_required = by_schema
+                .iter()
+                .filter(|(of, _)| *of == id)
+                .map(|(_, predicate)| predicate.clone())
+                .collect();
+            Ok(template)
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let body = serde_json::to_vec(&templates).map_err(anyhow::Error::new)?;
     Ok(cache::respond(JSON, body))
 }
@@ -203,11 +241,32 @@ fn template(
         credentials_required,
         credentials_issued,
         predicates,
+        schemas_required: Vec::new(),
         action_instances: interaction
             .instances
             .into_iter()
             .map(action_instance)
             .collect::<Result<_, _>>()?,
+    })
+}
+
+/// A requirement by schema as pages read it, with the interactions that issue what it accepts.
+async fn schema_predicate(
+    state: &AppState,
+    wanted: SchemaRequired,
+) -> Result<SchemaPredicate, ApiError> {
+    let trusted_issuers: Vec<String> = decode(&wanted.trusted_issuers)?;
+    let attributes: Vec<AttributeName> = decode(&wanted.attributes)?;
+    let accepted =
+        public_reads::definitions_of_schema(&state.db, &wanted.schema, &trusted_issuers).await?;
+    let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
+    let issuing = public_reads::issuing(&state.db, &accepted).await?;
+    Ok(SchemaPredicate {
+        schema_id: format!("{}:2:{}:{}", wanted.schema_did, wanted.name, wanted.version),
+        trusted_issuers,
+        only_last: wanted.only_last != 0,
+        fields: attributes.into_iter().map(|a| a.name).collect(),
+        issued_by: issuing.into_iter().map(Into::into).collect(),
     })
 }
 

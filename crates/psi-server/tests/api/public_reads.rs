@@ -161,7 +161,8 @@ async fn media_are_listed_as_type_entries_for_pages_to_filter(backend: Backend) 
                 "fields": ["Member number", "Level", "Valid until"],
                 // The demo's interaction issues it: where a holder gets one.
                 "issuedBy": [{"serviceDid": demo.did, "serviceName": "Demo service",
-                              "actionId": demo.interaction, "actionName": "Join the demo club"}]}])
+                              "actionId": demo.interaction, "actionName": "Join the demo club",
+                              "actionInstanceId": demo.instance}]}])
     );
     // What the pre-filled-credentials page keeps: entries with a QR medium.
     let with_qr: Vec<&str> = templates

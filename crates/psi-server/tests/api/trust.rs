@@ -282,8 +282,19 @@ async fn a_private_definition_cannot_be_required_by_others_and_stays_public_whil
 async fn reads_show_which_interactions_issue_a_required_credential(backend: Backend) {
     let club = Fixture::new(backend).await;
     let (did, open) = bank(&club.app, &[&club.membership]).await;
+    let join = expect_json(
+        club.app
+            .get(
+                &format!("/api/v1/services/{}/interactions/{}", club.did, club.join),
+                ADMIN_TOKEN,
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     let issued_by = json!([{"serviceDid": club.did, "serviceName": "Club",
-                            "actionId": club.join, "actionName": "Join"}]);
+                            "actionId": club.join, "actionName": "Join",
+                            "actionInstanceId": join["instances"][0]["id"]}]);
     let wallet_path = format!("/wallet/v1/services/{did}/interactions/{open}");
     let templates_path = format!("/service-dashboard-backend/service/{did}/info/action-templates");
     let read = |path: String| {
@@ -431,6 +442,26 @@ async fn a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_
         .map(|i| i["actionName"].as_str().unwrap())
         .collect();
     assert_eq!(issuers, ["Join", "Enrol"]);
+    let templates = expect_json(
+        get_public(
+            app,
+            &format!("/service-dashboard-backend/service/{bank}/info/action-templates"),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let open_template = templates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["actionId"] == open.as_str())
+        .unwrap();
+    let predicate = &open_template["schemasRequired"][0];
+    assert_eq!(predicate["schemaId"], club.membership_schema.as_str());
+    assert_eq!(predicate["trustedIssuers"], json!([club.did, guild]));
+    assert_eq!(predicate["fields"], json!(["Name", "Level"]));
+    assert_eq!(predicate["issuedBy"], wanted["issuedBy"]);
 
     // An unknown issuer or schema is refused when the interaction is saved.
     for (schema, trusted, expected) in [

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use psi_link::{Attribute, PreparedCredential};
+use psi_link::{Attribute, LinkRequest, PreparedCredential};
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -155,6 +155,21 @@ pub struct IssuingAction {
     pub service_name: String,
     pub action_id: String,
     pub action_name: String,
+    /// Its default instance.
+    #[serde(default)]
+    pub action_instance_id: Option<String>,
+}
+
+impl IssuingAction {
+    /// The request of a link that starts it.
+    pub fn request(&self) -> LinkRequest {
+        LinkRequest {
+            id: self.action_instance_id.clone(),
+            action_id: Some(self.action_id.clone()),
+            service_did: Some(self.service_did.clone()),
+            ..LinkRequest::default()
+        }
+    }
 }
 
 /// One attribute of a schema.

@@ -179,12 +179,7 @@ impl Runner<'_> {
                 "the wallet holds no valid {credential_id}: running {:?} of {} first",
                 source.action_name, source.service_name
             );
-            let issuing = LinkRequest {
-                action_id: Some(source.action_id.clone()),
-                service_did: Some(source.service_did.clone()),
-                ..LinkRequest::default()
-            };
-            let state = Box::pin(self.run(issuing, given, asked, depth + 1)).await?;
+            let state = Box::pin(self.run(source.request(), given, asked, depth + 1)).await?;
             if state == EventState::Failed {
                 return Ok(state);
             }
@@ -241,12 +236,7 @@ impl Runner<'_> {
         }
         let mut sources = String::new();
         for source in issued_by {
-            let request = LinkRequest {
-                action_id: Some(source.action_id.clone()),
-                service_did: Some(source.service_did.clone()),
-                ..LinkRequest::default()
-            };
-            let link = psi_link::encode(&request, &self.target, LinkKind::App)
+            let link = psi_link::encode(&source.request(), &self.target, LinkKind::App)
                 .unwrap_or_else(|e| format!("(no link: {e})"));
             sources.push_str(&format!(
                 "\n  {}: {:?}  {link}",
