@@ -58,9 +58,11 @@ pub struct Binding {
 }
 
 /// What a [`Binding`] signs: `psi-presentation`, the DID of the service the event runs at, the
-/// event request's `nonce` and the credential's `jti`, one per line.
-pub fn binding_message(service_did: &str, nonce: &str, jti: &str) -> String {
-    format!("psi-presentation\n{service_did}\n{nonce}\n{jti}")
+/// presenting holder's DID there, the event request's `nonce` and the credential's `jti`, one
+/// per line. Naming the presenter keeps another holder from replaying a captured binding (nonces
+/// are accepted once per holder key).
+pub fn binding_message(service_did: &str, holder_did: &str, nonce: &str, jti: &str) -> String {
+    format!("psi-presentation\n{service_did}\n{holder_did}\n{nonce}\n{jti}")
 }
 
 /// Checks that `binding` proves control of `subject` for this presentation.
@@ -332,7 +334,12 @@ async fn service_attested(
     }
     if content.subject != p.holder_did.as_str() {
         // Pairwise DIDs differ by service: a credential from another service names another.
-        let message = binding_message(scope.did().as_str(), p.nonce, &content.jti);
+        let message = binding_message(
+            scope.did().as_str(),
+            p.holder_did.as_str(),
+            p.nonce,
+            &content.jti,
+        );
         check_binding(presented.binding.as_ref(), &content.subject, &message)
             .map_err(|reason| fail(reason.into()))?;
     }

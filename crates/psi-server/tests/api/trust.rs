@@ -78,7 +78,7 @@ async fn present(
     let mut presented = json!({"credentialId": credential_id, "jwt": jwt});
     if let Some(subject) = subject {
         let jti = jti_of(jwt);
-        let message = binding_message(did, &nonce, &jti);
+        let message = binding_message(did, &holder.did, &nonce, &jti);
         presented["binding"] = json!({
             "verkey": subject.verkey,
             "signature": subject.signature(message.as_bytes()),
@@ -185,6 +185,25 @@ async fn a_wrong_revoked_forged_or_unbound_credential_is_refused_with_a_reason(b
     )
     .await;
     refused(outcome, "not the key of the DID it was issued to");
+
+    // A binding made for one holder does not serve another who captured it, nonce and all.
+    let thief = Holder::new();
+    let nonce = "captured-nonce-0001";
+    let message = binding_message(&did, &at_bank.did, nonce, &jti_of(&jwt));
+    let body = json!({"actionId": open, "nonce": nonce, "presented": [{
+        "credentialId": club.membership, "jwt": jwt,
+        "binding": {"verkey": member.verkey, "signature": member.signature(message.as_bytes())}}]});
+    let response = thief
+        .post(
+            &club.app,
+            &format!("/wallet/v1/services/{did}/events"),
+            body,
+        )
+        .await;
+    refused(
+        expect_json(response, StatusCode::OK).await,
+        "`binding.signature` does not verify",
+    );
 
     // Signed by a key that is not the club's (a third service's, say), claiming the club.
     let content = vc::parse(&jwt).unwrap().content;

@@ -201,17 +201,28 @@ pub enum Presented {
 }
 
 /// Proof that the holder controls the DID a credential was issued to: that DID's key signs the
-/// service's DID, the request's nonce and the credential's `jti` (docs/protocol.md §6).
+/// service's DID, the presenting holder's DID there, the request's nonce and the credential's
+/// `jti` (docs/protocol.md §6).
 #[derive(Debug, Clone, Serialize)]
 pub struct Binding {
     pub verkey: String,
     pub signature: String,
 }
 
+/// Where a credential is presented: the service, the holder's DID there, the request's nonce.
+pub struct PresentedTo<'a> {
+    pub service_did: &'a str,
+    pub holder_did: &'a str,
+    pub nonce: &'a str,
+}
+
 impl Binding {
-    /// `key`'s proof for presenting `jti` to `service_did` in the request with `nonce`.
-    pub fn sign(key: &HolderKey, service_did: &str, nonce: &str, jti: &str) -> Self {
-        let message = format!("psi-presentation\n{service_did}\n{nonce}\n{jti}");
+    /// `key`'s proof for presenting `jti` as `to` says.
+    pub fn sign(key: &HolderKey, to: &PresentedTo<'_>, jti: &str) -> Self {
+        let message = format!(
+            "psi-presentation\n{}\n{}\n{}\n{jti}",
+            to.service_did, to.holder_did, to.nonce
+        );
         Binding {
             verkey: key.verkey().to_owned(),
             signature: key.sign(message.as_bytes()),

@@ -10,7 +10,7 @@ use psi_outbound::{OutboundClient, OutboundPolicy, resolve_source_url};
 
 use super::client::{
     Attestation, Binding, EventReply, EventRequest, EventState, InteractionInfo, IssuingAction,
-    Presented, RequiredCredential, WalletClient, new_nonce,
+    Presented, PresentedTo, RequiredCredential, WalletClient, new_nonce,
 };
 use super::credential;
 use super::file::{StoredCredential, Wallet};
@@ -140,10 +140,18 @@ impl Runner<'_> {
         asked.extend(info.required.iter().cloned());
 
         let mut wallet = self.context.load()?;
+        let holder = wallet.connect(&info.service, client.base()).holder.clone();
+        // The pairwise key is saved before it is used: credentials issued to it must stay usable.
+        self.context.save(&wallet)?;
         let nonce = new_nonce();
+        let to = PresentedTo {
+            service_did: &info.service.did,
+            holder_did: holder.did(),
+            nonce: &nonce,
+        };
         let mut ran_for: Vec<String> = Vec::new();
         let presented = loop {
-            let presenting = present_all(&info, &request, given, &mut wallet, self.server, &nonce);
+            let presenting = present_all(&info, &request, given, &mut wallet, self.server, &to);
             let error = match presenting.await {
                 Ok(presented) => break presented,
                 Err(error) => error,
@@ -189,9 +197,6 @@ impl Runner<'_> {
         if depth == 0 {
             given.check_all_used(asked)?;
         }
-        let holder = wallet.connect(&info.service, client.base()).holder.clone();
-        // The pairwise key is saved before it is used: credentials issued to it must stay usable.
-        self.context.save(&wallet)?;
 
         let event = EventRequest {
             action_id: action_id.clone(),
@@ -202,7 +207,7 @@ impl Runner<'_> {
             session: request.psi_session.clone(),
         };
         let reply = client
-            .start_event(&service_did, &holder, &event, nonce)
+            .start_event(&service_did, &holder, &event, nonce.clone())
             .await?;
         let issued = store_issued(&reply, &info, holder.did(), &mut wallet)?;
         self.context.save(&wallet)?;
@@ -284,15 +289,15 @@ fn check_service(info: &InteractionInfo, service_did: &str) -> Result<()> {
 }
 
 /// Everything the interaction asks for, in its order, with a summary for the output. A
-/// credential another service issued (to another pairwise DID) carries a binding for the request
-/// with `nonce`.
+/// credential another service issued (to another pairwise DID) carries a binding for where it
+/// is presented (`to`).
 async fn present_all(
     info: &InteractionInfo,
     request: &LinkRequest,
     given: &mut Given<'_>,
     wallet: &mut Wallet,
     server: &str,
-    nonce: &str,
+    to: &PresentedTo<'_>,
 ) -> Result<Vec<(Presented, PresentedSummary)>> {
     let prefilled = request.prepared_credentials.as_deref().unwrap_or_default();
     let mut presented = Vec::with_capacity(info.required.len());
@@ -316,8 +321,7 @@ async fn present_all(
             }
             Attestation::Service => {
                 let wanted = Wanted::Definition(&required.credential_id);
-                let (credential, binding) =
-                    held(wallet, &wanted, &info.service.did, server, nonce).await?;
+                let (credential, binding) = held(wallet, &wanted, server, to).await?;
                 presented.push((
                     Presented::Service {
                         credential_id: required.credential_id.clone(),
@@ -334,7 +338,7 @@ async fn present_all(
             schema_id: &required.schema_id,
             trusted_issuers: &required.trusted_issuers,
         };
-        let (credential, binding) = held(wallet, &wanted, &info.service.did, server, nonce).await?;
+        let (credential, binding) = held(wallet, &wanted, server, to).await?;
         presented.push((
             Presented::Service {
                 credential_id: credential.credential_id.clone(),
@@ -385,22 +389,18 @@ impl Wanted<'_> {
 }
 
 /// The credential [`newest_valid`] finds for `wanted`, with the binding a credential another
-/// service issued needs at `service_did` in the request with `nonce`.
+/// service issued needs where it is presented (`to`).
 async fn held(
     wallet: &mut Wallet,
     wanted: &Wanted<'_>,
-    service_did: &str,
     server: &str,
-    nonce: &str,
+    to: &PresentedTo<'_>,
 ) -> Result<(StoredCredential, Option<Binding>)> {
     let credential = newest_valid(wallet, wanted, server).await?;
     let binding = match wallet.connection(&credential.service_did) {
-        Some(connection) if credential.service_did != service_did => Some(Binding::sign(
-            &connection.holder,
-            service_did,
-            nonce,
-            &credential.jti,
-        )),
+        Some(connection) if credential.service_did != to.service_did => {
+            Some(Binding::sign(&connection.holder, to, &credential.jti))
+        }
         _ => None,
     };
     Ok((credential, binding))
