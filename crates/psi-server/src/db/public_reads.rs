@@ -218,8 +218,9 @@ pub struct Issuing {
     pub instance_id: InstanceId,
 }
 
-/// The active interactions, of any service, that issue any of `definition_ids`, oldest first.
-/// An interaction issues only its own service's definitions, so each is the issuer's.
+/// The active interactions, of any service, that issue any of `definition_ids` and that a holder
+/// can start (by link or QR code: push-only ones start at the service's call), oldest first. An
+/// interaction issues only its own service's definitions, so each is the issuer's.
 pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issuing>> {
     if definition_ids.is_empty() {
         return Ok(Vec::new());
@@ -235,7 +236,8 @@ pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issui
          JOIN interactions i ON i.id = ic.interaction_id \
          JOIN services s ON s.id = i.service_id \
          JOIN instances n ON n.interaction_id = i.id AND n.is_default = 1 \
-         WHERE ic.role = 'issued' AND i.active = 1 AND ic.credential_definition_id IN ({}) \
+         WHERE ic.role = 'issued' AND i.active = 1 AND i.media LIKE '%\"QR\"%' \
+         AND ic.credential_definition_id IN ({}) \
          ORDER BY i.created_at, i.id",
         placeholders.join(", ")
     );

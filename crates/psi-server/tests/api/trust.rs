@@ -333,6 +333,25 @@ async fn reads_show_which_interactions_issue_a_required_credential(backend: Back
     );
     assert_eq!(templates[0]["predicates"][0]["issuedBy"], issued_by);
 
+    // One the service pushes is not where a holder gets it.
+    let pushed =
+        json!({"name": "Pushed", "media": ["PUSH"], "issued_credentials": [club.membership]});
+    expect_json(
+        club.app
+            .post(
+                &format!("/api/v1/services/{}/interactions", club.did),
+                ADMIN_TOKEN,
+                &pushed,
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        read(wallet_path.clone()).await["required"][0]["issuedBy"],
+        issued_by
+    );
+
     // A paused issuing interaction is no longer offered.
     club.patch_interaction(&club.join, json!({"active": false}))
         .await;
