@@ -4,7 +4,6 @@
 
 use askama::Template;
 use serde::Serialize;
-use url::Url;
 use utoipa::ToSchema;
 
 use super::build::{LinkView, Prefill};
@@ -55,25 +54,26 @@ impl Shared<'_> {
     /// The start page's and the embed's forms of these choices, on the server at `public_url`.
     pub fn answer(&self, link: LinkView, public_url: &str) -> Result<LinkAnswer, ApiError> {
         let texts: Vec<String> = self.prefill.iter().map(Prefill::to_text).collect();
-        let mut start_page = Url::parse(&format!(
+        // The DID (base58) and the interaction id are URL-safe as they are; the choices are
+        // form-encoded.
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(instance) = self.instance {
+            query.append_pair("instance", instance);
+        }
+        for text in &texts {
+            query.append_pair("prefill", text);
+        }
+        if let Some(callback) = self.callback {
+            query.append_pair("callback", callback);
+        }
+        let query = query.finish();
+        let mut start_page = format!(
             "{public_url}/s/{}/{}/start.html",
             self.did, self.interaction_id
-        ))
-        .map_err(|e| anyhow::anyhow!("start page URL: {e}"))?;
-        {
-            let mut query = start_page.query_pairs_mut();
-            if let Some(instance) = self.instance {
-                query.append_pair("instance", instance);
-            }
-            for text in &texts {
-                query.append_pair("prefill", text);
-            }
-            if let Some(callback) = self.callback {
-                query.append_pair("callback", callback);
-            }
-        }
-        if start_page.query() == Some("") {
-            start_page.set_query(None);
+        );
+        if !query.is_empty() {
+            start_page.push('?');
+            start_page.push_str(&query);
         }
         let embed = Embed {
             did: self.did,
@@ -90,7 +90,7 @@ impl Shared<'_> {
         .map_err(anyhow::Error::from)?;
         Ok(LinkAnswer {
             link,
-            start_page: start_page.into(),
+            start_page,
             embed,
         })
     }
