@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
 
 use super::delivery_attempts::{self, Outcome};
-use super::{Backend, Db, new_id};
+use super::{Backend, Db, new_id, placeholders};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
@@ -278,14 +278,13 @@ pub(crate) async fn lease(
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 4)).collect();
     let sql = format!(
         "UPDATE deliveries SET lease_until = $1, lease_id = $2, attempts = attempts + 1, \
          updated_at = $3 \
          WHERE id IN (SELECT id FROM deliveries WHERE id IN ({}) AND next_attempt_at <= $3 \
                       AND (lease_until IS NULL OR lease_until < $3) {lock}) \
          RETURNING id",
-        placeholders.join(", ")
+        placeholders(4, ids.len())
     );
     let mut query = sqlx::query_as(&sql)
         .bind(lease_until)
@@ -384,11 +383,10 @@ pub(crate) async fn claim_postgres(
 
 /// The deliveries of `ids` that `lease_id` holds, with their message, endpoint and service.
 pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Result<Vec<Claimed>> {
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT {CLAIMED_COLUMNS} FROM deliveries d {CLAIMED_JOINS} \
          WHERE d.lease_id = $1 AND d.id IN ({})",
-        placeholders.join(", ")
+        placeholders(2, ids.len())
     );
     let mut query = sqlx::query_as(&sql).bind(lease_id);
     for id in ids {
@@ -430,12 +428,10 @@ pub(crate) async fn renew<'a>(
     if count == 0 {
         return Ok(());
     }
-    let ids: Vec<String> = (0..count).map(|i| format!("${}", i + 2)).collect();
-    let leases: Vec<String> = (0..count).map(|i| format!("${}", count + i + 2)).collect();
     let sql = format!(
         "UPDATE deliveries SET lease_until = $1 WHERE id IN ({}) AND lease_id IN ({})",
-        ids.join(", "),
-        leases.join(", ")
+        placeholders(2, count),
+        placeholders(count + 2, count)
     );
     let mut query = sqlx::query(&sql).bind(lease_until);
     for (id, _) in held.clone() {

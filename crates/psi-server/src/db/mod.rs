@@ -97,6 +97,15 @@ impl Backend {
     }
 }
 
+/// `$first, $first+1, …`: the placeholders of `count` values bound one after another, as in an
+/// `IN (...)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The elements of a JSON array column made with [`Backend::json_functions`]; `None` (an
 /// aggregate of no row on PostgreSQL) is none.
 pub(crate) fn json_elements<T: serde::de::DeserializeOwned>(

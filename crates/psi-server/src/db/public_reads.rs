@@ -8,7 +8,7 @@
 use psi_link::CredentialDefinitionId;
 use sqlx::FromRow;
 
-use super::Db;
+use super::{Db, placeholders};
 use crate::ids::{InstanceId, InteractionId};
 use crate::scope::ServiceScope;
 
@@ -225,9 +225,6 @@ pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issui
     if definition_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=definition_ids.len())
-        .map(|n| format!("${n}"))
-        .collect();
     let sql = format!(
         "SELECT ic.credential_definition_id AS definition_id, s.did AS service_did, \
          s.name AS service_name, i.id AS interaction_id, i.name AS interaction_name, \
@@ -239,7 +236,7 @@ pub async fn issuing(db: &Db, definition_ids: &[&str]) -> sqlx::Result<Vec<Issui
          WHERE ic.role = 'issued' AND i.active = 1 AND i.media LIKE '%\"QR\"%' \
          AND ic.credential_definition_id IN ({}) \
          ORDER BY i.created_at, i.id",
-        placeholders.join(", ")
+        placeholders(1, definition_ids.len())
     );
     let mut query = sqlx::query_as::<_, Issuing>(&sql);
     for id in definition_ids {
@@ -258,14 +255,11 @@ pub async fn definitions_of_schema(
     if issuer_dids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (2..=issuer_dids.len() + 1)
-        .map(|n| format!("${n}"))
-        .collect();
     let sql = format!(
         "SELECT c.id FROM credential_definitions c JOIN services s ON s.id = c.service_id \
          WHERE c.schema_id = $1 AND c.public = 1 AND c.attestation = 'service' \
          AND s.did IN ({}) ORDER BY c.created_at, c.id",
-        placeholders.join(", ")
+        placeholders(2, issuer_dids.len())
     );
     let mut query = sqlx::query_scalar(&sql).bind(schema);
     for did in issuer_dids {

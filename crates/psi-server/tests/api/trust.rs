@@ -45,14 +45,33 @@ async fn post_interaction(
     .await
 }
 
+/// Creates the interaction `body` of service `did`; returns its id.
+async fn created(app: &TestApp, did: &str, body: Value) -> String {
+    let response = app
+        .post(
+            &format!("/api/v1/services/{did}/interactions"),
+            ADMIN_TOKEN,
+            &body,
+        )
+        .await;
+    expect_json(response, StatusCode::CREATED).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// The id of an interaction `name` of `did` that requires `required`.
 async fn requiring(app: &TestApp, did: &str, name: &str, required: &[&str]) -> String {
-    let created = expect_json(
-        post_interaction(app, did, name, required, &[]).await,
-        StatusCode::CREATED,
+    let required: Vec<Value> = required
+        .iter()
+        .map(|id| json!({"credential_id": id}))
+        .collect();
+    created(
+        app,
+        did,
+        json!({"name": name, "required_credentials": required}),
     )
-    .await;
-    created["id"].as_str().unwrap().to_owned()
+    .await
 }
 
 /// A second service, "Bank", whose interaction requires `required` (credential ids); returns
@@ -391,20 +410,13 @@ async fn a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_
             "fields": [{"name": "Name", "value": "Ada"}, {"name": "Level", "value": "2"}]}],
             "subscriberConnectDid": request["subscriberConnectDid"]}))
     });
-    let enrol = expect_json(
-        app.post(
-            &format!("/api/v1/services/{guild}/interactions"),
-            ADMIN_TOKEN,
-            &json!({"name": "Enrol", "issued_credentials": [guild_membership],
-                    "webhook": {"url": receiver.url("/hook")}}),
-        )
-        .await,
-        StatusCode::CREATED,
+    let enrol = created(
+        app,
+        &guild,
+        json!({"name": "Enrol", "issued_credentials": [guild_membership],
+               "webhook": {"url": receiver.url("/hook")}}),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
     let member = Holder::new();
     let outcome = member.run(app, &guild, &enrol, json!([]), json!([])).await;
     assert_eq!(outcome["state"], "completed", "{outcome}");
@@ -415,15 +427,7 @@ async fn a_credential_of_a_required_schema_counts_when_a_trusted_service_issued_
     let requiring = |name: &str, trusted: Vec<&str>| {
         let body = json!({"name": name, "required_schemas": [
             {"schema_id": club.membership_schema, "trusted_issuers": trusted}]});
-        let path = format!("/api/v1/services/{bank}/interactions");
-        async move {
-            let created = expect_json(
-                app.post(&path, ADMIN_TOKEN, &body).await,
-                StatusCode::CREATED,
-            )
-            .await;
-            created["id"].as_str().unwrap().to_owned()
-        }
+        created(app, &bank, body)
     };
     let open = requiring("Open an account", vec![club.did.as_str(), guild.as_str()]).await;
     let at_bank = Holder::new();
@@ -539,20 +543,7 @@ async fn only_the_latest_credential_counts_across_services_too(backend: Backend)
     let did = club.app.create_service("Bank").await;
     let body = json!({"name": "Latest members", "required_credentials": [
         {"credential_id": club.membership, "only_last": true}]});
-    let latest_only = expect_json(
-        club.app
-            .post(
-                &format!("/api/v1/services/{did}/interactions"),
-                ADMIN_TOKEN,
-                &body,
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let latest_only = created(&club.app, &did, body).await;
     let at_bank = Holder::new();
     let run = |credential: &Value| {
         let jwt = credential["jwt"].as_str().unwrap().to_owned();
