@@ -121,6 +121,7 @@ async fn seed_model(state: &AppState, scope: &ServiceScope) -> anyhow::Result<()
             prefill_from_qr: true,
             external_verification: false,
             only_last: false,
+            added_by: None,
         }],
         required_schemas: Vec::new(),
         issued_credentials: vec![membership],

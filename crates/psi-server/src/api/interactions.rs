@@ -53,6 +53,10 @@ pub struct RequiredCredentialJson {
     /// Only the holder's latest credential of this definition counts.
     #[serde(default)]
     pub only_last: bool,
+    /// Read only: the installation of the extension that added it (docs/extensions.md). An entry
+    /// sent back with it stays the extension's: it is not stored as the interaction's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
 }
 
 /// A credential required by schema: a credential of any public definition of the schema, issued
@@ -68,6 +72,10 @@ pub struct RequiredSchemaJson {
     /// Only the holder's latest credential of the definition presented counts.
     #[serde(default)]
     pub only_last: bool,
+    /// Read only: the installation of the extension that added it (docs/extensions.md). An entry
+    /// sent back with it stays the extension's: it is not stored as the interaction's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
 }
 
 impl From<SchemaRequirement> for RequiredSchemaJson {
@@ -76,6 +84,7 @@ impl From<SchemaRequirement> for RequiredSchemaJson {
             schema_id: required.schema_id.to_string(),
             trusted_issuers: required.trusted_issuers,
             only_last: required.only_last,
+            added_by: required.added_by,
         }
     }
 }
@@ -215,6 +224,7 @@ impl From<RequiredCredential> for RequiredCredentialJson {
             prefill_from_qr: required.prefill_from_qr,
             external_verification: required.external_verification,
             only_last: required.only_last,
+            added_by: required.added_by,
         }
     }
 }
@@ -245,8 +255,11 @@ struct Fields {
 async fn check(
     state: &AppState,
     scope: &ServiceScope,
-    fields: Fields,
+    mut fields: Fields,
 ) -> Result<NewInteraction, ApiError> {
+    // What extensions added is theirs, whoever sends it back.
+    fields.required.retain(|r| r.added_by.is_none());
+    fields.required_schemas.retain(|r| r.added_by.is_none());
     let name =
         Name::parse(&fields.name).map_err(|e| ApiError::Validation(format!("`name` {e}")))?;
     let description = Description::parse(&fields.description)
@@ -356,7 +369,7 @@ async fn check(
 
 /// Checks a requirement by schema given as `field`: a schema of a service on this server, and 1
 /// to [`MAX_TRUSTED_ISSUERS`] DIDs of services on this server (400 otherwise).
-async fn schema_requirement(
+pub(crate) async fn schema_requirement(
     state: &AppState,
     field: &str,
     item: &RequiredSchemaJson,
@@ -467,6 +480,26 @@ fn definition<'a>(
             "`{field}`: the service has no credential definition {credential_id}"
         ))
     })
+}
+
+/// The credential definition a requirement names as `field`: the service's own, or another
+/// service's public one.
+pub(crate) async fn required_definition(
+    state: &AppState,
+    scope: &ServiceScope,
+    field: &str,
+    credential_id: &str,
+) -> Result<CredentialDefinition, ApiError> {
+    if let Some(found) = foreign_definition(state, scope, field, credential_id).await? {
+        return Ok(found);
+    }
+    let own: HashMap<String, CredentialDefinition> =
+        db::credential_definitions::list(&state.db, scope)
+            .await?
+            .into_iter()
+            .map(|d| (d.credential_id.to_string(), d))
+            .collect();
+    definition(scope, &own, field, credential_id).cloned()
 }
 
 fn listed_twice(field: &str, credential_id: &str) -> ApiError {

@@ -6,6 +6,8 @@
 pub mod credential_definitions;
 pub mod credentials;
 pub mod events;
+pub mod extensions;
+pub mod installations;
 pub mod instances;
 pub mod interactions;
 pub mod keys;
@@ -43,6 +45,9 @@ use crate::http::error::ApiError;
             attest, `<DID>:3:CL:<n>:<tag>`"),
         (name = "interactions", description = "Interactions and their instances; paused, never \
             deleted"),
+        (name = "extensions", description = "Extensions: named, versioned sets of webhooks a \
+            service authors, the public catalogue, installations and their attachments to \
+            interactions (docs/extensions.md)"),
         (name = "events", description = "Runs of interactions by holders, with their log and \
             webhook calls"),
         (name = "credentials", description = "Credentials the service issued (VC-JWTs) and their \
@@ -115,6 +120,28 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(links::qr_svg))
         .routes(routes!(links::qr_png))
         .routes(routes!(links::create_source))
+        .routes(routes!(extensions::create, extensions::list))
+        .routes(routes!(
+            extensions::get,
+            extensions::update,
+            extensions::delete
+        ))
+        .routes(routes!(extensions::publish))
+        .routes(routes!(extensions::get_version))
+        .routes(routes!(extensions::catalogue))
+        .routes(routes!(extensions::catalogue_entry))
+        .routes(routes!(installations::install, installations::list))
+        .routes(routes!(
+            installations::get,
+            installations::update,
+            installations::uninstall
+        ))
+        .routes(routes!(installations::upgrade))
+        .routes(routes!(installations::attach, installations::attached))
+        .routes(routes!(
+            installations::update_attached,
+            installations::detach
+        ))
 }
 
 /// Checks a user-chosen name: 1 to 200 characters after trimming, no control characters.

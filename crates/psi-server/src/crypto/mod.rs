@@ -136,6 +136,34 @@ impl MasterKey {
         sealed
     }
 
+    /// Seals a JSON object of secrets, bound to `row_id`; `None` when there are none.
+    pub fn seal_json(
+        &self,
+        row_id: &[u8],
+        secrets: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Vec<u8>> {
+        if secrets.is_empty() {
+            return None;
+        }
+        let text = Zeroizing::new(serde_json::Value::Object(secrets.clone()).to_string());
+        Some(self.seal(row_id, text.as_bytes()))
+    }
+
+    /// Opens what [`seal_json`](Self::seal_json) produced (empty for `None`).
+    pub fn open_json(
+        &self,
+        row_id: &[u8],
+        sealed: Option<&[u8]>,
+    ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+        let Some(sealed) = sealed else {
+            return Ok(serde_json::Map::new());
+        };
+        let text = self
+            .open(row_id, sealed)
+            .map_err(|e| anyhow::anyhow!("sealed settings do not open: {e}"))?;
+        Ok(serde_json::from_slice(&text)?)
+    }
+
     /// Decrypts what [`seal`](Self::seal) produced for the same `row_id`.
     pub fn open(&self, row_id: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (&version, rest) = sealed.split_first().ok_or(CryptoError::Open)?;

@@ -1,7 +1,9 @@
 //! Notification endpoints (`delivery_endpoints`): where a service wants notifications, which
 //! types, the key that signs them, whether they are enabled, and since when their attempts fail.
 //! The management API's functions are scoped to a service; the workers' health updates name the
-//! endpoint of a claim.
+//! endpoint of a claim. The endpoints of extensions' durable triggers (`installation_id`) belong
+//! to their installation (`db::extensions`): the API neither shows nor changes them, and they
+//! receive only what is enqueued to them.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
@@ -119,7 +121,7 @@ fn select(condition: &str) -> String {
          FROM delivery_endpoints e \
          JOIN keys k ON k.id = e.key_id \
          LEFT JOIN keys pk ON pk.id = e.previous_key_id \
-         WHERE {condition}"
+         WHERE e.installation_id IS NULL AND {condition}"
     )
 }
 
@@ -204,7 +206,7 @@ pub async fn update(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET url = $3, description = $4, event_types = $5, \
-         timeout_ms = $6, updated_at = $7 WHERE service_id = $1 AND id = $2",
+         timeout_ms = $6, updated_at = $7 WHERE service_id = $1 AND id = $2 AND installation_id IS NULL",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -229,7 +231,7 @@ pub(crate) async fn mark_enabled(
 ) -> sqlx::Result<bool> {
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, \
-         failing_since = NULL, updated_at = $3 WHERE service_id = $1 AND id = $2",
+         failing_since = NULL, updated_at = $3 WHERE service_id = $1 AND id = $2 AND installation_id IS NULL",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -246,7 +248,7 @@ pub async fn disable(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Re
     let result = sqlx::query(
         "UPDATE delivery_endpoints SET enabled = 0, \
          disabled_reason = COALESCE(disabled_reason, $3), disabled_at = COALESCE(disabled_at, $4), \
-         updated_at = $4 WHERE service_id = $1 AND id = $2",
+         updated_at = $4 WHERE service_id = $1 AND id = $2 AND installation_id IS NULL",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -279,7 +281,7 @@ pub async fn rotate(
          previous_until = $5, \
          key_id = (SELECT k.id FROM keys k WHERE k.service_id = $1 AND k.name = $3), \
          auth = $4, updated_at = $6 \
-         WHERE service_id = $1 AND id = $2",
+         WHERE service_id = $1 AND id = $2 AND installation_id IS NULL",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -295,7 +297,7 @@ pub async fn rotate(
 /// Deletes the endpoint with its deliveries and their attempts (messages stay). Returns false if
 /// there was none.
 pub async fn delete(db: &Db, scope: &ServiceScope, id: &EndpointId) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM delivery_endpoints WHERE service_id = $1 AND id = $2")
+    let result = sqlx::query("DELETE FROM delivery_endpoints WHERE service_id = $1 AND id = $2 AND installation_id IS NULL")
         .bind(scope.service_id())
         .bind(id)
         .execute(db.pool())
@@ -310,7 +312,7 @@ pub(crate) async fn enabled(
     id: &EndpointId,
 ) -> sqlx::Result<Option<bool>> {
     let enabled: Option<(i64,)> =
-        sqlx::query_as("SELECT enabled FROM delivery_endpoints WHERE service_id = $1 AND id = $2")
+        sqlx::query_as("SELECT enabled FROM delivery_endpoints WHERE service_id = $1 AND id = $2 AND installation_id IS NULL")
             .bind(scope.service_id())
             .bind(id)
             .fetch_optional(conn)
@@ -324,7 +326,8 @@ pub(crate) async fn subscriptions(
     scope: &ServiceScope,
 ) -> sqlx::Result<Vec<(EndpointId, Vec<EventType>)>> {
     let rows: Vec<(EndpointId, String)> = sqlx::query_as(
-        "SELECT id, event_types FROM delivery_endpoints WHERE service_id = $1 AND enabled = 1",
+        "SELECT id, event_types FROM delivery_endpoints WHERE service_id = $1 AND enabled = 1 \
+         AND installation_id IS NULL",
     )
     .bind(scope.service_id())
     .fetch_all(conn)

@@ -40,6 +40,8 @@ pub struct Interaction {
     pub waiting_deadline_secs: i64,
     /// The default instance first, then oldest first; never empty.
     pub instances: Vec<Instance>,
+    /// How many enabled extensions are attached (`db::extensions::attachments` reads them).
+    pub extensions: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -68,6 +70,9 @@ pub struct RequiredCredential {
     pub attestation: Attestation,
     /// The attributes of the definition's schema.
     pub attributes: Attributes,
+    /// The installation of the extension that added it to the interaction; `None`: the
+    /// interaction's own.
+    pub added_by: Option<String>,
 }
 
 /// A credential required by schema: one of any public definition of the schema, issued by one of
@@ -84,6 +89,8 @@ pub struct SchemaRequirement {
     pub only_last: bool,
     /// The schema's attributes.
     pub attributes: Attributes,
+    /// As [`RequiredCredential::added_by`].
+    pub added_by: Option<String>,
 }
 
 /// A schema requirement to store; the schema may be any service's on this server.
@@ -134,6 +141,8 @@ struct InteractionRow {
     instances: Option<String>,
     /// JSON array of [`SchemaRequirementRow`]s, in the service's order.
     schemas_required: Option<String>,
+    /// How many enabled extensions are attached.
+    extensions: i64,
 }
 
 #[derive(serde::Deserialize)]
@@ -146,6 +155,7 @@ struct SchemaRequirementRow {
     /// JSON array of DIDs, as stored.
     trusted_issuers: String,
     only_last: i64,
+    added_by: Option<String>,
 }
 
 impl TryFrom<SchemaRequirementRow> for SchemaRequirement {
@@ -162,6 +172,7 @@ impl TryFrom<SchemaRequirementRow> for SchemaRequirement {
             only_last: row.only_last != 0,
             attributes: super::schemas::parse_attributes(&row.attributes)?,
             schema: row.schema,
+            added_by: row.added_by,
         })
     }
 }
@@ -181,6 +192,7 @@ struct CredentialRow {
     prefill_from_qr: i64,
     external_verification: i64,
     only_last: i64,
+    added_by: Option<String>,
 }
 
 /// The interactions of the scoped service (`$1`) plus `condition` (with the order), each with its
@@ -188,17 +200,39 @@ struct CredentialRow {
 /// does not).
 fn interaction_query(backend: Backend, condition: &str) -> String {
     let (array, object) = backend.json_functions();
+    // The interaction's own requirements, then those its enabled extensions added (after them,
+    // in the order of attachment), but a definition or schema it requires on its own.
+    const OWN_AND_ADDED: &str = "SELECT interaction_id, credential_definition_id, role, \
+         prefill_from_qr, external_verification, only_last, position, \
+         CAST(NULL AS TEXT) AS added_by FROM interaction_credentials \
+         UNION ALL SELECT er.interaction_id, er.credential_definition_id, 'required', 0, 0, \
+         er.only_last, 1000000 + er.position, er.installation_id FROM extension_requirements er \
+         JOIN extension_installations ei ON ei.id = er.installation_id AND ei.enabled = 1 \
+         WHERE er.credential_definition_id IS NOT NULL AND NOT EXISTS (SELECT 1 \
+         FROM interaction_credentials o WHERE o.interaction_id = er.interaction_id \
+         AND o.role = 'required' AND o.credential_definition_id = er.credential_definition_id)";
+    const OWN_AND_ADDED_SCHEMAS: &str = "SELECT interaction_id, schema_id, trusted_issuers, \
+         only_last, position, CAST(NULL AS TEXT) AS added_by FROM interaction_schemas \
+         UNION ALL SELECT er.interaction_id, er.schema_id, er.trusted_issuers, er.only_last, \
+         1000000 + er.position, er.installation_id FROM extension_requirements er \
+         JOIN extension_installations ei ON ei.id = er.installation_id AND ei.enabled = 1 \
+         WHERE er.schema_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM interaction_schemas o \
+         WHERE o.interaction_id = er.interaction_id AND o.schema_id = er.schema_id)";
     format!(
         "SELECT i.id, i.name, i.description, i.active, i.media, i.webhook_url, \
          k.name AS webhook_key, i.webhook_auth, i.webhook_timeout_ms, i.completion_url, \
          i.waiting_deadline_secs, i.created_at, i.updated_at, \
+         (SELECT COUNT(*) FROM extension_attachments x JOIN extension_installations xi \
+          ON xi.id = x.installation_id WHERE x.interaction_id = i.id AND xi.enabled = 1) \
+          AS extensions, \
          CAST((SELECT {array}({object}('credential_definition_id', ic.credential_definition_id, \
                  'issuer_did', sv.did, 'seq', c.seq, 'tag', c.tag, 'role', ic.role, \
                  'prefill_from_qr', ic.prefill_from_qr, \
                  'external_verification', ic.external_verification, 'only_last', ic.only_last, \
-                 'attestation', c.attestation, 'attributes', s.attributes) \
+                 'attestation', c.attestation, 'attributes', s.attributes, \
+                 'added_by', ic.added_by) \
                ORDER BY ic.role, ic.position) \
-               FROM interaction_credentials ic \
+               FROM ({OWN_AND_ADDED}) ic \
                JOIN credential_definitions c ON c.id = ic.credential_definition_id \
                JOIN services sv ON sv.id = c.service_id \
                JOIN schemas s ON s.id = c.schema_id \
@@ -210,9 +244,10 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
                FROM instances n WHERE n.interaction_id = i.id) AS TEXT) AS instances, \
          CAST((SELECT {array}({object}('schema', r.schema_id, 'did', sd.did, 'name', rs.name, \
                  'version', rs.version, 'attributes', rs.attributes, \
-                 'trusted_issuers', r.trusted_issuers, 'only_last', r.only_last) \
+                 'trusted_issuers', r.trusted_issuers, 'only_last', r.only_last, \
+                 'added_by', r.added_by) \
                ORDER BY r.position) \
-               FROM interaction_schemas r JOIN schemas rs ON rs.id = r.schema_id \
+               FROM ({OWN_AND_ADDED_SCHEMAS}) r JOIN schemas rs ON rs.id = r.schema_id \
                JOIN services sd ON sd.id = rs.service_id \
                WHERE r.interaction_id = i.id) AS TEXT) AS schemas_required \
          FROM interactions i LEFT JOIN keys k ON k.id = i.webhook_key_id \
@@ -254,6 +289,11 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
             &credential.tag,
         )?;
         match credential.role.as_str() {
+            // Two extensions may add the same definition: it is required once.
+            "required"
+                if required.iter().any(|r: &RequiredCredential| {
+                    r.definition_id == credential.credential_definition_id
+                }) => {}
             "required" => required.push(RequiredCredential {
                 definition_id: credential.credential_definition_id,
                 credential_id,
@@ -262,6 +302,7 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
                 only_last: credential.only_last != 0,
                 attestation: Attestation::from_db(&credential.attestation)?,
                 attributes: super::schemas::parse_attributes(&credential.attributes)?,
+                added_by: credential.added_by,
             }),
             "issued" => issued.push(IssuedCredential {
                 definition_id: credential.credential_definition_id,
@@ -300,6 +341,7 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
         description: row.description,
         completion_url: row.completion_url,
         waiting_deadline_secs: row.waiting_deadline_secs,
+        extensions: row.extensions,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -1,19 +1,24 @@
 //! The notifications of the changes events make (through the engine, or a third party's
 //! `credentials-issued` / `credentials-issuing-failed` call), each enqueued in the transaction of
 //! its change: `event.completed` or `event.failed` when an event settles, `credential.issued` for
-//! what it issued and `credential.revoked` for what it revoked.
+//! what it issued and `credential.revoked` for what it revoked; the same, with the `extension`
+//! member, to the durable triggers (`on_finish`, `on_issue`) of the extensions attached to the
+//! event's interaction (docs/extensions.md).
 
 use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
 
-use super::outbox::{Due, enqueue};
+use super::outbox::{Due, Target, enqueue, enqueue_to};
 use super::payload::{
-    CredentialNotification, EventNotification, EventType, NotifiedCredential, Outcome,
+    CredentialNotification, EventNotification, EventType, ExtensionMember, ForExtension,
+    NotifiedCredential, Outcome,
 };
 use crate::credentials::issue::Signed;
 use crate::db;
 use crate::db::events::{EventRef, EventState};
+use crate::db::extensions::{self, AttachedTo};
+use crate::domain::extension::TriggerName;
 use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
@@ -45,23 +50,110 @@ pub async fn event_settled(
         EventState::Failed => Some(EventType::EventFailed),
         EventState::Started | EventState::Waiting => None,
     };
-    if let Some(kind) = kind {
-        let notification = EventNotification {
-            subscriber_connect_did: event.event.holder_did.to_string(),
-            action_id: event.event.interaction_id.to_string(),
-            action_instance_id: event.event.instance_id.to_string(),
-            action_event_id: event.event.id.to_string(),
-            outcome: Outcome {
-                ok: kind == EventType::EventCompleted,
-                message: event.message.map(str::to_owned),
+    let notification = kind.map(|kind| {
+        (
+            kind,
+            EventNotification {
+                subscriber_connect_did: event.event.holder_did.to_string(),
+                action_id: event.event.interaction_id.to_string(),
+                action_instance_id: event.event.instance_id.to_string(),
+                action_event_id: event.event.id.to_string(),
+                outcome: Outcome {
+                    ok: kind == EventType::EventCompleted,
+                    message: event.message.map(str::to_owned),
+                },
+                issued_credentials: issued.clone(),
             },
-            issued_credentials: issued.clone(),
-        };
-        due = enqueue(tx, scope, kind, &notification).await?.1;
+        )
+    });
+    if let Some((kind, notification)) = &notification {
+        due = enqueue(tx, scope, *kind, notification).await?.1;
     }
+    let to_extensions = for_extensions(tx, scope, event, notification.as_ref(), &issued).await?;
     let issued = credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
     let revoked = credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await?;
-    Ok(due.and(issued).and(revoked))
+    Ok(due.and(issued).and(revoked).and(to_extensions))
+}
+
+/// Enqueues, to each enabled extension attached to the event's interaction, `on_finish` the
+/// event's outcome and `on_issue` the credentials its filter wants.
+async fn for_extensions(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    event: &SettledEvent<'_>,
+    finished: Option<&(EventType, EventNotification)>,
+    issued: &[NotifiedCredential],
+) -> sqlx::Result<Due> {
+    let mut due = Due::default();
+    if finished.is_none() && issued.is_empty() {
+        return Ok(due);
+    }
+    let to = AttachedTo::Interaction(event.event.interaction_id.as_str());
+    for attachment in extensions::attachments(tx, scope, to, true).await? {
+        let triggers = &attachment.installation.manifest.triggers;
+        if let (Some(trigger), Some((kind, notification))) = (&triggers.on_finish, finished) {
+            let payload = ForExtension {
+                data: notification,
+                extension: ExtensionMember::of(&attachment, trigger, None),
+            };
+            due = due.and(
+                to_trigger(
+                    tx,
+                    scope,
+                    &attachment,
+                    TriggerName::OnFinish,
+                    *kind,
+                    &payload,
+                )
+                .await?,
+            );
+        }
+        if let Some(trigger) = &triggers.on_issue {
+            let wanted: Vec<NotifiedCredential> = issued
+                .iter()
+                .filter(|c| trigger.wants(&c.credential_id, &c.schema_id))
+                .cloned()
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let notification = CredentialNotification {
+                subscriber_connect_did: event.event.holder_did.to_string(),
+                action_event_id: Some(event.event.id.to_string()),
+                credentials: wanted,
+            };
+            let payload = ForExtension {
+                data: &notification,
+                extension: ExtensionMember::of(&attachment, trigger, None),
+            };
+            let kind = EventType::CredentialIssued;
+            due = due.and(
+                to_trigger(tx, scope, &attachment, TriggerName::OnIssue, kind, &payload).await?,
+            );
+        }
+    }
+    Ok(due)
+}
+
+/// Enqueues `payload` to the outbox endpoint of the attachment's `trigger`.
+async fn to_trigger<T: serde::Serialize>(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    attachment: &extensions::Attachment,
+    trigger: TriggerName,
+    kind: EventType,
+    payload: &T,
+) -> sqlx::Result<Due> {
+    let Some(endpoint) =
+        extensions::trigger_endpoint(tx, &attachment.installation.id, trigger).await?
+    else {
+        return Ok(Due::default());
+    };
+    Ok(
+        enqueue_to(tx, scope, kind, payload, Target::Endpoint(&endpoint))
+            .await?
+            .1,
+    )
 }
 
 /// Enqueues `credential.issued` for a stored batch, one message per holder.

@@ -10,9 +10,12 @@
 //! ```
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::credentials::Field;
+use crate::db::extensions::Attachment;
 pub use crate::domain::EventType;
+use crate::domain::extension::{self, SettingValues, Trigger};
 
 /// Members every notification starts with.
 #[derive(Serialize)]
@@ -142,4 +145,57 @@ mod tests {
             r#"{"type":"credential.revoked","messageId":"m1","publicServiceDid":"did","utcCreatedAt":5,"subscriberConnectDid":"holder","credentials":[]}"#
         );
     }
+}
+
+/// The `extension` member of a trigger's call.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionMember<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub version: &'a str,
+    pub installation_id: &'a str,
+    pub params: &'a std::collections::BTreeMap<String, String>,
+    /// Defaults, then the installation's values, then the attachment's.
+    pub settings: Map<String, Value>,
+}
+
+impl<'a> ExtensionMember<'a> {
+    /// The member for `attachment`'s `trigger`, with `secrets` (opened) or without.
+    pub fn of(
+        attachment: &'a Attachment,
+        trigger: &'a Trigger,
+        secrets: Option<(Map<String, Value>, Map<String, Value>)>,
+    ) -> Self {
+        let installation = &attachment.installation;
+        let (service_secrets, interaction_secrets) = secrets.unwrap_or_default();
+        let settings = extension::merged(
+            &installation.manifest,
+            &SettingValues {
+                plain: installation.settings.clone(),
+                secrets: service_secrets,
+            },
+            &SettingValues {
+                plain: attachment.settings.clone(),
+                secrets: interaction_secrets,
+            },
+        );
+        ExtensionMember {
+            id: &installation.extension_id,
+            name: &installation.extension_name,
+            version: &installation.version,
+            installation_id: &installation.id,
+            params: &trigger.params,
+            settings,
+        }
+    }
+}
+
+/// A notification for an extension's durable trigger: the service's notification plus the
+/// `extension` member (without secret settings, which are never stored in clear).
+#[derive(Serialize)]
+pub struct ForExtension<'a, T> {
+    #[serde(flatten)]
+    pub data: &'a T,
+    pub extension: ExtensionMember<'a>,
 }

@@ -10,6 +10,7 @@
 
 pub mod attribute;
 pub mod credential;
+pub mod extension;
 pub mod interaction;
 pub mod name;
 pub mod notification;

@@ -9,6 +9,7 @@
 //! webhook runs.
 
 pub mod calls;
+pub mod extensions;
 pub mod present;
 pub mod protocol;
 mod reply;
@@ -227,44 +228,52 @@ impl Event<'_> {
         for credential in received.iter().filter(|r| r.external_verification) {
             self.check_externally(credential).await?;
         }
-        let Some(webhook) = &self.interaction.webhook else {
-            return Ok(self.without_webhook());
-        };
         let values: Vec<_> = received.into_iter().map(|r| r.values).collect();
         let container_prefix = format!("{}{CONTAINER_PREFIX}", self.state.public_url);
-        let body = serde_json::to_vec(&InteractionRequest {
+        // Owned, so the request does not borrow the event the triggers record calls on.
+        let event_id = self.id.clone();
+        let request = InteractionRequest {
             public_service_did: self.scope.did().as_str(),
             subscriber_connect_did: self.holder_did.as_str(),
             action_id: self.interaction.id.as_str(),
             action_instance_id: self.instance.id.as_str(),
-            action_event_id: self.id.as_str(),
+            action_event_id: event_id.as_str(),
             action_params: &self.instance.parameters,
             received_credentials: &values,
             container_prefix: &container_prefix,
-        })
-        .map_err(anyhow::Error::new)?;
-        let sent =
-            calls::call(self.state, self.scope, webhook, CallKind::Interaction, body).await?;
-        let (record, reply) = sent.read(InteractionReply::parse);
-        self.record_call("interaction webhook", record);
-        let reply = reply.map_err(|e| Stop::Fail {
-            message: format!("the service's webhook {}", e.holder_reason()),
-            detail: format!("interaction webhook: {e}"),
-        })?;
-        match reply {
-            InteractionReply::Failure { message, log_data } => {
-                if let Some(data) = log_data {
-                    self.journal.log(LogKind::IntegrationOutput, data);
+        };
+        let mut combined = extensions::on_receive(self, &request).await?;
+        if let Some(webhook) = &self.interaction.webhook {
+            let body = serde_json::to_vec(&request).map_err(anyhow::Error::new)?;
+            let sent =
+                calls::call(self.state, self.scope, webhook, CallKind::Interaction, body).await?;
+            let (record, reply) = sent.read(InteractionReply::parse);
+            self.record_call("interaction webhook", record);
+            let reply = reply.map_err(|e| Stop::Fail {
+                message: format!("the service's webhook {}", e.holder_reason()),
+                detail: format!("interaction webhook: {e}"),
+            })?;
+            match reply {
+                InteractionReply::Failure { message, log_data } => {
+                    if let Some(data) = log_data {
+                        self.journal.log(LogKind::IntegrationOutput, data);
+                    }
+                    return Err(Stop::Fail {
+                        detail: format!("the webhook answered a failure: {message}"),
+                        message,
+                    });
                 }
-                Err(Stop::Fail {
-                    detail: format!("the webhook answered a failure: {message}"),
-                    message,
-                })
-            }
-            InteractionReply::Success { issued, revoked } => {
-                reply::settle(self, &issued, &revoked).await
+                InteractionReply::Success { issued, revoked } => {
+                    combined.issued.extend(issued);
+                    combined.revoked.extend(revoked);
+                    combined.answered = true;
+                }
             }
         }
+        if !combined.answered {
+            return Ok(self.without_webhook());
+        }
+        reply::settle(self, &combined.issued, &combined.revoked).await
     }
 
     /// A credential-check webhook (docs/protocol.md §4.2) must answer `ok: true`.

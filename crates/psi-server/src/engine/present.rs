@@ -193,6 +193,7 @@ pub(crate) async fn verify_presentation(
             only_last: wanted.only_last,
             attestation: definition.attestation,
             attributes: definition.schema.attributes.clone(),
+            added_by: wanted.added_by.clone(),
         };
         let values = service_attested(db, scope, p, &required, &definition, presented).await?;
         received.push(Received {

@@ -11,6 +11,7 @@ mod demo_fixture;
 mod engine;
 mod errors;
 mod event_lists;
+mod extensions;
 mod headers;
 mod health;
 mod inbound;

@@ -1,0 +1,787 @@
+//! `/api/v1/services/{did}/installations`: extensions a service installed, at a pinned version,
+//! with its service-level settings; upgrades; `/interactions/{id}/extensions`: attaching them to
+//! interactions with interaction-level settings and the credentials they require. Secret settings
+//! are sealed with the master key (the installation's id, or the installation's and the
+//! interaction's, as associated data) and never answered. docs/extensions.md is the contract.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::interactions::{RequiredSchemaJson, required_definition, schema_requirement};
+use super::page::{Page, PageQuery};
+use crate::db::extensions::{
+    AttachedTo, Attachment, Installation, InstallationChange, NewAttachment, NewInstallation,
+    NewRequirement, Uninstalled,
+};
+use crate::db::{self, new_id};
+use crate::domain::extension::{
+    DataFlow, Manifest, RequiredByExtension, SettingField, SettingValues, check_values,
+};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody, ResultExt};
+use crate::http::json::Json;
+use crate::http::path::Path;
+use crate::http::query::Query;
+use crate::ids::InteractionId;
+use crate::scope::ServiceScope;
+
+/// Installing an extension.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Install {
+    /// The service's own extension or a public one.
+    pub extension_id: String,
+    /// Default: the latest version.
+    pub version: Option<String>,
+    /// The service-level settings, by name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// Changes to an installation: given settings replace the stored ones (a secret not given is
+/// kept); `enabled` turns all its triggers and requirements on or off.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInstallation {
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Map<String, Value>>,
+    pub enabled: Option<bool>,
+}
+
+/// Moving an installation to another version.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upgrade {
+    pub version: String,
+    /// Settings to add or change; the others are kept where the new version still has them.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+}
+
+/// An installation; secrets are never shown, only which are set.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstallationView {
+    pub id: String,
+    pub extension_id: String,
+    pub extension_name: String,
+    pub author_did: String,
+    pub version: String,
+    /// Service-level settings but secrets.
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    /// The secret settings that have a value.
+    pub secrets_set: Vec<String>,
+    pub enabled: bool,
+    /// What each trigger sends where.
+    pub data_flows: Vec<DataFlow>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What an upgrade changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Upgraded {
+    pub installation: InstallationView,
+    /// Settings (of either level) the new version has and the old one did not.
+    pub added_settings: Vec<String>,
+    /// Settings the new version no longer has: their values are dropped.
+    pub removed_settings: Vec<String>,
+}
+
+/// Attaching an installation to an interaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    pub installation_id: String,
+    /// The interaction-level settings, by name.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+}
+
+/// New interaction-level settings (a secret not given is kept).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAttachment {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+}
+
+/// An installation attached to an interaction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub installation_id: String,
+    pub extension_name: String,
+    pub version: String,
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    pub secrets_set: Vec<String>,
+    /// The credentials it added to the interaction (definition or schema ids), but those the
+    /// interaction requires on its own.
+    pub added_requirements: Vec<String>,
+    pub created_at: i64,
+}
+
+/// The associated data that binds an attachment's sealed secrets to it.
+fn attachment_aad(installation_id: &str, interaction_id: &str) -> Vec<u8> {
+    format!("{installation_id}/{interaction_id}").into_bytes()
+}
+
+fn invalid(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Validation(error.to_string())
+}
+
+impl InstallationView {
+    fn of(state: &AppState, installation: Installation) -> Result<Self, ApiError> {
+        let secrets = state.master_key.open_json(
+            installation.id.as_bytes(),
+            installation.secrets_sealed.as_deref(),
+        )?;
+        Ok(InstallationView {
+            data_flows: installation.manifest.data_flows(),
+            secrets_set: secrets.keys().cloned().collect(),
+            id: installation.id,
+            extension_id: installation.extension_id,
+            extension_name: installation.extension_name,
+            author_did: installation.author.did().to_string(),
+            version: installation.version,
+            settings: installation.settings,
+            enabled: installation.enabled,
+            created_at: installation.created_at,
+            updated_at: installation.updated_at,
+        })
+    }
+}
+
+async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Installation, ApiError> {
+    db::extensions::installation(&state.db, scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("installation"))
+}
+
+/// The manifest of `version` (default: the latest) of an extension the service may install.
+async fn installable(
+    state: &AppState,
+    scope: &ServiceScope,
+    extension_id: &str,
+    version: Option<&str>,
+) -> Result<Manifest, ApiError> {
+    let extension = db::extensions::get_installable(&state.db, scope, extension_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("extension"))?;
+    match version {
+        None => extension
+            .latest
+            .map(|(_, manifest)| manifest)
+            .ok_or_else(|| invalid("the extension has no published version yet")),
+        Some(version) => db::extensions::version(&state.db, &extension.id, version)
+            .await?
+            .map(|v| v.manifest)
+            .ok_or_else(|| ApiError::not_found("version")),
+    }
+}
+
+/// Install an extension: the service's own or a public one.
+#[utoipa::path(post, path = "/api/v1/services/{did}/installations", operation_id = "install_extension",
+    tag = "extensions", security(("bearer" = [])), request_body = Install,
+    params(("did" = String, Path, description = "The service's public DID")),
+    responses(
+        (status = 201, description = "Installed", body = InstallationView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, extension or version", body = ErrorBody),
+        (status = 409, description = "Installed already", body = ErrorBody),
+        (status = 422, description = "A setting is missing or does not fit", body = ErrorBody)))]
+pub async fn install(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Json(body): Json<Install>,
+) -> Result<(StatusCode, Json<InstallationView>), ApiError> {
+    let manifest = installable(&state, &scope, &body.extension_id, body.version.as_deref()).await?;
+    let values =
+        check_values(&manifest.service_settings, &body.settings, &Map::new()).map_err(invalid)?;
+    let id = new_id();
+    let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let new = NewInstallation {
+        id: &id,
+        extension_id: &body.extension_id,
+        version: &manifest.version,
+        manifest: &manifest,
+        settings: &values.plain,
+        secrets_sealed: sealed.as_deref(),
+        enabled: body.enabled,
+    };
+    db::extensions::install(&state.db, &scope, &new)
+        .await
+        .on_unique(|| {
+            ApiError::Conflict("the service has installed this extension already".into())
+        })?;
+    tracing::info!(did = %scope.did(), installation = %id, extension = %body.extension_id,
+        version = %manifest.version, "extension installed");
+    let installation = find(&state, &scope, &id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(InstallationView::of(&state, installation)?),
+    ))
+}
+
+/// List the service's installations.
+#[utoipa::path(get, path = "/api/v1/services/{did}/installations", operation_id = "list_installations",
+    tag = "extensions", security(("bearer" = [])),
+    params(("did" = String, Path, description = "The service's public DID"), PageQuery),
+    responses(
+        (status = 200, description = "A page of installations, oldest first", body = Page<InstallationView>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, or not the token's", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` is invalid", body = ErrorBody)))]
+pub async fn list(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Page<InstallationView>>, ApiError> {
+    let paging = query.paging()?;
+    let rows = db::extensions::installations(&state.db, &scope, &paging).await?;
+    let (rows, next) = paging.cut(rows);
+    Ok(Json(Page {
+        data: rows
+            .into_iter()
+            .map(|row| InstallationView::of(&state, row))
+            .collect::<Result<_, _>>()?,
+        next_cursor: next.as_ref().map(db::Cursor::encode),
+    }))
+}
+
+/// Get one installation.
+#[utoipa::path(get, path = "/api/v1/services/{did}/installations/{id}", operation_id = "get_installation",
+    tag = "extensions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The installation's id")),
+    responses(
+        (status = 200, description = "The installation", body = InstallationView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or installation", body = ErrorBody)))]
+pub async fn get(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+) -> Result<Json<InstallationView>, ApiError> {
+    let installation = find(&state, &scope, &id).await?;
+    Ok(Json(InstallationView::of(&state, installation)?))
+}
+
+/// The service-level values `given` against `fields`, with the stored ones (that `fields` still
+/// has) kept where not given.
+fn next_values(
+    state: &AppState,
+    installation: &Installation,
+    fields: &[SettingField],
+    given: &Map<String, Value>,
+) -> Result<SettingValues, ApiError> {
+    let kept_secrets = state.master_key.open_json(
+        installation.id.as_bytes(),
+        installation.secrets_sealed.as_deref(),
+    )?;
+    let mut merged = installation.settings.clone();
+    merged.retain(|name, _| fields.iter().any(|f| &f.name == name));
+    merged.extend(given.clone());
+    let kept_secrets = kept_secrets
+        .into_iter()
+        .filter(|(name, _)| !given.contains_key(name))
+        .collect();
+    check_values(fields, &merged, &kept_secrets).map_err(invalid)
+}
+
+/// Change an installation's settings, or enable or disable it.
+#[utoipa::path(patch, path = "/api/v1/services/{did}/installations/{id}", operation_id = "update_installation",
+    tag = "extensions", security(("bearer" = [])), request_body = UpdateInstallation,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The installation's id")),
+    responses(
+        (status = 200, description = "The installation", body = InstallationView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or installation", body = ErrorBody),
+        (status = 422, description = "A setting is missing or does not fit", body = ErrorBody)))]
+pub async fn update(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+    Json(body): Json<UpdateInstallation>,
+) -> Result<Json<InstallationView>, ApiError> {
+    let installation = find(&state, &scope, &id).await?;
+    let given = body.settings.unwrap_or_default();
+    let values = next_values(
+        &state,
+        &installation,
+        &installation.manifest.service_settings,
+        &given,
+    )?;
+    let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let change = InstallationChange {
+        version: &installation.version,
+        manifest: &installation.manifest,
+        settings: &values.plain,
+        secrets_sealed: sealed.as_deref(),
+        enabled: body.enabled.unwrap_or(installation.enabled),
+    };
+    db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
+    let installation = find(&state, &scope, &id).await?;
+    Ok(Json(InstallationView::of(&state, installation)?))
+}
+
+/// Query of an uninstall.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UninstallQuery {
+    /// Detach it from every interaction first (default false: refused while attached).
+    #[serde(default)]
+    pub detach: bool,
+}
+
+/// Uninstall an extension; refused while attached to interactions unless `detach=true`.
+#[utoipa::path(delete, path = "/api/v1/services/{did}/installations/{id}", operation_id = "uninstall_extension",
+    tag = "extensions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The installation's id"), UninstallQuery),
+    responses(
+        (status = 204, description = "Uninstalled"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or installation", body = ErrorBody),
+        (status = 409, description = "Attached to interactions", body = ErrorBody)))]
+pub async fn uninstall(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+    Query(query): Query<UninstallQuery>,
+) -> Result<StatusCode, ApiError> {
+    match db::extensions::uninstall(&state.db, &scope, &id, query.detach).await? {
+        Uninstalled::Done => {
+            tracing::info!(did = %scope.did(), installation = %id, "extension uninstalled");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Uninstalled::NotFound => Err(ApiError::not_found("installation")),
+        Uninstalled::Attached(n) => Err(ApiError::Conflict(format!(
+            "the extension is attached to {n} interaction(s): detach it first, or uninstall \
+             with ?detach=true"
+        ))),
+    }
+}
+
+/// Move an installation to another version of its extension.
+#[utoipa::path(post, path = "/api/v1/services/{did}/installations/{id}/upgrade",
+    operation_id = "upgrade_installation", tag = "extensions", security(("bearer" = [])),
+    request_body = Upgrade,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The installation's id")),
+    responses(
+        (status = 200, description = "Upgraded, with the settings added and removed", body = Upgraded),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, installation or version", body = ErrorBody),
+        (status = 422, description = "A new required setting has no value, or a setting does not fit", body = ErrorBody)))]
+pub async fn upgrade(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, id)): Path<(String, String)>,
+    Json(body): Json<Upgrade>,
+) -> Result<Json<Upgraded>, ApiError> {
+    let installation = find(&state, &scope, &id).await?;
+    let manifest = installable(
+        &state,
+        &scope,
+        &installation.extension_id,
+        Some(&body.version),
+    )
+    .await?;
+    let names =
+        |m: &Manifest| -> BTreeSet<String> { m.settings().map(|f| f.name.clone()).collect() };
+    let (old, new) = (names(&installation.manifest), names(&manifest));
+    let values = next_values(
+        &state,
+        &installation,
+        &manifest.service_settings,
+        &body.settings,
+    )
+    .map_err(|e| match e {
+        ApiError::Validation(message) => ApiError::Validation(format!(
+            "version {} cannot be installed as it is: {message}",
+            manifest.version
+        )),
+        other => other,
+    })?;
+    // Every attachment must fit the new version before anything changes.
+    let attachments =
+        db::extensions::attachments_of(&state.db, &scope, AttachedTo::Installation(&id)).await?;
+    let mut reattached = Vec::with_capacity(attachments.len());
+    for attachment in &attachments {
+        let interaction_values = attachment_values(&state, attachment, &manifest, &Map::new())
+            .map_err(|e| match e {
+                ApiError::Validation(message) => ApiError::Validation(format!(
+                    "its attachment to interaction {}: {message}",
+                    attachment.interaction_id
+                )),
+                other => other,
+            })?;
+        let requirements =
+            resolve_requirements(&state, &scope, &manifest, &values, &interaction_values).await?;
+        reattached.push((attachment, interaction_values, requirements));
+    }
+    let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let change = InstallationChange {
+        version: &manifest.version,
+        manifest: &manifest,
+        settings: &values.plain,
+        secrets_sealed: sealed.as_deref(),
+        enabled: installation.enabled,
+    };
+    db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
+    for (attachment, interaction_values, requirements) in reattached {
+        store_attachment(
+            &state,
+            &scope,
+            &id,
+            &attachment.interaction_id,
+            &interaction_values,
+            &requirements,
+            true,
+        )
+        .await?;
+    }
+    tracing::info!(did = %scope.did(), installation = %id, from = %installation.version,
+        to = %manifest.version, "extension upgraded");
+    let installation = find(&state, &scope, &id).await?;
+    Ok(Json(Upgraded {
+        installation: InstallationView::of(&state, installation)?,
+        added_settings: new.difference(&old).cloned().collect(),
+        removed_settings: old.difference(&new).cloned().collect(),
+    }))
+}
+
+/// The interaction-level values of an attachment under `manifest`: the stored ones it still has,
+/// then `given`.
+fn attachment_values(
+    state: &AppState,
+    attachment: &Attachment,
+    manifest: &Manifest,
+    given: &Map<String, Value>,
+) -> Result<SettingValues, ApiError> {
+    let aad = attachment_aad(&attachment.installation.id, &attachment.interaction_id);
+    let kept_secrets: Map<String, Value> = state
+        .master_key
+        .open_json(&aad, attachment.secrets_sealed.as_deref())?
+        .into_iter()
+        .filter(|(name, _)| !given.contains_key(name))
+        .collect();
+    let mut merged = attachment.settings.clone();
+    merged.retain(|name, _| {
+        manifest
+            .interaction_settings
+            .iter()
+            .any(|f| &f.name == name)
+    });
+    merged.extend(given.clone());
+    check_values(&manifest.interaction_settings, &merged, &kept_secrets).map_err(invalid)
+}
+
+/// The manifest's required credentials, with values taken from the settings, as stored ids.
+async fn resolve_requirements(
+    state: &AppState,
+    scope: &ServiceScope,
+    manifest: &Manifest,
+    installation: &SettingValues,
+    attachment: &SettingValues,
+) -> Result<Vec<NewRequirement>, ApiError> {
+    let settings = crate::domain::extension::merged(manifest, installation, attachment);
+    let mut resolved = Vec::with_capacity(manifest.required_credentials.len());
+    for (index, required) in manifest.required_credentials.iter().enumerate() {
+        let field = format!("the extension's required_credentials[{index}]");
+        resolved.push(match required {
+            RequiredByExtension::Definition {
+                credential_definition_id,
+            } => {
+                let id = credential_definition_id
+                    .resolve(&settings)
+                    .map_err(invalid)?;
+                let definition = required_definition(state, scope, &field, &id).await?;
+                NewRequirement::Definition(definition.id)
+            }
+            RequiredByExtension::Schema {
+                schema_id,
+                trusted_issuers,
+                only_last,
+            } => {
+                let json = RequiredSchemaJson {
+                    schema_id: schema_id.resolve(&settings).map_err(invalid)?,
+                    trusted_issuers: trusted_issuers
+                        .iter()
+                        .map(|issuer| issuer.resolve(&settings))
+                        .collect::<Result<_, _>>()
+                        .map_err(invalid)?,
+                    only_last: *only_last,
+                    added_by: None,
+                };
+                let requirement = schema_requirement(state, &field, &json).await?;
+                NewRequirement::Schema {
+                    schema: requirement.schema,
+                    trusted_issuers: requirement.trusted_issuers,
+                    only_last: requirement.only_last,
+                }
+            }
+        });
+    }
+    Ok(resolved)
+}
+
+/// Writes an attachment (`replace`: an existing one) with its sealed secrets.
+async fn store_attachment(
+    state: &AppState,
+    scope: &ServiceScope,
+    installation_id: &str,
+    interaction_id: &str,
+    values: &SettingValues,
+    requirements: &[NewRequirement],
+    replace: bool,
+) -> Result<bool, ApiError> {
+    let aad = attachment_aad(installation_id, interaction_id);
+    let sealed = state.master_key.seal_json(&aad, &values.secrets);
+    let new = NewAttachment {
+        installation_id,
+        interaction_id,
+        settings: &values.plain,
+        secrets_sealed: sealed.as_deref(),
+        requirements,
+    };
+    db::extensions::attach(&state.db, scope, &new, replace)
+        .await
+        .on_unique(|| {
+            ApiError::Conflict("the extension is attached to this interaction already".into())
+        })
+}
+
+/// The installation's service-level values, opened.
+fn installation_values(
+    state: &AppState,
+    installation: &Installation,
+) -> Result<SettingValues, ApiError> {
+    Ok(SettingValues {
+        plain: installation.settings.clone(),
+        secrets: state.master_key.open_json(
+            installation.id.as_bytes(),
+            installation.secrets_sealed.as_deref(),
+        )?,
+    })
+}
+
+/// The attachments of the scoped service's interaction, as shown.
+async fn attachment_views(
+    state: &AppState,
+    scope: &ServiceScope,
+    interaction_id: &InteractionId,
+) -> Result<Vec<AttachmentView>, ApiError> {
+    let interaction = db::interactions::get(&state.db, scope, interaction_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("interaction"))?;
+    let attachments = db::extensions::attachments_of(
+        &state.db,
+        scope,
+        AttachedTo::Interaction(interaction_id.as_str()),
+    )
+    .await?;
+    attachments
+        .into_iter()
+        .map(|attachment| {
+            let id = attachment.installation.id.clone();
+            let added = interaction
+                .required
+                .iter()
+                .filter(|r| r.added_by.as_deref() == Some(id.as_str()))
+                .map(|r| r.credential_id.to_string())
+                .chain(
+                    interaction
+                        .required_schemas
+                        .iter()
+                        .filter(|r| r.added_by.as_deref() == Some(id.as_str()))
+                        .map(|r| r.schema_id.to_string()),
+                )
+                .collect();
+            let aad = attachment_aad(&id, &attachment.interaction_id);
+            let secrets = state
+                .master_key
+                .open_json(&aad, attachment.secrets_sealed.as_deref())?;
+            Ok(AttachmentView {
+                installation_id: id,
+                extension_name: attachment.installation.extension_name,
+                version: attachment.installation.version,
+                settings: attachment.settings,
+                secrets_set: secrets.keys().cloned().collect(),
+                added_requirements: added,
+                created_at: attachment.created_at,
+            })
+        })
+        .collect()
+}
+
+async fn attachment_view(
+    state: &AppState,
+    scope: &ServiceScope,
+    interaction_id: &InteractionId,
+    installation_id: &str,
+) -> Result<AttachmentView, ApiError> {
+    attachment_views(state, scope, interaction_id)
+        .await?
+        .into_iter()
+        .find(|a| a.installation_id == installation_id)
+        .ok_or_else(|| ApiError::not_found("attachment"))
+}
+
+/// Attach an installed extension to an interaction; its required credentials are added.
+#[utoipa::path(post, path = "/api/v1/services/{did}/interactions/{id}/extensions",
+    operation_id = "attach_extension", tag = "extensions", security(("bearer" = [])),
+    request_body = Attach,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+    responses(
+        (status = 201, description = "Attached", body = AttachmentView),
+        (status = 400, description = "A required credential the extension names is not on this server", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, interaction or installation", body = ErrorBody),
+        (status = 409, description = "Attached already", body = ErrorBody),
+        (status = 422, description = "A setting is missing or does not fit", body = ErrorBody)))]
+pub async fn attach(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
+    Json(body): Json<Attach>,
+) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    if !db::interactions::exists(&state.db, &scope, &interaction_id).await? {
+        return Err(ApiError::not_found("interaction"));
+    }
+    let installation = find(&state, &scope, &body.installation_id).await?;
+    let manifest = &installation.manifest;
+    let values = check_values(&manifest.interaction_settings, &body.settings, &Map::new())
+        .map_err(invalid)?;
+    let service_values = installation_values(&state, &installation)?;
+    let requirements =
+        resolve_requirements(&state, &scope, manifest, &service_values, &values).await?;
+    store_attachment(
+        &state,
+        &scope,
+        &installation.id,
+        interaction_id.as_str(),
+        &values,
+        &requirements,
+        false,
+    )
+    .await?;
+    tracing::info!(did = %scope.did(), installation = %installation.id,
+        interaction = %interaction_id, "extension attached");
+    let view = attachment_view(&state, &scope, &interaction_id, &installation.id).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// List the extensions attached to an interaction, in the order their triggers run.
+#[utoipa::path(get, path = "/api/v1/services/{did}/interactions/{id}/extensions",
+    operation_id = "list_attached_extensions", tag = "extensions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)")),
+    responses(
+        (status = 200, description = "The attachments", body = Page<AttachmentView>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service or interaction", body = ErrorBody)))]
+pub async fn attached(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, interaction_id)): Path<(String, InteractionId)>,
+) -> Result<Json<Page<AttachmentView>>, ApiError> {
+    Ok(Json(Page {
+        data: attachment_views(&state, &scope, &interaction_id).await?,
+        next_cursor: None,
+    }))
+}
+
+/// Change an attachment's interaction-level settings.
+#[utoipa::path(patch, path = "/api/v1/services/{did}/interactions/{id}/extensions/{installation_id}",
+    operation_id = "update_attached_extension", tag = "extensions", security(("bearer" = [])),
+    request_body = UpdateAttachment,
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)"),
+        ("installation_id" = String, Path, description = "The installation's id")),
+    responses(
+        (status = 200, description = "The attachment", body = AttachmentView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, interaction or attachment", body = ErrorBody),
+        (status = 422, description = "A setting is missing or does not fit", body = ErrorBody)))]
+pub async fn update_attached(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, interaction_id, installation_id)): Path<(String, InteractionId, String)>,
+    Json(body): Json<UpdateAttachment>,
+) -> Result<Json<AttachmentView>, ApiError> {
+    let to = AttachedTo::Interaction(interaction_id.as_str());
+    let attachment = db::extensions::attachments_of(&state.db, &scope, to)
+        .await?
+        .into_iter()
+        .find(|a| a.installation.id == installation_id)
+        .ok_or_else(|| ApiError::not_found("attachment"))?;
+    let manifest = &attachment.installation.manifest;
+    let values = attachment_values(&state, &attachment, manifest, &body.settings)?;
+    let service_values = installation_values(&state, &attachment.installation)?;
+    let requirements =
+        resolve_requirements(&state, &scope, manifest, &service_values, &values).await?;
+    store_attachment(
+        &state,
+        &scope,
+        &installation_id,
+        interaction_id.as_str(),
+        &values,
+        &requirements,
+        true,
+    )
+    .await?;
+    Ok(Json(
+        attachment_view(&state, &scope, &interaction_id, &installation_id).await?,
+    ))
+}
+
+/// Detach an extension from an interaction: the credentials it added go, but those the
+/// interaction requires on its own.
+#[utoipa::path(delete, path = "/api/v1/services/{did}/interactions/{id}/extensions/{installation_id}",
+    operation_id = "detach_extension", tag = "extensions", security(("bearer" = [])),
+    params(
+        ("did" = String, Path, description = "The service's public DID"),
+        ("id" = String, Path, description = "The interaction's id (`actionId`)"),
+        ("installation_id" = String, Path, description = "The installation's id")),
+    responses(
+        (status = 204, description = "Detached"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such service, interaction or attachment", body = ErrorBody)))]
+pub async fn detach(
+    scope: ServiceScope,
+    State(state): State<AppState>,
+    Path((_did, interaction_id, installation_id)): Path<(String, InteractionId, String)>,
+) -> Result<StatusCode, ApiError> {
+    if db::extensions::detach(&state.db, &scope, &installation_id, interaction_id.as_str()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("attachment"))
+    }
+}

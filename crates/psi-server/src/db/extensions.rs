@@ -1,0 +1,915 @@
+//! Extensions (docs/extensions.md): `extensions` and their immutable `extension_versions`,
+//! authored by a service; `extension_installations` in a service, each with the outbox endpoints
+//! of its durable triggers (`delivery_endpoints.installation_id`); `extension_attachments` to the
+//! service's interactions with the credentials they added (`extension_requirements`, merged into
+//! the interaction's by `db::interactions`).
+//!
+//! Sealed secrets are stored as given; `api::extensions` seals and opens them.
+
+use serde_json::{Map, Value};
+use sqlx::{Any, AnyConnection, FromRow, Transaction};
+
+use super::{Db, Order, Paging, new_id, now_ms};
+use crate::domain::extension::{Manifest, TriggerName};
+use crate::domain::{AuthScheme, check_timeout};
+use crate::scope::ServiceScope;
+
+/// Who may see an extension.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// The author only.
+    Private,
+    /// Every service, through the catalogue.
+    Public,
+}
+
+impl Visibility {
+    fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Public => "public",
+        }
+    }
+
+    fn from_db(text: &str) -> sqlx::Result<Self> {
+        match text {
+            "private" => Ok(Visibility::Private),
+            "public" => Ok(Visibility::Public),
+            other => Err(decode(format!("unknown visibility {other:?}"))),
+        }
+    }
+}
+
+fn decode(message: String) -> sqlx::Error {
+    sqlx::Error::Decode(message.into())
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> sqlx::Result<T> {
+    serde_json::from_str(text).map_err(|e| decode(e.to_string()))
+}
+
+/// A stored extension.
+#[derive(Debug, Clone)]
+pub struct Extension {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    /// The author's key that signs the triggers' calls.
+    pub key_name: String,
+    pub auth: AuthScheme,
+    pub author_did: String,
+    /// The latest version and its manifest, if one is published.
+    pub latest: Option<(String, Manifest)>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+super::positioned!(Extension, created_at, id);
+
+#[derive(FromRow)]
+struct ExtensionRow {
+    id: String,
+    name: String,
+    description: String,
+    visibility: String,
+    key_name: String,
+    auth: String,
+    author_did: String,
+    latest_version: Option<String>,
+    latest_manifest: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ExtensionRow> for Extension {
+    type Error = sqlx::Error;
+
+    fn try_from(row: ExtensionRow) -> sqlx::Result<Self> {
+        let latest = match (row.latest_version, row.latest_manifest) {
+            (Some(version), Some(manifest)) => Some((version, json(&manifest)?)),
+            _ => None,
+        };
+        Ok(Extension {
+            visibility: Visibility::from_db(&row.visibility)?,
+            auth: AuthScheme::from_db(&row.auth)?,
+            latest,
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            key_name: row.key_name,
+            author_did: row.author_did,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The latest version of extension `e`, by its sort key.
+const LATEST: &str = "FROM extension_versions v WHERE v.extension_id = e.id \
+                      ORDER BY v.sort_key DESC LIMIT 1";
+
+fn select_extensions(condition: &str) -> String {
+    format!(
+        "SELECT e.id, e.name, e.description, e.visibility, k.name AS key_name, e.auth, \
+         s.did AS author_did, (SELECT v.version {LATEST}) AS latest_version, \
+         (SELECT v.manifest {LATEST}) AS latest_manifest, e.created_at, e.updated_at \
+         FROM extensions e JOIN keys k ON k.id = e.key_id JOIN services s ON s.id = e.service_id \
+         WHERE {condition}"
+    )
+}
+
+/// An extension's editable fields; the key is the author's, by name (checked by the caller).
+#[derive(Debug, Clone)]
+pub struct ExtensionFields {
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    pub key_name: String,
+    pub auth: AuthScheme,
+}
+
+/// Authors an extension; a name the author already uses is a unique violation.
+pub async fn insert(
+    db: &Db,
+    scope: &ServiceScope,
+    fields: &ExtensionFields,
+) -> sqlx::Result<String> {
+    let id = new_id();
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO extensions (id, service_id, name, description, visibility, key_id, auth, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $6), $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(scope.service_id())
+    .bind(&fields.name)
+    .bind(&fields.description)
+    .bind(fields.visibility.as_str())
+    .bind(&fields.key_name)
+    .bind(fields.auth.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Replaces the fields of the scoped service's extension; false if it has none such.
+pub async fn update(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    fields: &ExtensionFields,
+) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE extensions SET name = $3, description = $4, visibility = $5, \
+         key_id = (SELECT id FROM keys WHERE service_id = $1 AND name = $6), auth = $7, \
+         updated_at = $8 WHERE service_id = $1 AND id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .bind(&fields.name)
+    .bind(&fields.description)
+    .bind(fields.visibility.as_str())
+    .bind(&fields.key_name)
+    .bind(fields.auth.as_str())
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    // The triggers' outbox endpoints sign with the extension's key.
+    sqlx::query(
+        "UPDATE delivery_endpoints SET key_id = (SELECT key_id FROM extensions WHERE id = $1), \
+         auth = (SELECT auth FROM extensions WHERE id = $1) WHERE installation_id IN \
+         (SELECT id FROM extension_installations WHERE extension_id = $1)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    db.config_changed();
+    Ok(done)
+}
+
+/// What deleting an extension did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Deleted {
+    Done,
+    NotFound,
+    /// Installed in this many services.
+    Installed(i64),
+}
+
+/// Deletes the scoped service's extension unless it is installed somewhere.
+pub async fn delete(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Deleted> {
+    let mut tx = db.begin().await?;
+    let installed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM extension_installations i JOIN extensions e \
+         ON e.id = i.extension_id WHERE e.service_id = $1 AND e.id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if installed > 0 {
+        return Ok(Deleted::Installed(installed));
+    }
+    let done = sqlx::query("DELETE FROM extensions WHERE service_id = $1 AND id = $2")
+        .bind(scope.service_id())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        > 0;
+    tx.commit().await?;
+    Ok(if done {
+        Deleted::Done
+    } else {
+        Deleted::NotFound
+    })
+}
+
+/// The scoped service's own extension.
+pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Extension>> {
+    let sql = select_extensions("e.service_id = $1 AND e.id = $2");
+    let row: Option<ExtensionRow> = sqlx::query_as(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(Extension::try_from).transpose()
+}
+
+/// An extension the scoped service may install: its own, or a public one.
+pub async fn get_installable(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Option<Extension>> {
+    let sql = select_extensions("(e.service_id = $1 OR e.visibility = 'public') AND e.id = $2");
+    let row: Option<ExtensionRow> = sqlx::query_as(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(Extension::try_from).transpose()
+}
+
+/// A page of the scoped service's own extensions, oldest first.
+pub async fn page(db: &Db, scope: &ServiceScope, paging: &Paging) -> sqlx::Result<Vec<Extension>> {
+    let page = Paging::filtered_sql("e.visibility", "e.created_at", "e.id", Order::Oldest);
+    let sql = select_extensions(&format!("e.service_id = $1{page}"));
+    let rows: Vec<ExtensionRow> = paging.read(db, &sql, scope, None::<String>).await?;
+    rows.into_iter().map(Extension::try_from).collect()
+}
+
+/// A page of the public catalogue: public extensions with a published version, oldest first.
+pub async fn catalogue(db: &Db, paging: &Paging) -> sqlx::Result<Vec<Extension>> {
+    let page = Paging::sql("e.created_at", "e.id", 1, Order::Oldest);
+    let sql = select_extensions(&format!(
+        "e.visibility = 'public' AND EXISTS (SELECT 1 FROM extension_versions v \
+         WHERE v.extension_id = e.id){page}"
+    ));
+    let rows: Vec<ExtensionRow> = paging
+        .bind(sqlx::query_as(&sql))
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter().map(Extension::try_from).collect()
+}
+
+/// One extension of the public catalogue.
+pub async fn catalogue_get(db: &Db, id: &str) -> sqlx::Result<Option<Extension>> {
+    let sql = select_extensions("e.visibility = 'public' AND e.id = $1");
+    let row: Option<ExtensionRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(Extension::try_from).transpose()
+}
+
+/// An extension's versions, oldest first.
+pub async fn versions(db: &Db, extension_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT version FROM extension_versions WHERE extension_id = $1 ORDER BY sort_key",
+    )
+    .bind(extension_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// A published version.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub version: String,
+    pub manifest: Manifest,
+    pub created_at: i64,
+}
+
+/// Version `version` of an extension (the caller checked it may see the extension).
+pub async fn version(db: &Db, extension_id: &str, version: &str) -> sqlx::Result<Option<Version>> {
+    let row: Option<(String, String, i64)> = sqlx::query_as(
+        "SELECT version, manifest, created_at FROM extension_versions \
+         WHERE extension_id = $1 AND version = $2",
+    )
+    .bind(extension_id)
+    .bind(version)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|(version, manifest, created_at)| {
+        Ok(Version {
+            version,
+            manifest: json(&manifest)?,
+            created_at,
+        })
+    })
+    .transpose()
+}
+
+/// What publishing a version did.
+#[derive(Debug)]
+pub enum Published {
+    Done(i64),
+    /// The latest version is this one or above it.
+    NotAbove(String),
+}
+
+/// Publishes a version of the scoped service's extension (the caller checked it is its own);
+/// refused unless above every published one.
+pub async fn publish(
+    db: &Db,
+    extension_id: &str,
+    version: &str,
+    sort_key: &str,
+    manifest: &Manifest,
+) -> sqlx::Result<Published> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let latest: Option<(String, String)> = sqlx::query_as(
+        "SELECT version, sort_key FROM extension_versions WHERE extension_id = $1 \
+         ORDER BY sort_key DESC LIMIT 1",
+    )
+    .bind(extension_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((latest, key)) = latest
+        && key.as_str() >= sort_key
+    {
+        return Ok(Published::NotAbove(latest));
+    }
+    sqlx::query(
+        "INSERT INTO extension_versions (extension_id, version, sort_key, manifest, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(extension_id)
+    .bind(version)
+    .bind(sort_key)
+    .bind(serde_json::to_string(manifest).expect("a manifest serialises"))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Published::Done(now))
+}
+
+/// An installation, with what it runs.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub id: String,
+    pub extension_id: String,
+    pub extension_name: String,
+    pub version: String,
+    pub manifest: Manifest,
+    /// Service-level settings but secrets.
+    pub settings: Map<String, Value>,
+    pub secrets_sealed: Option<Vec<u8>>,
+    pub enabled: bool,
+    /// The author and the key and scheme that sign the triggers' calls.
+    pub author: ServiceScope,
+    pub key_name: String,
+    pub auth: AuthScheme,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+super::positioned!(Installation, created_at, id);
+
+#[derive(FromRow)]
+struct InstallationRow {
+    id: String,
+    extension_id: String,
+    extension_name: String,
+    version: String,
+    manifest: String,
+    settings: String,
+    secrets_sealed: Option<Vec<u8>>,
+    enabled: i64,
+    author_id: String,
+    author_did: String,
+    key_name: String,
+    auth: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<InstallationRow> for Installation {
+    type Error = sqlx::Error;
+
+    fn try_from(row: InstallationRow) -> sqlx::Result<Self> {
+        let did = row
+            .author_did
+            .parse()
+            .map_err(|e: psi_link::IdError| decode(e.to_string()))?;
+        Ok(Installation {
+            manifest: json(&row.manifest)?,
+            settings: json(&row.settings)?,
+            enabled: row.enabled != 0,
+            author: ServiceScope::new(row.author_id, did),
+            auth: AuthScheme::from_db(&row.auth)?,
+            id: row.id,
+            extension_id: row.extension_id,
+            extension_name: row.extension_name,
+            version: row.version,
+            secrets_sealed: row.secrets_sealed,
+            key_name: row.key_name,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const INSTALLATION_COLUMNS: &str = "i.id, i.extension_id, e.name AS extension_name, i.version, \
+     v.manifest, i.settings, i.secrets_sealed, i.enabled, e.service_id AS author_id, \
+     s.did AS author_did, k.name AS key_name, e.auth, i.created_at, i.updated_at";
+
+const INSTALLATION_JOINS: &str = "JOIN extensions e ON e.id = i.extension_id \
+     JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version \
+     JOIN services s ON s.id = e.service_id JOIN keys k ON k.id = e.key_id";
+
+fn select_installations(condition: &str) -> String {
+    format!(
+        "SELECT {INSTALLATION_COLUMNS} FROM extension_installations i {INSTALLATION_JOINS} \
+         WHERE i.service_id = $1 {condition}"
+    )
+}
+
+/// The scoped service's installation.
+pub async fn installation(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Option<Installation>> {
+    let sql = select_installations("AND i.id = $2");
+    let row: Option<InstallationRow> = sqlx::query_as(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(Installation::try_from).transpose()
+}
+
+/// A page of the scoped service's installations, oldest first.
+pub async fn installations(
+    db: &Db,
+    scope: &ServiceScope,
+    paging: &Paging,
+) -> sqlx::Result<Vec<Installation>> {
+    let page = Paging::filtered_sql("i.extension_id", "i.created_at", "i.id", Order::Oldest);
+    let sql = select_installations(&page);
+    let rows: Vec<InstallationRow> = paging.read(db, &sql, scope, None::<String>).await?;
+    rows.into_iter().map(Installation::try_from).collect()
+}
+
+/// An installation to store: its id is chosen by the caller, which sealed the secrets with it.
+#[derive(Debug)]
+pub struct NewInstallation<'a> {
+    pub id: &'a str,
+    pub extension_id: &'a str,
+    pub version: &'a str,
+    pub manifest: &'a Manifest,
+    pub settings: &'a Map<String, Value>,
+    pub secrets_sealed: Option<&'a [u8]>,
+    pub enabled: bool,
+}
+
+/// Installs; the service having it already is a unique violation.
+pub async fn install(db: &Db, scope: &ServiceScope, new: &NewInstallation<'_>) -> sqlx::Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO extension_installations (id, service_id, extension_id, version, settings, \
+         secrets_sealed, enabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(new.id)
+    .bind(scope.service_id())
+    .bind(new.extension_id)
+    .bind(new.version)
+    .bind(Value::Object(new.settings.clone()).to_string())
+    .bind(new.secrets_sealed)
+    .bind(i64::from(new.enabled))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sync_endpoints(&mut tx, scope, new.id, new.manifest, new.enabled, now).await?;
+    tx.commit().await?;
+    db.config_changed();
+    Ok(())
+}
+
+/// The new state of an installation.
+#[derive(Debug)]
+pub struct InstallationChange<'a> {
+    pub version: &'a str,
+    pub manifest: &'a Manifest,
+    pub settings: &'a Map<String, Value>,
+    pub secrets_sealed: Option<&'a [u8]>,
+    pub enabled: bool,
+}
+
+/// Changes the scoped service's installation (settings, enabled, version) and its triggers'
+/// endpoints; false if there is none such.
+pub async fn change_installation(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    change: &InstallationChange<'_>,
+) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE extension_installations SET version = $3, settings = $4, secrets_sealed = $5, \
+         enabled = $6, updated_at = $7 WHERE service_id = $1 AND id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .bind(change.version)
+    .bind(Value::Object(change.settings.clone()).to_string())
+    .bind(change.secrets_sealed)
+    .bind(i64::from(change.enabled))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if done {
+        sync_endpoints(&mut tx, scope, id, change.manifest, change.enabled, now).await?;
+    }
+    tx.commit().await?;
+    db.config_changed();
+    Ok(done)
+}
+
+/// Makes the outbox endpoints of the installation's durable triggers match the manifest: one per
+/// trigger, signing with the extension's key, enabled with the installation.
+async fn sync_endpoints(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    installation_id: &str,
+    manifest: &Manifest,
+    enabled: bool,
+    now: i64,
+) -> sqlx::Result<()> {
+    for (name, trigger) in [
+        (TriggerName::OnIssue, &manifest.triggers.on_issue),
+        (TriggerName::OnFinish, &manifest.triggers.on_finish),
+    ] {
+        let Some(trigger) = trigger else {
+            sqlx::query(
+                "DELETE FROM delivery_endpoints WHERE installation_id = $1 AND trigger_name = $2",
+            )
+            .bind(installation_id)
+            .bind(name.as_str())
+            .execute(&mut **tx)
+            .await?;
+            continue;
+        };
+        let timeout = check_timeout(trigger.timeout_ms).unwrap_or(trigger.timeout_ms);
+        let (disabled_reason, disabled_at) = if enabled {
+            (None, None)
+        } else {
+            (Some("manual"), Some(now))
+        };
+        let updated = sqlx::query(
+            "UPDATE delivery_endpoints SET url = $3, timeout_ms = $4, enabled = $5, \
+             disabled_reason = $6, disabled_at = $7, updated_at = $8 \
+             WHERE installation_id = $1 AND trigger_name = $2",
+        )
+        .bind(installation_id)
+        .bind(name.as_str())
+        .bind(&trigger.url)
+        .bind(timeout)
+        .bind(i64::from(enabled))
+        .bind(disabled_reason)
+        .bind(disabled_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if updated > 0 {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO delivery_endpoints (id, service_id, url, description, event_types, \
+             key_id, auth, timeout_ms, enabled, disabled_reason, disabled_at, created_at, \
+             updated_at, installation_id, trigger_name) \
+             SELECT $1, $2, $3, 'extension ' || e.name || ' ' || CAST($4 AS TEXT), '[]', e.key_id, \
+             e.auth, $5, $6, $7, $8, $9, $9, i.id, CAST($4 AS TEXT) \
+             FROM extension_installations i JOIN extensions e ON e.id = i.extension_id \
+             WHERE i.id = $10",
+        )
+        .bind(new_id())
+        .bind(scope.service_id())
+        .bind(&trigger.url)
+        .bind(name.as_str())
+        .bind(timeout)
+        .bind(i64::from(enabled))
+        .bind(disabled_reason)
+        .bind(disabled_at)
+        .bind(now)
+        .bind(installation_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What uninstalling did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Uninstalled {
+    Done,
+    NotFound,
+    /// Attached to this many interactions, and not asked to detach.
+    Attached(i64),
+}
+
+/// Uninstalls the scoped service's installation, detaching it everywhere first when `detach`.
+pub async fn uninstall(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    detach: bool,
+) -> sqlx::Result<Uninstalled> {
+    let mut tx = db.begin().await?;
+    let attached: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM extension_attachments WHERE service_id = $1 AND installation_id = $2",
+    )
+    .bind(scope.service_id())
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if attached > 0 && !detach {
+        return Ok(Uninstalled::Attached(attached));
+    }
+    let done = sqlx::query("DELETE FROM extension_installations WHERE service_id = $1 AND id = $2")
+        .bind(scope.service_id())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        > 0;
+    tx.commit().await?;
+    db.config_changed();
+    Ok(if done {
+        Uninstalled::Done
+    } else {
+        Uninstalled::NotFound
+    })
+}
+
+/// An installation attached to an interaction.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub installation: Installation,
+    pub interaction_id: String,
+    /// Interaction-level settings but secrets.
+    pub settings: Map<String, Value>,
+    pub secrets_sealed: Option<Vec<u8>>,
+    pub created_at: i64,
+}
+
+#[derive(FromRow)]
+struct AttachmentRow {
+    #[sqlx(flatten)]
+    installation: InstallationRow,
+    interaction_id: String,
+    attachment_settings: String,
+    attachment_secrets: Option<Vec<u8>>,
+    attached_at: i64,
+}
+
+impl TryFrom<AttachmentRow> for Attachment {
+    type Error = sqlx::Error;
+
+    fn try_from(row: AttachmentRow) -> sqlx::Result<Self> {
+        Ok(Attachment {
+            installation: row.installation.try_into()?,
+            interaction_id: row.interaction_id,
+            settings: json(&row.attachment_settings)?,
+            secrets_sealed: row.attachment_secrets,
+            created_at: row.attached_at,
+        })
+    }
+}
+
+/// Whose attachments to read.
+#[derive(Debug, Clone, Copy)]
+pub enum AttachedTo<'a> {
+    /// An interaction's, by id.
+    Interaction(&'a str),
+    /// An installation's, by id.
+    Installation(&'a str),
+}
+
+/// The scoped service's attachments (only of enabled installations when `enabled_only`), in the
+/// order they were attached.
+pub async fn attachments(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    to: AttachedTo<'_>,
+    enabled_only: bool,
+) -> sqlx::Result<Vec<Attachment>> {
+    let (column, id) = match to {
+        AttachedTo::Interaction(id) => ("a.interaction_id", id),
+        AttachedTo::Installation(id) => ("a.installation_id", id),
+    };
+    let sql = format!(
+        "SELECT {INSTALLATION_COLUMNS}, a.interaction_id, a.settings AS attachment_settings, \
+         a.secrets_sealed AS attachment_secrets, a.created_at AS attached_at \
+         FROM extension_attachments a JOIN extension_installations i ON i.id = a.installation_id \
+         {INSTALLATION_JOINS} WHERE a.service_id = $1 AND {column} = $2 {} \
+         ORDER BY a.created_at, a.installation_id",
+        if enabled_only {
+            "AND i.enabled = 1"
+        } else {
+            ""
+        }
+    );
+    let rows: Vec<AttachmentRow> = sqlx::query_as(&sql)
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(Attachment::try_from).collect()
+}
+
+/// [`attachments`], all of them, on a pooled connection.
+pub async fn attachments_of(
+    db: &Db,
+    scope: &ServiceScope,
+    to: AttachedTo<'_>,
+) -> sqlx::Result<Vec<Attachment>> {
+    let mut conn = db.pool().acquire().await?;
+    attachments(&mut conn, scope, to, false).await
+}
+
+/// A credential an attachment adds to its interaction, resolved to stored ids.
+#[derive(Debug, Clone)]
+pub enum NewRequirement {
+    /// Internal id of a credential definition.
+    Definition(String),
+    Schema {
+        /// Internal id of a schema.
+        schema: String,
+        trusted_issuers: Vec<String>,
+        only_last: bool,
+    },
+}
+
+/// An attachment to store or replace.
+#[derive(Debug)]
+pub struct NewAttachment<'a> {
+    pub installation_id: &'a str,
+    pub interaction_id: &'a str,
+    pub settings: &'a Map<String, Value>,
+    pub secrets_sealed: Option<&'a [u8]>,
+    pub requirements: &'a [NewRequirement],
+}
+
+/// Attaches (`replace`: changes an attachment's settings and requirements); an attachment that
+/// exists already is a unique violation; false when replacing one that does not exist.
+pub async fn attach(
+    db: &Db,
+    scope: &ServiceScope,
+    new: &NewAttachment<'_>,
+    replace: bool,
+) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    if replace {
+        let done = sqlx::query(
+            "UPDATE extension_attachments SET settings = $4, secrets_sealed = $5 \
+             WHERE service_id = $1 AND installation_id = $2 AND interaction_id = $3",
+        )
+        .bind(scope.service_id())
+        .bind(new.installation_id)
+        .bind(new.interaction_id)
+        .bind(Value::Object(new.settings.clone()).to_string())
+        .bind(new.secrets_sealed)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !done {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM extension_requirements WHERE installation_id = $1 AND interaction_id = $2",
+        )
+        .bind(new.installation_id)
+        .bind(new.interaction_id)
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "INSERT INTO extension_attachments (installation_id, interaction_id, service_id, \
+             settings, secrets_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(new.installation_id)
+        .bind(new.interaction_id)
+        .bind(scope.service_id())
+        .bind(Value::Object(new.settings.clone()).to_string())
+        .bind(new.secrets_sealed)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (position, requirement) in new.requirements.iter().enumerate() {
+        let (definition, schema, issuers, only_last) = match requirement {
+            NewRequirement::Definition(id) => (Some(id.as_str()), None, Vec::new(), false),
+            NewRequirement::Schema {
+                schema,
+                trusted_issuers,
+                only_last,
+            } => (
+                None,
+                Some(schema.as_str()),
+                trusted_issuers.clone(),
+                *only_last,
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO extension_requirements (installation_id, interaction_id, service_id, \
+             position, credential_definition_id, schema_id, trusted_issuers, only_last) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new.installation_id)
+        .bind(new.interaction_id)
+        .bind(scope.service_id())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(definition)
+        .bind(schema)
+        .bind(serde_json::to_string(&issuers).expect("strings serialise"))
+        .bind(i64::from(only_last))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    db.config_changed();
+    Ok(true)
+}
+
+/// Detaches; false if it was not attached.
+pub async fn detach(
+    db: &Db,
+    scope: &ServiceScope,
+    installation_id: &str,
+    interaction_id: &str,
+) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "DELETE FROM extension_attachments WHERE service_id = $1 AND installation_id = $2 \
+         AND interaction_id = $3",
+    )
+    .bind(scope.service_id())
+    .bind(installation_id)
+    .bind(interaction_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    tx.commit().await?;
+    db.config_changed();
+    Ok(done)
+}
+
+/// The outbox endpoint of an installation's durable trigger.
+pub async fn trigger_endpoint(
+    conn: &mut AnyConnection,
+    installation_id: &str,
+    trigger: TriggerName,
+) -> sqlx::Result<Option<crate::ids::EndpointId>> {
+    sqlx::query_scalar(
+        "SELECT id FROM delivery_endpoints WHERE installation_id = $1 AND trigger_name = $2",
+    )
+    .bind(installation_id)
+    .bind(trigger.as_str())
+    .fetch_optional(conn)
+    .await
+}

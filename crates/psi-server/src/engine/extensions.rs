@@ -1,0 +1,123 @@
+//! The attached extensions' `on_receive` triggers (docs/extensions.md): called in the order of
+//! attachment, after verification and before the interaction webhook, each signed with its
+//! author's key; a failure stops the event there, and what they issue and revoke is combined with
+//! the webhook's reply.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::protocol::{InteractionReply, InteractionRequest};
+use super::{Event, Stop, calls};
+use crate::db::events::{CallKind, LogKind};
+use crate::db::extensions::{AttachedTo, Attachment};
+use crate::db::webhooks::Webhook;
+use crate::delivery::payload::ExtensionMember;
+use crate::event::issue::{IssuedValues, RevokeRef};
+use crate::http::AppState;
+
+/// What the extensions issued and revoked.
+#[derive(Default)]
+pub(super) struct Combined {
+    pub issued: Vec<IssuedValues>,
+    pub revoked: Vec<RevokeRef>,
+    /// Whether any trigger or the webhook answered (else nothing can be issued now).
+    pub answered: bool,
+}
+
+/// Opens the secrets of an attachment and its installation.
+fn secrets_of(
+    state: &AppState,
+    attachment: &Attachment,
+) -> anyhow::Result<(Map<String, Value>, Map<String, Value>)> {
+    let installation = &attachment.installation;
+    let service = state.master_key.open_json(
+        installation.id.as_bytes(),
+        installation.secrets_sealed.as_deref(),
+    )?;
+    let aad = format!("{}/{}", installation.id, attachment.interaction_id);
+    let interaction = state
+        .master_key
+        .open_json(aad.as_bytes(), attachment.secrets_sealed.as_deref())?;
+    Ok((service, interaction))
+}
+
+/// Runs the `on_receive` triggers of the interaction's enabled extensions.
+pub(super) async fn on_receive(
+    event: &mut Event<'_>,
+    request: &InteractionRequest<'_>,
+) -> Result<Combined, Stop> {
+    let mut combined = Combined::default();
+    if event.interaction.extensions == 0 {
+        return Ok(combined);
+    }
+    let attachments = {
+        let mut conn = event.state.db.pool().acquire().await?;
+        let to = AttachedTo::Interaction(event.interaction.id.as_str());
+        crate::db::extensions::attachments(&mut conn, event.scope, to, true).await?
+    };
+    for attachment in &attachments {
+        let Some(trigger) = &attachment.installation.manifest.triggers.on_receive else {
+            continue;
+        };
+        let member = ExtensionMember::of(
+            attachment,
+            trigger,
+            Some(secrets_of(event.state, attachment)?),
+        );
+        let body = serde_json::to_vec(&Call {
+            request,
+            extension: member,
+        })
+        .map_err(anyhow::Error::new)?;
+        let installation = &attachment.installation;
+        let webhook = Webhook {
+            url: trigger.url.clone(),
+            key_name: installation.key_name.clone(),
+            auth: installation.auth,
+            timeout_ms: trigger.timeout_ms,
+        };
+        let name = &installation.extension_name;
+        let sent = calls::call(
+            event.state,
+            &installation.author,
+            &webhook,
+            CallKind::Interaction,
+            body,
+        )
+        .await?;
+        let (record, reply) = sent.read(InteractionReply::parse);
+        event.record_call(&format!("extension {name:?} on_receive"), record);
+        let reply = reply.map_err(|e| Stop::Fail {
+            message: format!("the extension {name:?} {}", e.holder_reason()),
+            detail: format!("extension {name:?} on_receive: {e}"),
+        })?;
+        match reply {
+            InteractionReply::Failure { message, log_data } => {
+                if let Some(data) = log_data {
+                    event.journal.log(
+                        LogKind::IntegrationOutput,
+                        format!("extension {name:?}: {data}"),
+                    );
+                }
+                return Err(Stop::Fail {
+                    detail: format!("extension {name:?} answered a failure: {message}"),
+                    message,
+                });
+            }
+            InteractionReply::Success { issued, revoked } => {
+                combined.issued.extend(issued);
+                combined.revoked.extend(revoked);
+                combined.answered = true;
+            }
+        }
+    }
+    Ok(combined)
+}
+
+/// The interaction webhook's request plus the `extension` member.
+#[derive(Serialize)]
+struct Call<'a> {
+    #[serde(flatten)]
+    request: &'a InteractionRequest<'a>,
+    extension: ExtensionMember<'a>,
+}
