@@ -74,6 +74,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;
+    db::extensions::seed_builtins(&db)
+        .await
+        .context("storing the built-in extensions")?;
     let master_key = MasterKey::load_or_create(&config)?;
     db::settings::check_master_key(&db, &master_key).await?;
     let (admin, generated_admin_token) =

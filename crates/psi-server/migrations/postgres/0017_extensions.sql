@@ -2,22 +2,29 @@
 -- services install and attach to interactions. Owned by src/db/extensions.rs. Keep in step with
 -- ../postgres/.
 
--- An extension, authored by a service.
+-- An extension, authored by a service, or built into psi.
 CREATE TABLE extensions (
     id TEXT PRIMARY KEY NOT NULL,
-    -- The author.
-    service_id TEXT NOT NULL REFERENCES services (id) ON DELETE CASCADE,
+    -- The author; NULL for a built-in extension.
+    service_id TEXT REFERENCES services (id) ON DELETE CASCADE,
+    -- Which built-in extension psi runs in-process (src/engine/builtin.rs); NULL when authored.
+    builtin TEXT UNIQUE CHECK (builtin IN ('forward_http', 'chat_notification', 'allow_list')),
     name TEXT NOT NULL,
     description TEXT NOT NULL,
     -- 'private': the author only; 'public': the catalogue.
     visibility TEXT NOT NULL CHECK (visibility IN ('private', 'public')),
     -- The author's key that signs the triggers' calls, and the scheme. No cascade: a key that
-    -- signs for installations cannot silently disappear.
-    key_id TEXT NOT NULL REFERENCES keys (id),
+    -- signs for installations cannot silently disappear. NULL for a built-in extension, whose
+    -- calls the installing service's default key signs.
+    key_id TEXT REFERENCES keys (id),
     auth TEXT NOT NULL CHECK (auth IN ('signature', 'bearer', 'standard_webhooks')),
+    -- The third party's key (the author's RSA public key or SHA secret) that authenticates its
+    -- calls into psi on the extension's behalf (`credentials-issued` naming an installation).
+    inbound_key_id TEXT REFERENCES keys (id),
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    UNIQUE (service_id, name)
+    UNIQUE (service_id, name),
+    CHECK ((builtin IS NULL) = (service_id IS NOT NULL) AND (builtin IS NULL) = (key_id IS NOT NULL))
 );
 CREATE INDEX extensions_public ON extensions (visibility, created_at);
 

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::page::{Page, PageQuery};
 use super::services::DEFAULT_KEY_NAME;
 use super::webhook_config::key_kind;
+use crate::db::keys::KeyKind;
 use crate::db::{self, extensions::Extension, extensions::ExtensionFields, extensions::Visibility};
 use crate::domain::extension::Manifest;
 use crate::domain::{self, AuthScheme};
@@ -39,6 +40,10 @@ pub struct CreateExtension {
     /// How the calls are authenticated (default `signature`).
     #[serde(default = "signature")]
     pub auth: AuthScheme,
+    /// The service's key (an RSA public key or a SHA secret of the third party) that
+    /// authenticates the third party's calls into psi on the extension's behalf
+    /// (`credentials-issued` naming an installation).
+    pub inbound_key: Option<String>,
 }
 
 fn private() -> Visibility {
@@ -62,6 +67,10 @@ pub struct UpdateExtension {
     pub visibility: Option<Visibility>,
     pub key: Option<String>,
     pub auth: Option<AuthScheme>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "super::webhook_config::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub inbound_key: Option<Option<String>>,
 }
 
 /// An extension as its author sees it.
@@ -71,10 +80,15 @@ pub struct ExtensionView {
     pub name: String,
     pub description: String,
     pub visibility: Visibility,
-    /// The author's key that signs the triggers' calls.
-    pub key: String,
+    /// The author's key that signs the triggers' calls (null for a built-in extension: the
+    /// installing service's `default` key signs).
+    pub key: Option<String>,
     pub auth: AuthScheme,
-    pub author_did: String,
+    pub inbound_key: Option<String>,
+    /// Null for a built-in extension.
+    pub author_did: Option<String>,
+    /// psi runs it in-process.
+    pub built_in: bool,
     pub latest_version: Option<String>,
     /// Every published version, oldest first (in the answer about one extension).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,7 +108,9 @@ impl From<Extension> for ExtensionView {
             visibility: extension.visibility,
             key: extension.key_name,
             auth: extension.auth,
+            inbound_key: extension.inbound_key_name,
             author_did: extension.author_did,
+            built_in: extension.builtin.is_some(),
             created_at: extension.created_at,
             updated_at: extension.updated_at,
         }
@@ -115,7 +131,10 @@ pub struct CatalogueEntry {
     pub id: String,
     pub name: String,
     pub description: String,
-    pub author_did: String,
+    /// Null for a built-in extension.
+    pub author_did: Option<String>,
+    /// psi runs it in-process.
+    pub built_in: bool,
     pub latest_version: String,
     pub manifest: Manifest,
     /// What each trigger sends where.
@@ -132,6 +151,7 @@ impl From<Extension> for CatalogueEntry {
             name: extension.name,
             description: extension.description,
             author_did: extension.author_did,
+            built_in: extension.builtin.is_some(),
             latest_version,
             manifest,
         }
@@ -150,6 +170,15 @@ async fn check_fields(
     let kind = key_kind(state, scope, "key", &fields.key_name).await?;
     domain::check_outgoing_key(&fields.key_name, kind, fields.auth)
         .map_err(|e| ApiError::Validation(format!("`key`: {e}")))?;
+    if let Some(inbound) = &fields.inbound_key_name {
+        let kind = key_kind(state, scope, "inbound_key", inbound).await?;
+        if kind == KeyKind::RsaKeyPair {
+            return Err(ApiError::Validation(format!(
+                "`inbound_key`: {inbound:?} is the service's own key pair; give the third \
+                 party's RSA public key or a SHA secret shared with it"
+            )));
+        }
+    }
     Ok(ExtensionFields {
         name,
         description: description.as_str().to_owned(),
@@ -196,6 +225,7 @@ pub async fn create(
         visibility: body.visibility,
         key_name: body.key,
         auth: body.auth,
+        inbound_key_name: body.inbound_key,
     };
     let fields = check_fields(&state, &scope, fields).await?;
     let id = db::extensions::insert(&state.db, &scope, &fields)
@@ -266,8 +296,9 @@ pub async fn update(
         name: body.name.unwrap_or(current.name),
         description: body.description.unwrap_or(current.description),
         visibility: body.visibility.unwrap_or(current.visibility),
-        key_name: body.key.unwrap_or(current.key),
+        key_name: body.key.or(current.key).unwrap_or_else(default_key),
         auth: body.auth.unwrap_or(current.auth),
+        inbound_key_name: body.inbound_key.unwrap_or(current.inbound_key),
     };
     let fields = check_fields(&state, &scope, fields).await?;
     db::extensions::update(&state.db, &scope, &id, &fields)

@@ -21,6 +21,7 @@ use crate::db::extensions::{
 use crate::db::{self, new_id};
 use crate::domain::extension::{
     DataFlow, Manifest, RequiredByExtension, SettingField, SettingValues, check_values,
+    trigger_endpoints,
 };
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
@@ -77,8 +78,9 @@ pub struct InstallationView {
     pub id: String,
     pub extension_id: String,
     pub extension_name: String,
-    pub author_did: String,
     pub version: String,
+    /// psi runs it in-process.
+    pub built_in: bool,
     /// Service-level settings but secrets.
     #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
@@ -157,7 +159,7 @@ impl InstallationView {
             id: installation.id,
             extension_id: installation.extension_id,
             extension_name: installation.extension_name,
-            author_did: installation.author.did().to_string(),
+            built_in: installation.builtin.is_some(),
             version: installation.version,
             settings: installation.settings,
             enabled: installation.enabled,
@@ -215,11 +217,12 @@ pub async fn install(
         check_values(&manifest.service_settings, &body.settings, &Map::new()).map_err(invalid)?;
     let id = new_id();
     let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let endpoints = trigger_endpoints(&manifest, &values.plain);
     let new = NewInstallation {
         id: &id,
         extension_id: &body.extension_id,
         version: &manifest.version,
-        manifest: &manifest,
+        endpoints: &endpoints,
         settings: &values.plain,
         secrets_sealed: sealed.as_deref(),
         enabled: body.enabled,
@@ -331,9 +334,10 @@ pub async fn update(
         &given,
     )?;
     let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let endpoints = trigger_endpoints(&installation.manifest, &values.plain);
     let change = InstallationChange {
         version: &installation.version,
-        manifest: &installation.manifest,
+        endpoints: &endpoints,
         settings: &values.plain,
         secrets_sealed: sealed.as_deref(),
         enabled: body.enabled.unwrap_or(installation.enabled),
@@ -443,9 +447,10 @@ pub async fn upgrade(
         reattached.push((attachment, interaction_values, requirements));
     }
     let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
+    let endpoints = trigger_endpoints(&manifest, &values.plain);
     let change = InstallationChange {
         version: &manifest.version,
-        manifest: &manifest,
+        endpoints: &endpoints,
         settings: &values.plain,
         secrets_sealed: sealed.as_deref(),
         enabled: installation.enabled,

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
 use super::{Db, Order, Paging, new_id, now_ms};
-use crate::domain::extension::{Manifest, TriggerName};
-use crate::domain::{AuthScheme, check_timeout};
+use crate::domain::AuthScheme;
+pub use crate::domain::extension::TriggerEndpoint;
+use crate::domain::extension::{Builtin, Manifest, TriggerName};
 use crate::scope::ServiceScope;
 
 /// Who may see an extension.
@@ -58,10 +59,16 @@ pub struct Extension {
     pub name: String,
     pub description: String,
     pub visibility: Visibility,
-    /// The author's key that signs the triggers' calls.
-    pub key_name: String,
+    /// The author's key that signs the triggers' calls (`None`: built in, the installing
+    /// service's default key signs).
+    pub key_name: Option<String>,
     pub auth: AuthScheme,
-    pub author_did: String,
+    /// The author's key (an RSA public key or SHA secret) that authenticates the third party's
+    /// calls on the extension's behalf.
+    pub inbound_key_name: Option<String>,
+    /// `None`: built in.
+    pub author_did: Option<String>,
+    pub builtin: Option<Builtin>,
     /// The latest version and its manifest, if one is published.
     pub latest: Option<(String, Manifest)>,
     pub created_at: i64,
@@ -76,9 +83,11 @@ struct ExtensionRow {
     name: String,
     description: String,
     visibility: String,
-    key_name: String,
+    key_name: Option<String>,
     auth: String,
-    author_did: String,
+    inbound_key_name: Option<String>,
+    author_did: Option<String>,
+    builtin: Option<String>,
     latest_version: Option<String>,
     latest_manifest: Option<String>,
     created_at: i64,
@@ -96,6 +105,8 @@ impl TryFrom<ExtensionRow> for Extension {
         Ok(Extension {
             visibility: Visibility::from_db(&row.visibility)?,
             auth: AuthScheme::from_db(&row.auth)?,
+            builtin: row.builtin.as_deref().map(Builtin::from_db).transpose()?,
+            inbound_key_name: row.inbound_key_name,
             latest,
             id: row.id,
             name: row.name,
@@ -115,10 +126,12 @@ const LATEST: &str = "FROM extension_versions v WHERE v.extension_id = e.id \
 fn select_extensions(condition: &str) -> String {
     format!(
         "SELECT e.id, e.name, e.description, e.visibility, k.name AS key_name, e.auth, \
-         s.did AS author_did, (SELECT v.version {LATEST}) AS latest_version, \
+         ik.name AS inbound_key_name, s.did AS author_did, e.builtin, \
+         (SELECT v.version {LATEST}) AS latest_version, \
          (SELECT v.manifest {LATEST}) AS latest_manifest, e.created_at, e.updated_at \
-         FROM extensions e JOIN keys k ON k.id = e.key_id JOIN services s ON s.id = e.service_id \
-         WHERE {condition}"
+         FROM extensions e LEFT JOIN keys k ON k.id = e.key_id \
+         LEFT JOIN keys ik ON ik.id = e.inbound_key_id \
+         LEFT JOIN services s ON s.id = e.service_id WHERE {condition}"
     )
 }
 
@@ -130,6 +143,7 @@ pub struct ExtensionFields {
     pub visibility: Visibility,
     pub key_name: String,
     pub auth: AuthScheme,
+    pub inbound_key_name: Option<String>,
 }
 
 /// Authors an extension; a name the author already uses is a unique violation.
@@ -143,8 +157,9 @@ pub async fn insert(
     let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO extensions (id, service_id, name, description, visibility, key_id, auth, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
-         (SELECT id FROM keys WHERE service_id = $2 AND name = $6), $7, $8, $8)",
+         inbound_key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $6), $7, \
+         (SELECT id FROM keys WHERE service_id = $2 AND name = $9), $8, $8)",
     )
     .bind(&id)
     .bind(scope.service_id())
@@ -154,6 +169,7 @@ pub async fn insert(
     .bind(&fields.key_name)
     .bind(fields.auth.as_str())
     .bind(now)
+    .bind(fields.inbound_key_name.as_deref())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -171,7 +187,9 @@ pub async fn update(
     let done = sqlx::query(
         "UPDATE extensions SET name = $3, description = $4, visibility = $5, \
          key_id = (SELECT id FROM keys WHERE service_id = $1 AND name = $6), auth = $7, \
-         updated_at = $8 WHERE service_id = $1 AND id = $2",
+         updated_at = $8, \
+         inbound_key_id = (SELECT id FROM keys WHERE service_id = $1 AND name = $9) \
+         WHERE service_id = $1 AND id = $2",
     )
     .bind(scope.service_id())
     .bind(id)
@@ -181,6 +199,7 @@ pub async fn update(
     .bind(&fields.key_name)
     .bind(fields.auth.as_str())
     .bind(now_ms())
+    .bind(fields.inbound_key_name.as_deref())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -391,9 +410,11 @@ pub struct Installation {
     pub settings: Map<String, Value>,
     pub secrets_sealed: Option<Vec<u8>>,
     pub enabled: bool,
-    /// The author and the key and scheme that sign the triggers' calls.
-    pub author: ServiceScope,
+    /// Whose key signs the triggers' calls: the author's, or for a built-in extension the
+    /// installing service's; the key's name and the scheme.
+    pub signer: ServiceScope,
     pub key_name: String,
+    pub builtin: Option<Builtin>,
     pub auth: AuthScheme,
     pub created_at: i64,
     pub updated_at: i64,
@@ -411,10 +432,11 @@ struct InstallationRow {
     settings: String,
     secrets_sealed: Option<Vec<u8>>,
     enabled: i64,
-    author_id: String,
-    author_did: String,
+    signer_id: String,
+    signer_did: String,
     key_name: String,
     auth: String,
+    builtin: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -424,14 +446,15 @@ impl TryFrom<InstallationRow> for Installation {
 
     fn try_from(row: InstallationRow) -> sqlx::Result<Self> {
         let did = row
-            .author_did
+            .signer_did
             .parse()
             .map_err(|e: psi_link::IdError| decode(e.to_string()))?;
         Ok(Installation {
             manifest: json(&row.manifest)?,
             settings: json(&row.settings)?,
             enabled: row.enabled != 0,
-            author: ServiceScope::new(row.author_id, did),
+            signer: ServiceScope::new(row.signer_id, did),
+            builtin: row.builtin.as_deref().map(Builtin::from_db).transpose()?,
             auth: AuthScheme::from_db(&row.auth)?,
             id: row.id,
             extension_id: row.extension_id,
@@ -446,12 +469,14 @@ impl TryFrom<InstallationRow> for Installation {
 }
 
 const INSTALLATION_COLUMNS: &str = "i.id, i.extension_id, e.name AS extension_name, i.version, \
-     v.manifest, i.settings, i.secrets_sealed, i.enabled, e.service_id AS author_id, \
-     s.did AS author_did, k.name AS key_name, e.auth, i.created_at, i.updated_at";
+     v.manifest, i.settings, i.secrets_sealed, i.enabled, \
+     COALESCE(e.service_id, i.service_id) AS signer_id, s.did AS signer_did, \
+     COALESCE(k.name, 'default') AS key_name, e.auth, e.builtin, i.created_at, i.updated_at";
 
 const INSTALLATION_JOINS: &str = "JOIN extensions e ON e.id = i.extension_id \
      JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version \
-     JOIN services s ON s.id = e.service_id JOIN keys k ON k.id = e.key_id";
+     JOIN services s ON s.id = COALESCE(e.service_id, i.service_id) \
+     LEFT JOIN keys k ON k.id = e.key_id";
 
 fn select_installations(condition: &str) -> String {
     format!(
@@ -493,10 +518,10 @@ pub struct NewInstallation<'a> {
     pub id: &'a str,
     pub extension_id: &'a str,
     pub version: &'a str,
-    pub manifest: &'a Manifest,
     pub settings: &'a Map<String, Value>,
     pub secrets_sealed: Option<&'a [u8]>,
     pub enabled: bool,
+    pub endpoints: &'a [TriggerEndpoint],
 }
 
 /// Installs; the service having it already is a unique violation.
@@ -517,7 +542,7 @@ pub async fn install(db: &Db, scope: &ServiceScope, new: &NewInstallation<'_>) -
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sync_endpoints(&mut tx, scope, new.id, new.manifest, new.enabled, now).await?;
+    sync_endpoints(&mut tx, scope, new.id, new.endpoints, new.enabled, now).await?;
     tx.commit().await?;
     db.config_changed();
     Ok(())
@@ -527,10 +552,10 @@ pub async fn install(db: &Db, scope: &ServiceScope, new: &NewInstallation<'_>) -
 #[derive(Debug)]
 pub struct InstallationChange<'a> {
     pub version: &'a str,
-    pub manifest: &'a Manifest,
     pub settings: &'a Map<String, Value>,
     pub secrets_sealed: Option<&'a [u8]>,
     pub enabled: bool,
+    pub endpoints: &'a [TriggerEndpoint],
 }
 
 /// Changes the scoped service's installation (settings, enabled, version) and its triggers'
@@ -559,38 +584,36 @@ pub async fn change_installation(
     .rows_affected()
         > 0;
     if done {
-        sync_endpoints(&mut tx, scope, id, change.manifest, change.enabled, now).await?;
+        sync_endpoints(&mut tx, scope, id, change.endpoints, change.enabled, now).await?;
     }
     tx.commit().await?;
     db.config_changed();
     Ok(done)
 }
 
-/// Makes the outbox endpoints of the installation's durable triggers match the manifest: one per
-/// trigger, signing with the extension's key, enabled with the installation.
+/// Makes the outbox endpoints of the installation's durable triggers match `endpoints`: one per
+/// trigger that has a URL, signing with the extension's key (a built-in's: the service's default
+/// key), enabled with the installation.
 async fn sync_endpoints(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     installation_id: &str,
-    manifest: &Manifest,
+    endpoints: &[TriggerEndpoint],
     enabled: bool,
     now: i64,
 ) -> sqlx::Result<()> {
-    for (name, trigger) in [
-        (TriggerName::OnIssue, &manifest.triggers.on_issue),
-        (TriggerName::OnFinish, &manifest.triggers.on_finish),
-    ] {
-        let Some(trigger) = trigger else {
+    for endpoint in endpoints {
+        let name = endpoint.trigger.as_str();
+        let Some((url, timeout)) = &endpoint.target else {
             sqlx::query(
                 "DELETE FROM delivery_endpoints WHERE installation_id = $1 AND trigger_name = $2",
             )
             .bind(installation_id)
-            .bind(name.as_str())
+            .bind(name)
             .execute(&mut **tx)
             .await?;
             continue;
         };
-        let timeout = check_timeout(trigger.timeout_ms).unwrap_or(trigger.timeout_ms);
         let (disabled_reason, disabled_at) = if enabled {
             (None, None)
         } else {
@@ -602,8 +625,8 @@ async fn sync_endpoints(
              WHERE installation_id = $1 AND trigger_name = $2",
         )
         .bind(installation_id)
-        .bind(name.as_str())
-        .bind(&trigger.url)
+        .bind(name)
+        .bind(url)
         .bind(timeout)
         .bind(i64::from(enabled))
         .bind(disabled_reason)
@@ -619,15 +642,16 @@ async fn sync_endpoints(
             "INSERT INTO delivery_endpoints (id, service_id, url, description, event_types, \
              key_id, auth, timeout_ms, enabled, disabled_reason, disabled_at, created_at, \
              updated_at, installation_id, trigger_name) \
-             SELECT $1, $2, $3, 'extension ' || e.name || ' ' || CAST($4 AS TEXT), '[]', e.key_id, \
+             SELECT $1, $2, $3, 'extension ' || e.name || ' ' || CAST($4 AS TEXT), '[]', \
+             COALESCE(e.key_id, (SELECT id FROM keys WHERE service_id = $2 AND name = 'default')), \
              e.auth, $5, $6, $7, $8, $9, $9, i.id, CAST($4 AS TEXT) \
              FROM extension_installations i JOIN extensions e ON e.id = i.extension_id \
              WHERE i.id = $10",
         )
         .bind(new_id())
         .bind(scope.service_id())
-        .bind(&trigger.url)
-        .bind(name.as_str())
+        .bind(url)
+        .bind(name)
         .bind(timeout)
         .bind(i64::from(enabled))
         .bind(disabled_reason)
@@ -912,4 +936,40 @@ pub async fn trigger_endpoint(
     .bind(trigger.as_str())
     .fetch_optional(conn)
     .await
+}
+
+/// Stores the built-in extensions and their versions, if missing (at every start).
+pub async fn seed_builtins(db: &Db) -> sqlx::Result<()> {
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    for builtin in Builtin::ALL {
+        let manifest = builtin.manifest();
+        let version = crate::domain::extension::Version::parse(&manifest.version)
+            .map_err(|e| decode(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO extensions (id, service_id, builtin, name, description, visibility, \
+             key_id, auth, created_at, updated_at) \
+             VALUES ($1, NULL, $2, $3, $4, 'public', NULL, 'signature', $5, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(builtin.id())
+        .bind(builtin.as_str())
+        .bind(builtin.name())
+        .bind(builtin.description())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO extension_versions (extension_id, version, sort_key, manifest, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (extension_id, version) DO NOTHING",
+        )
+        .bind(builtin.id())
+        .bind(&manifest.version)
+        .bind(version.sort_key())
+        .bind(serde_json::to_string(&manifest).expect("a manifest serialises"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }

@@ -406,14 +406,57 @@ impl Manifest {
                     ],
                 };
                 sends.extend(setting_names());
+                let url = match trigger.url.strip_prefix(URL_FROM_SETTING) {
+                    Some(setting) => format!("the URL of the setting `{setting}`"),
+                    None if trigger.url == IN_PROCESS => {
+                        sends = vec!["nothing: psi runs it in-process".into()];
+                        trigger.url.clone()
+                    }
+                    None => trigger.url.clone(),
+                };
                 DataFlow {
                     trigger: name,
-                    url: trigger.url.clone(),
+                    url,
                     sends,
                 }
             })
             .collect()
     }
+}
+
+/// Where a durable trigger of an installation delivers: its URL and timeout, or `None` when the
+/// version has no such trigger.
+#[derive(Debug, Clone)]
+pub struct TriggerEndpoint {
+    pub trigger: TriggerName,
+    pub target: Option<(String, i64)>,
+}
+
+/// The prefix of a built-in trigger's `url` that names the setting holding the real URL.
+const URL_FROM_SETTING: &str = "setting:";
+
+/// Where the durable triggers of an installation deliver, given its service-level `settings`:
+/// the manifest's URLs, or the setting a built-in's URL names.
+pub fn trigger_endpoints(
+    manifest: &Manifest,
+    settings: &Map<String, Value>,
+) -> Vec<TriggerEndpoint> {
+    [
+        (TriggerName::OnIssue, &manifest.triggers.on_issue),
+        (TriggerName::OnFinish, &manifest.triggers.on_finish),
+    ]
+    .into_iter()
+    .map(|(trigger, found)| TriggerEndpoint {
+        trigger,
+        target: found.as_ref().and_then(|t| {
+            let url = match t.url.strip_prefix(URL_FROM_SETTING) {
+                Some(setting) => settings.get(setting)?.as_str()?.to_owned(),
+                None => t.url.clone(),
+            };
+            Some((url, t.timeout_ms))
+        }),
+    })
+    .collect()
 }
 
 /// Where a trigger sends what.
@@ -569,10 +612,148 @@ pub fn merged(
     merged
 }
 
+/// The `url` of a built-in trigger that calls nothing.
+const IN_PROCESS: &str = "psi:in-process";
+
+/// The extensions psi runs itself (src/engine/builtin.rs, src/delivery/notify.rs), listed in the
+/// catalogue like the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// On receive, POSTs a JSON document of shared attributes, mapped to field names, to an HTTP
+    /// API (a CRM, say).
+    ForwardHttp,
+    /// On finish, posts a message to a Slack-compatible incoming webhook.
+    ChatNotification,
+    /// On receive, fails the event unless an attribute's value is on a list.
+    AllowList,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 3] = [
+        Builtin::ForwardHttp,
+        Builtin::ChatNotification,
+        Builtin::AllowList,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Builtin::ForwardHttp => "forward_http",
+            Builtin::ChatNotification => "chat_notification",
+            Builtin::AllowList => "allow_list",
+        }
+    }
+
+    pub fn from_db(text: &str) -> sqlx::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == text)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown built-in {text:?}").into()))
+    }
+
+    /// Its id in the catalogue, the same on every server.
+    pub fn id(self) -> &'static str {
+        match self {
+            Builtin::ForwardHttp => "psiforwardhttp",
+            Builtin::ChatNotification => "psichatnotification",
+            Builtin::AllowList => "psiallowlist",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::ForwardHttp => "Forward to an HTTP API",
+            Builtin::ChatNotification => "Chat notification",
+            Builtin::AllowList => "Allow list check",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Builtin::ForwardHttp => {
+                "When the holder shares credentials, POST a JSON document of chosen attributes to \
+                 an HTTP API (a CRM, say), with an API key header. The event fails if the API \
+                 does not accept it, so no record is missed."
+            }
+            Builtin::ChatNotification => {
+                "When an event completes or fails, post a message to a Slack-compatible incoming \
+                 webhook (Slack, Mattermost, Rocket.Chat), with retries."
+            }
+            Builtin::AllowList => {
+                "When the holder shares credentials, fail the event unless an attribute's value \
+                 is on a list kept in the settings or fetched from a URL."
+            }
+        }
+    }
+
+    /// Its one version.
+    pub fn manifest(self) -> Manifest {
+        let manifest = match self {
+            Builtin::ForwardHttp => serde_json::json!({
+                "version": "1.0.0",
+                "triggers": {"on_receive": {"url": "setting:url"}},
+                "service_settings": [
+                    {"name": "url", "label": "API URL", "type": "url", "required": true,
+                     "help": "Where the document is POSTed"},
+                    {"name": "api_key_header", "label": "API key header", "type": "text",
+                     "default": "X-API-Key"},
+                    {"name": "api_key", "label": "API key", "type": "secret"}
+                ],
+                "interaction_settings": [
+                    {"name": "mapping", "label": "Fields", "type": "text", "required": true,
+                     "help": "One `attribute = field` per line: the shared attribute's value \
+                              goes into the document's field"}
+                ]
+            }),
+            Builtin::ChatNotification => serde_json::json!({
+                "version": "1.0.0",
+                "triggers": {"on_finish": {"url": "setting:webhook_url"}},
+                "service_settings": [
+                    {"name": "webhook_url", "label": "Incoming webhook URL", "type": "url",
+                     "required": true}
+                ],
+                "interaction_settings": [
+                    {"name": "template", "label": "Message", "type": "text",
+                     "default": "{interaction}: {outcome} for {holder}",
+                     "help": "{interaction}, {outcome}, {message}, {holder}, {event} and \
+                              {Attribute name} of an issued credential are replaced"}
+                ]
+            }),
+            Builtin::AllowList => serde_json::json!({
+                "version": "1.0.0",
+                "triggers": {"on_receive": {"url": IN_PROCESS}},
+                "interaction_settings": [
+                    {"name": "attribute", "label": "Attribute", "type": "text", "required": true,
+                     "help": "The name of a shared credential's attribute"},
+                    {"name": "allowed", "label": "Allowed values", "type": "text",
+                     "help": "One per line"},
+                    {"name": "list_url", "label": "List URL", "type": "url",
+                     "help": "A text file of one value per line, or a JSON array, fetched \
+                              and kept for five minutes"},
+                    {"name": "ignore_case", "label": "Ignore case", "type": "boolean",
+                     "default": false},
+                    {"name": "message", "label": "Message when absent", "type": "text",
+                     "default": "You are not on the list for this"}
+                ]
+            }),
+        };
+        serde_json::from_value(manifest).expect("a built-in manifest is valid")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn built_in_manifests_parse() {
+        for builtin in Builtin::ALL {
+            let manifest = builtin.manifest();
+            assert_eq!(manifest.version, "1.0.0");
+            assert!(manifest.triggers.present().next().is_some());
+        }
+    }
 
     #[test]
     fn versions_sort_by_number_not_text() {

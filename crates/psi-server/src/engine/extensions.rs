@@ -79,7 +79,7 @@ pub(super) async fn on_receive(
         let name = &installation.extension_name;
         let sent = calls::call(
             event.state,
-            &installation.author,
+            &installation.signer,
             &webhook,
             CallKind::Interaction,
             body,
