@@ -17,8 +17,7 @@ use crate::http::json::Json;
 use crate::http::query::Query;
 use crate::scope::ServiceScope;
 
-/// The name of the RSA key pair every service is created with.
-pub const DEFAULT_KEY_NAME: &str = "default";
+pub use crate::db::keys::DEFAULT_KEY_NAME;
 
 /// A new service.
 #[derive(Debug, Deserialize, ToSchema)]

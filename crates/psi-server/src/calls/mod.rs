@@ -134,7 +134,7 @@ pub struct Call<'a> {
     /// Names the message on every retry: `webhook-id`.
     pub message_id: &'a str,
     /// Headers besides authentication.
-    pub headers: &'a [(&'static str, &'a str)],
+    pub headers: &'a [(&'a str, &'a str)],
     pub timeout: Duration,
 }
 

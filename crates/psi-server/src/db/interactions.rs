@@ -368,6 +368,19 @@ pub async fn page(
     rows.into_iter().map(into_interaction).collect()
 }
 
+/// The name of the scoped service's interaction `id`, in the caller's transaction.
+pub async fn name_of(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    id: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM interactions WHERE service_id = $1 AND id = $2")
+        .bind(scope.service_id())
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 /// Whether the scoped service has the interaction with this id.
 pub async fn exists(db: &Db, scope: &ServiceScope, id: &InteractionId) -> sqlx::Result<bool> {
     let found: Option<i64> =

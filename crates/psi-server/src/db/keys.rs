@@ -8,6 +8,9 @@ use utoipa::ToSchema;
 use super::{Db, Order, Paging, now_ms};
 use crate::scope::ServiceScope;
 
+/// The name of the RSA key pair every service is created with.
+pub const DEFAULT_KEY_NAME: &str = "default";
+
 /// The three kinds of key (docs/protocol.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
 
-use super::outbox::{Due, Target, enqueue, enqueue_to};
+use super::outbox::{Due, Target, enqueue, enqueue_body_to, enqueue_to};
 use super::payload::{
     CredentialNotification, EventNotification, EventType, ExtensionMember, ForExtension,
     NotifiedCredential, Outcome,
@@ -18,7 +18,7 @@ use crate::credentials::issue::Signed;
 use crate::db;
 use crate::db::events::{EventRef, EventState};
 use crate::db::extensions::{self, AttachedTo};
-use crate::domain::extension::TriggerName;
+use crate::domain::extension::{Builtin, TriggerName};
 use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
@@ -92,6 +92,22 @@ async fn for_extensions(
     for attachment in extensions::attachments(tx, scope, to, true).await? {
         let triggers = &attachment.installation.manifest.triggers;
         if let (Some(trigger), Some((kind, notification))) = (&triggers.on_finish, finished) {
+            if attachment.installation.builtin == Some(Builtin::ChatNotification) {
+                let text = chat_message(tx, scope, &attachment, notification).await?;
+                let body = serde_json::json!({ "text": text }).to_string();
+                let Some(endpoint) = extensions::trigger_endpoint(
+                    tx,
+                    &attachment.installation.id,
+                    TriggerName::OnFinish,
+                )
+                .await?
+                else {
+                    continue;
+                };
+                let target = Target::Endpoint(&endpoint);
+                due = due.and(enqueue_body_to(tx, scope, *kind, &body, target).await?.1);
+                continue;
+            }
             let payload = ForExtension {
                 data: notification,
                 extension: ExtensionMember::of(&attachment, trigger, None),
@@ -133,6 +149,70 @@ async fn for_extensions(
         }
     }
     Ok(due)
+}
+
+/// The built-in chat notification's text: its template with the event's values.
+async fn chat_message(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    attachment: &extensions::Attachment,
+    notification: &EventNotification,
+) -> sqlx::Result<String> {
+    let template = attachment
+        .settings
+        .get("template")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("{interaction}: {outcome} for {holder}");
+    let interaction = crate::db::interactions::name_of(tx, scope, &notification.action_id).await?;
+    let outcome = if notification.outcome.ok {
+        "completed"
+    } else {
+        "failed"
+    };
+    let mut values: Vec<(String, String)> = vec![
+        ("interaction".into(), interaction.unwrap_or_default()),
+        ("outcome".into(), outcome.into()),
+        (
+            "message".into(),
+            notification.outcome.message.clone().unwrap_or_default(),
+        ),
+        ("holder".into(), notification.subscriber_connect_did.clone()),
+        ("event".into(), notification.action_event_id.clone()),
+    ];
+    for credential in &notification.issued_credentials {
+        for field in &credential.fields {
+            values.push((field.name.clone(), field.value.clone()));
+        }
+    }
+    Ok(render(template, &values))
+}
+
+/// `template` with each `{name}` of `values` replaced in one pass (a value is never read as a
+/// placeholder). Values are escaped as Slack-compatible receivers want (`&`, `<`, `>`), so no
+/// value makes a link or a mention; the template is the service's own and stays as written.
+fn render(template: &str, values: &[(String, String)]) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        let name = &after[..end];
+        match values.iter().find(|(n, _)| n == name) {
+            Some((_, value)) => out.push_str(&escape(value)),
+            None => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Enqueues `payload` to the outbox endpoint of the attachment's `trigger`.
@@ -238,5 +318,22 @@ fn notified(signed: &Signed) -> NotifiedCredential {
         utc_issued_at: signed.issued_at,
         revoked: false,
         utc_revoked_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn a_chat_message_fills_placeholders_once_and_escapes_values() {
+        let values = [
+            ("holder".to_owned(), "<@here> & {event}".to_owned()),
+            ("event".to_owned(), "e1".to_owned()),
+        ];
+        assert_eq!(
+            render("<!here> {holder} in {event}: {unknown} {", &values),
+            "<!here> &lt;@here&gt; &amp; {event} in e1: {unknown} {"
+        );
     }
 }

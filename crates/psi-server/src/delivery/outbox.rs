@@ -141,7 +141,41 @@ pub(crate) async fn enqueue_to<T: Serialize>(
         data: payload,
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    delivery_messages::insert(&mut *conn, scope, &id, event_type, &body, now).await?;
+    write(conn, scope, id, event_type, &body, target, now).await
+}
+
+/// [`enqueue_to`] with a body of the receiver's own format (a built-in extension's chat message),
+/// not psi's envelope.
+pub(crate) async fn enqueue_body_to(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    event_type: EventType,
+    body: &str,
+    target: Target<'_>,
+) -> sqlx::Result<(MessageId, Due)> {
+    write(
+        conn,
+        scope,
+        MessageId::generate(),
+        event_type,
+        body,
+        target,
+        now_ms(),
+    )
+    .await
+}
+
+/// Stores message `id` and its deliveries to `target`.
+async fn write(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    id: MessageId,
+    event_type: EventType,
+    body: &str,
+    target: Target<'_>,
+    now: i64,
+) -> sqlx::Result<(MessageId, Due)> {
+    delivery_messages::insert(&mut *conn, scope, &id, event_type, body, now).await?;
     let written = match target {
         Target::Endpoint(endpoint_id) => {
             deliveries::insert_if_enabled(&mut *conn, scope, &id, endpoint_id, now).await?

@@ -34,14 +34,15 @@ impl Sent {
     }
 }
 
-/// Calls `webhook` with `body`: signed, within its timeout, recorded. `Err`: psi failed (the
-/// database, a sealed key).
+/// Calls `webhook` with `body` and `headers` besides authentication: signed, within its timeout,
+/// recorded. `Err`: psi failed (the database, a sealed key).
 pub async fn call(
     state: &AppState,
     scope: &ServiceScope,
     webhook: &Webhook,
     kind: CallKind,
     body: Vec<u8>,
+    headers: &[(&str, &str)],
 ) -> anyhow::Result<Sent> {
     let id = new_id();
     let credentials = Keys::new(state)
@@ -62,7 +63,7 @@ pub async fn call(
             // One call, not retried: its id is both the token's `jti` and the message id.
             call_id: &id,
             message_id: &id,
-            headers: &[],
+            headers,
             timeout: Duration::from_millis(u64::try_from(webhook.timeout_ms).unwrap_or(0)),
         },
     )

@@ -1,13 +1,13 @@
 //! The attached extensions' `on_receive` triggers (docs/extensions.md): called in the order of
 //! attachment, after verification and before the interaction webhook, each signed with its
 //! author's key; a failure stops the event there, and what they issue and revoke is combined with
-//! the webhook's reply.
+//! the webhook's reply. Built-in extensions run in-process instead ([`builtin`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::protocol::{InteractionReply, InteractionRequest};
-use super::{Event, Stop, calls};
+use super::{Event, Stop, builtin, calls};
 use crate::db::events::{CallKind, LogKind};
 use crate::db::extensions::{AttachedTo, Attachment};
 use crate::db::webhooks::Webhook;
@@ -64,6 +64,11 @@ pub(super) async fn on_receive(
             trigger,
             Some(secrets_of(event.state, attachment)?),
         );
+        if let Some(builtin) = attachment.installation.builtin {
+            let name = &attachment.installation.extension_name;
+            builtin::on_receive(event, builtin, name, &member.settings, request).await?;
+            continue;
+        }
         let body = serde_json::to_vec(&Call {
             request,
             extension: member,
@@ -83,6 +88,7 @@ pub(super) async fn on_receive(
             &webhook,
             CallKind::Interaction,
             body,
+            &[],
         )
         .await?;
         let (record, reply) = sent.read(InteractionReply::parse);

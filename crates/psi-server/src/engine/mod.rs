@@ -8,6 +8,7 @@
 //! ([`crate::event::settle`]), so nothing is half-issued. No database connection is held while a
 //! webhook runs.
 
+mod builtin;
 pub mod calls;
 pub mod extensions;
 pub mod present;
@@ -245,8 +246,15 @@ impl Event<'_> {
         let mut combined = extensions::on_receive(self, &request).await?;
         if let Some(webhook) = &self.interaction.webhook {
             let body = serde_json::to_vec(&request).map_err(anyhow::Error::new)?;
-            let sent =
-                calls::call(self.state, self.scope, webhook, CallKind::Interaction, body).await?;
+            let sent = calls::call(
+                self.state,
+                self.scope,
+                webhook,
+                CallKind::Interaction,
+                body,
+                &[],
+            )
+            .await?;
             let (record, reply) = sent.read(InteractionReply::parse);
             self.record_call("interaction webhook", record);
             let reply = reply.map_err(|e| Stop::Fail {
@@ -301,8 +309,15 @@ impl Event<'_> {
         let owner = owner_of(&self.state.db, self.scope, &definition.credential_id)
             .await?
             .ok_or_else(|| Stop::Internal(anyhow::anyhow!("the service of {label} is gone")))?;
-        let sent =
-            calls::call(self.state, &owner, webhook, CallKind::CredentialCheck, body).await?;
+        let sent = calls::call(
+            self.state,
+            &owner,
+            webhook,
+            CallKind::CredentialCheck,
+            body,
+            &[],
+        )
+        .await?;
         let (record, reply) = sent.read(|body| serde_json::from_slice::<CheckReply>(body));
         self.record_call("credential-check webhook", record);
         let reply = reply.map_err(|e| Stop::Fail {
