@@ -37,12 +37,14 @@ pub struct SettledEvent<'a> {
 }
 
 /// Enqueues the notifications of a settling event in its transaction: the event's outcome,
-/// then `credential.issued` and `credential.revoked` when it issued or revoked credentials.
+/// then `credential.issued` and `credential.revoked` when it issued or revoked credentials, and
+/// the attached extensions' durable triggers. Returns the deliveries to announce and, for the
+/// event's log, a note of each message queued for an extension.
 pub async fn event_settled(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     event: &SettledEvent<'_>,
-) -> sqlx::Result<Due> {
+) -> sqlx::Result<(Due, Vec<String>)> {
     let mut due = Due::default();
     let issued: Vec<NotifiedCredential> = event.issued.iter().map(notified).collect();
     let kind = match event.state {
@@ -69,10 +71,11 @@ pub async fn event_settled(
     if let Some((kind, notification)) = &notification {
         due = enqueue(tx, scope, *kind, notification).await?.1;
     }
-    let to_extensions = for_extensions(tx, scope, event, notification.as_ref(), &issued).await?;
+    let (to_extensions, notes) =
+        for_extensions(tx, scope, event, notification.as_ref(), &issued).await?;
     let issued = credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
     let revoked = credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await?;
-    Ok(due.and(issued).and(revoked).and(to_extensions))
+    Ok((due.and(issued).and(revoked).and(to_extensions), notes))
 }
 
 /// Enqueues, to each enabled extension attached to the event's interaction, `on_finish` the
@@ -83,46 +86,27 @@ async fn for_extensions(
     event: &SettledEvent<'_>,
     finished: Option<&(EventType, EventNotification)>,
     issued: &[NotifiedCredential],
-) -> sqlx::Result<Due> {
-    let mut due = Due::default();
+) -> sqlx::Result<(Due, Vec<String>)> {
+    let mut queued = Queued::default();
     if finished.is_none() && issued.is_empty() {
-        return Ok(due);
+        return Ok((queued.due, queued.notes));
     }
     let to = AttachedTo::Interaction(event.event.interaction_id.as_str());
     for attachment in extensions::attachments(tx, scope, to, true).await? {
         let triggers = &attachment.installation.manifest.triggers;
         if let (Some(trigger), Some((kind, notification))) = (&triggers.on_finish, finished) {
+            let at = (&attachment, TriggerName::OnFinish, *kind);
             if attachment.installation.builtin == Some(Builtin::ChatNotification) {
                 let text = chat_message(tx, scope, &attachment, notification).await?;
                 let body = serde_json::json!({ "text": text }).to_string();
-                let Some(endpoint) = extensions::trigger_endpoint(
-                    tx,
-                    &attachment.installation.id,
-                    TriggerName::OnFinish,
-                )
-                .await?
-                else {
-                    continue;
-                };
-                let target = Target::Endpoint(&endpoint);
-                due = due.and(enqueue_body_to(tx, scope, *kind, &body, target).await?.1);
-                continue;
+                queued.to(tx, scope, at, &body).await?;
+            } else {
+                let body = envelope_of(&ForExtension {
+                    data: notification,
+                    extension: ExtensionMember::of(&attachment, trigger, None),
+                })?;
+                queued.to(tx, scope, at, &body).await?;
             }
-            let payload = ForExtension {
-                data: notification,
-                extension: ExtensionMember::of(&attachment, trigger, None),
-            };
-            due = due.and(
-                to_trigger(
-                    tx,
-                    scope,
-                    &attachment,
-                    TriggerName::OnFinish,
-                    *kind,
-                    &payload,
-                )
-                .await?,
-            );
         }
         if let Some(trigger) = &triggers.on_issue {
             let wanted: Vec<NotifiedCredential> = issued
@@ -138,17 +122,24 @@ async fn for_extensions(
                 action_event_id: Some(event.event.id.to_string()),
                 credentials: wanted,
             };
-            let payload = ForExtension {
+            let body = envelope_of(&ForExtension {
                 data: &notification,
                 extension: ExtensionMember::of(&attachment, trigger, None),
-            };
-            let kind = EventType::CredentialIssued;
-            due = due.and(
-                to_trigger(tx, scope, &attachment, TriggerName::OnIssue, kind, &payload).await?,
+            })?;
+            let at = (
+                &attachment,
+                TriggerName::OnIssue,
+                EventType::CredentialIssued,
             );
+            queued.to(tx, scope, at, &body).await?;
         }
     }
-    Ok(due)
+    Ok((queued.due, queued.notes))
+}
+
+/// A payload as a JSON value; the outbox adds the envelope.
+fn envelope_of<T: serde::Serialize>(payload: &T) -> sqlx::Result<serde_json::Value> {
+    serde_json::to_value(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// The built-in chat notification's text: its template with the event's values.
@@ -215,25 +206,74 @@ fn render(template: &str, values: &[(String, String)]) -> String {
     out
 }
 
-/// Enqueues `payload` to the outbox endpoint of the attachment's `trigger`.
-async fn to_trigger<T: serde::Serialize>(
-    tx: &mut Transaction<'_, Any>,
-    scope: &ServiceScope,
-    attachment: &extensions::Attachment,
-    trigger: TriggerName,
-    kind: EventType,
-    payload: &T,
-) -> sqlx::Result<Due> {
-    let Some(endpoint) =
-        extensions::trigger_endpoint(tx, &attachment.installation.id, trigger).await?
-    else {
-        return Ok(Due::default());
-    };
-    Ok(
-        enqueue_to(tx, scope, kind, payload, Target::Endpoint(&endpoint))
-            .await?
-            .1,
-    )
+/// What was queued for extensions.
+#[derive(Default)]
+struct Queued {
+    due: Due,
+    /// For the event's log.
+    notes: Vec<String>,
+}
+
+impl Queued {
+    /// Enqueues `body` to the outbox endpoint of the attachment's `trigger`: a JSON value goes
+    /// in psi's envelope, text as it is (a receiver's own format).
+    async fn to(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        scope: &ServiceScope,
+        (attachment, trigger, kind): (&extensions::Attachment, TriggerName, EventType),
+        body: &impl QueuedBody,
+    ) -> sqlx::Result<()> {
+        let installation = &attachment.installation;
+        let Some(endpoint) = extensions::trigger_endpoint(tx, &installation.id, trigger).await?
+        else {
+            return Ok(());
+        };
+        let target = Target::Endpoint(&endpoint);
+        let (message, due) = body.enqueue(tx, scope, kind, target).await?;
+        self.due = self.due.and(due);
+        self.notes.push(format!(
+            "extension {:?} {}: message {message} queued",
+            installation.extension_name,
+            trigger.as_str()
+        ));
+        Ok(())
+    }
+}
+
+/// A body for [`Queued::to`].
+trait QueuedBody {
+    async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        scope: &ServiceScope,
+        kind: EventType,
+        target: Target<'_>,
+    ) -> sqlx::Result<(crate::ids::MessageId, Due)>;
+}
+
+impl QueuedBody for serde_json::Value {
+    async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        scope: &ServiceScope,
+        kind: EventType,
+        target: Target<'_>,
+    ) -> sqlx::Result<(crate::ids::MessageId, Due)> {
+        enqueue_to(tx, scope, kind, self, target).await
+    }
+}
+
+impl QueuedBody for String {
+    async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        scope: &ServiceScope,
+        kind: EventType,
+        target: Target<'_>,
+    ) -> sqlx::Result<(crate::ids::MessageId, Due)> {
+        enqueue_body_to(tx, scope, kind, self, target).await
+    }
 }
 
 /// Enqueues `credential.issued` for a stored batch, one message per holder.

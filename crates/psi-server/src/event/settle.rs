@@ -83,6 +83,17 @@ pub async fn write(
             revoked.push(jti.clone());
         }
     }
+    let notice = SettledEvent {
+        event,
+        state: ending.state,
+        message: ending.message.as_deref(),
+        issued: &ending.batch,
+        revoked: &revoked,
+    };
+    let (due, queued) = notify::event_settled(tx, scope, &notice).await?;
+    for note in queued {
+        journal.log(LogKind::WebhookCalled, note);
+    }
     match ending.state {
         EventState::Completed => journal.log(LogKind::Completed, "completed"),
         EventState::Waiting => journal.log(LogKind::Waiting, "waiting for the service to issue"),
@@ -98,14 +109,6 @@ pub async fn write(
         now,
     };
     db::events::settle(tx, scope, event.id, &settlement).await?;
-    let notice = SettledEvent {
-        event,
-        state: ending.state,
-        message: ending.message.as_deref(),
-        issued: &ending.batch,
-        revoked: &revoked,
-    };
-    let due = notify::event_settled(tx, scope, &notice).await?;
     journal.mark_written();
     Ok((revoked, due))
 }
