@@ -19,9 +19,10 @@ use crate::db::extensions::{
     NewRequirement, Uninstalled,
 };
 use crate::db::{self, new_id};
+use crate::domain::WebhookUrl;
 use crate::domain::extension::{
-    DataFlow, Manifest, RequiredByExtension, SettingField, SettingValues, check_values,
-    trigger_endpoints,
+    Builtin, DataFlow, Manifest, RequiredByExtension, SettingField, SettingType, SettingValues,
+    check_values, trigger_endpoints,
 };
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
@@ -175,17 +176,39 @@ async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<Instal
         .ok_or_else(|| ApiError::not_found("installation"))
 }
 
-/// The manifest of `version` (default: the latest) of an extension the service may install.
+/// [`check_values`], and for a built-in extension, which calls or fetches every URL setting
+/// itself, each URL against the outbound policy, so a refused address is refused when saved.
+fn checked(
+    state: &AppState,
+    builtin: Option<Builtin>,
+    fields: &[SettingField],
+    given: &Map<String, Value>,
+    kept_secrets: &Map<String, Value>,
+) -> Result<SettingValues, ApiError> {
+    let values = check_values(fields, given, kept_secrets).map_err(invalid)?;
+    if builtin.is_some() {
+        for field in fields.iter().filter(|f| f.kind == SettingType::Url) {
+            if let Some(url) = values.plain.get(&field.name).and_then(Value::as_str) {
+                WebhookUrl::parse_for(url, state.outbound.policy())
+                    .map_err(|e| invalid(format!("setting `{}`: {e}", field.name)))?;
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// The manifest of `version` (default: the latest) of an extension the service may install, and
+/// which built-in extension it is.
 async fn installable(
     state: &AppState,
     scope: &ServiceScope,
     extension_id: &str,
     version: Option<&str>,
-) -> Result<Manifest, ApiError> {
+) -> Result<(Manifest, Option<Builtin>), ApiError> {
     let extension = db::extensions::get_installable(&state.db, scope, extension_id)
         .await?
         .ok_or_else(|| ApiError::not_found("extension"))?;
-    match version {
+    let manifest = match version {
         None => extension
             .latest
             .map(|(_, manifest)| manifest)
@@ -194,7 +217,8 @@ async fn installable(
             .await?
             .map(|v| v.manifest)
             .ok_or_else(|| ApiError::not_found("version")),
-    }
+    }?;
+    Ok((manifest, extension.builtin))
 }
 
 /// Install an extension: the service's own or a public one.
@@ -212,9 +236,15 @@ pub async fn install(
     State(state): State<AppState>,
     Json(body): Json<Install>,
 ) -> Result<(StatusCode, Json<InstallationView>), ApiError> {
-    let manifest = installable(&state, &scope, &body.extension_id, body.version.as_deref()).await?;
-    let values =
-        check_values(&manifest.service_settings, &body.settings, &Map::new()).map_err(invalid)?;
+    let (manifest, builtin) =
+        installable(&state, &scope, &body.extension_id, body.version.as_deref()).await?;
+    let values = checked(
+        &state,
+        builtin,
+        &manifest.service_settings,
+        &body.settings,
+        &Map::new(),
+    )?;
     let id = new_id();
     let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
     let endpoints = trigger_endpoints(&manifest, &values.plain);
@@ -305,7 +335,7 @@ fn next_values(
         .into_iter()
         .filter(|(name, _)| !given.contains_key(name))
         .collect();
-    check_values(fields, &merged, &kept_secrets).map_err(invalid)
+    checked(state, installation.builtin, fields, &merged, &kept_secrets)
 }
 
 /// Change an installation's settings, or enable or disable it.
@@ -406,7 +436,7 @@ pub async fn upgrade(
     Json(body): Json<Upgrade>,
 ) -> Result<Json<Upgraded>, ApiError> {
     let installation = find(&state, &scope, &id).await?;
-    let manifest = installable(
+    let (manifest, _) = installable(
         &state,
         &scope,
         &installation.extension_id,
@@ -501,7 +531,14 @@ fn attachment_values(
             .any(|f| &f.name == name)
     });
     merged.extend(given.clone());
-    check_values(&manifest.interaction_settings, &merged, &kept_secrets).map_err(invalid)
+    let builtin = attachment.installation.builtin;
+    checked(
+        state,
+        builtin,
+        &manifest.interaction_settings,
+        &merged,
+        &kept_secrets,
+    )
 }
 
 /// The manifest's required credentials, with values taken from the settings, as stored ids.
@@ -680,8 +717,13 @@ pub async fn attach(
     }
     let installation = find(&state, &scope, &body.installation_id).await?;
     let manifest = &installation.manifest;
-    let values = check_values(&manifest.interaction_settings, &body.settings, &Map::new())
-        .map_err(invalid)?;
+    let values = checked(
+        &state,
+        installation.builtin,
+        &manifest.interaction_settings,
+        &body.settings,
+        &Map::new(),
+    )?;
     let service_values = installation_values(&state, &installation)?;
     let requirements =
         resolve_requirements(&state, &scope, manifest, &service_values, &values).await?;
