@@ -20,8 +20,9 @@ them as QR codes. `psi serve` runs the server: the management API, the platform'
 endpoints and the links and QR codes of each interaction, on SQLite (default) or PostgreSQL. \
 `psi wallet` plays the holder's wallet app: it runs an interaction from a link against the \
 server and keeps the credentials it receives. `psi webhook` checks the signatures of webhook calls \
-and receives them locally while an integration is built. `psi health` asks a running server \
-whether it is ready, for health checks.
+and receives them locally while an integration is built. `psi extension` exports an extension's \
+version as a manifest file and imports one into a service, on the same server or another. \
+`psi health` asks a running server whether it is ready, for health checks.
 
 Examples:
   psi serve --demo
@@ -36,6 +37,8 @@ Examples:
   psi wallet list
   psi webhook verify --key psi.pem --signature \"$SIG\" < body.json
   psi webhook listen --port 4604 --key psi.pem --reply reply.json
+  psi extension export --token \"$TOKEN\" --did \"$DID\" --id \"$ID\" --version 1.0.0 -o crm.json
+  psi extension import crm.json --server https://other.example --token \"$OTHER\" --did \"$OTHER_DID\"
 
 Errors are printed on stderr as `error: <cause>`; the exit status is 0 on success, 1 on an \
 error, 2 on a usage error, 3 when a batch finished but some lines or rows failed (or `wallet \
@@ -77,6 +80,7 @@ enum Command {
     Qr(cmd::qr::QrArgs),
     Wallet(cmd::wallet::WalletArgs),
     Webhook(cmd::webhook::WebhookArgs),
+    Extension(cmd::extension::ExtensionArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Qr(args) => cmd::qr::run(args),
         Command::Wallet(args) => cmd::wallet::run(args),
         Command::Webhook(args) => cmd::webhook::run(args),
+        Command::Extension(args) => cmd::extension::run(args),
     };
     cmd::finish(result)
 }

@@ -120,7 +120,7 @@ async fn probe(url: &Url, timeout: Duration) -> Result<String> {
 
 /// What went wrong with a request that got no answer, on one line: reqwest's own message nests
 /// every layer's wording.
-fn failure(url: &Url, err: &reqwest::Error, timeout: Duration) -> anyhow::Error {
+pub(super) fn failure(url: &Url, err: &reqwest::Error, timeout: Duration) -> anyhow::Error {
     if err.is_timeout() {
         return anyhow!(
             "{url} gave no answer within {}",
@@ -140,7 +140,7 @@ fn failure(url: &Url, err: &reqwest::Error, timeout: Duration) -> anyhow::Error 
 
 /// An error answer's message (`error.message` of psi's error bodies), or the start of its body,
 /// on one line.
-fn excerpt(body: &str) -> String {
+pub(super) fn excerpt(body: &str) -> String {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|value| value["error"]["message"].as_str().map(str::to_owned));

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod decode_batch;
+pub mod extension;
 pub mod health;
 pub mod link;
 pub mod qr;
@@ -74,8 +75,8 @@ pub fn arg_or_stdin(value: &str) -> Result<String> {
     }
 }
 
-/// A Tokio runtime for the subcommands that talk HTTP (`serve`, `migrate`, `wallet`, `health`);
-/// the others stay synchronous and start none.
+/// A Tokio runtime for the subcommands that talk HTTP (`serve`, `migrate`, `wallet`, `health`,
+/// `extension`); the others stay synchronous and start none.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,5 +1,6 @@
 //! The `psi` command line's integration tests, one binary: the real `psi` binary on links, QR
-//! codes, batches, the webhook tools, the wallet simulator against a real server, the demo,
+//! codes, batches, the webhook tools, the wallet simulator against a real server, extension
+//! manifest files, the demo,
 //! delivery durability under `kill -9`, the pages in a real browser, `psi health`, and the
 //! container image and systemd unit psi ships with.
 
@@ -12,6 +13,7 @@ mod container;
 mod decode_batch;
 mod demo;
 mod durability;
+mod extension;
 mod health;
 mod link;
 mod qr;

@@ -13,7 +13,7 @@ use super::services::DEFAULT_KEY_NAME;
 use super::webhook_config::key_kind;
 use crate::db::keys::KeyKind;
 use crate::db::{self, extensions::Extension, extensions::ExtensionFields, extensions::Visibility};
-use crate::domain::extension::Manifest;
+use crate::domain::extension::{Manifest, Version};
 use crate::domain::{self, AuthScheme};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
@@ -46,15 +46,15 @@ pub struct CreateExtension {
     pub inbound_key: Option<String>,
 }
 
-fn private() -> Visibility {
+pub(crate) fn private() -> Visibility {
     Visibility::Private
 }
 
-fn default_key() -> String {
+pub(crate) fn default_key() -> String {
     DEFAULT_KEY_NAME.to_owned()
 }
 
-fn signature() -> AuthScheme {
+pub(crate) fn signature() -> AuthScheme {
     AuthScheme::Signature
 }
 
@@ -193,7 +193,11 @@ fn name_taken(name: &str) -> ApiError {
 }
 
 /// The scoped service's own extension, with its versions.
-async fn find(state: &AppState, scope: &ServiceScope, id: &str) -> Result<ExtensionView, ApiError> {
+pub(crate) async fn find(
+    state: &AppState,
+    scope: &ServiceScope,
+    id: &str,
+) -> Result<ExtensionView, ApiError> {
     let extension = db::extensions::get(&state.db, scope, id)
         .await?
         .ok_or_else(|| ApiError::not_found("extension"))?;
@@ -227,12 +231,22 @@ pub async fn create(
         auth: body.auth,
         inbound_key_name: body.inbound_key,
     };
-    let fields = check_fields(&state, &scope, fields).await?;
-    let id = db::extensions::insert(&state.db, &scope, &fields)
+    let id = author(&state, &scope, fields).await?;
+    Ok((StatusCode::CREATED, Json(find(&state, &scope, &id).await?)))
+}
+
+/// Authors an extension of the scoped service once its fields are checked; returns its id.
+pub(crate) async fn author(
+    state: &AppState,
+    scope: &ServiceScope,
+    fields: ExtensionFields,
+) -> Result<String, ApiError> {
+    let fields = check_fields(state, scope, fields).await?;
+    let id = db::extensions::insert(&state.db, scope, &fields)
         .await
         .on_unique(|| name_taken(&fields.name))?;
     tracing::info!(did = %scope.did(), extension = %id, "extension authored");
-    Ok((StatusCode::CREATED, Json(find(&state, &scope, &id).await?)))
+    Ok(id)
 }
 
 /// List the service's own extensions ("My Extensions").
@@ -353,15 +367,40 @@ pub async fn publish(
     Json(manifest): Json<Manifest>,
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     let extension = find(&state, &scope, &id).await?;
-    let version = manifest
-        .check(state.outbound.policy())
-        .map_err(|e| ApiError::Validation(e.to_string()))?;
-    let mut manifest = manifest;
-    manifest.version = version.to_string();
+    let checked = CheckedManifest::check(&state, manifest)?;
+    let version = publish_checked(&state, &scope, &extension.id, checked).await?;
+    Ok((StatusCode::CREATED, Json(version)))
+}
+
+/// A manifest that passed the checks of publishing, its `version` written as it is stored.
+pub(crate) struct CheckedManifest {
+    version: Version,
+    manifest: Manifest,
+}
+
+impl CheckedManifest {
+    pub(crate) fn check(state: &AppState, mut manifest: Manifest) -> Result<Self, ApiError> {
+        let version = manifest
+            .check(state.outbound.policy())
+            .map_err(|e| ApiError::Validation(e.to_string()))?;
+        manifest.version = version.to_string();
+        Ok(CheckedManifest { version, manifest })
+    }
+}
+
+/// Publishes a new version of the scoped service's own extension `extension_id`; 409 unless it
+/// is above every published one.
+pub(crate) async fn publish_checked(
+    state: &AppState,
+    scope: &ServiceScope,
+    extension_id: &str,
+    checked: CheckedManifest,
+) -> Result<VersionView, ApiError> {
+    let CheckedManifest { version, manifest } = checked;
     use db::extensions::Published;
     match db::extensions::publish(
         &state.db,
-        &extension.id,
+        extension_id,
         &manifest.version,
         &version.sort_key(),
         &manifest,
@@ -370,14 +409,11 @@ pub async fn publish(
     .on_unique(|| ApiError::Conflict(format!("version {version} is published already")))?
     {
         Published::Done(created_at) => {
-            tracing::info!(did = %scope.did(), extension = %id, %version, "extension version published");
-            Ok((
-                StatusCode::CREATED,
-                Json(VersionView {
-                    manifest,
-                    created_at,
-                }),
-            ))
+            tracing::info!(did = %scope.did(), extension = %extension_id, %version, "extension version published");
+            Ok(VersionView {
+                manifest,
+                created_at,
+            })
         }
         Published::NotAbove(latest) => Err(ApiError::Conflict(format!(
             "version {version} is not above the latest, {latest}: publish a higher version"

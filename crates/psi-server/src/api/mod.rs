@@ -6,6 +6,7 @@
 pub mod credential_definitions;
 pub mod credentials;
 pub mod events;
+pub mod extension_files;
 pub mod extensions;
 pub mod installations;
 pub mod instances;
@@ -128,6 +129,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(extensions::publish))
         .routes(routes!(extensions::get_version))
+        .routes(routes!(extension_files::export))
+        .routes(routes!(extension_files::import))
         .routes(routes!(extensions::catalogue))
         .routes(routes!(extensions::catalogue_entry))
         .routes(routes!(installations::install, installations::list))

@@ -267,6 +267,15 @@ pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option
     row.map(Extension::try_from).transpose()
 }
 
+/// The id of the scoped service's own extension named `name`.
+pub async fn id_by_name(db: &Db, scope: &ServiceScope, name: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT id FROM extensions WHERE service_id = $1 AND name = $2")
+        .bind(scope.service_id())
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await
+}
+
 /// An extension the scoped service may install: its own, or a public one.
 pub async fn get_installable(
     db: &Db,

@@ -29,6 +29,7 @@ pub mod delivery_attempts;
 pub mod delivery_endpoints;
 pub mod delivery_messages;
 pub mod events;
+pub mod extension_inbound;
 pub mod extensions;
 pub mod holder_nonces;
 pub mod inbound;

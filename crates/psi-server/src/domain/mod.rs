@@ -5,6 +5,7 @@
 //! - [`attribute`]: schema attributes and the values credentials carry for them;
 //! - [`credential`]: credential definition tags, attestation, source IP prefixes;
 //! - [`interaction`]: media and instance parameters;
+//! - [`manifest_file`]: the portable document of an extension's version;
 //! - [`notification`]: the kinds of notification endpoints subscribe to;
 //! - [`webhook`]: webhook URLs, auth schemes, timeouts and which keys may sign.
 
@@ -12,6 +13,7 @@ pub mod attribute;
 pub mod credential;
 pub mod extension;
 pub mod interaction;
+pub mod manifest_file;
 pub mod name;
 pub mod notification;
 pub mod webhook;

@@ -162,7 +162,7 @@ async fn forward(
     let mut document = Map::new();
     for line in lines(text(settings, "mapping").unwrap_or_default()) {
         let (attribute, field) = line.split_once('=').unwrap_or((&line, &line));
-        let value = shared(request, attribute.trim()).map_or(Value::Null, |v| Value::from(v));
+        let value = shared(request, attribute.trim()).map_or(Value::Null, Value::from);
         document.insert(field.trim().to_owned(), value);
     }
     let url = text(settings, "url").unwrap_or_default().to_owned();

@@ -4,8 +4,15 @@
 //!
 //! Authentication comes first and needs only the raw body: the call is checked against every key
 //! any definition of the service authorises, so nothing about the service's events or
-//! interactions is revealed to a caller that cannot sign. The schemes, in this order when a call
-//! carries several:
+//! interactions is revealed to a caller that cannot sign.
+//!
+//! A call naming one of the service's installations ([`EXTENSION_HEADER`], docs/extensions.md) is
+//! made on that extension's behalf instead: only the extension's inbound key authenticates it,
+//! and it may act only on interactions the installation is attached to, while enabled, on the
+//! credentials they issue (the definitions' `issuers` do not count; their `source_ip_prefixes`
+//! do).
+//!
+//! The schemes, in this order when a call carries several:
 //!
 //! - `Authorization: Bearer` (RS256 or HS256): `exp` required (60 s leeway) and at most
 //!   `[inbound] token_exp_horizon` ahead, `aud` = the service's DID, `body_sha3_256` checked when
@@ -29,8 +36,10 @@ use psi_webhook::{
 };
 
 use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::extension_inbound::InboundInstallation;
 use crate::db::inbound::OnceKind;
-use crate::db::keys::KeyKind;
+use crate::db::interactions::Interaction;
+use crate::db::keys::{KeyInfo, KeyKind};
 use crate::db::{self, now_ms};
 use crate::event::label;
 use crate::http::AppState;
@@ -39,6 +48,9 @@ use crate::scope::ServiceScope;
 
 /// Longest `jti` or `webhook-id` kept.
 const MAX_ONCE_ID_LEN: usize = 256;
+
+/// Names the installation a call is made for: `X-Psi-Extension: <installation id>`.
+pub const EXTENSION_HEADER: &str = "x-psi-extension";
 
 /// How a call authenticated itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +74,22 @@ pub struct Caller {
     pub once: Option<OnceId>,
     /// Where the call came from (see [`peer_address`]); `None` when unknown.
     pub address: Option<IpAddr>,
+    /// The installation the call is made for ([`EXTENSION_HEADER`]); `None`: the service's
+    /// partners, by the definitions' `issuers`.
+    pub extension: Option<InboundInstallation>,
+}
+
+impl Caller {
+    /// How logs and refusals name the caller: its key, and the extension it calls for.
+    pub fn who(&self) -> String {
+        match &self.extension {
+            None => format!("key {:?}", self.key),
+            Some(extension) => format!(
+                "extension {:?} (installation {}, key {:?})",
+                extension.extension_name, extension.id, self.key
+            ),
+        }
+    }
 }
 
 /// An id to accept once, and until when it matters (unix ms): a token's `exp` plus the leeway, a
@@ -112,9 +140,9 @@ enum Verified {
     Unbound,
 }
 
-/// Checks the call's signature or token against every key the service's definitions authorise;
-/// the caller came from `address`. Missing or bad authentication: 403; a token bound to nothing:
-/// 401.
+/// Checks the call's signature or token against every key the service's definitions authorise,
+/// or with [`EXTENSION_HEADER`] against the named installation's inbound key; the caller came
+/// from `address`. Missing or bad authentication: 403; a token bound to nothing: 401.
 pub async fn authenticate(
     state: &AppState,
     scope: &ServiceScope,
@@ -131,14 +159,29 @@ pub async fn authenticate(
                 .into(),
         ));
     };
-    let keys = verifiers(state, scope, definitions).await?;
-    if keys.is_empty() {
-        return Err(ApiError::Forbidden(
-            "no credential definition of this service authorises a key for calls from outside \
-             (set its `issuers`)"
-                .into(),
-        ));
-    }
+    let (keys, extension) = match named_installation(headers) {
+        Some(id) => {
+            let installation = db::extension_inbound::installation(&state.db, scope, &id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Forbidden(format!(
+                        "`X-Psi-Extension` {id:?} is not an installation of this service"
+                    ))
+                })?;
+            (inbound_key(state, &installation).await?, Some(installation))
+        }
+        None => {
+            let keys = verifiers(state, scope, definitions).await?;
+            if keys.is_empty() {
+                return Err(ApiError::Forbidden(
+                    "no credential definition of this service authorises a key for calls from \
+                     outside (set its `issuers`)"
+                        .into(),
+                ));
+            }
+            (keys, None)
+        }
+    };
     let config = &state.config.inbound;
     let now = UnixTime::now();
     let scheme = match proof {
@@ -201,27 +244,48 @@ pub async fn authenticate(
                     scheme,
                     once,
                     address,
+                    extension,
                 });
             }
             Err(error) if rank(&error) > best.as_ref().map_or(0, rank) => best = Some(error),
             Err(_) => {}
         }
     }
-    let reason = best.map_or_else(
-        || "the call's signature does not verify with any key authorised for it".to_owned(),
-        |error| match error {
-            WebhookError::SignatureMismatch
-            | WebhookError::TokenSignatureMismatch
-            | WebhookError::WebhookSignatureMismatch => {
-                format!("{error} (no key authorised for calls from outside verifies it)")
-            }
-            WebhookError::KeyNotForStandardWebhooks => {
+    Err(ApiError::Forbidden(unverified(best, extension.as_ref())))
+}
+
+/// The installation id [`EXTENSION_HEADER`] gives, if the call carries it.
+fn named_installation(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(EXTENSION_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+}
+
+/// Why no key verified the call, `best` being the most telling failure, naming the keys tried:
+/// those authorised for calls from outside, or `extension`'s inbound key.
+fn unverified(best: Option<WebhookError>, extension: Option<&InboundInstallation>) -> String {
+    let Some(error) = best else {
+        return "the call's signature does not verify with any key authorised for it".to_owned();
+    };
+    let inbound = extension.map(|e| format!("the inbound key of extension {:?}", e.extension_name));
+    match error {
+        WebhookError::SignatureMismatch
+        | WebhookError::TokenSignatureMismatch
+        | WebhookError::WebhookSignatureMismatch => match inbound {
+            None => format!("{error} (no key authorised for calls from outside verifies it)"),
+            Some(key) => format!("{error} ({key} does not verify it)"),
+        },
+        WebhookError::KeyNotForStandardWebhooks => match inbound {
+            None => {
                 format!("{error}: no SHA secret among the keys authorised for calls from outside")
             }
-            other => other.to_string(),
+            Some(key) => format!("{error}: {key} is not a SHA secret"),
         },
-    );
-    Err(ApiError::Forbidden(reason))
+        other => match inbound {
+            None => other.to_string(),
+            Some(key) => format!("{other} (checked with {key})"),
+        },
+    }
 }
 
 /// `exp` (seconds) plus the leeway, in unix milliseconds.
@@ -274,29 +338,57 @@ async fn verifiers(
         if !authorised(&key.name) {
             continue;
         }
-        let verifier = match key.kind {
-            KeyKind::RsaPublicKey | KeyKind::RsaKeyPair => {
-                let pem = key.public_pem.as_deref().unwrap_or_default();
-                Verifier::rsa(PublicKey::from_pem(pem).context("a stored public key")?)
-            }
-            KeyKind::ShaSecret => {
-                let Some(sealed) = db::keys::sealed_secret(&state.db, scope, &key.name).await?
-                else {
-                    continue;
-                };
-                let secret = state
-                    .master_key
-                    .open(sealed.id.as_bytes(), &sealed.secret_sealed)
-                    .context("a sealed SHA secret")?;
-                let text = std::str::from_utf8(&secret).context("a SHA secret is not text")?;
-                Verifier::shared_secret(
-                    SharedSecret::from_base64(text).context("a stored SHA secret")?,
-                )
-            }
-        };
-        verifiers.push((key.name, verifier));
+        if let Some(verifier) = verifier(state, scope, &key).await? {
+            verifiers.push((key.name, verifier));
+        }
     }
     Ok(verifiers)
+}
+
+/// The verifier of the inbound key of `installation`'s extension, a key of the extension's
+/// author. None set: 403.
+async fn inbound_key(
+    state: &AppState,
+    installation: &InboundInstallation,
+) -> Result<Vec<(String, Verifier)>, ApiError> {
+    let none = || {
+        ApiError::Forbidden(format!(
+            "extension {:?} (installation {}) has no inbound key: its author sets `inbound_key` \
+             for calls on its behalf",
+            installation.extension_name, installation.id
+        ))
+    };
+    let (owner, name) = installation.key.as_ref().ok_or_else(none)?;
+    let key = db::keys::get(&state.db, owner, name)
+        .await?
+        .ok_or_else(none)?;
+    let verifier = verifier(state, owner, &key).await?.ok_or_else(none)?;
+    Ok(vec![(key.name, verifier)])
+}
+
+/// The verifier of `owner`'s key `key`; `None` for a SHA secret without its sealed material.
+async fn verifier(
+    state: &AppState,
+    owner: &ServiceScope,
+    key: &KeyInfo,
+) -> Result<Option<Verifier>, ApiError> {
+    Ok(Some(match key.kind {
+        KeyKind::RsaPublicKey | KeyKind::RsaKeyPair => {
+            let pem = key.public_pem.as_deref().unwrap_or_default();
+            Verifier::rsa(PublicKey::from_pem(pem).context("a stored public key")?)
+        }
+        KeyKind::ShaSecret => {
+            let Some(sealed) = db::keys::sealed_secret(&state.db, owner, &key.name).await? else {
+                return Ok(None);
+            };
+            let secret = state
+                .master_key
+                .open(sealed.id.as_bytes(), &sealed.secret_sealed)
+                .context("a sealed SHA secret")?;
+            let text = std::str::from_utf8(&secret).context("a SHA secret is not text")?;
+            Verifier::shared_secret(SharedSecret::from_base64(text).context("a stored SHA secret")?)
+        }
+    }))
 }
 
 /// Where a call came from: the TCP peer, or with `trust_forwarded_for` the last
@@ -333,20 +425,29 @@ pub enum Need<'a> {
     Any(Vec<&'a CredentialDefinition>),
 }
 
-/// Whether `caller` may do what `need` says: its key among a definition's `issuers`, and its
-/// address within the definition's `source_ip_prefixes` where any are set. 403 otherwise.
-pub fn authorise(caller: &Caller, need: &Need<'_>) -> Result<(), ApiError> {
+/// Whether `caller` may do what `need` says about `interaction`: its key among a definition's
+/// `issuers` (for an extension: its installation enabled and attached to `interaction`, and the
+/// definition one `interaction` issues), and its address within the definition's
+/// `source_ip_prefixes` where any are set. 403 otherwise.
+pub fn authorise(
+    caller: &Caller,
+    interaction: &Interaction,
+    need: &Need<'_>,
+) -> Result<(), ApiError> {
+    if let Some(extension) = &caller.extension {
+        attached(extension, interaction)?;
+    }
     match need {
         Need::All(definitions) => definitions
             .iter()
-            .try_for_each(|definition| allows(caller, definition)),
+            .try_for_each(|definition| allows(caller, interaction, definition)),
         Need::Any(definitions) => {
             let mut refusal = ApiError::Forbidden(format!(
-                "key {:?} is not authorised for this interaction: it issues no credential",
-                caller.key
+                "{} is not authorised for this interaction: it issues no credential",
+                caller.who()
             ));
             for definition in definitions {
-                match allows(caller, definition) {
+                match allows(caller, interaction, definition) {
                     Ok(()) => return Ok(()),
                     Err(e) => refusal = e,
                 }
@@ -356,13 +457,52 @@ pub fn authorise(caller: &Caller, need: &Need<'_>) -> Result<(), ApiError> {
     }
 }
 
-fn allows(caller: &Caller, definition: &CredentialDefinition) -> Result<(), ApiError> {
-    if !definition.issuers.contains(&caller.key) {
+/// An extension acts only on the interactions its installation is attached to, while enabled.
+fn attached(extension: &InboundInstallation, interaction: &Interaction) -> Result<(), ApiError> {
+    let name = &extension.extension_name;
+    if !extension.enabled {
         return Err(ApiError::Forbidden(format!(
-            "key {:?} is not authorised to issue {} (it is not among the definition's `issuers`)",
-            caller.key,
-            label(definition)
+            "extension {name:?} is disabled in this service (installation {})",
+            extension.id
         )));
+    }
+    if !extension.interactions.contains(&interaction.id) {
+        return Err(ApiError::Forbidden(format!(
+            "extension {name:?} (installation {}) is not attached to interaction {:?}",
+            extension.id, interaction.name
+        )));
+    }
+    Ok(())
+}
+
+fn allows(
+    caller: &Caller,
+    interaction: &Interaction,
+    definition: &CredentialDefinition,
+) -> Result<(), ApiError> {
+    match &caller.extension {
+        None if !definition.issuers.contains(&caller.key) => {
+            return Err(ApiError::Forbidden(format!(
+                "key {:?} is not authorised to issue {} (it is not among the definition's \
+                 `issuers`)",
+                caller.key,
+                label(definition)
+            )));
+        }
+        Some(extension)
+            if !interaction
+                .issued
+                .iter()
+                .any(|c| c.definition_id == definition.id) =>
+        {
+            return Err(ApiError::Forbidden(format!(
+                "extension {:?} acts only on the credentials interaction {:?} issues, not on {}",
+                extension.extension_name,
+                interaction.name,
+                label(definition)
+            )));
+        }
+        _ => {}
     }
     let prefixes = &definition.source_ip_prefixes;
     let listed = prefixes.to_strings();
@@ -374,8 +514,13 @@ fn allows(caller: &Caller, definition: &CredentialDefinition) -> Result<(), ApiE
         Some(address) => address.to_string(),
         None => "an unknown address".to_owned(),
     };
+    let on_behalf = caller
+        .extension
+        .as_ref()
+        .map(|e| format!(", for extension {:?},", e.extension_name))
+        .unwrap_or_default();
     Err(ApiError::Forbidden(format!(
-        "calls about {} must come from {}; this one came from {from}",
+        "calls about {} must come from {}; this one{on_behalf} came from {from}",
         label(definition),
         listed.join(", ")
     )))

@@ -9,12 +9,13 @@
 //!
 //! 1. the service from the path (404) and the body, at most [`MAX_BODY_BYTES`] (413);
 //! 2. authentication ([`auth`]): `X-Body-Signature`, a Bearer token or Standard Webhooks, by a
-//!    key some definition authorises (403; a Bearer token bound to neither a `jti` nor the body:
-//!    401);
+//!    key some definition authorises, or with `X-Psi-Extension` by the named installation's
+//!    extension's inbound key (403; a Bearer token bound to neither a `jti` nor the body: 401);
 //! 3. the body ([`wire`]): JSON (400), its members (422), `serviceDid` = the path's (400);
 //! 4. what it acts on ([`target`]): the event or the push interaction (404, 409, 422);
-//! 5. authorisation: the key among the `issuers` of each definition acted on, the caller's
-//!    address within their `source_ip_prefixes` (403);
+//! 5. authorisation: the key among the `issuers` of each definition acted on (for an extension:
+//!    the installation enabled and attached to the interaction, which issues each definition
+//!    acted on), the caller's address within their `source_ip_prefixes` (403);
 //! 6. a repeated call gets the stored answer ([`idempotency`]); any other call's `jti` or
 //!    `webhook-id` is accepted once (403 when used before);
 //! 7. the credentials checked and signed as the engine issues them ([`crate::event::issue`];
@@ -50,6 +51,7 @@ use utoipa_axum::routes;
 
 use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::events::{EventState, LogKind};
+use crate::db::interactions::Interaction;
 use crate::db::{self, Db, now_ms};
 use crate::event::settle::Ending;
 use crate::event::{Definitions, Journal, issue};
@@ -130,7 +132,8 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
         under `/service-backend/v1/service/{serviceDid}/...`, as `credendials-issued` and with a \
         trailing slash.",
     params(("serviceDid" = String, Path, description = "The service's public DID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same"),
+        ("X-Psi-Extension" = Option<String>, Header, description = "An installation of the service: the call is made on its extension's behalf, authenticated by the extension's inbound key (not the definitions' `issuers`) and allowed only on interactions the installation is attached to while enabled (docs/extensions.md)")),
     request_body = CredentialsIssued,
     responses(
         (status = 200, description = "Issued (`ok: true`)", body = Reply),
@@ -162,7 +165,8 @@ pub async fn credentials_issued(
         `/service-backend/v1/service/{serviceDid}/...`, as `credendials-issuing-failed` and with a \
         trailing slash.",
     params(("serviceDid" = String, Path, description = "The service's public DID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Names the call: a repeat answers the same"),
+        ("X-Psi-Extension" = Option<String>, Header, description = "An installation of the service: the call is made on its extension's behalf, authenticated by the extension's inbound key (not the definitions' `issuers`) and allowed only on interactions the installation is attached to while enabled (docs/extensions.md)")),
     request_body = IssuingFailed,
     responses(
         (status = 200, description = "The event failed (`ok: true`)", body = Reply),
@@ -217,9 +221,9 @@ async fn issued(state: AppState, received: Received) -> Result<Answer, ApiError>
     journal.log(
         LogKind::CredentialsReceived,
         format!(
-            "the service issued {} credential(s) later (key {:?}{})",
+            "the service issued {} credential(s) later ({}{})",
             call.body.credentials.len(),
-            call.caller.key,
+            call.caller.who(),
             call.body
                 .issued_at
                 .map(|at| format!(", issued at {at} ms"))
@@ -251,7 +255,7 @@ async fn issued(state: AppState, received: Received) -> Result<Answer, ApiError>
     } else {
         Need::All(acted_on)
     };
-    if let Some(answer) = call.admit(&state, &need).await? {
+    if let Some(answer) = call.admit(&state, interaction, &need).await? {
         return Ok(answer);
     }
     if let Target::Event { event, .. } = &target {
@@ -289,7 +293,7 @@ async fn issuing_failed(state: AppState, received: Received) -> Result<Answer, A
         .await?;
     let target = target::resolve(&state.db, &call.scope, call.body.as_ref()).await?;
     let need = Need::Any(interaction_definitions(&target, &call.definitions));
-    if let Some(answer) = call.admit(&state, &need).await? {
+    if let Some(answer) = call.admit(&state, target.interaction(), &need).await? {
         return Ok(answer);
     }
     if let Target::Event { event, .. } = &target {
@@ -307,8 +311,8 @@ async fn issuing_failed(state: AppState, received: Received) -> Result<Answer, A
     journal.log(
         LogKind::Failed,
         format!(
-            "the service reported that issuing failed (key {:?}): {}",
-            call.caller.key,
+            "the service reported that issuing failed ({}): {}",
+            call.caller.who(),
             non_empty(&body.error_message).unwrap_or_else(|| message.clone())
         ),
     );
@@ -418,12 +422,17 @@ impl Received {
 }
 
 impl<B> Call<B> {
-    /// Authorises the call for `need`; returns the stored answer when the call was made before,
-    /// else accepts its `jti` or `webhook-id` once. A sender retrying the very same request
-    /// (same token or id, same body) after a lost answer gets that answer, not a refusal of its
-    /// id; the id still cannot carry any other call.
-    async fn admit(&self, state: &AppState, need: &Need<'_>) -> Result<Option<Answer>, ApiError> {
-        auth::authorise(&self.caller, need)?;
+    /// Authorises the call for `need` on `interaction`; returns the stored answer when the call
+    /// was made before, else accepts its `jti` or `webhook-id` once. A sender retrying the very
+    /// same request (same token or id, same body) after a lost answer gets that answer, not a
+    /// refusal of its id; the id still cannot carry any other call.
+    async fn admit(
+        &self,
+        state: &AppState,
+        interaction: &Interaction,
+        need: &Need<'_>,
+    ) -> Result<Option<Answer>, ApiError> {
+        auth::authorise(&self.caller, interaction, need)?;
         if let Some(earlier) = self.idempotency.earlier(&state.db, &self.scope).await? {
             return Ok(Some(earlier));
         }

@@ -42,13 +42,13 @@ const NEW_API_KEY: &str = "n3w-secret-api-key-4567";
 const EMAIL: &str = "ada@example.org";
 
 /// A service and its token.
-struct Service {
-    did: String,
-    token: String,
+pub(crate) struct Service {
+    pub(crate) did: String,
+    pub(crate) token: String,
 }
 
 impl Service {
-    async fn create(app: &TestApp, name: &str) -> Self {
+    pub(crate) async fn create(app: &TestApp, name: &str) -> Self {
         let did = app.create_service(name).await;
         let (_, token) = app.create_token(&did).await;
         Service { did, token }
@@ -57,9 +57,9 @@ impl Service {
 
 /// The management API as one service, paths relative to `/api/v1/services/{did}`.
 #[derive(Clone, Copy)]
-struct Api<'a> {
-    app: &'a TestApp,
-    service: &'a Service,
+pub(crate) struct Api<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) service: &'a Service,
 }
 
 impl Api<'_> {
@@ -67,17 +67,17 @@ impl Api<'_> {
         format!("/api/v1/services/{}{rest}", self.service.did)
     }
 
-    async fn get(self, rest: &str) -> Response {
+    pub(crate) async fn get(self, rest: &str) -> Response {
         self.app.get(&self.path(rest), &self.service.token).await
     }
 
-    async fn post(self, rest: &str, body: Value) -> Response {
+    pub(crate) async fn post(self, rest: &str, body: Value) -> Response {
         self.app
             .post(&self.path(rest), &self.service.token, &body)
             .await
     }
 
-    async fn patch(self, rest: &str, body: Value) -> Response {
+    pub(crate) async fn patch(self, rest: &str, body: Value) -> Response {
         self.app
             .patch(&self.path(rest), &self.service.token, &body)
             .await
@@ -370,7 +370,7 @@ async fn secret_free(response: Response, status: StatusCode) -> Value {
 }
 
 /// `value["id"]` as text.
-fn id(value: &Value) -> String {
+pub(crate) fn id(value: &Value) -> String {
     value["id"]
         .as_str()
         .unwrap_or_else(|| panic!("an id: {value}"))
