@@ -258,7 +258,17 @@ pub async fn delete(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Del
 
 /// The scoped service's own extension.
 pub async fn get(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Option<Extension>> {
-    let sql = select_extensions("e.service_id = $1 AND e.id = $2");
+    one(db, scope, id, "e.service_id = $1 AND e.id = $2").await
+}
+
+/// The extension `id` (`$2`) if `condition` holds for the scoped service (`$1`).
+async fn one(
+    db: &Db,
+    scope: &ServiceScope,
+    id: &str,
+    condition: &str,
+) -> sqlx::Result<Option<Extension>> {
+    let sql = select_extensions(condition);
     let row: Option<ExtensionRow> = sqlx::query_as(&sql)
         .bind(scope.service_id())
         .bind(id)
@@ -282,13 +292,8 @@ pub async fn get_installable(
     scope: &ServiceScope,
     id: &str,
 ) -> sqlx::Result<Option<Extension>> {
-    let sql = select_extensions("(e.service_id = $1 OR e.visibility = 'public') AND e.id = $2");
-    let row: Option<ExtensionRow> = sqlx::query_as(&sql)
-        .bind(scope.service_id())
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(Extension::try_from).transpose()
+    let condition = "(e.service_id = $1 OR e.visibility = 'public') AND e.id = $2";
+    one(db, scope, id, condition).await
 }
 
 /// A page of the scoped service's own extensions, oldest first.

@@ -98,7 +98,7 @@ async fn for_extensions(
             let at = (&attachment, TriggerName::OnFinish, *kind);
             if attachment.installation.builtin == Some(Builtin::ChatNotification) {
                 let text = chat_message(tx, scope, &attachment, notification).await?;
-                let body = serde_json::json!({ "text": text }).to_string();
+                let body = Body::Raw(serde_json::json!({ "text": text }).to_string());
                 queued.to(tx, scope, at, &body).await?;
             } else {
                 let body = envelope_of(&ForExtension {
@@ -137,9 +137,11 @@ async fn for_extensions(
     Ok((queued.due, queued.notes))
 }
 
-/// A payload as a JSON value; the outbox adds the envelope.
-fn envelope_of<T: serde::Serialize>(payload: &T) -> sqlx::Result<serde_json::Value> {
-    serde_json::to_value(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+/// A payload, for the outbox to wrap in the envelope.
+fn envelope_of<T: serde::Serialize>(payload: &T) -> sqlx::Result<Body> {
+    serde_json::to_value(payload)
+        .map(Body::Envelope)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// The built-in chat notification's text: its template with the event's values.
@@ -215,14 +217,13 @@ struct Queued {
 }
 
 impl Queued {
-    /// Enqueues `body` to the outbox endpoint of the attachment's `trigger`: a JSON value goes
-    /// in psi's envelope, text as it is (a receiver's own format).
+    /// Enqueues `body` to the outbox endpoint of the attachment's `trigger`.
     async fn to(
         &mut self,
         tx: &mut Transaction<'_, Any>,
         scope: &ServiceScope,
         (attachment, trigger, kind): (&extensions::Attachment, TriggerName, EventType),
-        body: &impl QueuedBody,
+        body: &Body,
     ) -> sqlx::Result<()> {
         let installation = &attachment.installation;
         let Some(endpoint) = extensions::trigger_endpoint(tx, &installation.id, trigger).await?
@@ -230,7 +231,10 @@ impl Queued {
             return Ok(());
         };
         let target = Target::Endpoint(&endpoint);
-        let (message, due) = body.enqueue(tx, scope, kind, target).await?;
+        let (message, due) = match body {
+            Body::Envelope(payload) => enqueue_to(tx, scope, kind, payload, target).await?,
+            Body::Raw(text) => enqueue_body_to(tx, scope, kind, text, target).await?,
+        };
         self.due = self.due.and(due);
         self.notes.push(format!(
             "extension {:?} {}: message {message} queued",
@@ -241,39 +245,11 @@ impl Queued {
     }
 }
 
-/// A body for [`Queued::to`].
-trait QueuedBody {
-    async fn enqueue(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        scope: &ServiceScope,
-        kind: EventType,
-        target: Target<'_>,
-    ) -> sqlx::Result<(crate::ids::MessageId, Due)>;
-}
-
-impl QueuedBody for serde_json::Value {
-    async fn enqueue(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        scope: &ServiceScope,
-        kind: EventType,
-        target: Target<'_>,
-    ) -> sqlx::Result<(crate::ids::MessageId, Due)> {
-        enqueue_to(tx, scope, kind, self, target).await
-    }
-}
-
-impl QueuedBody for String {
-    async fn enqueue(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        scope: &ServiceScope,
-        kind: EventType,
-        target: Target<'_>,
-    ) -> sqlx::Result<(crate::ids::MessageId, Due)> {
-        enqueue_body_to(tx, scope, kind, self, target).await
-    }
+/// What [`Queued::to`] sends: psi's envelope around a payload, or a body in the receiver's own
+/// format.
+enum Body {
+    Envelope(serde_json::Value),
+    Raw(String),
 }
 
 /// Enqueues `credential.issued` for a stored batch, one message per holder.
