@@ -10,6 +10,15 @@
 //! (`PSI_OUTBOUND_ALLOW_LOOPBACK=true`). `--auth bearer` makes psi authenticate its webhook calls
 //! with HS256 tokens instead of RSA body signatures.
 //!
+//! `--extensions N` authors N extensions in the same service after seeding, installs each and
+//! attaches each to the interaction (docs/extensions.md): every extension's `on_receive` trigger
+//! is this process's `/extension/receive` (checked like the webhook, answers
+//! `{"issuedCredentials": []}`), its `on_finish` trigger `/extension/finish` (answers 200). Both
+//! are signed with the same key and scheme as the webhook. The calls each got are printed at the
+//! end: `on_receive` runs in the event, so it must have been called N times per event;
+//! `on_finish` goes through the outbox, so the deliveries that arrived by the end of the measured
+//! events are printed, and those that arrived within a further 10 s.
+//!
 //! ```text
 //! cargo run --release -p psi-cli --example events_load -- \
 //!     --server http://127.0.0.1:8080 --admin-token TOKEN --events 5000 --concurrency 32
@@ -24,9 +33,10 @@ mod client;
 #[path = "../src/cmd/wallet/holder.rs"]
 mod holder;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -66,6 +76,10 @@ struct Args {
     /// service's default key) or `bearer` (an HS256 token with a SHA secret).
     #[arg(long, default_value = "signature", value_parser = ["signature", "bearer"])]
     auth: String,
+    /// How many extensions (an `on_receive` and an `on_finish` trigger each, at this process's
+    /// receiver) to author, install and attach to the interaction.
+    #[arg(long, default_value_t = 0)]
+    extensions: usize,
 }
 
 /// What the receiver needs, known once the service is seeded: how to check psi's webhook calls,
@@ -101,7 +115,18 @@ impl Check {
     }
 }
 
-type Receiver = Arc<OnceLock<Issuing>>;
+/// The receiver's state: what it issues, once seeded, and the extensions' calls it got.
+#[derive(Default)]
+struct Shared {
+    issuing: OnceLock<Issuing>,
+    /// `on_receive` calls that passed the check.
+    on_receive: AtomicUsize,
+    /// `on_finish` deliveries, and their distinct message ids (a retried delivery repeats one).
+    on_finish: AtomicUsize,
+    on_finish_messages: Mutex<HashSet<String>>,
+}
+
+type Receiver = Arc<Shared>;
 
 /// What the seeded service looks like to a holder.
 struct Target {
@@ -114,9 +139,9 @@ struct Target {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let http = reqwest::Client::new();
-    let issuing: Receiver = Arc::new(OnceLock::new());
-    let receiver = serve_receiver(issuing.clone()).await?;
-    let target = seed(&http, &args, receiver, &issuing).await?;
+    let shared: Receiver = Arc::default();
+    let receiver = serve_receiver(shared.clone()).await?;
+    let target = seed(&http, &args, receiver, &shared.issuing).await?;
     let wallet = WalletClient::new(&args.server)?;
 
     let warm_up = args.concurrency.min(args.events);
@@ -124,6 +149,7 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let mut latencies = run(&wallet, &target, args.events, args.concurrency).await?;
     let elapsed = started.elapsed();
+    let finished_by_the_end = shared.on_finish.load(Ordering::Relaxed);
 
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -141,7 +167,41 @@ async fn main() -> Result<()> {
         percentile(0.9),
         percentile(0.99),
     );
+    if args.extensions > 0 {
+        report_extensions(
+            &shared,
+            args.extensions,
+            warm_up + args.events,
+            finished_by_the_end,
+        )
+        .await;
+    }
     Ok(())
+}
+
+/// Prints the calls the extensions' triggers got, `expected` events each (warm-up included);
+/// waits up to 10 s for the `on_finish` deliveries still on their way.
+async fn report_extensions(
+    shared: &Shared,
+    extensions: usize,
+    events: usize,
+    finished_by_the_end: usize,
+) {
+    let expected = extensions * events;
+    let waited = Instant::now();
+    let distinct = || shared.on_finish_messages.lock().unwrap().len();
+    while distinct() < expected && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "    {extensions} extensions attached, {events} events with the warm-up: on_receive called \
+         {} times (expected {expected}); on_finish delivered {finished_by_the_end} by the end of \
+         the run, {} ({} distinct messages) {:.1} s later (expected {expected})",
+        shared.on_receive.load(Ordering::Relaxed),
+        shared.on_finish.load(Ordering::Relaxed),
+        distinct(),
+        waited.elapsed().as_secs_f64(),
+    );
 }
 
 /// Runs `events` complete events, `concurrency` at a time; returns each event's latency. Any
@@ -293,32 +353,65 @@ async fn seed(
                            "auth": args.auth, "timeout_ms": 10000}}),
     )
     .await?;
+    let action_id = text(&interaction, "id")?;
+    // The extensions: authored by this service, signed like the webhook, installed here and
+    // attached to the interaction in order.
+    for n in 1..=args.extensions {
+        let extension = post(
+            format!("{base}/extensions"),
+            json!({"name": format!("Bench {n}"), "key": key_name, "auth": args.auth}),
+        )
+        .await?;
+        let extension = text(&extension, "id")?;
+        post(
+            format!("{base}/extensions/{extension}/versions"),
+            json!({"version": "1.0.0", "triggers": {
+                "on_receive": {"url": format!("http://{receiver}/extension/receive"),
+                               "timeout_ms": 10000},
+                "on_finish": {"url": format!("http://{receiver}/extension/finish")}}}),
+        )
+        .await?;
+        let installation = post(
+            format!("{base}/installations"),
+            json!({"extension_id": extension}),
+        )
+        .await?;
+        post(
+            format!("{base}/interactions/{action_id}/extensions"),
+            json!({"installation_id": text(&installation, "id")?}),
+        )
+        .await?;
+    }
     if issuing.set(Issuing { check, member }).is_err() {
         bail!("the receiver was set up twice");
     }
     Ok(Target {
         did,
-        action_id: text(&interaction, "id")?,
+        action_id,
         contact,
     })
 }
 
 /// The third party: checks psi's signature or token and issues a member credential for every
 /// event.
-async fn serve_receiver(issuing: Receiver) -> Result<SocketAddr> {
+async fn serve_receiver(shared: Receiver) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = Router::new().route("/hook", post(hook)).with_state(issuing);
+    let router = Router::new()
+        .route("/hook", post(hook))
+        .route("/extension/receive", post(extension_receive))
+        .route("/extension/finish", post(extension_finish))
+        .with_state(shared);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(addr)
 }
 
 async fn hook(
-    State(issuing): State<Receiver>,
+    State(shared): State<Receiver>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Json<Value>) {
-    let Some(Issuing { check, member }) = issuing.get() else {
+    let Some(Issuing { check, member }) = shared.issuing.get() else {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ok": false})));
     };
     if !check.passes(&headers, &body) {
@@ -339,4 +432,35 @@ async fn hook(
             "ok": true
         })),
     )
+}
+
+/// An extension's `on_receive`: checks psi's signature or token like the webhook, issues nothing.
+async fn extension_receive(
+    State(shared): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let Some(Issuing { check, .. }) = shared.issuing.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ok": false})));
+    };
+    if !check.passes(&headers, &body) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"ok": false})));
+    }
+    shared.on_receive.fetch_add(1, Ordering::Relaxed);
+    (StatusCode::OK, Json(json!({"issuedCredentials": []})))
+}
+
+/// An extension's `on_finish` delivery: counted (and its message id), answered 200.
+async fn extension_finish(State(shared): State<Receiver>, body: Bytes) -> StatusCode {
+    shared.on_finish.fetch_add(1, Ordering::Relaxed);
+    if let Ok(message) = serde_json::from_slice::<Value>(&body)
+        && let Some(id) = message["messageId"].as_str()
+    {
+        shared
+            .on_finish_messages
+            .lock()
+            .unwrap()
+            .insert(id.to_owned());
+    }
+    StatusCode::OK
 }

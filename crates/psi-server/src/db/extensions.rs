@@ -13,6 +13,7 @@ use super::{Db, Order, Paging, new_id, now_ms};
 use crate::domain::AuthScheme;
 pub use crate::domain::extension::TriggerEndpoint;
 use crate::domain::extension::{Builtin, Manifest, TriggerName};
+use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 
 /// Who may see an extension.
@@ -430,8 +431,22 @@ pub struct Installation {
     pub key_name: String,
     pub builtin: Option<Builtin>,
     pub auth: AuthScheme,
+    /// The outbox endpoints of its durable triggers.
+    pub on_issue_endpoint: Option<EndpointId>,
+    pub on_finish_endpoint: Option<EndpointId>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Installation {
+    /// The outbox endpoint of its durable `trigger`, if the version has that trigger.
+    pub fn endpoint(&self, trigger: TriggerName) -> Option<&EndpointId> {
+        match trigger {
+            TriggerName::OnIssue => self.on_issue_endpoint.as_ref(),
+            TriggerName::OnFinish => self.on_finish_endpoint.as_ref(),
+            TriggerName::OnReceive => None,
+        }
+    }
 }
 
 super::positioned!(Installation, created_at, id);
@@ -453,6 +468,8 @@ struct InstallationRow {
     builtin: Option<String>,
     created_at: i64,
     updated_at: i64,
+    on_issue_endpoint: Option<EndpointId>,
+    on_finish_endpoint: Option<EndpointId>,
 }
 
 impl TryFrom<InstallationRow> for Installation {
@@ -476,6 +493,8 @@ impl TryFrom<InstallationRow> for Installation {
             version: row.version,
             secrets_sealed: row.secrets_sealed,
             key_name: row.key_name,
+            on_issue_endpoint: row.on_issue_endpoint,
+            on_finish_endpoint: row.on_finish_endpoint,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -485,7 +504,11 @@ impl TryFrom<InstallationRow> for Installation {
 const INSTALLATION_COLUMNS: &str = "i.id, i.extension_id, e.name AS extension_name, i.version, \
      v.manifest, i.settings, i.secrets_sealed, i.enabled, \
      COALESCE(e.service_id, i.service_id) AS signer_id, s.did AS signer_did, \
-     COALESCE(k.name, 'default') AS key_name, e.auth, e.builtin, i.created_at, i.updated_at";
+     COALESCE(k.name, 'default') AS key_name, e.auth, e.builtin, i.created_at, i.updated_at, \
+     (SELECT d.id FROM delivery_endpoints d WHERE d.installation_id = i.id \
+      AND d.trigger_name = 'on_issue') AS on_issue_endpoint, \
+     (SELECT d.id FROM delivery_endpoints d WHERE d.installation_id = i.id \
+      AND d.trigger_name = 'on_finish') AS on_finish_endpoint";
 
 const INSTALLATION_JOINS: &str = "JOIN extensions e ON e.id = i.extension_id \
      JOIN extension_versions v ON v.extension_id = i.extension_id AND v.version = i.version \
@@ -935,21 +958,6 @@ pub async fn detach(
     tx.commit().await?;
     db.config_changed();
     Ok(done)
-}
-
-/// The outbox endpoint of an installation's durable trigger.
-pub async fn trigger_endpoint(
-    conn: &mut AnyConnection,
-    installation_id: &str,
-    trigger: TriggerName,
-) -> sqlx::Result<Option<crate::ids::EndpointId>> {
-    sqlx::query_scalar(
-        "SELECT id FROM delivery_endpoints WHERE installation_id = $1 AND trigger_name = $2",
-    )
-    .bind(installation_id)
-    .bind(trigger.as_str())
-    .fetch_optional(conn)
-    .await
 }
 
 /// Stores the built-in extensions and their versions, if missing (at every start).

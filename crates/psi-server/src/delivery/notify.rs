@@ -22,6 +22,15 @@ use crate::domain::extension::{Builtin, TriggerName};
 use crate::ids::{EventId, HolderDid, Jti};
 use crate::scope::ServiceScope;
 
+/// The enabled extensions attached to a settling event's interaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Attached<'a> {
+    /// As the caller read them in this event (an engine run reads them for `on_receive`).
+    Read(&'a [extensions::Attachment]),
+    /// Not read yet: the settlement reads them.
+    Unread,
+}
+
 /// An event as it settles.
 #[derive(Debug, Clone, Copy)]
 pub struct SettledEvent<'a> {
@@ -44,6 +53,7 @@ pub async fn event_settled(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     event: &SettledEvent<'_>,
+    attached: Attached<'_>,
 ) -> sqlx::Result<(Due, Vec<String>)> {
     let mut due = Due::default();
     let issued: Vec<NotifiedCredential> = event.issued.iter().map(notified).collect();
@@ -72,7 +82,7 @@ pub async fn event_settled(
         due = enqueue(tx, scope, *kind, notification).await?.1;
     }
     let (to_extensions, notes) =
-        for_extensions(tx, scope, event, notification.as_ref(), &issued).await?;
+        for_extensions(tx, scope, event, attached, notification.as_ref(), &issued).await?;
     let issued = credentials_issued(tx, scope, event.issued, Some(event.event.id)).await?;
     let revoked = credentials_revoked(tx, scope, event.revoked, Some(event.event.id)).await?;
     Ok((due.and(issued).and(revoked).and(to_extensions), notes))
@@ -84,6 +94,7 @@ async fn for_extensions(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     event: &SettledEvent<'_>,
+    attached: Attached<'_>,
     finished: Option<&(EventType, EventNotification)>,
     issued: &[NotifiedCredential],
 ) -> sqlx::Result<(Due, Vec<String>)> {
@@ -91,19 +102,27 @@ async fn for_extensions(
     if finished.is_none() && issued.is_empty() {
         return Ok((queued.due, queued.notes));
     }
-    let to = AttachedTo::Interaction(event.event.interaction_id.as_str());
-    for attachment in extensions::attachments(tx, scope, to, true).await? {
+    let read;
+    let attachments = match attached {
+        Attached::Read(attachments) => attachments,
+        Attached::Unread => {
+            let to = AttachedTo::Interaction(event.event.interaction_id.as_str());
+            read = extensions::attachments(tx, scope, to, true).await?;
+            &read
+        }
+    };
+    for attachment in attachments {
         let triggers = &attachment.installation.manifest.triggers;
         if let (Some(trigger), Some((kind, notification))) = (&triggers.on_finish, finished) {
-            let at = (&attachment, TriggerName::OnFinish, *kind);
+            let at = (attachment, TriggerName::OnFinish, *kind);
             if attachment.installation.builtin == Some(Builtin::ChatNotification) {
-                let text = chat_message(tx, scope, &attachment, notification).await?;
+                let text = chat_message(tx, scope, attachment, notification).await?;
                 let body = Body::Raw(serde_json::json!({ "text": text }).to_string());
                 queued.to(tx, scope, at, &body).await?;
             } else {
                 let body = envelope_of(&ForExtension {
                     data: notification,
-                    extension: ExtensionMember::of(&attachment, trigger, None),
+                    extension: ExtensionMember::of(attachment, trigger, None),
                 })?;
                 queued.to(tx, scope, at, &body).await?;
             }
@@ -124,10 +143,10 @@ async fn for_extensions(
             };
             let body = envelope_of(&ForExtension {
                 data: &notification,
-                extension: ExtensionMember::of(&attachment, trigger, None),
+                extension: ExtensionMember::of(attachment, trigger, None),
             })?;
             let at = (
-                &attachment,
+                attachment,
                 TriggerName::OnIssue,
                 EventType::CredentialIssued,
             );
@@ -226,11 +245,10 @@ impl Queued {
         body: &Body,
     ) -> sqlx::Result<()> {
         let installation = &attachment.installation;
-        let Some(endpoint) = extensions::trigger_endpoint(tx, &installation.id, trigger).await?
-        else {
+        let Some(endpoint) = installation.endpoint(trigger) else {
             return Ok(());
         };
-        let target = Target::Endpoint(&endpoint);
+        let target = Target::Endpoint(endpoint);
         let (message, due) = match body {
             Body::Envelope(payload) => enqueue_to(tx, scope, kind, payload, target).await?,
             Body::Raw(text) => enqueue_body_to(tx, scope, kind, text, target).await?,

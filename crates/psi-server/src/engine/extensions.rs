@@ -41,21 +41,32 @@ fn secrets_of(
     Ok((service, interaction))
 }
 
-/// Runs the `on_receive` triggers of the interaction's enabled extensions.
+/// Runs the `on_receive` triggers of the interaction's enabled extensions, and keeps what it read
+/// of them for the settlement's durable triggers.
 pub(super) async fn on_receive(
     event: &mut Event<'_>,
     request: &InteractionRequest<'_>,
 ) -> Result<Combined, Stop> {
-    let mut combined = Combined::default();
     if event.interaction.extensions == 0 {
-        return Ok(combined);
+        return Ok(Combined::default());
     }
     let attachments = {
         let mut conn = event.state.db.pool().acquire().await?;
         let to = AttachedTo::Interaction(event.interaction.id.as_str());
         crate::db::extensions::attachments(&mut conn, event.scope, to, true).await?
     };
-    for attachment in &attachments {
+    let combined = run(event, request, &attachments).await;
+    event.attachments = Some(attachments);
+    combined
+}
+
+async fn run(
+    event: &mut Event<'_>,
+    request: &InteractionRequest<'_>,
+    attachments: &[Attachment],
+) -> Result<Combined, Stop> {
+    let mut combined = Combined::default();
+    for attachment in attachments {
         let Some(trigger) = &attachment.installation.manifest.triggers.on_receive else {
             continue;
         };

@@ -20,6 +20,7 @@ use crate::db::events::{CallKind, EventRef, EventState, LogKind, NewEvent, Webho
 use crate::db::instances::Instance;
 use crate::db::interactions::Interaction;
 use crate::db::{self, now_ms};
+use crate::delivery::notify::Attached;
 use crate::event::settle::{self, Ending, Handover};
 use crate::event::{self, Definitions, Error, Journal, check_active, instance_of, label, owner_of};
 use crate::http::AppState;
@@ -140,6 +141,7 @@ pub async fn run(
         definitions: &definitions,
         holder_did: &request.holder.did,
         journal: Journal::default(),
+        attachments: None,
     };
     event.start(&request).await?;
     let result = event.execute(&request).await;
@@ -157,6 +159,8 @@ struct Event<'a> {
     definitions: &'a Definitions,
     holder_did: &'a HolderDid,
     journal: Journal,
+    /// The enabled extensions attached to the interaction, once read (for `on_receive`).
+    attachments: Option<Vec<crate::db::extensions::Attachment>>,
 }
 
 impl Event<'_> {
@@ -411,11 +415,16 @@ impl Event<'_> {
             instance_id: &self.instance.id,
             holder_did: self.holder_did,
         };
+        let attached = match (&self.attachments, self.interaction.extensions) {
+            (Some(read), _) => Attached::Read(read),
+            (None, 0) => Attached::Read(&[]),
+            (None, _) => Attached::Unread,
+        };
         let mut tx = self.state.db.begin().await?;
         let (_, due) = settle::write(
             &mut tx,
             self.scope,
-            event,
+            (event, attached),
             &ending,
             &mut self.journal,
             Handover::Answer,

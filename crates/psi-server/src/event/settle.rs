@@ -11,7 +11,7 @@ use crate::credentials::issue::{self, Signed};
 use crate::db::events::{EventRef, EventState, LogKind, Settlement};
 use crate::db::{self, now_ms};
 use crate::delivery::Due;
-use crate::delivery::notify::{self, SettledEvent};
+use crate::delivery::notify::{self, Attached, SettledEvent};
 use crate::ids::Jti;
 use crate::scope::ServiceScope;
 
@@ -53,7 +53,7 @@ pub enum Handover {
 pub async fn write(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    event: EventRef<'_>,
+    (event, attached): (EventRef<'_>, Attached<'_>),
     ending: &Ending,
     journal: &mut Journal,
     handover: Handover,
@@ -90,7 +90,7 @@ pub async fn write(
         issued: &ending.batch,
         revoked: &revoked,
     };
-    let (due, queued) = notify::event_settled(tx, scope, &notice).await?;
+    let (due, queued) = notify::event_settled(tx, scope, &notice, attached).await?;
     for note in queued {
         journal.log(LogKind::WebhookCalled, note);
     }

@@ -5,6 +5,7 @@
 
 use crate::db::events::{EventRef, LogKind, NewEvent};
 use crate::db::{self, now_ms};
+use crate::delivery::notify::Attached;
 use crate::event::Journal;
 use crate::event::settle::{self, Ending, Handover};
 use crate::http::AppState;
@@ -82,7 +83,7 @@ pub async fn commit(
     let (revoked, due) = settle::write(
         &mut tx,
         scope,
-        event,
+        (event, Attached::Unread),
         &ending,
         &mut journal,
         Handover::Inbox,

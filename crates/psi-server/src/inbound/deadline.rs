@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::events::{EventRef, LogKind, Overdue};
 use crate::db::{self, now_ms};
+use crate::delivery::notify::Attached;
 use crate::event::Journal;
 use crate::event::settle::{self, Ending, Handover};
 use crate::http::AppState;
@@ -86,7 +87,7 @@ async fn fail(state: &AppState, overdue: &Overdue) -> sqlx::Result<bool> {
     let (_, due) = settle::write(
         &mut tx,
         scope,
-        reference,
+        (reference, Attached::Unread),
         &ending,
         &mut journal,
         Handover::Inbox,
