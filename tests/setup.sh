@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs, then exits; safe to run again (it does only
 # what is missing): OpenSSL's headers and pkg-config (psi-server signs webhooks with OpenSSL),
-# PostgreSQL on 127.0.0.1:5432 with a `test` database, Debian's Chromium, the
-# browser tests' and Standard Webhooks tests' Node packages, and the Python packages the
-# receiver examples and Standard Webhooks tests import. Needs root or sudo for apt-get.
+# PostgreSQL on 127.0.0.1:5432 with a `test` database, Debian's Chromium, the Node packages of
+# the browser tests (ssi-auth-lib and jsdom for the SSI OAuth test among them) and of the Standard
+# Webhooks tests, and the Python packages the receiver examples and Standard Webhooks tests
+# import. Needs root or sudo for apt-get.
 #
 #   bash tests/setup.sh && cargo test --workspace
 set -euo pipefail

@@ -102,6 +102,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         outbound: outbound_client(&config, addr)?,
         opened_keys: Default::default(),
         auth_throttle: Arc::new(http::throttle::AuthThrottle::new(config.auth.clone())),
+        oauth_throttle: Arc::new(http::throttle::AuthThrottle::new(
+            public::oauth::DEVICE_AUTHORIZATION_LIMIT,
+        )),
         config: Arc::new(config),
     };
     // Seeded before anything is served, so `/readyz` never answers before the demo exists.

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { axum::Json(openapi.as_ref().clone()) }),
         )
         .merge(crate::pages::routes(&config.pages))
+        .merge(crate::public::oauth::routes())
         .fallback(
             |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
         )

@@ -51,6 +51,10 @@ pub struct Claims {
     pub jti: Option<String>,
     /// base64url (no padding) of the SHA3-256 of the request body.
     pub body_sha3_256: Option<String>,
+    /// Subject, e.g. the holder an access token is about.
+    pub sub: Option<String>,
+    /// Any other claims, as they appear in the payload (never one of the members above).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Claims {
@@ -64,7 +68,25 @@ impl Claims {
             exp: (now + TOKEN_LIFETIME).as_secs(),
             jti: None,
             body_sha3_256: None,
+            sub: None,
+            extra: serde_json::Map::new(),
         }
+    }
+
+    /// Sets `sub`.
+    pub fn with_subject(mut self, sub: impl Into<String>) -> Self {
+        self.sub = Some(sub.into());
+        self
+    }
+
+    /// Adds a claim of another name; a registered name above is ignored (set it with its
+    /// method), so a claim cannot be given twice.
+    pub fn with_claim(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        let name = name.into();
+        if !REGISTERED.contains(&name.as_str()) {
+            self.extra.insert(name, value);
+        }
+        self
     }
 
     /// Sets `iss`.
@@ -111,6 +133,8 @@ impl Claims {
             exp: Some(self.exp),
             jti: self.jti.clone(),
             body_sha3_256: self.body_sha3_256.clone(),
+            sub: self.sub.clone(),
+            extra: self.extra.clone(),
         };
         serde_json::to_vec(&wire).expect("strings and integers always serialize to JSON")
     }
@@ -131,6 +155,8 @@ impl Claims {
             exp: wire.exp.ok_or(Error::MissingExpiry)?,
             jti: wire.jti,
             body_sha3_256: wire.body_sha3_256,
+            sub: wire.sub,
+            extra: wire.extra,
         })
     }
 }
@@ -282,7 +308,23 @@ struct Wire {
     jti: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body_sha3_256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(flatten)]
+    extra: serde_json::Map<String, serde_json::Value>,
 }
+
+/// The members [`Wire`] names; [`Claims::with_claim`] leaves them alone.
+const REGISTERED: [&str; 8] = [
+    "iss",
+    "aud",
+    "iat",
+    "nbf",
+    "exp",
+    "jti",
+    "body_sha3_256",
+    "sub",
+];
 
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]

@@ -36,6 +36,9 @@ pub enum Error {
     /// Generating an RSA key failed.
     #[error("RSA key generation failed")]
     KeyGeneration(#[source] Cause),
+    /// A JSON Web Key is not a usable RSA public key.
+    #[error("not a valid RSA JSON Web Key: {0}")]
+    BadJwk(String),
     /// Encoding a key as PEM failed.
     #[error("encoding the key as PEM failed")]
     KeyEncoding(#[source] Cause),
@@ -166,6 +169,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::BadPem { .. } => "bad_pem",
+            Error::BadJwk(_) => "bad_jwk",
             Error::SecretTooShort { .. } => "secret_too_short",
             Error::KeyGeneration(_) => "key_generation_failed",
             Error::KeyEncoding(_) => "key_encoding_failed",

@@ -45,14 +45,22 @@ struct Header {
     crit: Option<serde::de::IgnoredAny>,
 }
 
-/// Builds `header.payload.signature`; `sign` gets the signing input (`header.payload`).
+/// Builds `header.payload.signature`, the header naming the key `kid` when given; `sign` gets
+/// the signing input (`header.payload`).
 pub(crate) fn encode(
     alg: Algorithm,
+    kid: Option<&str>,
     payload_json: &[u8],
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
 ) -> Result<String> {
-    // Same header, field order included, as the vectors' tokens.
-    let header = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
+    // Same header, field order included, as the vectors' tokens; `kid` after them.
+    let header = match kid {
+        None => format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#),
+        Some(kid) => {
+            let kid = serde_json::to_string(kid).expect("a string serializes");
+            format!(r#"{{"alg":"{alg}","typ":"JWT","kid":{kid}}}"#)
+        }
+    };
     let mut token = URL_SAFE.encode(header);
     token.push('.');
     URL_SAFE.encode_string(payload_json, &mut token);

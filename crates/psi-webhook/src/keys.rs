@@ -213,6 +213,42 @@ impl PublicKey {
         .map(Self)
     }
 
+    /// Reads an RSA JSON Web Key (`kty: "RSA"`, `n`, `e`), as a JWKS publishes it; other
+    /// members are not read.
+    ///
+    /// ```
+    /// use psi_webhook::{Claims, PrivateKey, PublicKey, Signer, UnixTime, Validation, Verifier};
+    ///
+    /// let key = PrivateKey::generate()?;
+    /// let jwk = key.public_key().to_jwk();
+    /// let now = UnixTime::now();
+    /// let claims = Claims::new(now).with_subject("holder").with_claim("email", "a@b.c".into());
+    /// let token = Signer::rsa(key).bearer_token_with_key_id(jwk["kid"].as_str().unwrap(), &claims)?;
+    /// let verifier = Verifier::rsa(PublicKey::from_jwk(&jwk)?);
+    /// let verified = verifier.verify_bearer(&token, b"", &Validation::new(), now)?;
+    /// assert_eq!(verified.sub.as_deref(), Some("holder"));
+    /// assert_eq!(verified.extra["email"], "a@b.c");
+    /// # Ok::<(), psi_webhook::Error>(())
+    /// ```
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self> {
+        let bad = |cause: &str| Error::BadJwk(cause.to_owned());
+        if jwk["kty"] != "RSA" {
+            return Err(bad("`kty` is not RSA"));
+        }
+        let number = |name: &str| {
+            let text = jwk[name]
+                .as_str()
+                .ok_or_else(|| bad(&format!("no `{name}`")))?;
+            let bytes = URL_SAFE
+                .decode(text)
+                .map_err(|_| bad(&format!("`{name}` is not base64url")))?;
+            Ok::<_, Error>(rsa::BoxedUint::from_be_slice_vartime(&bytes))
+        };
+        rsa::PublicKey::new(number("n")?, number("e")?)
+            .map(Self)
+            .map_err(|e| bad(&e.to_string()))
+    }
+
     /// The key as SPKI PEM (`BEGIN PUBLIC KEY`), the form third parties load.
     pub fn to_spki_pem(&self) -> Result<String> {
         self.0

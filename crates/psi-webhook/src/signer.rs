@@ -83,16 +83,29 @@ impl Signer {
 
     /// A compact JWT carrying `claims`, signed RS256 or HS256 by the key kind.
     pub fn bearer_token(&self, claims: &Claims) -> Result<String> {
-        jwt::encode(self.algorithm(), &claims.to_json(), |input| {
-            match &self.key {
+        self.token(None, claims)
+    }
+
+    /// [`bearer_token`](Self::bearer_token) with `kid` in the header, so a receiver holding a
+    /// JWKS picks the key (for an RSA key, [`PublicKey::to_jwk`](crate::PublicKey::to_jwk)'s).
+    pub fn bearer_token_with_key_id(&self, kid: &str, claims: &Claims) -> Result<String> {
+        self.token(Some(kid), claims)
+    }
+
+    fn token(&self, kid: Option<&str>, claims: &Claims) -> Result<String> {
+        jwt::encode(
+            self.algorithm(),
+            kid,
+            &claims.to_json(),
+            |input| match &self.key {
                 SigningKey::Rsa(key) => key.sign_pkcs1v15::<Sha256>(input),
                 SigningKey::Secret(secret) => {
                     let mut mac = hmac_sha256(secret);
                     mac.update(input);
                     Ok(mac.finalize().into_bytes().to_vec())
                 }
-            }
-        })
+            },
+        )
     }
 
     /// The `Authorization: Bearer <token>` header (name, value) for `claims`.

@@ -128,7 +128,13 @@ async fn pages_work_in_a_real_browser() {
         while let Some(line) = lines.next_line().await.expect("node's output") {
             println!("{line}");
             if let Some(link) = line.strip_prefix("LINK ") {
-                run_wallet(&base, &wallet, link).await;
+                run_wallet(
+                    &base,
+                    &wallet,
+                    link,
+                    &["Full name=Ada Lovelace", "Born=631152000"],
+                )
+                .await;
             }
             if line.contains(" passed, ") {
                 summary = Some(line);
@@ -194,16 +200,12 @@ async fn club(client: &reqwest::Client, base: &str) -> (String, Value) {
     (did, interaction)
 }
 
-/// Runs `link` with the wallet simulator, as a holder who scanned the page's QR code would.
-async fn run_wallet(server: &str, wallet: &Path, link: &str) {
+/// Runs `link` with the wallet simulator, as a holder who scanned a page's QR code (or whose
+/// phone opened it) would, giving `attributes` (`--attr`).
+pub(crate) async fn run_wallet(server: &str, wallet: &Path, link: &str, attributes: &[&str]) {
     let output = Command::new(env!("CARGO_BIN_EXE_psi"))
         .args(["wallet", "run", link, "--json"])
-        .args([
-            "--attr",
-            "Full name=Ada Lovelace",
-            "--attr",
-            "Born=631152000",
-        ])
+        .args(attributes.iter().flat_map(|a| ["--attr", a]))
         .env("PSI_SERVER", server)
         .env("PSI_WALLET", wallet)
         .stdin(Stdio::null())

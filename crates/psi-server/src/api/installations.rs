@@ -14,16 +14,23 @@ use utoipa::ToSchema;
 
 use super::interactions::{RequiredSchemaJson, required_definition, schema_requirement};
 use super::page::{Page, PageQuery};
+use crate::db::credential_definitions::{
+    CredentialDefinition, DefinitionSettings, NewCredentialDefinition,
+};
 use crate::db::extensions::{
     AttachedTo, Attachment, Installation, InstallationChange, NewAttachment, NewInstallation,
     NewRequirement, Uninstalled,
 };
+use crate::db::schemas::NewSchema;
 use crate::db::{self, new_id};
 use crate::domain::WebhookUrl;
+use crate::domain::attribute::{AttributeJson, AttributeKind};
 use crate::domain::extension::{
     Builtin, DataFlow, Manifest, RequiredByExtension, SettingField, SettingType, SettingValues,
     check_values, trigger_endpoints,
 };
+use crate::domain::oauth::{self, OAuthSettings};
+use crate::domain::{Attestation, Attributes, Name, SourceIpPrefixes, Tag};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
@@ -33,7 +40,8 @@ use crate::ids::InteractionId;
 use crate::scope::ServiceScope;
 
 /// Installing an extension.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it would print secret settings.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Install {
     /// The service's own extension or a public one.
@@ -54,7 +62,8 @@ fn enabled() -> bool {
 
 /// Changes to an installation: given settings replace the stored ones (a secret not given is
 /// kept); `enabled` turns all its triggers and requirements on or off.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it would print secret settings.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInstallation {
     #[schema(value_type = Option<Object>)]
@@ -63,7 +72,8 @@ pub struct UpdateInstallation {
 }
 
 /// Moving an installation to another version.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it would print secret settings.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Upgrade {
     pub version: String,
@@ -90,8 +100,22 @@ pub struct InstallationView {
     pub enabled: bool,
     /// What each trigger sends where.
     pub data_flows: Vec<DataFlow>,
+    /// SSI OAuth only: what a web page configures `ssi-auth-lib` with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthView>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// What a web page gives `ssi-auth-lib` for an SSI OAuth attachment (docs/ssi-oauth.md).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthView {
+    /// The service's "SSI Authentication" definition (`SSIAuthenticationCredDefId`), which the
+    /// library pre-fills with the user code; `null` on an installation not attached yet.
+    pub credential_definition_id: Option<String>,
+    /// The attachment's client id (`clientId`); absent on an installation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// What an upgrade changed.
@@ -105,7 +129,8 @@ pub struct Upgraded {
 }
 
 /// Attaching an installation to an interaction.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it would print secret settings.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attach {
     pub installation_id: String,
@@ -116,7 +141,8 @@ pub struct Attach {
 }
 
 /// New interaction-level settings (a secret not given is kept).
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it would print secret settings.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAttachment {
     #[serde(default)]
@@ -136,12 +162,10 @@ pub struct AttachmentView {
     /// The credentials it added to the interaction (definition or schema ids), but those the
     /// interaction requires on its own.
     pub added_requirements: Vec<String>,
+    /// SSI OAuth only: what a web page configures `ssi-auth-lib` with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthView>,
     pub created_at: i64,
-}
-
-/// The associated data that binds an attachment's sealed secrets to it.
-fn attachment_aad(installation_id: &str, interaction_id: &str) -> Vec<u8> {
-    format!("{installation_id}/{interaction_id}").into_bytes()
 }
 
 fn invalid(error: impl std::fmt::Display) -> ApiError {
@@ -149,12 +173,26 @@ fn invalid(error: impl std::fmt::Display) -> ApiError {
 }
 
 impl InstallationView {
-    fn of(state: &AppState, installation: Installation) -> Result<Self, ApiError> {
+    async fn of(
+        state: &AppState,
+        scope: &ServiceScope,
+        installation: Installation,
+    ) -> Result<Self, ApiError> {
         let secrets = state.master_key.open_json(
             installation.id.as_bytes(),
             installation.secrets_sealed.as_deref(),
         )?;
+        let oauth = if installation.builtin == Some(Builtin::SsiOauth) {
+            let definition = ssi_authentication(state, scope).await?;
+            Some(OAuthView {
+                credential_definition_id: definition.map(|d| d.credential_id.to_string()),
+                client_id: None,
+            })
+        } else {
+            None
+        };
         Ok(InstallationView {
+            oauth,
             data_flows: installation.manifest.data_flows(),
             secrets_set: secrets.keys().cloned().collect(),
             id: installation.id,
@@ -186,6 +224,14 @@ fn checked(
     kept_secrets: &Map<String, Value>,
 ) -> Result<SettingValues, ApiError> {
     let values = check_values(fields, given, kept_secrets).map_err(invalid)?;
+    if let Some(header) = values.plain.get("api_key_header").and_then(Value::as_str)
+        && builtin == Some(Builtin::ForwardHttp)
+        && axum::http::HeaderName::from_bytes(header.as_bytes()).is_err()
+    {
+        return Err(invalid(format!(
+            "setting `api_key_header`: {header:?} is not an HTTP header name"
+        )));
+    }
     if builtin.is_some() {
         for field in fields.iter().filter(|f| f.kind == SettingType::Url) {
             if let Some(url) = values.plain.get(&field.name).and_then(Value::as_str) {
@@ -267,7 +313,7 @@ pub async fn install(
     let installation = find(&state, &scope, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(InstallationView::of(&state, installation)?),
+        Json(InstallationView::of(&state, &scope, installation).await?),
     ))
 }
 
@@ -289,10 +335,13 @@ pub async fn list(
     let rows = db::extensions::installations(&state.db, &scope, &paging).await?;
     let (rows, next) = paging.cut(rows);
     Ok(Json(Page {
-        data: rows
-            .into_iter()
-            .map(|row| InstallationView::of(&state, row))
-            .collect::<Result<_, _>>()?,
+        data: {
+            let mut views = Vec::with_capacity(rows.len());
+            for row in rows {
+                views.push(InstallationView::of(&state, &scope, row).await?);
+            }
+            views
+        },
         next_cursor: next.as_ref().map(db::Cursor::encode),
     }))
 }
@@ -313,7 +362,9 @@ pub async fn get(
     Path((_did, id)): Path<(String, String)>,
 ) -> Result<Json<InstallationView>, ApiError> {
     let installation = find(&state, &scope, &id).await?;
-    Ok(Json(InstallationView::of(&state, installation)?))
+    Ok(Json(
+        InstallationView::of(&state, &scope, installation).await?,
+    ))
 }
 
 /// The service-level values `given` against `fields`, with the stored ones (that `fields` still
@@ -373,8 +424,12 @@ pub async fn update(
         enabled: body.enabled.unwrap_or(installation.enabled),
     };
     db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
+    // Enabling resumes the triggers' held deliveries.
+    crate::delivery::outbox::announce();
     let installation = find(&state, &scope, &id).await?;
-    Ok(Json(InstallationView::of(&state, installation)?))
+    Ok(Json(
+        InstallationView::of(&state, &scope, installation).await?,
+    ))
 }
 
 /// Query of an uninstall.
@@ -472,8 +527,14 @@ pub async fn upgrade(
                 )),
                 other => other,
             })?;
-        let requirements =
-            resolve_requirements(&state, &scope, &manifest, &values, &interaction_values).await?;
+        let requirements = resolve_requirements(
+            &state,
+            &scope,
+            (&installation, &manifest),
+            &values,
+            (&attachment.interaction_id, &interaction_values),
+        )
+        .await?;
         reattached.push((attachment, interaction_values, requirements));
     }
     let sealed = state.master_key.seal_json(id.as_bytes(), &values.secrets);
@@ -486,6 +547,8 @@ pub async fn upgrade(
         enabled: installation.enabled,
     };
     db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
+    // Enabling resumes the triggers' held deliveries.
+    crate::delivery::outbox::announce();
     for (attachment, interaction_values, requirements) in reattached {
         store_attachment(
             &state,
@@ -502,7 +565,7 @@ pub async fn upgrade(
         to = %manifest.version, "extension upgraded");
     let installation = find(&state, &scope, &id).await?;
     Ok(Json(Upgraded {
-        installation: InstallationView::of(&state, installation)?,
+        installation: InstallationView::of(&state, &scope, installation).await?,
         added_settings: new.difference(&old).cloned().collect(),
         removed_settings: old.difference(&new).cloned().collect(),
     }))
@@ -516,7 +579,7 @@ fn attachment_values(
     manifest: &Manifest,
     given: &Map<String, Value>,
 ) -> Result<SettingValues, ApiError> {
-    let aad = attachment_aad(&attachment.installation.id, &attachment.interaction_id);
+    let aad = Attachment::aad(&attachment.installation.id, &attachment.interaction_id);
     let kept_secrets: Map<String, Value> = state
         .master_key
         .open_json(&aad, attachment.secrets_sealed.as_deref())?
@@ -541,15 +604,23 @@ fn attachment_values(
     )
 }
 
-/// The manifest's required credentials, with values taken from the settings, as stored ids.
+/// What an attachment stores besides its settings.
+struct Resolved {
+    requirements: Vec<NewRequirement>,
+    /// SSI OAuth's client id.
+    oauth_client_id: Option<String>,
+}
+
+/// The manifest's required credentials, with values taken from the settings, as stored ids; for
+/// SSI OAuth, its checked client id and the "SSI Authentication" requirement with pre-fill.
 async fn resolve_requirements(
     state: &AppState,
     scope: &ServiceScope,
-    manifest: &Manifest,
-    installation: &SettingValues,
-    attachment: &SettingValues,
-) -> Result<Vec<NewRequirement>, ApiError> {
-    let settings = crate::domain::extension::merged(manifest, installation, attachment);
+    (installation, manifest): (&Installation, &Manifest),
+    installation_values: &SettingValues,
+    (interaction_id, attachment): (&str, &SettingValues),
+) -> Result<Resolved, ApiError> {
+    let settings = crate::domain::extension::merged(manifest, installation_values, attachment);
     let mut resolved = Vec::with_capacity(manifest.required_credentials.len());
     for (index, required) in manifest.required_credentials.iter().enumerate() {
         let field = format!("the extension's required_credentials[{index}]");
@@ -561,7 +632,10 @@ async fn resolve_requirements(
                     .resolve(&settings)
                     .map_err(invalid)?;
                 let definition = required_definition(state, scope, &field, &id).await?;
-                NewRequirement::Definition(definition.id)
+                NewRequirement::Definition {
+                    id: definition.id,
+                    prefill_from_qr: false,
+                }
             }
             RequiredByExtension::Schema {
                 schema_id,
@@ -587,7 +661,109 @@ async fn resolve_requirements(
             }
         });
     }
-    Ok(resolved)
+    let mut oauth_client_id = None;
+    if installation.builtin == Some(Builtin::SsiOauth) {
+        let oauth = OAuthSettings::read(&settings).map_err(invalid)?;
+        let taken = db::oauth::client_taken(
+            &state.db,
+            &oauth.client_id,
+            &installation.id,
+            interaction_id,
+        )
+        .await?;
+        if taken {
+            return Err(ApiError::Conflict(format!(
+                "the client id {:?} is in use on this server",
+                oauth.client_id
+            )));
+        }
+        let definition = match ssi_authentication(state, scope).await? {
+            Some(definition) => definition,
+            None => create_ssi_authentication(state, scope).await?,
+        };
+        resolved.push(NewRequirement::Definition {
+            id: definition.id,
+            prefill_from_qr: true,
+        });
+        oauth_client_id = Some(oauth.client_id);
+    }
+    Ok(Resolved {
+        requirements: resolved,
+        oauth_client_id,
+    })
+}
+
+/// The service's "SSI Authentication" definition (found by its schema's name), which carries
+/// SSI OAuth's user code.
+async fn ssi_authentication(
+    state: &AppState,
+    scope: &ServiceScope,
+) -> Result<Option<CredentialDefinition>, ApiError> {
+    Ok(db::credential_definitions::list(&state.db, scope)
+        .await?
+        .into_iter()
+        .find(|d| {
+            d.schema.name == oauth::SCHEMA_NAME
+                && d.attestation == Attestation::SelfAttested
+                && d.schema
+                    .attributes
+                    .iter()
+                    .any(|a| a.name.as_str() == oauth::USER_CODE_ATTRIBUTE)
+        }))
+}
+
+/// Makes the service's "SSI Authentication" schema (unless it has one by that name) and a
+/// self-attested definition of it.
+async fn create_ssi_authentication(
+    state: &AppState,
+    scope: &ServiceScope,
+) -> Result<CredentialDefinition, ApiError> {
+    let schema_id = db::schemas::wire_id(scope, oauth::SCHEMA_NAME, oauth::SCHEMA_VERSION)
+        .map_err(anyhow::Error::new)?;
+    let schema = match db::schemas::get_by_wire_id(&state.db, scope, &schema_id).await? {
+        Some(schema) => schema,
+        None => {
+            let attributes = Attributes::parse(vec![AttributeJson {
+                name: oauth::USER_CODE_ATTRIBUTE.into(),
+                kind: AttributeKind::Text,
+                enum_values: None,
+            }])
+            .map_err(anyhow::Error::new)?;
+            let new = NewSchema {
+                name: Name::parse(oauth::SCHEMA_NAME).map_err(anyhow::Error::new)?,
+                schema_id,
+                attributes,
+            };
+            db::schemas::insert(&state.db, scope, &new).await?
+        }
+    };
+    let new = NewCredentialDefinition {
+        schema_id: schema.id,
+        tag: Tag::parse(oauth::DEFINITION_TAG).map_err(anyhow::Error::new)?,
+        attestation: Attestation::SelfAttested,
+        settings: DefinitionSettings {
+            one_off: false,
+            public: false,
+            check_webhook: None,
+            issuers: Vec::new(),
+            source_ip_prefixes: SourceIpPrefixes::default(),
+        },
+    };
+    let id = db::credential_definitions::insert(&state.db, scope, &new)
+        .await
+        .on_unique(|| {
+            ApiError::Conflict(format!(
+                "the schema {:?} has a definition tagged {:?} that is not a self-attested one \
+                 with the attribute {:?}",
+                oauth::SCHEMA_NAME,
+                oauth::DEFINITION_TAG,
+                oauth::USER_CODE_ATTRIBUTE
+            ))
+        })?;
+    tracing::info!(did = %scope.did(), "SSI Authentication credential definition created");
+    db::credential_definitions::get(&state.db, scope, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("credential definition {id} vanished after insert").into())
 }
 
 /// Writes an attachment (`replace`: an existing one) with its sealed secrets.
@@ -597,22 +773,27 @@ async fn store_attachment(
     installation_id: &str,
     interaction_id: &str,
     values: &SettingValues,
-    requirements: &[NewRequirement],
+    resolved: &Resolved,
     replace: bool,
 ) -> Result<bool, ApiError> {
-    let aad = attachment_aad(installation_id, interaction_id);
+    let aad = Attachment::aad(installation_id, interaction_id);
     let sealed = state.master_key.seal_json(&aad, &values.secrets);
     let new = NewAttachment {
         installation_id,
         interaction_id,
         settings: &values.plain,
         secrets_sealed: sealed.as_deref(),
-        requirements,
+        requirements: &resolved.requirements,
+        oauth_client_id: resolved.oauth_client_id.as_deref(),
     };
     db::extensions::attach(&state.db, scope, &new, replace)
         .await
         .on_unique(|| {
-            ApiError::Conflict("the extension is attached to this interaction already".into())
+            ApiError::Conflict(
+                "the extension is attached to this interaction already, or its client id is in \
+                 use"
+                .into(),
+            )
         })
 }
 
@@ -645,9 +826,25 @@ async fn attachment_views(
         AttachedTo::Interaction(interaction_id.as_str()),
     )
     .await?;
+    let is_oauth = |a: &Attachment| a.installation.builtin == Some(Builtin::SsiOauth);
+    let ssi_authentication = if attachments.iter().any(is_oauth) {
+        ssi_authentication(state, scope)
+            .await?
+            .map(|d| d.credential_id.to_string())
+    } else {
+        None
+    };
     attachments
         .into_iter()
         .map(|attachment| {
+            let oauth = is_oauth(&attachment).then(|| OAuthView {
+                credential_definition_id: ssi_authentication.clone(),
+                client_id: attachment
+                    .settings
+                    .get("client_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            });
             let id = attachment.installation.id.clone();
             let added = interaction
                 .required
@@ -662,7 +859,7 @@ async fn attachment_views(
                         .map(|r| r.schema_id.to_string()),
                 )
                 .collect();
-            let aad = attachment_aad(&id, &attachment.interaction_id);
+            let aad = Attachment::aad(&id, &attachment.interaction_id);
             let secrets = state
                 .master_key
                 .open_json(&aad, attachment.secrets_sealed.as_deref())?;
@@ -673,6 +870,7 @@ async fn attachment_views(
                 settings: attachment.settings,
                 secrets_set: secrets.keys().cloned().collect(),
                 added_requirements: added,
+                oauth,
                 created_at: attachment.created_at,
             })
         })
@@ -725,8 +923,14 @@ pub async fn attach(
         &Map::new(),
     )?;
     let service_values = installation_values(&state, &installation)?;
-    let requirements =
-        resolve_requirements(&state, &scope, manifest, &service_values, &values).await?;
+    let requirements = resolve_requirements(
+        &state,
+        &scope,
+        (&installation, manifest),
+        &service_values,
+        (interaction_id.as_str(), &values),
+    )
+    .await?;
     store_attachment(
         &state,
         &scope,
@@ -792,8 +996,14 @@ pub async fn update_attached(
     let manifest = &attachment.installation.manifest;
     let values = attachment_values(&state, &attachment, manifest, &body.settings)?;
     let service_values = installation_values(&state, &attachment.installation)?;
-    let requirements =
-        resolve_requirements(&state, &scope, manifest, &service_values, &values).await?;
+    let requirements = resolve_requirements(
+        &state,
+        &scope,
+        (&attachment.installation, manifest),
+        &service_values,
+        (interaction_id.as_str(), &values),
+    )
+    .await?;
     store_attachment(
         &state,
         &scope,

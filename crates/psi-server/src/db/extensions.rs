@@ -375,7 +375,7 @@ pub enum Published {
     NotAbove(String),
 }
 
-/// Publishes a version of the scoped service's extension (the caller checked it is its own);
+/// Publishes a version of an extension (the caller checked it is the scoped service's own);
 /// refused unless above every published one.
 pub async fn publish(
     db: &Db,
@@ -386,6 +386,13 @@ pub async fn publish(
 ) -> sqlx::Result<Published> {
     let now = now_ms();
     let mut tx = db.begin().await?;
+    // Taking the extension's row first makes concurrent publishes queue (PostgreSQL's READ
+    // COMMITTED would let two read the same latest version).
+    sqlx::query("UPDATE extensions SET updated_at = $2 WHERE id = $1")
+        .bind(extension_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let latest: Option<(String, String)> = sqlx::query_as(
         "SELECT version, sort_key FROM extension_versions WHERE extension_id = $1 \
          ORDER BY sort_key DESC LIMIT 1",
@@ -656,9 +663,12 @@ async fn sync_endpoints(
         } else {
             (Some("manual"), Some(now))
         };
+        // Enabling starts afresh: deliveries held while psi had disabled a failing endpoint
+        // resume now, and its failures so far no longer count.
         let updated = sqlx::query(
             "UPDATE delivery_endpoints SET url = $3, timeout_ms = $4, enabled = $5, \
-             disabled_reason = $6, disabled_at = $7, updated_at = $8 \
+             disabled_reason = $6, disabled_at = $7, updated_at = $8, \
+             failing_since = CASE WHEN $5 = 1 THEN NULL ELSE failing_since END \
              WHERE installation_id = $1 AND trigger_name = $2",
         )
         .bind(installation_id)
@@ -673,6 +683,18 @@ async fn sync_endpoints(
         .await?
         .rows_affected();
         if updated > 0 {
+            let id: EndpointId = sqlx::query_scalar(
+                "SELECT id FROM delivery_endpoints WHERE installation_id = $1 AND trigger_name = $2",
+            )
+            .bind(installation_id)
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+            if enabled {
+                super::deliveries::resume(tx, &id, now).await?;
+            } else {
+                super::deliveries::hold(tx, &id, now).await?;
+            }
             continue;
         }
         sqlx::query(
@@ -779,6 +801,13 @@ impl TryFrom<AttachmentRow> for Attachment {
     }
 }
 
+impl Attachment {
+    /// The associated data that binds an attachment's sealed secrets to it.
+    pub fn aad(installation_id: &str, interaction_id: &str) -> Vec<u8> {
+        format!("{installation_id}/{interaction_id}").into_bytes()
+    }
+}
+
 /// Whose attachments to read.
 #[derive(Debug, Clone, Copy)]
 pub enum AttachedTo<'a> {
@@ -833,8 +862,12 @@ pub async fn attachments_of(
 /// A credential an attachment adds to its interaction, resolved to stored ids.
 #[derive(Debug, Clone)]
 pub enum NewRequirement {
-    /// Internal id of a credential definition.
-    Definition(String),
+    Definition {
+        /// Internal id of a credential definition.
+        id: String,
+        /// The link may pre-fill its attributes (SSI OAuth's user code).
+        prefill_from_qr: bool,
+    },
     Schema {
         /// Internal id of a schema.
         schema: String,
@@ -851,6 +884,8 @@ pub struct NewAttachment<'a> {
     pub settings: &'a Map<String, Value>,
     pub secrets_sealed: Option<&'a [u8]>,
     pub requirements: &'a [NewRequirement],
+    /// SSI OAuth's client id (unique on the server).
+    pub oauth_client_id: Option<&'a str>,
 }
 
 /// Attaches (`replace`: changes an attachment's settings and requirements); an attachment that
@@ -865,7 +900,8 @@ pub async fn attach(
     let mut tx = db.begin().await?;
     if replace {
         let done = sqlx::query(
-            "UPDATE extension_attachments SET settings = $4, secrets_sealed = $5 \
+            "UPDATE extension_attachments SET settings = $4, secrets_sealed = $5, \
+             oauth_client_id = $6 \
              WHERE service_id = $1 AND installation_id = $2 AND interaction_id = $3",
         )
         .bind(scope.service_id())
@@ -873,6 +909,7 @@ pub async fn attach(
         .bind(new.interaction_id)
         .bind(Value::Object(new.settings.clone()).to_string())
         .bind(new.secrets_sealed)
+        .bind(new.oauth_client_id)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -890,7 +927,8 @@ pub async fn attach(
     } else {
         sqlx::query(
             "INSERT INTO extension_attachments (installation_id, interaction_id, service_id, \
-             settings, secrets_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             settings, secrets_sealed, created_at, oauth_client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(new.installation_id)
         .bind(new.interaction_id)
@@ -898,12 +936,16 @@ pub async fn attach(
         .bind(Value::Object(new.settings.clone()).to_string())
         .bind(new.secrets_sealed)
         .bind(now)
+        .bind(new.oauth_client_id)
         .execute(&mut *tx)
         .await?;
     }
     for (position, requirement) in new.requirements.iter().enumerate() {
-        let (definition, schema, issuers, only_last) = match requirement {
-            NewRequirement::Definition(id) => (Some(id.as_str()), None, Vec::new(), false),
+        let (definition, schema, issuers, only_last, prefill) = match requirement {
+            NewRequirement::Definition {
+                id,
+                prefill_from_qr,
+            } => (Some(id.as_str()), None, Vec::new(), false, *prefill_from_qr),
             NewRequirement::Schema {
                 schema,
                 trusted_issuers,
@@ -913,12 +955,13 @@ pub async fn attach(
                 Some(schema.as_str()),
                 trusted_issuers.clone(),
                 *only_last,
+                false,
             ),
         };
         sqlx::query(
             "INSERT INTO extension_requirements (installation_id, interaction_id, service_id, \
-             position, credential_definition_id, schema_id, trusted_issuers, only_last) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             position, credential_definition_id, schema_id, trusted_issuers, only_last, \
+             prefill_from_qr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(new.installation_id)
         .bind(new.interaction_id)
@@ -928,6 +971,7 @@ pub async fn attach(
         .bind(schema)
         .bind(serde_json::to_string(&issuers).expect("strings serialise"))
         .bind(i64::from(only_last))
+        .bind(i64::from(prefill))
         .execute(&mut *tx)
         .await?;
     }

@@ -200,22 +200,29 @@ struct CredentialRow {
 /// does not).
 fn interaction_query(backend: Backend, condition: &str) -> String {
     let (array, object) = backend.json_functions();
-    // The interaction's own requirements, then those its enabled extensions added (after them,
-    // in the order of attachment), but a definition or schema it requires on its own.
+    // The interaction's own requirements (`attached_at` 0), then those its enabled extensions
+    // added, in the order of attachment, but a definition or schema it requires on its own.
     const OWN_AND_ADDED: &str = "SELECT interaction_id, credential_definition_id, role, \
          prefill_from_qr, external_verification, only_last, position, \
-         CAST(NULL AS TEXT) AS added_by FROM interaction_credentials \
-         UNION ALL SELECT er.interaction_id, er.credential_definition_id, 'required', 0, 0, \
-         er.only_last, 1000000 + er.position, er.installation_id FROM extension_requirements er \
+         CAST(NULL AS TEXT) AS added_by, 0 AS attached_at FROM interaction_credentials \
+         UNION ALL SELECT er.interaction_id, er.credential_definition_id, 'required', \
+         er.prefill_from_qr, 0, \
+         er.only_last, er.position, er.installation_id, ea.created_at \
+         FROM extension_requirements er \
          JOIN extension_installations ei ON ei.id = er.installation_id AND ei.enabled = 1 \
+         JOIN extension_attachments ea ON ea.installation_id = er.installation_id \
+         AND ea.interaction_id = er.interaction_id \
          WHERE er.credential_definition_id IS NOT NULL AND NOT EXISTS (SELECT 1 \
          FROM interaction_credentials o WHERE o.interaction_id = er.interaction_id \
          AND o.role = 'required' AND o.credential_definition_id = er.credential_definition_id)";
     const OWN_AND_ADDED_SCHEMAS: &str = "SELECT interaction_id, schema_id, trusted_issuers, \
-         only_last, position, CAST(NULL AS TEXT) AS added_by FROM interaction_schemas \
+         only_last, position, CAST(NULL AS TEXT) AS added_by, 0 AS attached_at \
+         FROM interaction_schemas \
          UNION ALL SELECT er.interaction_id, er.schema_id, er.trusted_issuers, er.only_last, \
-         1000000 + er.position, er.installation_id FROM extension_requirements er \
+         er.position, er.installation_id, ea.created_at FROM extension_requirements er \
          JOIN extension_installations ei ON ei.id = er.installation_id AND ei.enabled = 1 \
+         JOIN extension_attachments ea ON ea.installation_id = er.installation_id \
+         AND ea.interaction_id = er.interaction_id \
          WHERE er.schema_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM interaction_schemas o \
          WHERE o.interaction_id = er.interaction_id AND o.schema_id = er.schema_id)";
     format!(
@@ -231,7 +238,7 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
                  'external_verification', ic.external_verification, 'only_last', ic.only_last, \
                  'attestation', c.attestation, 'attributes', s.attributes, \
                  'added_by', ic.added_by) \
-               ORDER BY ic.role, ic.position) \
+               ORDER BY ic.role, ic.attached_at, ic.added_by, ic.position) \
                FROM ({OWN_AND_ADDED}) ic \
                JOIN credential_definitions c ON c.id = ic.credential_definition_id \
                JOIN services sv ON sv.id = c.service_id \
@@ -246,7 +253,7 @@ fn interaction_query(backend: Backend, condition: &str) -> String {
                  'version', rs.version, 'attributes', rs.attributes, \
                  'trusted_issuers', r.trusted_issuers, 'only_last', r.only_last, \
                  'added_by', r.added_by) \
-               ORDER BY r.position) \
+               ORDER BY r.attached_at, r.added_by, r.position) \
                FROM ({OWN_AND_ADDED_SCHEMAS}) r JOIN schemas rs ON rs.id = r.schema_id \
                JOIN services sd ON sd.id = rs.service_id \
                WHERE r.interaction_id = i.id) AS TEXT) AS schemas_required \
@@ -315,10 +322,13 @@ fn into_interaction(row: InteractionRow) -> sqlx::Result<Interaction> {
             }
         }
     }
-    let required_schemas = json_elements::<SchemaRequirementRow>(row.schemas_required.as_deref())?
-        .into_iter()
-        .map(SchemaRequirement::try_from)
-        .collect::<sqlx::Result<_>>()?;
+    let mut required_schemas: Vec<SchemaRequirement> = Vec::new();
+    for row in json_elements::<SchemaRequirementRow>(row.schemas_required.as_deref())? {
+        // Two extensions may add the same schema: it is required once, as the first added it.
+        if !required_schemas.iter().any(|r| r.schema == row.schema) {
+            required_schemas.push(row.try_into()?);
+        }
+    }
     let instances = json_elements::<InstanceRow>(row.instances.as_deref())?
         .into_iter()
         .map(Instance::try_from)

@@ -38,6 +38,7 @@ pub mod interactions;
 pub mod keys;
 pub mod link_requests;
 pub(crate) mod listen;
+pub mod oauth;
 pub mod public_reads;
 pub mod schemas;
 pub mod services;

@@ -179,18 +179,24 @@ pub async fn used_by(db: &Db, scope: &ServiceScope, id: &str) -> sqlx::Result<Op
         let definition = super::credential_definitions::wire_id_of(&did, seq, &tag)?;
         return Ok(Some(format!("credential definition {definition}")));
     }
-    let required: Option<(i64,)> =
-        sqlx::query_as("SELECT 1 FROM interaction_schemas WHERE schema_id = $1 LIMIT 1")
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(required.map(|_| "an interaction that requires credentials of it".to_owned()))
+    let required: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM interaction_schemas WHERE schema_id = $1 \
+         UNION ALL SELECT 1 FROM extension_requirements WHERE schema_id = $1 LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(required.map(|_| {
+        "an interaction that requires credentials of it (itself, or through an extension)"
+            .to_owned()
+    }))
 }
 
 /// The condition, on a `schemas` row, that nothing uses it.
 const UNUSED: &str = "NOT EXISTS (SELECT 1 FROM credential_definitions c \
      WHERE c.schema_id = schemas.id) \
-     AND NOT EXISTS (SELECT 1 FROM interaction_schemas r WHERE r.schema_id = schemas.id)";
+     AND NOT EXISTS (SELECT 1 FROM interaction_schemas r WHERE r.schema_id = schemas.id) \
+     AND NOT EXISTS (SELECT 1 FROM extension_requirements e WHERE e.schema_id = schemas.id)";
 
 /// Replaces a schema's content unless a credential definition uses it; false if nothing was
 /// changed (no such schema, or in use: ask [`used_by`]). A name and version taken is a unique

@@ -200,13 +200,28 @@ async fn chat_message(
 }
 
 /// `template` with each `{name}` of `values` replaced in one pass (a value is never read as a
-/// placeholder). Values are escaped as Slack-compatible receivers want (`&`, `<`, `>`), so no
-/// value makes a link or a mention; the template is the service's own and stays as written.
+/// placeholder). Values come from holders and third parties, so none may make a mention, a link
+/// or markup in any of the Slack-compatible receivers: `& < >` are escaped as Slack wants, a word
+/// joiner follows every `@` (Mattermost's and Rocket.Chat's `@channel`), Markdown's characters are
+/// escaped with `\`, and `://` is broken so no URL is linked. The template is the service's own
+/// and stays as written.
 fn render(template: &str, values: &[(String, String)]) -> String {
     let escape = |text: &str| {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '@' => out.push_str("@\u{2060}"),
+                '[' | ']' | '(' | ')' | '*' | '_' | '~' | '`' | '#' | '|' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+        out.replace("://", ":\u{2060}//")
     };
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -364,10 +379,18 @@ mod tests {
         let values = [
             ("holder".to_owned(), "<@here> & {event}".to_owned()),
             ("event".to_owned(), "e1".to_owned()),
+            (
+                "Name".to_owned(),
+                "@channel [x](https://a.example) *b*".to_owned(),
+            ),
         ];
         assert_eq!(
             render("<!here> {holder} in {event}: {unknown} {", &values),
-            "<!here> &lt;@here&gt; &amp; {event} in e1: {unknown} {"
+            "<!here> &lt;@\u{2060}here&gt; &amp; {event} in e1: {unknown} {"
+        );
+        assert_eq!(
+            render("{Name}", &values),
+            "@\u{2060}channel \\[x\\]\\(https:\u{2060}//a.example\\) \\*b\\*"
         );
     }
 }

@@ -147,8 +147,8 @@ mod tests {
     }
 }
 
-/// The `extension` member of a trigger's call.
-#[derive(Debug, Serialize)]
+/// The `extension` member of a trigger's call. No `Debug`: `on_receive`'s carries secrets.
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionMember<'a> {
     pub id: &'a str,

@@ -17,7 +17,7 @@ use super::{WebhookUrl, check_timeout};
 #[error("{0}")]
 pub struct ExtensionError(String);
 
-fn refused(message: impl Into<String>) -> ExtensionError {
+pub(crate) fn refused(message: impl Into<String>) -> ExtensionError {
     ExtensionError(message.into())
 }
 
@@ -320,19 +320,17 @@ impl Manifest {
     }
 
     fn check_required(&self, required: &RequiredByExtension) -> Result<(), ExtensionError> {
-        let sources: Vec<(&Source, bool)> = match required {
+        let sources: Vec<&Source> = match required {
             RequiredByExtension::Definition {
                 credential_definition_id,
-            } => vec![(credential_definition_id, true)],
+            } => vec![credential_definition_id],
             RequiredByExtension::Schema {
                 schema_id,
                 trusted_issuers,
                 ..
-            } => std::iter::once((schema_id, false))
-                .chain(trusted_issuers.iter().map(|s| (s, false)))
-                .collect(),
+            } => std::iter::once(schema_id).chain(trusted_issuers).collect(),
         };
-        for (source, _) in &sources {
+        for source in &sources {
             if let Source::Setting { setting } = source
                 && !self.settings().any(|f| &f.name == setting)
             {
@@ -549,10 +547,20 @@ impl SettingField {
 }
 
 /// Setting values, checked against their fields: the plain ones and the secrets apart.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SettingValues {
     pub plain: Map<String, Value>,
     pub secrets: Map<String, Value>,
+}
+
+/// Names the secrets, never their values.
+impl std::fmt::Debug for SettingValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SettingValues")
+            .field("plain", &self.plain)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// Checks `given` against `fields`: every name known, every value of its type, every required
@@ -627,13 +635,17 @@ pub enum Builtin {
     ChatNotification,
     /// On receive, fails the event unless an attribute's value is on a list.
     AllowList,
+    /// Sign in with a credential: an OAuth 2.0 device authorization grant (RFC 8628) that the
+    /// holder approves by completing the interaction (docs/ssi-oauth.md).
+    SsiOauth,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 3] = [
+    pub const ALL: [Builtin; 4] = [
         Builtin::ForwardHttp,
         Builtin::ChatNotification,
         Builtin::AllowList,
+        Builtin::SsiOauth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -641,6 +653,7 @@ impl Builtin {
             Builtin::ForwardHttp => "forward_http",
             Builtin::ChatNotification => "chat_notification",
             Builtin::AllowList => "allow_list",
+            Builtin::SsiOauth => "ssi_oauth",
         }
     }
 
@@ -657,6 +670,7 @@ impl Builtin {
             Builtin::ForwardHttp => "psiforwardhttp",
             Builtin::ChatNotification => "psichatnotification",
             Builtin::AllowList => "psiallowlist",
+            Builtin::SsiOauth => "psissioauth",
         }
     }
 
@@ -665,6 +679,7 @@ impl Builtin {
             Builtin::ForwardHttp => "Forward to an HTTP API",
             Builtin::ChatNotification => "Chat notification",
             Builtin::AllowList => "Allow list check",
+            Builtin::SsiOauth => "SSI OAuth",
         }
     }
 
@@ -682,6 +697,12 @@ impl Builtin {
             Builtin::AllowList => {
                 "When the holder shares credentials, fail the event unless an attribute's value \
                  is on a list kept in the settings or fetched from a URL."
+            }
+            Builtin::SsiOauth => {
+                "Sign in to a website with a credential: the site's page drives an OAuth 2.0 \
+                 device authorization grant (the ssi-auth-lib library), the holder completes \
+                 the interaction with the user code pre-filled, and the site receives an access \
+                 token (a JWT psi signs) with the holder's pairwise DID and chosen attributes."
             }
         }
     }
@@ -734,6 +755,27 @@ impl Builtin {
                      "default": false},
                     {"name": "message", "label": "Message when absent", "type": "text",
                      "default": "You are not on the list for this"}
+                ]
+            }),
+            // The "SSI Authentication" requirement is not in the manifest: psi creates the
+            // definition in the installing service when attaching (api::installations).
+            Builtin::SsiOauth => serde_json::json!({
+                "version": "1.0.0",
+                "triggers": {"on_receive": {"url": IN_PROCESS}},
+                "interaction_settings": [
+                    {"name": "client_id", "label": "Client id", "type": "text", "required": true,
+                     "help": "The OAuth client id the web page gives ssi-auth-lib (`clientId`): \
+                              unique on this server, A-Z a-z 0-9 - . _ ~"},
+                    {"name": "token_lifetime_secs", "label": "Token lifetime (seconds)",
+                     "type": "number", "default": 3600},
+                    {"name": "code_lifetime_secs", "label": "Sign-in time (seconds)",
+                     "type": "number", "default": 600,
+                     "help": "How long a page's device code waits for the holder"},
+                    {"name": "poll_interval_secs", "label": "Poll interval (seconds)",
+                     "type": "number", "default": 5},
+                    {"name": "claims", "label": "Claims", "type": "text",
+                     "help": "One `attribute = claim` per line: the shared attribute's value \
+                              goes into the token's claim"}
                 ]
             }),
         };

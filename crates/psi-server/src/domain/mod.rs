@@ -16,6 +16,7 @@ pub mod interaction;
 pub mod manifest_file;
 pub mod name;
 pub mod notification;
+pub mod oauth;
 pub mod webhook;
 
 pub use attribute::{

@@ -1,6 +1,7 @@
 //! The built-in extensions' `on_receive` triggers, run in-process (docs/extensions.md): the allow
-//! list check and forwarding shared attributes to an HTTP API. The chat notification is a
-//! durable `on_finish` trigger: `delivery::notify` writes its message.
+//! list check, forwarding shared attributes to an HTTP API, and SSI OAuth's approval of a device
+//! grant. The chat notification is a durable `on_finish` trigger: `delivery::notify` writes its
+//! message.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -11,10 +12,12 @@ use serde_json::{Map, Value};
 use super::protocol::InteractionRequest;
 use super::{Event, Stop, calls};
 use crate::db::events::{CallKind, LogKind};
+use crate::db::extensions::Attachment;
 use crate::db::keys::DEFAULT_KEY_NAME;
 use crate::db::webhooks::Webhook;
 use crate::domain::AuthScheme;
 use crate::domain::extension::Builtin;
+use crate::domain::oauth::{self, OAuthSettings};
 
 /// How long a fetched allow list is used before it is fetched again.
 const LIST_TTL: Duration = Duration::from_secs(300);
@@ -23,17 +26,19 @@ const MAX_LISTS: usize = 1000;
 /// How long forwarding waits for the API.
 const FORWARD_TIMEOUT_MS: i64 = 10_000;
 
-/// Runs `builtin`'s `on_receive` with the merged `settings` (secrets opened).
+/// Runs `builtin`'s `on_receive` for `attachment` with the merged `settings` (secrets opened).
 pub(super) async fn on_receive(
     event: &mut Event<'_>,
+    attachment: &Attachment,
     builtin: Builtin,
-    name: &str,
     settings: &Map<String, Value>,
     request: &InteractionRequest<'_>,
 ) -> Result<(), Stop> {
+    let name = attachment.installation.extension_name.as_str();
     match builtin {
         Builtin::AllowList => allow_list(event, name, settings, request).await,
         Builtin::ForwardHttp => forward(event, name, settings, request).await,
+        Builtin::SsiOauth => ssi_oauth(event, attachment, settings, request).await,
         // No on_receive trigger.
         Builtin::ChatNotification => Ok(()),
     }
@@ -193,4 +198,51 @@ async fn forward(
         message: format!("the extension {name:?} {}", e.holder_reason()),
         detail: format!("extension {name:?}: forwarding failed: {e}"),
     })
+}
+
+/// SSI OAuth: the holder presented the user code a web page's device grant shows (pre-filled into
+/// the "SSI Authentication" credential); approves that grant with the holder's pairwise DID and
+/// the mapped claims, so the page's next poll gets the token.
+async fn ssi_oauth(
+    event: &mut Event<'_>,
+    attachment: &Attachment,
+    settings: &Map<String, Value>,
+    request: &InteractionRequest<'_>,
+) -> Result<(), Stop> {
+    let name = &attachment.installation.extension_name;
+    let settings = OAuthSettings::read(settings).map_err(|e| Stop::Fail {
+        message: format!("the extension {name:?} is not configured correctly"),
+        detail: format!("extension {name:?}: {e}"),
+    })?;
+    let refused = |detail: &str| Stop::Fail {
+        message: "This sign-in code is not valid any more: start the sign-in again on the web \
+                  page"
+            .into(),
+        detail: format!("extension {name:?}: {detail}"),
+    };
+    let code = shared(request, oauth::USER_CODE_ATTRIBUTE)
+        .ok_or_else(|| refused("no shared credential has the user code"))?;
+    let code = oauth::normalise_user_code(code)
+        .ok_or_else(|| refused("the shared user code is not one psi makes"))?;
+    let claims = settings.claims_of(|attribute| shared(request, attribute));
+    let approved = crate::db::oauth::approve(
+        &event.state.db,
+        event.scope,
+        &attachment.installation.id,
+        &attachment.interaction_id,
+        &code,
+        request.subscriber_connect_did,
+        &claims,
+    )
+    .await?;
+    if !approved {
+        return Err(refused(
+            "no pending sign-in has this user code (expired or used)",
+        ));
+    }
+    event.journal.log(
+        LogKind::Verified,
+        format!("signed in with SSI OAuth (client {})", settings.client_id),
+    );
+    Ok(())
 }

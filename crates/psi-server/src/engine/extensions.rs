@@ -34,10 +34,10 @@ fn secrets_of(
         installation.id.as_bytes(),
         installation.secrets_sealed.as_deref(),
     )?;
-    let aad = format!("{}/{}", installation.id, attachment.interaction_id);
+    let aad = Attachment::aad(&installation.id, &attachment.interaction_id);
     let interaction = state
         .master_key
-        .open_json(aad.as_bytes(), attachment.secrets_sealed.as_deref())?;
+        .open_json(&aad, attachment.secrets_sealed.as_deref())?;
     Ok((service, interaction))
 }
 
@@ -76,8 +76,7 @@ async fn run(
             Some(secrets_of(event.state, attachment)?),
         );
         if let Some(builtin) = attachment.installation.builtin {
-            let name = &attachment.installation.extension_name;
-            builtin::on_receive(event, builtin, name, &member.settings, request).await?;
+            builtin::on_receive(event, attachment, builtin, &member.settings, request).await?;
             continue;
         }
         let body = serde_json::to_vec(&Call {

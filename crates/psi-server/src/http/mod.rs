@@ -33,4 +33,6 @@ pub struct AppState {
     pub opened_keys: crate::crypto::opened::OpenedKeys,
     /// Recent failed authentications, by client address and token prefix.
     pub auth_throttle: Arc<throttle::AuthThrottle>,
+    /// SSI OAuth device authorization requests, by client id (docs/ssi-oauth.md, "Limits").
+    pub oauth_throttle: Arc<throttle::AuthThrottle>,
 }

@@ -83,6 +83,9 @@ pub enum Key {
     Address(IpAddr),
     /// A service token's id.
     Token(String),
+    /// An SSI OAuth client id: [`super::AppState::oauth_throttle`] counts its device
+    /// authorization requests, not failures.
+    OAuthClient(String),
 }
 
 impl Key {

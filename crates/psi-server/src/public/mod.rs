@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod credentials;
 pub mod keys;
+pub mod oauth;
 pub mod source;
 pub mod templates;
 
@@ -70,18 +71,24 @@ pub(crate) fn is_public(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
+/// Whether browsers may call a path from any page: the public reads and SSI OAuth's endpoints.
+fn cross_origin(path: &str) -> bool {
+    is_public(path) || oauth::is_oauth(path)
+}
+
 /// CORS for the public endpoints: echo the origin and allow credentials; preflight answers are
 /// cached by browsers for a day. Other paths get no `Access-Control-Allow-*` answer, so browsers
 /// keep the management API to itself.
 pub fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(|_, request| {
-            is_public(request.uri.path())
+            cross_origin(request.uri.path())
         }))
         .allow_credentials(AllowCredentials::predicate(|_, request| {
-            is_public(request.uri.path())
+            cross_origin(request.uri.path())
         }))
-        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        // POST: SSI OAuth's endpoints, which `ssi-auth-lib` calls from the page.
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS, Method::POST])
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([ETAG, HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(24 * 60 * 60))

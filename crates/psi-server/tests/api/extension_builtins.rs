@@ -110,7 +110,8 @@ async fn the_built_in_extensions_are_in_the_catalogue_without_an_author(backend:
         [
             "Allow list check",
             "Chat notification",
-            "Forward to an HTTP API"
+            "Forward to an HTTP API",
+            "SSI OAuth"
         ]
     );
     for entry in built_in {
@@ -246,7 +247,7 @@ async fn the_chat_notification_posts_slack_json_and_retries(backend: Backend) {
     for call in &calls {
         assert_eq!(
             call.json(),
-            json!({"text": "Join: completed, level 2 for Ada &amp; &lt;@U1&gt; <!channel>"})
+            json!({"text": "Join: completed, level 2 for Ada &amp; &lt;@\u{2060}U1&gt; <!channel>"})
         );
     }
     club.fx.app.stop().await;

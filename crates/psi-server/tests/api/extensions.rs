@@ -945,6 +945,12 @@ async fn on_finish_reaches_a_receiver_that_was_down(backend: Backend) {
     assert_eq!(body["outcome"], json!({"ok": true}));
     assert_eq!(body["extension"]["installationId"], installation.as_str());
     assert_eq!(body["extension"]["version"], "1.0.0");
+    // What the outbox stores carries the plain settings, never a secret.
+    assert_eq!(
+        body["extension"]["settings"],
+        json!({"region": "us", "batch_size": 10, "list": "guests"})
+    );
+    assert!(!String::from_utf8_lossy(&calls[0].body).contains(API_KEY));
 
     // The club sees the message delivered, after the failed attempts.
     let message_id = body["messageId"].as_str().expect("messageId");

@@ -34,6 +34,7 @@ mod public_reads;
 mod schemas;
 mod services;
 mod source_links;
+mod ssi_oauth;
 mod standard_webhooks;
 mod startup;
 mod storage;

@@ -1,0 +1,222 @@
+//! SSI OAuth (docs/ssi-oauth.md): the settings of an attachment of the built-in extension, the
+//! device and user codes of a device authorization grant (RFC 8628), and the claims a token
+//! carries.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng;
+use rand::RngCore;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::extension::{ExtensionError, refused};
+
+/// The self-attested credential whose attribute carries the user code, as the platform names it.
+pub const SCHEMA_NAME: &str = "SSI Authentication";
+/// Its one attribute, which `ssi-auth-lib` pre-fills with the user code.
+pub const USER_CODE_ATTRIBUTE: &str = "OAuth User Code";
+/// The version and tag psi gives the schema and definition it creates.
+pub const SCHEMA_VERSION: &str = "1.0";
+pub const DEFINITION_TAG: &str = "oauth";
+
+/// RFC 8628 §6.1: no vowels (no words) and none of the characters people confuse.
+const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+/// Characters of a user code, shown as two halves joined by `-`: 20^8 ≈ 2^34.6 codes.
+const USER_CODE_LEN: usize = 8;
+
+/// The bounds of the numeric settings.
+const LIFETIMES: std::ops::RangeInclusive<i64> = 1..=86_400;
+const CODE_LIFETIMES: std::ops::RangeInclusive<i64> = 1..=3_600;
+const INTERVALS: std::ops::RangeInclusive<i64> = 1..=60;
+
+/// An attachment's settings, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    pub client_id: String,
+    pub token_lifetime_secs: i64,
+    /// How long a device code may be polled before `expired_token`.
+    pub code_lifetime_secs: i64,
+    /// Seconds between polls the client is asked to keep.
+    pub poll_interval_secs: i64,
+    /// `(attribute, claim)`, in the order given.
+    pub claims: Vec<(String, String)>,
+}
+
+impl OAuthSettings {
+    /// Reads the merged settings (defaults filled in) of an SSI OAuth attachment.
+    pub fn read(settings: &Map<String, Value>) -> Result<Self, ExtensionError> {
+        let client_id = settings
+            .get("client_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        // `ssi-auth-lib` form-encodes with `encodeURI`, which leaves `& = + # ? /` as they are.
+        let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+        if client_id.is_empty() || client_id.len() > 128 || !client_id.bytes().all(unreserved) {
+            return Err(refused(
+                "setting `client_id`: 1 to 128 of A-Z a-z 0-9 - . _ ~",
+            ));
+        }
+        let number = |name: &str, range: std::ops::RangeInclusive<i64>| {
+            let value = settings.get(name).and_then(Value::as_i64);
+            value.filter(|v| range.contains(v)).ok_or_else(|| {
+                refused(format!(
+                    "setting `{name}`: a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            })
+        };
+        let mut claims = Vec::new();
+        let mapping = settings.get("claims").and_then(Value::as_str);
+        for line in mapping.unwrap_or_default().lines().map(str::trim) {
+            if line.is_empty() {
+                continue;
+            }
+            let Some((attribute, claim)) = line.split_once('=') else {
+                return Err(refused(format!(
+                    "setting `claims`: {line:?} is not `attribute = claim`"
+                )));
+            };
+            let (attribute, claim) = (attribute.trim(), claim.trim());
+            if attribute.is_empty() || claim.is_empty() || RESERVED_CLAIMS.contains(&claim) {
+                return Err(refused(format!(
+                    "setting `claims`: {line:?} needs an attribute and a claim other than {}",
+                    RESERVED_CLAIMS.join(", ")
+                )));
+            }
+            claims.push((attribute.to_owned(), claim.to_owned()));
+        }
+        Ok(OAuthSettings {
+            token_lifetime_secs: number("token_lifetime_secs", LIFETIMES)?,
+            code_lifetime_secs: number("code_lifetime_secs", CODE_LIFETIMES)?,
+            poll_interval_secs: number("poll_interval_secs", INTERVALS)?,
+            client_id,
+            claims,
+        })
+    }
+
+    /// The claims of the mapping, each the value the holder shared (`null` when none did).
+    pub fn claims_of<'a>(&self, shared: impl Fn(&str) -> Option<&'a str>) -> Map<String, Value> {
+        self.claims
+            .iter()
+            .map(|(attribute, claim)| {
+                let value = shared(attribute).map_or(Value::Null, Value::from);
+                (claim.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// The claims psi sets itself, which the mapping may not name.
+pub const RESERVED_CLAIMS: [&str; 8] = ["iss", "sub", "aud", "iat", "exp", "jti", "nbf", "kid"];
+
+/// A new device code (256 random bits, base64url) and the hash psi stores of it.
+pub fn device_code() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let code = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = device_code_hash(&code);
+    (code, hash)
+}
+
+/// What psi stores and looks a device code up by: its SHA-256, base64url. A lookup by hash tells
+/// nothing of the code through its timing.
+pub fn device_code_hash(code: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(code.as_bytes()))
+}
+
+/// A new user code, `XXXX-XXXX`.
+pub fn user_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let mut code = String::with_capacity(USER_CODE_LEN + 1);
+    for i in 0..USER_CODE_LEN {
+        if i == USER_CODE_LEN / 2 {
+            code.push('-');
+        }
+        code.push(char::from(
+            USER_CODE_ALPHABET[rng.gen_range(0..USER_CODE_ALPHABET.len())],
+        ));
+    }
+    code
+}
+
+/// A user code as a holder's credential carries it: the library passes it verbatim, but a
+/// holder typing it may use lower case, spaces or no dash.
+pub fn normalise_user_code(text: &str) -> Option<String> {
+    let letters: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let valid =
+        letters.len() == USER_CODE_LEN && letters.bytes().all(|b| USER_CODE_ALPHABET.contains(&b));
+    valid.then(|| format!("{}-{}", &letters[..4], &letters[4..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(value: Value) -> Map<String, Value> {
+        let mut defaults = json!({"token_lifetime_secs": 3600, "code_lifetime_secs": 600,
+            "poll_interval_secs": 5});
+        defaults
+            .as_object_mut()
+            .unwrap()
+            .extend(value.as_object().unwrap().clone());
+        defaults.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let read = OAuthSettings::read(&settings(
+            json!({"client_id": "shop-1", "claims": "Email = email\n\n Name=name "}),
+        ))
+        .unwrap();
+        assert_eq!(read.client_id, "shop-1");
+        assert_eq!(
+            read.claims,
+            vec![
+                ("Email".to_owned(), "email".to_owned()),
+                ("Name".to_owned(), "name".to_owned())
+            ]
+        );
+        let claims = read.claims_of(|a| (a == "Email").then_some("a@b.c"));
+        assert_eq!(
+            Value::Object(claims),
+            json!({"email": "a@b.c", "name": null})
+        );
+        for bad in [
+            json!({"client_id": "a&b"}),
+            json!({"client_id": ""}),
+            json!({"client_id": "ok", "claims": "Email"}),
+            json!({"client_id": "ok", "claims": "Email = sub"}),
+            json!({"client_id": "ok", "token_lifetime_secs": 0}),
+            json!({"client_id": "ok", "poll_interval_secs": 1.5}),
+        ] {
+            assert!(
+                OAuthSettings::read(&settings(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_are_readable_and_hashed() {
+        let code = user_code();
+        assert_eq!(code.len(), 9);
+        assert_eq!(normalise_user_code(&code).as_deref(), Some(code.as_str()));
+        assert_eq!(
+            normalise_user_code(" bcdf ghjk ").as_deref(),
+            Some("BCDF-GHJK")
+        );
+        assert_eq!(normalise_user_code("BCDF-GHJA"), None);
+        assert_eq!(normalise_user_code("BCDF-GHJ"), None);
+        let (device, hash) = device_code();
+        assert_eq!(device.len(), 43);
+        assert_eq!(device_code_hash(&device), hash);
+        assert_ne!(device, hash);
+    }
+}
