@@ -423,7 +423,7 @@ pub async fn update(
         secrets_sealed: sealed.as_deref(),
         enabled: body.enabled.unwrap_or(installation.enabled),
     };
-    db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
+    db::extensions::change_installation(&state.db, &scope, &id, &change, &[]).await?;
     // Enabling resumes the triggers' held deliveries.
     crate::delivery::outbox::announce();
     let installation = find(&state, &scope, &id).await?;
@@ -546,21 +546,25 @@ pub async fn upgrade(
         secrets_sealed: sealed.as_deref(),
         enabled: installation.enabled,
     };
-    db::extensions::change_installation(&state.db, &scope, &id, &change).await?;
-    // Enabling resumes the triggers' held deliveries.
+    let sealed: Vec<Option<Vec<u8>>> = reattached
+        .iter()
+        .map(|(attachment, values, _)| {
+            let aad = Attachment::aad(&id, &attachment.interaction_id);
+            state.master_key.seal_json(&aad, &values.secrets)
+        })
+        .collect();
+    let rewritten: Vec<NewAttachment> = reattached
+        .iter()
+        .zip(&sealed)
+        .map(|((attachment, values, resolved), sealed)| {
+            new_attachment(&id, &attachment.interaction_id, values, sealed, resolved)
+        })
+        .collect();
+    // The installation and its attachments move to the new version together.
+    db::extensions::change_installation(&state.db, &scope, &id, &change, &rewritten)
+        .await
+        .on_unique(attached_already)?;
     crate::delivery::outbox::announce();
-    for (attachment, interaction_values, requirements) in reattached {
-        store_attachment(
-            &state,
-            &scope,
-            &id,
-            &attachment.interaction_id,
-            &interaction_values,
-            &requirements,
-            true,
-        )
-        .await?;
-    }
     tracing::info!(did = %scope.did(), installation = %id, from = %installation.version,
         to = %manifest.version, "extension upgraded");
     let installation = find(&state, &scope, &id).await?;
@@ -778,23 +782,34 @@ async fn store_attachment(
 ) -> Result<bool, ApiError> {
     let aad = Attachment::aad(installation_id, interaction_id);
     let sealed = state.master_key.seal_json(&aad, &values.secrets);
-    let new = NewAttachment {
+    let new = new_attachment(installation_id, interaction_id, values, &sealed, resolved);
+    db::extensions::attach(&state.db, scope, &new, replace)
+        .await
+        .on_unique(attached_already)
+}
+
+/// An attachment to write, its secrets sealed as `sealed`.
+fn new_attachment<'a>(
+    installation_id: &'a str,
+    interaction_id: &'a str,
+    values: &'a SettingValues,
+    sealed: &'a Option<Vec<u8>>,
+    resolved: &'a Resolved,
+) -> NewAttachment<'a> {
+    NewAttachment {
         installation_id,
         interaction_id,
         settings: &values.plain,
         secrets_sealed: sealed.as_deref(),
         requirements: &resolved.requirements,
         oauth_client_id: resolved.oauth_client_id.as_deref(),
-    };
-    db::extensions::attach(&state.db, scope, &new, replace)
-        .await
-        .on_unique(|| {
-            ApiError::Conflict(
-                "the extension is attached to this interaction already, or its client id is in \
-                 use"
-                .into(),
-            )
-        })
+    }
+}
+
+fn attached_already() -> ApiError {
+    ApiError::Conflict(
+        "the extension is attached to this interaction already, or its client id is in use".into(),
+    )
 }
 
 /// The installation's service-level values, opened.

@@ -603,12 +603,14 @@ pub struct InstallationChange<'a> {
 }
 
 /// Changes the scoped service's installation (settings, enabled, version) and its triggers'
-/// endpoints; false if there is none such.
+/// endpoints, and replaces the attachments given (an upgrade's, resolved for the new version),
+/// in one transaction; false if there is no such installation.
 pub async fn change_installation(
     db: &Db,
     scope: &ServiceScope,
     id: &str,
     change: &InstallationChange<'_>,
+    attachments: &[NewAttachment<'_>],
 ) -> sqlx::Result<bool> {
     let now = now_ms();
     let mut tx = db.begin().await?;
@@ -627,12 +629,16 @@ pub async fn change_installation(
     .await?
     .rows_affected()
         > 0;
-    if done {
-        sync_endpoints(&mut tx, scope, id, change.endpoints, change.enabled, now).await?;
+    if !done {
+        return Ok(false);
+    }
+    sync_endpoints(&mut tx, scope, id, change.endpoints, change.enabled, now).await?;
+    for attachment in attachments {
+        write_attachment(&mut tx, scope, attachment, true, now).await?;
     }
     tx.commit().await?;
     db.config_changed();
-    Ok(done)
+    Ok(true)
 }
 
 /// Makes the outbox endpoints of the installation's durable triggers match `endpoints`: one per
@@ -896,8 +902,23 @@ pub async fn attach(
     new: &NewAttachment<'_>,
     replace: bool,
 ) -> sqlx::Result<bool> {
-    let now = now_ms();
     let mut tx = db.begin().await?;
+    if !write_attachment(&mut tx, scope, new, replace, now_ms()).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    db.config_changed();
+    Ok(true)
+}
+
+/// [`attach`] in the caller's transaction.
+async fn write_attachment(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    new: &NewAttachment<'_>,
+    replace: bool,
+    now: i64,
+) -> sqlx::Result<bool> {
     if replace {
         let done = sqlx::query(
             "UPDATE extension_attachments SET settings = $4, secrets_sealed = $5, \
@@ -910,7 +931,7 @@ pub async fn attach(
         .bind(Value::Object(new.settings.clone()).to_string())
         .bind(new.secrets_sealed)
         .bind(new.oauth_client_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected()
             > 0;
@@ -922,7 +943,7 @@ pub async fn attach(
         )
         .bind(new.installation_id)
         .bind(new.interaction_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     } else {
         sqlx::query(
@@ -937,7 +958,7 @@ pub async fn attach(
         .bind(new.secrets_sealed)
         .bind(now)
         .bind(new.oauth_client_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
     for (position, requirement) in new.requirements.iter().enumerate() {
@@ -972,11 +993,9 @@ pub async fn attach(
         .bind(serde_json::to_string(&issuers).expect("strings serialise"))
         .bind(i64::from(only_last))
         .bind(i64::from(prefill))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
-    db.config_changed();
     Ok(true)
 }
 

@@ -1002,8 +1002,8 @@ async fn upgrading_reports_the_settings_added_and_removed_and_needs_new_required
     backend: Backend,
 ) {
     let s = Scenario::new(backend).await;
-    let extension = s.published().await;
-    let installation = id(&s.install(&extension).await);
+    // Attached to "Join" with the guest list: the attachment moves with the installation.
+    let (extension, installation) = s.attached().await;
     // 1.1.0: no batch size, an optional time zone.
     let mut minor = s.manifest("1.1.0");
     minor["service_settings"] = json!([
@@ -1018,6 +1018,8 @@ async fn upgrading_reports_the_settings_added_and_removed_and_needs_new_required
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "account_id", "type": "text", "required": true}));
+    // ... and it no longer needs the contact details.
+    major["required_credentials"] = json!([]);
     for manifest in [&minor, &major] {
         let response = s.publish(&extension, manifest).await;
         expect_json(response, StatusCode::CREATED).await;
@@ -1056,6 +1058,14 @@ async fn upgrading_reports_the_settings_added_and_removed_and_needs_new_required
     assert_eq!(upgraded["removed_settings"], json!([]));
     assert_eq!(version(upgraded["installation"].clone()), "2.0.0");
     assert_eq!(upgraded["installation"]["settings"]["account_id"], "acme-1");
+    let attachments = s.attachments(&s.fx.join).await;
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0]["version"], "2.0.0");
+    assert_eq!(attachments[0]["settings"], json!({"list": "guests"}));
+    assert!(
+        requirement(&s.required(&s.fx.join).await, &s.contact).is_none(),
+        "the requirement 1.0.0 added goes with 2.0.0"
+    );
     s.stop().await;
 }
 
