@@ -116,7 +116,9 @@ async fn for_extensions(
         if let (Some(trigger), Some((kind, notification))) = (&triggers.on_finish, finished) {
             let at = (attachment, TriggerName::OnFinish, *kind);
             if attachment.installation.builtin == Some(Builtin::ChatNotification) {
-                let text = chat_message(tx, scope, attachment, notification).await?;
+                // The merged settings: the manifest's default template when none was given.
+                let settings = ExtensionMember::of(attachment, trigger, None).settings;
+                let text = chat_message(tx, scope, &settings, notification).await?;
                 let body = Body::Raw(serde_json::json!({ "text": text }).to_string());
                 queued.to(tx, scope, at, &body).await?;
             } else {
@@ -167,14 +169,13 @@ fn envelope_of<T: serde::Serialize>(payload: &T) -> sqlx::Result<Body> {
 async fn chat_message(
     tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
-    attachment: &extensions::Attachment,
+    settings: &serde_json::Map<String, serde_json::Value>,
     notification: &EventNotification,
 ) -> sqlx::Result<String> {
-    let template = attachment
-        .settings
+    let template = settings
         .get("template")
         .and_then(serde_json::Value::as_str)
-        .unwrap_or("{interaction}: {outcome} for {holder}");
+        .unwrap_or_default();
     let interaction = crate::db::interactions::name_of(tx, scope, &notification.action_id).await?;
     let outcome = if notification.outcome.ok {
         "completed"

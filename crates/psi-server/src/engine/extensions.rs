@@ -15,6 +15,18 @@ use crate::delivery::payload::ExtensionMember;
 use crate::event::issue::{IssuedValues, RevokeRef};
 use crate::http::AppState;
 
+/// Who answers like the interaction webhook, as the event names it.
+pub(super) struct Replier<'a> {
+    /// Its call in the log.
+    pub call: &'a str,
+    /// It, to the holder.
+    pub holder: &'a str,
+    /// It, in the log's details.
+    pub log: &'a str,
+    /// Before its `integrationOutput.logData` in the log.
+    pub log_data_prefix: &'a str,
+}
+
 /// What the extensions issued and revoked.
 #[derive(Default)]
 pub(super) struct Combined {
@@ -22,6 +34,43 @@ pub(super) struct Combined {
     pub revoked: Vec<RevokeRef>,
     /// Whether any trigger or the webhook answered (else nothing can be issued now).
     pub answered: bool,
+}
+
+impl Combined {
+    /// Records `sent`, an answer like the interaction webhook's (docs/protocol.md §4.1): a
+    /// failure stops the event, its `logData` in the log; a success joins what is issued and
+    /// revoked.
+    pub(super) fn take(
+        &mut self,
+        event: &mut Event<'_>,
+        replier: &Replier<'_>,
+        sent: calls::Sent,
+    ) -> Result<(), Stop> {
+        let (record, reply) = sent.read(InteractionReply::parse);
+        event.record_call(replier.call, record);
+        let reply = reply.map_err(|e| Stop::Fail {
+            message: format!("{} {}", replier.holder, e.holder_reason()),
+            detail: format!("{}: {e}", replier.call),
+        })?;
+        match reply {
+            InteractionReply::Failure { message, log_data } => {
+                if let Some(data) = log_data {
+                    let entry = format!("{}{data}", replier.log_data_prefix);
+                    event.journal.log(LogKind::IntegrationOutput, entry);
+                }
+                Err(Stop::Fail {
+                    detail: format!("{} answered a failure: {message}", replier.log),
+                    message,
+                })
+            }
+            InteractionReply::Success { issued, revoked } => {
+                self.issued.extend(issued);
+                self.revoked.extend(revoked);
+                self.answered = true;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Opens the secrets of an attachment and its installation.
@@ -101,31 +150,17 @@ async fn run(
             &[],
         )
         .await?;
-        let (record, reply) = sent.read(InteractionReply::parse);
-        event.record_call(&format!("extension {name:?} on_receive"), record);
-        let reply = reply.map_err(|e| Stop::Fail {
-            message: format!("the extension {name:?} {}", e.holder_reason()),
-            detail: format!("extension {name:?} on_receive: {e}"),
-        })?;
-        match reply {
-            InteractionReply::Failure { message, log_data } => {
-                if let Some(data) = log_data {
-                    event.journal.log(
-                        LogKind::IntegrationOutput,
-                        format!("extension {name:?}: {data}"),
-                    );
-                }
-                return Err(Stop::Fail {
-                    detail: format!("extension {name:?} answered a failure: {message}"),
-                    message,
-                });
-            }
-            InteractionReply::Success { issued, revoked } => {
-                combined.issued.extend(issued);
-                combined.revoked.extend(revoked);
-                combined.answered = true;
-            }
-        }
+        let (call, log) = (
+            format!("extension {name:?} on_receive"),
+            format!("extension {name:?}"),
+        );
+        let replier = Replier {
+            call: &call,
+            holder: &format!("the extension {name:?}"),
+            log: &log,
+            log_data_prefix: &format!("{log}: "),
+        };
+        combined.take(event, &replier, sent)?;
     }
     Ok(combined)
 }

@@ -28,7 +28,7 @@ use crate::ids::{EventId, HolderDid, InstanceId, InteractionId};
 use crate::public::CONTAINER_PREFIX;
 use crate::scope::ServiceScope;
 use present::{Prefilled, Presentation, Presented, verify_presentation};
-use protocol::{CheckReply, CheckRequest, InteractionReply, InteractionRequest};
+use protocol::{CheckReply, CheckRequest, InteractionRequest};
 
 /// The version of the credential-check request (docs/protocol.md §4.2, `protocolVersion`).
 const CHECK_PROTOCOL_VERSION: u32 = 1;
@@ -259,28 +259,13 @@ impl Event<'_> {
                 &[],
             )
             .await?;
-            let (record, reply) = sent.read(InteractionReply::parse);
-            self.record_call("interaction webhook", record);
-            let reply = reply.map_err(|e| Stop::Fail {
-                message: format!("the service's webhook {}", e.holder_reason()),
-                detail: format!("interaction webhook: {e}"),
-            })?;
-            match reply {
-                InteractionReply::Failure { message, log_data } => {
-                    if let Some(data) = log_data {
-                        self.journal.log(LogKind::IntegrationOutput, data);
-                    }
-                    return Err(Stop::Fail {
-                        detail: format!("the webhook answered a failure: {message}"),
-                        message,
-                    });
-                }
-                InteractionReply::Success { issued, revoked } => {
-                    combined.issued.extend(issued);
-                    combined.revoked.extend(revoked);
-                    combined.answered = true;
-                }
-            }
+            let replier = extensions::Replier {
+                call: "interaction webhook",
+                holder: "the service's webhook",
+                log: "the webhook",
+                log_data_prefix: "",
+            };
+            combined.take(self, &replier, sent)?;
         }
         if !combined.answered {
             return Ok(self.without_webhook());
