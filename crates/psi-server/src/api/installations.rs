@@ -183,7 +183,7 @@ impl InstallationView {
             installation.secrets_sealed.as_deref(),
         )?;
         let oauth = if installation.builtin == Some(Builtin::SsiOauth) {
-            let definition = ssi_authentication(state, scope).await?;
+            let definition = db::oauth::ssi_authentication(&state.db, scope).await?;
             Some(OAuthView {
                 credential_definition_id: definition.map(|d| d.credential_id.to_string()),
                 client_id: None,
@@ -681,7 +681,16 @@ async fn resolve_requirements(
                 oauth.client_id
             )));
         }
-        let definition = match ssi_authentication(state, scope).await? {
+        let signs = db::keys::get(&state.db, scope, &oauth.signing_key)
+            .await?
+            .is_some_and(|key| key.kind == db::keys::KeyKind::RsaKeyPair);
+        if !signs {
+            return Err(ApiError::Validation(format!(
+                "setting `signing_key`: the service has no RSA key pair named {:?}",
+                oauth.signing_key
+            )));
+        }
+        let definition = match db::oauth::ssi_authentication(&state.db, scope).await? {
             Some(definition) => definition,
             None => create_ssi_authentication(state, scope).await?,
         };
@@ -695,25 +704,6 @@ async fn resolve_requirements(
         requirements: resolved,
         oauth_client_id,
     })
-}
-
-/// The service's "SSI Authentication" definition (found by its schema's name), which carries
-/// SSI OAuth's user code.
-async fn ssi_authentication(
-    state: &AppState,
-    scope: &ServiceScope,
-) -> Result<Option<CredentialDefinition>, ApiError> {
-    Ok(db::credential_definitions::list(&state.db, scope)
-        .await?
-        .into_iter()
-        .find(|d| {
-            d.schema.name == oauth::SCHEMA_NAME
-                && d.attestation == Attestation::SelfAttested
-                && d.schema
-                    .attributes
-                    .iter()
-                    .any(|a| a.name.as_str() == oauth::USER_CODE_ATTRIBUTE)
-        }))
 }
 
 /// Makes the service's "SSI Authentication" schema (unless it has one by that name) and a
@@ -843,7 +833,7 @@ async fn attachment_views(
     .await?;
     let is_oauth = |a: &Attachment| a.installation.builtin == Some(Builtin::SsiOauth);
     let ssi_authentication = if attachments.iter().any(is_oauth) {
-        ssi_authentication(state, scope)
+        db::oauth::ssi_authentication(&state.db, scope)
             .await?
             .map(|d| d.credential_id.to_string())
     } else {

@@ -69,6 +69,8 @@ pub enum LogKind {
     /// A third party's call about the event (`credentials-issued`, `credentials-issuing-failed`)
     /// was refused: why.
     IssueRefused,
+    /// SSI OAuth gave a site the tokens of the holder's sign-in.
+    SignedIn,
 }
 
 impl LogKind {
@@ -87,6 +89,7 @@ impl LogKind {
             LogKind::Completed => "completed",
             LogKind::Failed => "failed",
             LogKind::IssueRefused => "issue_refused",
+            LogKind::SignedIn => "signed_in",
         }
     }
 

@@ -50,7 +50,8 @@ pub mod worker;
 pub(crate) use outbox::channel;
 pub use outbox::{Due, enqueue};
 pub use payload::{
-    CredentialNotification, EventNotification, EventType, IssueRefused, NotifiedCredential, Outcome,
+    CredentialNotification, EventNotification, EventType, IssueRefused, NotifiedCredential,
+    Outcome, SignedIn,
 };
 pub use worker::{Step, Worker, spawn};
 

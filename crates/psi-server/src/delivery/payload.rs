@@ -101,6 +101,20 @@ pub struct IssueRefused {
     pub reason: String,
 }
 
+/// `oauth.signed_in`: §4.1's identifiers of the event whose holder signed in, the site's client
+/// id, the flow, and the claims the site received besides the holder's DID.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub subscriber_connect_did: String,
+    pub action_id: String,
+    pub action_event_id: String,
+    pub client_id: String,
+    /// `device_code` or `authorization_code`.
+    pub flow: &'static str,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
 /// `endpoint.disabled`: which endpoint, since when it failed, and when psi disabled it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

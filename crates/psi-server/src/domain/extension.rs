@@ -699,10 +699,12 @@ impl Builtin {
                  is on a list kept in the settings or fetched from a URL."
             }
             Builtin::SsiOauth => {
-                "Sign in to a website with a credential: the site's page drives an OAuth 2.0 \
-                 device authorization grant (the ssi-auth-lib library), the holder completes \
-                 the interaction with the user code pre-filled, and the site receives an access \
-                 token (a JWT psi signs) with the holder's pairwise DID and chosen attributes."
+                "Sign in to a website with a credential: an OpenID Connect provider. The site's \
+                 page drives an OAuth 2.0 device authorization grant (the ssi-auth-lib \
+                 library), or sends the browser through psi's authorization page (authorization \
+                 code flow with PKCE); the holder completes the interaction with the user code \
+                 pre-filled, and the site receives tokens psi signs with the holder's pairwise \
+                 DID and chosen attributes."
             }
         }
     }
@@ -775,7 +777,16 @@ impl Builtin {
                      "type": "number", "default": 5},
                     {"name": "claims", "label": "Claims", "type": "text",
                      "help": "One `attribute = claim` per line: the shared attribute's value \
-                              goes into the token's claim"}
+                              goes into the token's claim"},
+                    {"name": "redirect_uris", "label": "Redirect URLs", "type": "text",
+                     "help": "The authorization code flow only: one URL per line where the \
+                              browser may return with the code (https, or http on localhost)"},
+                    {"name": "client_secret", "label": "Client secret", "type": "secret",
+                     "help": "For a site whose back end exchanges the code; without one, the \
+                              client is public and must use PKCE"},
+                    {"name": "signing_key", "label": "Signing key", "type": "text",
+                     "default": "default",
+                     "help": "The name of the service's RSA key pair that signs the tokens"}
                 ]
             }),
         };

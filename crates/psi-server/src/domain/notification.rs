@@ -23,6 +23,9 @@ pub enum EventType {
     /// about one of the service's events: why.
     #[serde(rename = "event.issue_refused")]
     EventIssueRefused,
+    /// A site received the tokens of a holder's sign-in through SSI OAuth.
+    #[serde(rename = "oauth.signed_in")]
+    OAuthSignedIn,
     /// psi disabled one of the service's endpoints after it failed for too long.
     #[serde(rename = "endpoint.disabled")]
     EndpointDisabled,
@@ -33,12 +36,13 @@ pub enum EventType {
 
 impl EventType {
     /// Every type an endpoint may subscribe to.
-    pub const SUBSCRIBABLE: [EventType; 6] = [
+    pub const SUBSCRIBABLE: [EventType; 7] = [
         EventType::EventCompleted,
         EventType::EventFailed,
         EventType::EventIssueRefused,
         EventType::CredentialIssued,
         EventType::CredentialRevoked,
+        EventType::OAuthSignedIn,
         EventType::EndpointDisabled,
     ];
 
@@ -50,6 +54,7 @@ impl EventType {
             EventType::EventIssueRefused => "event.issue_refused",
             EventType::CredentialIssued => "credential.issued",
             EventType::CredentialRevoked => "credential.revoked",
+            EventType::OAuthSignedIn => "oauth.signed_in",
             EventType::EndpointDisabled => "endpoint.disabled",
             EventType::Test => "test",
         }

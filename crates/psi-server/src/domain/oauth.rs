@@ -1,6 +1,6 @@
 //! SSI OAuth (docs/ssi-oauth.md): the settings of an attachment of the built-in extension, the
-//! device and user codes of a device authorization grant (RFC 8628), and the claims a token
-//! carries.
+//! secrets of its grants (device codes, authorization codes, the authorization page's handle),
+//! user codes (RFC 8628), PKCE (RFC 7636) and the claims a token carries.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +8,8 @@ use rand::Rng;
 use rand::RngCore;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use url::Url;
 
 use super::extension::{ExtensionError, refused};
 
@@ -40,6 +42,12 @@ pub struct OAuthSettings {
     pub poll_interval_secs: i64,
     /// `(attribute, claim)`, in the order given.
     pub claims: Vec<(String, String)>,
+    /// A confidential client's secret; without one the client is public and must use PKCE.
+    pub client_secret: Option<String>,
+    /// Where the authorization code flow may send the browser back, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// The name of the service's RSA key pair that signs the tokens.
+    pub signing_key: String,
 }
 
 impl OAuthSettings {
@@ -87,13 +95,54 @@ impl OAuthSettings {
             }
             claims.push((attribute.to_owned(), claim.to_owned()));
         }
+        let text = |name: &str| {
+            settings
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let mut redirect_uris = Vec::new();
+        for line in text("redirect_uris").unwrap_or_default().lines() {
+            let line = line.trim();
+            if !line.is_empty() {
+                redirect_uris.push(redirect_uri(line)?);
+            }
+        }
+        let signing_key = text("signing_key").unwrap_or_else(|| DEFAULT_SIGNING_KEY.to_owned());
         Ok(OAuthSettings {
             token_lifetime_secs: number("token_lifetime_secs", LIFETIMES)?,
             code_lifetime_secs: number("code_lifetime_secs", CODE_LIFETIMES)?,
             poll_interval_secs: number("poll_interval_secs", INTERVALS)?,
+            client_secret: text("client_secret"),
             client_id,
             claims,
+            redirect_uris,
+            signing_key,
         })
+    }
+
+    /// Whether `given` is the client's secret (compared in constant time); a public client has
+    /// none to give.
+    pub fn secret_matches(&self, given: &str) -> bool {
+        self.client_secret
+            .as_deref()
+            .is_some_and(|secret| bool::from(secret.as_bytes().ct_eq(given.as_bytes())))
+    }
+
+    /// The registered redirect URI `given` names exactly (RFC 6749 §3.1.2.3); without one given,
+    /// the only one registered.
+    pub fn redirect_uri(&self, given: Option<&str>) -> Option<&str> {
+        match given {
+            Some(given) => self
+                .redirect_uris
+                .iter()
+                .find(|uri| uri.as_str() == given)
+                .map(String::as_str),
+            None if self.redirect_uris.len() == 1 => Some(&self.redirect_uris[0]),
+            None => None,
+        }
     }
 
     /// The claims of the mapping, each the value the holder shared (`null` when none did).
@@ -108,22 +157,76 @@ impl OAuthSettings {
     }
 }
 
-/// The claims psi sets itself, which the mapping may not name.
-pub const RESERVED_CLAIMS: [&str; 8] = ["iss", "sub", "aud", "iat", "exp", "jti", "nbf", "kid"];
+/// The key that signs tokens unless the settings name another: the service's default key.
+pub const DEFAULT_SIGNING_KEY: &str = "default";
 
-/// A new device code (256 random bits, base64url) and the hash psi stores of it.
-pub fn device_code() -> (String, String) {
+/// A registered redirect URI: absolute, without a fragment (RFC 6749 §3.1.2), https or, for a
+/// site on the operator's own machine, http on a loopback host (RFC 8252 §7.3).
+fn redirect_uri(text: &str) -> Result<String, ExtensionError> {
+    let bad = |why: &str| refused(format!("setting `redirect_uris`: {text:?} {why}"));
+    let url = Url::parse(text).map_err(|_| bad("is not an absolute URL"))?;
+    if url.fragment().is_some() {
+        return Err(bad("has a fragment"));
+    }
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" => Ok(text.to_owned()),
+        "http" if loopback => Ok(text.to_owned()),
+        _ => Err(bad("is neither https nor http on a loopback host")),
+    }
+}
+
+/// The claims psi sets itself, which the mapping may not name.
+pub const RESERVED_CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "jti",
+    "nbf",
+    "kid",
+    "nonce",
+    "auth_time",
+    "azp",
+    "scope",
+];
+
+/// A new secret of a grant (256 random bits, base64url: a device code, an authorization code,
+/// the authorization page's handle) and the hash psi stores of it.
+pub fn secret() -> (String, String) {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let code = URL_SAFE_NO_PAD.encode(bytes);
-    let hash = device_code_hash(&code);
+    let hash = secret_hash(&code);
     (code, hash)
 }
 
-/// What psi stores and looks a device code up by: its SHA-256, base64url. A lookup by hash tells
-/// nothing of the code through its timing.
-pub fn device_code_hash(code: &str) -> String {
+/// What psi stores and looks a grant's secret up by: its SHA-256, base64url. A lookup by hash
+/// tells nothing of the secret through its timing.
+pub fn secret_hash(code: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(code.as_bytes()))
+}
+
+/// A PKCE `code_challenge` with method S256 (RFC 7636 §4.2): 43 base64url characters.
+pub fn valid_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `verifier` (RFC 7636 §4.1: 43 to 128 unreserved characters) hashes to `challenge`.
+pub fn verifier_matches(challenge: &str, verifier: &str) -> bool {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(unreserved)
+        && bool::from(secret_hash(verifier).as_bytes().ct_eq(challenge.as_bytes()))
 }
 
 /// A new user code, `XXXX-XXXX`.
@@ -214,9 +317,52 @@ mod tests {
         );
         assert_eq!(normalise_user_code("BCDF-GHJA"), None);
         assert_eq!(normalise_user_code("BCDF-GHJ"), None);
-        let (device, hash) = device_code();
+        let (device, hash) = secret();
         assert_eq!(device.len(), 43);
-        assert_eq!(device_code_hash(&device), hash);
+        assert_eq!(secret_hash(&device), hash);
         assert_ne!(device, hash);
+    }
+
+    #[test]
+    fn pkce_s256_matches_the_rfc_example() {
+        // RFC 7636 Appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(valid_challenge(challenge));
+        assert!(verifier_matches(challenge, verifier));
+        assert!(!verifier_matches(challenge, &verifier[1..]));
+        assert!(!verifier_matches(challenge, "short"));
+        assert!(!valid_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"
+        ));
+    }
+
+    #[test]
+    fn clients_secrets_and_redirect_uris_are_checked() {
+        let read = OAuthSettings::read(&settings(json!({"client_id": "rp",
+            "client_secret": "s3cret", "redirect_uris":
+            "https://rp.example/cb\nhttp://127.0.0.1:8080/cb\n"})))
+        .unwrap();
+        assert!(read.secret_matches("s3cret"));
+        assert!(!read.secret_matches("s3cre"));
+        assert_eq!(read.signing_key, "default");
+        assert_eq!(
+            read.redirect_uri(Some("https://rp.example/cb")),
+            Some("https://rp.example/cb")
+        );
+        assert_eq!(read.redirect_uri(Some("https://rp.example/cb/")), None);
+        assert_eq!(read.redirect_uri(None), None);
+        let public = OAuthSettings::read(&settings(json!({"client_id": "rp"}))).unwrap();
+        assert!(!public.secret_matches(""));
+        for bad in [
+            "http://rp.example/cb",
+            "https://rp.example/cb#x",
+            "rp.example/cb",
+            "javascript:alert(1)",
+        ] {
+            let result =
+                OAuthSettings::read(&settings(json!({"client_id": "rp", "redirect_uris": bad})));
+            assert!(result.is_err(), "{bad}");
+        }
     }
 }

@@ -200,9 +200,10 @@ async fn forward(
     })
 }
 
-/// SSI OAuth: the holder presented the user code a web page's device grant shows (pre-filled into
-/// the "SSI Authentication" credential); approves that grant with the holder's pairwise DID and
-/// the mapped claims, so the page's next poll gets the token.
+/// SSI OAuth: the holder presented the user code of a grant (pre-filled into the "SSI
+/// Authentication" credential by the link of a web page's device grant or of psi's authorization
+/// page); approves that grant with the holder's pairwise DID, this event and the mapped claims, so
+/// the page's next poll, or the browser's return, gets the token.
 async fn ssi_oauth(
     event: &mut Event<'_>,
     attachment: &Attachment,
@@ -225,16 +226,18 @@ async fn ssi_oauth(
     let code = oauth::normalise_user_code(code)
         .ok_or_else(|| refused("the shared user code is not one psi makes"))?;
     let claims = settings.claims_of(|attribute| shared(request, attribute));
-    let approved = crate::db::oauth::approve(
-        &event.state.db,
-        event.scope,
-        &attachment.installation.id,
-        &attachment.interaction_id,
-        &code,
-        request.subscriber_connect_did,
-        &claims,
-    )
-    .await?;
+    let approval = crate::db::oauth::Approval {
+        user_code: &code,
+        holder_did: request.subscriber_connect_did,
+        event_id: event.id.as_str(),
+        claims: &claims,
+    };
+    let attached = (
+        attachment.installation.id.as_str(),
+        attachment.interaction_id.as_str(),
+    );
+    let approved =
+        crate::db::oauth::approve(&event.state.db, event.scope, attached, &approval).await?;
     if !approved {
         return Err(refused(
             "no pending sign-in has this user code (expired or used)",

@@ -12,6 +12,7 @@ use crate::db::events::{CallKind, LogKind};
 use crate::db::extensions::{AttachedTo, Attachment};
 use crate::db::webhooks::Webhook;
 use crate::delivery::payload::ExtensionMember;
+use crate::domain::extension::SettingValues;
 use crate::event::issue::{IssuedValues, RevokeRef};
 use crate::http::AppState;
 
@@ -88,6 +89,26 @@ fn secrets_of(
         .master_key
         .open_json(&aad, attachment.secrets_sealed.as_deref())?;
     Ok((service, interaction))
+}
+
+/// The settings an attachment's extension sees, secrets opened: defaults, then the installation's,
+/// then the attachment's.
+pub(crate) fn settings_of(
+    state: &AppState,
+    attachment: &Attachment,
+) -> anyhow::Result<Map<String, Value>> {
+    let (service, interaction) = secrets_of(state, attachment)?;
+    Ok(crate::domain::extension::merged(
+        &attachment.installation.manifest,
+        &SettingValues {
+            plain: attachment.installation.settings.clone(),
+            secrets: service,
+        },
+        &SettingValues {
+            plain: attachment.settings.clone(),
+            secrets: interaction,
+        },
+    ))
 }
 
 /// Runs the `on_receive` triggers of the interaction's enabled extensions, and keeps what it read

@@ -13,12 +13,12 @@ pub mod assets;
 pub mod callback;
 pub mod config;
 mod landing;
-mod problem;
+pub(crate) mod problem;
 mod qr;
 mod render;
 pub mod security;
 pub mod session;
-mod start;
+pub(crate) mod start;
 pub mod status;
 mod well_known;
 

@@ -80,21 +80,25 @@ pub struct Offer {
 }
 
 /// Builds the offer of the scoped service (`service_name`) for the visitor's `User-Agent`;
-/// `page_url` is the URL the holder returns to.
+/// `page_url` is the URL the holder returns to; `own_redirect`, a URL of psi's own that the page
+/// goes to on completion, before the visitor's `redirect` and the interaction's.
 async fn offer(
     state: &AppState,
     scope: &ServiceScope,
     service_name: String,
     interaction_id: &InteractionId,
     query: StartQuery,
-    user_agent: &str,
-    page_url: &str,
+    (user_agent, page_url): (&str, &str),
+    own_redirect: Option<String>,
 ) -> Result<Offer, ApiError> {
-    let redirect = query
-        .redirect
-        .as_deref()
-        .map(|r| check_redirect(state, r))
-        .transpose()?;
+    let redirect = match own_redirect {
+        Some(own) => Some(own),
+        None => query
+            .redirect
+            .as_deref()
+            .map(|r| check_redirect(state, r))
+            .transpose()?,
+    };
     let prefill = query
         .prefill
         .iter()
@@ -220,23 +224,48 @@ pub async fn page(
     headers: HeaderMap,
     query: Result<Query<StartQuery>, ApiError>,
 ) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(error) => return Problem::from(error).into_response(),
+    };
+    // The page's own full URL: an iPhone's browser returns to this very tab.
+    let page_url = format!("{}{uri}", state.public_url);
+    render(
+        &state,
+        &did,
+        &interaction_id,
+        query,
+        (&headers, &page_url),
+        None,
+    )
+    .await
+}
+
+/// The start page of service `did`'s interaction at `page_url`, for the visitor of `headers`;
+/// `own_redirect` is where it goes on completion, a URL psi made itself (SSI OAuth's
+/// authorization page), which `pages.redirect_origins` need not list.
+pub(crate) async fn render(
+    state: &AppState,
+    did: &str,
+    interaction_id: &InteractionId,
+    query: StartQuery,
+    (headers, page_url): (&HeaderMap, &str),
+    own_redirect: Option<String>,
+) -> Response {
     let result = async {
-        let Query(query) = query?;
         let (scope, service) = match did.parse::<Did>() {
             Ok(did) => db::services::by_did(&state.db, &did).await?,
             Err(_) => None,
         }
         .ok_or_else(|| ApiError::not_found("service"))?;
-        // The page's own full URL: an iPhone's browser returns to this very tab.
-        let page_url = format!("{}{uri}", state.public_url);
         offer(
-            &state,
+            state,
             &scope,
             service.name,
-            &interaction_id,
+            interaction_id,
             query,
-            user_agent(&headers),
-            &page_url,
+            (user_agent(headers), page_url),
+            own_redirect,
         )
         .await
     }
@@ -298,8 +327,8 @@ pub async fn link_json(
         service.name,
         &interaction_id,
         query,
-        user_agent(&headers),
-        &page_url,
+        (user_agent(&headers), &page_url),
+        None,
     )
     .await?;
     offer.status_url = format!("{}{}", state.public_url, offer.status_url);

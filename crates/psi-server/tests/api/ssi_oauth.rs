@@ -19,6 +19,8 @@ backend_tests!(
     the_device_flow_issues_a_verifiable_token_once_to_the_holder_who_completes_it,
     polls_are_answered_pending_slow_down_and_expired_in_rfc_form,
     wrong_clients_codes_grant_types_and_too_many_grants_are_refused_with_cors,
+    the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable,
+    code_flow_refusals_follow_rfc_6749_and_7636,
 );
 
 const CLIENT_ID: &str = "shop-1.example";
@@ -302,37 +304,7 @@ async fn the_device_flow_issues_a_verifiable_token_once_to_the_holder_who_comple
     .await;
 
     // The relying party verifies it with the key of the JWKS the header names.
-    let fx = &shop.fx;
-    let jwks = expect_json(
-        fx.app
-            .client
-            .get(fx.app.url(&format!("/oauth2/{}/jwks", fx.did)))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let header: Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(access_token.split('.').next().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(header["alg"], "RS256", "{header}");
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .unwrap_or_else(|| panic!("no key {header} in {jwks}"));
-    let issuer = format!("{}/oauth2/{}", fx.app.address, fx.did);
-    let validation = Validation::new()
-        .expect_audience(CLIENT_ID)
-        .expect_issuer(issuer);
-    let claims = Verifier::rsa(PublicKey::from_jwk(jwk).unwrap())
-        .verify_bearer(access_token, b"", &validation, UnixTime::now())
-        .unwrap();
+    let claims = verify(&shop, access_token).await;
     assert_eq!(claims.sub.as_deref(), Some(holder.did.as_str()));
     assert_eq!(claims.extra["name"], "Ada");
     assert_eq!(claims.extra["born"], "631152000");
@@ -425,7 +397,7 @@ async fn wrong_clients_codes_grant_types_and_too_many_grants_are_refused_with_co
     )
     .await;
     expect_oauth_error(
-        token(CLIENT_ID, device_code.into(), "authorization_code").await,
+        token(CLIENT_ID, device_code.into(), "password").await,
         StatusCode::BAD_REQUEST,
         "unsupported_grant_type",
     )
@@ -476,5 +448,477 @@ async fn wrong_clients_codes_grant_types_and_too_many_grants_are_refused_with_co
             .get("access-control-allow-origin")
             .is_none()
     );
+    shop.fx.app.stop().await;
+}
+
+/// Where the relying party of the code-flow tests takes the browser back.
+const REDIRECT: &str = "https://rp.example/callback";
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn code_settings(secret: Option<&str>) -> Value {
+    let mut settings = settings();
+    settings["redirect_uris"] = json!(format!("{REDIRECT}\nhttp://127.0.0.1:9/cb"));
+    if let Some(secret) = secret {
+        settings["client_secret"] = json!(secret);
+    }
+    settings
+}
+
+/// A browser that does not follow redirects, so each step is seen.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `Location` of a redirect.
+fn location(response: &Response) -> String {
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect: {response:?}"
+    );
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The query parameters of a URL, as a JSON object.
+fn query_of(url: &str) -> Value {
+    let url = url::Url::parse(url).unwrap();
+    Value::Object(
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), Value::from(v.into_owned())))
+            .collect(),
+    )
+}
+
+impl Shop {
+    /// The browser's visit of `GET /oauth2/authorization` with `params` (client id added).
+    async fn authorize(&self, params: &[(&str, &str)]) -> Response {
+        let mut url = url::Url::parse(&self.fx.app.url("/oauth2/authorization")).unwrap();
+        url.query_pairs_mut().append_pair("client_id", CLIENT_ID);
+        for (name, value) in params {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        browser().get(url).send().await.unwrap()
+    }
+
+    /// The authorization page's URL and the user code its link pre-fills.
+    async fn authorization_page(&self, params: &[(&str, &str)]) -> (String, String) {
+        let page = location(&self.authorize(params).await);
+        assert!(page.contains("/oauth2/authorization/"), "{page}");
+        let response = browser().get(&page).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers().get("content-security-policy").is_some(),
+            "{response:?}"
+        );
+        let html = response.text().await.unwrap();
+        let start = html.find("/native/execute/").expect("a link on the page") + 16;
+        let payload: String = html[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        let link: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let prepared = link["preparedCredentials"].as_array().unwrap();
+        let code = prepared
+            .iter()
+            .find(|c| c["credentialId"] == self.definition())
+            .unwrap_or_else(|| panic!("{link}"));
+        assert_eq!(code["attributes"][0]["name"], "OAuth User Code");
+        let user_code = code["attributes"][0]["value"].as_str().unwrap().to_owned();
+        (page, user_code)
+    }
+
+    /// The token request of the code flow, as a form (`client_secret_post` when a secret is in it).
+    async fn exchange(&self, form: &[(&str, &str)]) -> Response {
+        let mut fields = vec![("grant_type", "authorization_code")];
+        if !form.iter().any(|(name, _)| *name == "client_id") {
+            fields.push(("client_id", CLIENT_ID));
+        }
+        fields.extend_from_slice(form);
+        self.form("/oauth2/token", &fields).await
+    }
+
+    /// Signs in through the authorization page with PKCE; returns the code and the holder.
+    async fn code(&self, extra: &[(&str, &str)]) -> (String, Holder) {
+        let mut params = vec![
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("state", "st-1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        params.extend_from_slice(extra);
+        let (page, user_code) = self.authorization_page(&params).await;
+        let holder = Holder::new();
+        let outcome = self.sign_in(&holder, &user_code).await;
+        assert_eq!(outcome["state"], "completed", "{outcome}");
+        let back = location(&browser().get(&page).send().await.unwrap());
+        assert!(back.starts_with(&format!("{REDIRECT}?")), "{back}");
+        let query = query_of(&back);
+        assert_eq!(query["state"], "st-1", "{back}");
+        (query["code"].as_str().unwrap().to_owned(), holder)
+    }
+}
+
+/// Verifies an RS256 token of the shop's service with the key its JWKS publishes.
+async fn verify(shop: &Shop, token: &str) -> psi_webhook::Claims {
+    let fx = &shop.fx;
+    let jwks = expect_json(
+        fx.app
+            .client
+            .get(fx.app.url(&format!("/oauth2/{}/jwks", fx.did)))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .unwrap_or_else(|| panic!("no key {header} in {jwks}"));
+    let validation = Validation::new()
+        .expect_audience(CLIENT_ID)
+        .expect_issuer(format!("{}/oauth2/{}", fx.app.address, fx.did));
+    Verifier::rsa(PublicKey::from_jwk(jwk).unwrap())
+        .verify_bearer(token, b"", &validation, UnixTime::now())
+        .unwrap()
+}
+
+async fn the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable(backend: Backend) {
+    let shop = Shop::new(backend, code_settings(None)).await;
+    let fx = &shop.fx;
+    let endpoint = fx.receiver.url("/signed-in");
+    expect_json(
+        fx.app
+            .post(
+                &format!("/api/v1/services/{}/endpoints", fx.did),
+                &fx.token,
+                &json!({"url": endpoint, "key": "default", "auth": "signature",
+                    "event_types": ["oauth.signed_in"]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // Discovery names the endpoints a standard relying party needs.
+    let issuer = format!("{}/oauth2/{}", fx.app.address, fx.did);
+    let discovery = expect_json(
+        fx.app
+            .client
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    for (name, path) in [
+        ("authorization_endpoint", "/oauth2/authorization"),
+        ("token_endpoint", "/oauth2/token"),
+        ("userinfo_endpoint", "/oauth2/userinfo"),
+    ] {
+        assert_eq!(discovery[name], fx.app.url(path), "{discovery}");
+    }
+    assert_eq!(discovery["jwks_uri"], format!("{issuer}/jwks"));
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+
+    let (code, holder) = shop
+        .code(&[("scope", "openid"), ("nonce", "n-0S6_WzA2Mj")])
+        .await;
+    let token = expect_json(
+        shop.exchange(&[
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(token["token_type"], "Bearer", "{token}");
+    assert_eq!(token["scope"], "openid", "{token}");
+    let id_token = verify(&shop, token["id_token"].as_str().unwrap()).await;
+    assert_eq!(id_token.sub.as_deref(), Some(holder.did.as_str()));
+    assert_eq!(id_token.extra["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(id_token.extra["name"], "Ada");
+    let auth_time = id_token.extra["auth_time"].as_u64().unwrap();
+    assert!(
+        auth_time.abs_diff(UnixTime::now().as_secs()) < 60,
+        "{auth_time}"
+    );
+    let access_token = token["access_token"].as_str().unwrap();
+    assert_eq!(verify(&shop, access_token).await.sub, id_token.sub);
+
+    // Userinfo answers the access token, not the id_token or a forged one.
+    let userinfo = |token: String| {
+        let fx = &shop.fx;
+        async move {
+            fx.app
+                .client
+                .get(fx.app.url("/oauth2/userinfo"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let info = expect_json(userinfo(access_token.to_owned()).await, StatusCode::OK).await;
+    assert_eq!(
+        info,
+        json!({"sub": holder.did, "name": "Ada", "born": "631152000"})
+    );
+    for bad in [
+        token["id_token"].as_str().unwrap().to_owned(),
+        format!("{access_token}x"),
+        "nonsense".to_owned(),
+    ] {
+        let response = userinfo(bad).await;
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token"),
+            "{response:?}"
+        );
+        expect_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+
+    // The code is single-use, and the page does not hand out another.
+    expect_oauth_error(
+        shop.exchange(&[
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+
+    // The sign-in is in the event's log and notified through the outbox.
+    let calls = fx
+        .receiver
+        .wait_for_calls("/signed-in", 1, Duration::from_secs(10))
+        .await;
+    let notified: Value = serde_json::from_slice(&calls[0].body).unwrap();
+    assert_eq!(notified["type"], "oauth.signed_in", "{notified}");
+    assert_eq!(notified["clientId"], CLIENT_ID, "{notified}");
+    assert_eq!(notified["flow"], "authorization_code", "{notified}");
+    assert_eq!(notified["subscriberConnectDid"], holder.did.as_str());
+    assert_eq!(notified["claims"]["name"], "Ada", "{notified}");
+    let event = fx.event(notified["actionEventId"].as_str().unwrap()).await;
+    let log = event["log"].to_string();
+    assert!(
+        log.contains("signed_in") && log.contains("authorization_code"),
+        "{log}"
+    );
+    shop.fx.app.stop().await;
+}
+
+async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
+    let shop = Shop::new(backend, code_settings(Some("s3cret-of-the-rp"))).await;
+    let fx = &shop.fx;
+
+    // Before the redirect URI is trusted, the person sees the error; the site is not called.
+    for params in [
+        vec![
+            ("redirect_uri", "https://evil.example/callback"),
+            ("response_type", "code"),
+        ],
+        // Two are registered: the request must name one.
+        vec![("response_type", "code")],
+    ] {
+        let response = shop.authorize(&params).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{response:?}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("redirect_uri"), "{html}");
+    }
+    let nobody = browser()
+        .get(
+            fx.app
+                .url("/oauth2/authorization?client_id=nobody&response_type=code"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nobody.status(), StatusCode::BAD_REQUEST);
+
+    // After, the site hears of it with its state.
+    for (params, error) in [
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (
+            vec![("response_type", "code"), ("code_challenge", CHALLENGE)],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("response_type", "code"),
+                ("code_challenge", "short"),
+                ("code_challenge_method", "S256"),
+            ],
+            "invalid_request",
+        ),
+    ] {
+        let mut params = params;
+        params.extend([("redirect_uri", REDIRECT), ("state", "st-2")]);
+        let back = location(&shop.authorize(&params).await);
+        let query = query_of(&back);
+        assert!(back.starts_with(REDIRECT), "{back}");
+        assert_eq!(query["error"], error, "{back}");
+        assert_eq!(query["state"], "st-2", "{back}");
+        assert!(query["error_description"].is_string(), "{back}");
+    }
+
+    // A confidential client authenticates at the token endpoint, by form or Basic.
+    let (code, _) = shop.code(&[]).await;
+    let with = |secret: &str, verifier: &str, redirect: &str| {
+        let (code, secret, verifier, redirect) = (
+            code.clone(),
+            secret.to_owned(),
+            verifier.to_owned(),
+            redirect.to_owned(),
+        );
+        let shop = &shop;
+        async move {
+            shop.exchange(&[
+                ("code", &code),
+                ("client_secret", &secret),
+                ("code_verifier", &verifier),
+                ("redirect_uri", &redirect),
+            ])
+            .await
+        }
+    };
+    expect_oauth_error(
+        with("wrong", VERIFIER, REDIRECT).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    expect_oauth_error(
+        shop.exchange(&[
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    let wrong_verifier = "x".repeat(43);
+    expect_oauth_error(
+        with("s3cret-of-the-rp", &wrong_verifier, REDIRECT).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    expect_oauth_error(
+        with("s3cret-of-the-rp", VERIFIER, "http://127.0.0.1:9/cb").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    expect_oauth_error(
+        shop.exchange(&[("code", "unknown"), ("client_secret", "s3cret-of-the-rp")])
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+
+    // Basic authentication, on a fresh code; the code expires (set in the database: a minute is
+    // long for a test).
+    let (code, _) = shop.code(&[]).await;
+    let basic = |code: String| {
+        let fx = &shop.fx;
+        async move {
+            fx.app
+                .client
+                .post(fx.app.url("/oauth2/token"))
+                .basic_auth(CLIENT_ID, Some("s3cret-of-the-rp"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", VERIFIER),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let pool = fx.app.db.raw_pool().await;
+    sqlx::query("UPDATE oauth_grants SET code_expires_at = 0 WHERE code_hash IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    expect_oauth_error(basic(code).await, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let (code, _) = shop.code(&[]).await;
+    let token = expect_json(basic(code).await, StatusCode::OK).await;
+    // No openid scope: no id_token.
+    assert!(token["id_token"].is_null(), "{token}");
+    verify(&shop, token["access_token"].as_str().unwrap()).await;
+    let wrong = fx
+        .app
+        .client
+        .post(fx.app.url("/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some("wrong"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        wrong.headers().contains_key("www-authenticate"),
+        "{wrong:?}"
+    );
+    expect_oauth_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    // A grant the holder did not complete in time sends the browser back with access_denied,
+    // and its user code signs no one in.
+    let (page, user_code) = shop
+        .authorization_page(&[
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("state", "st-3"),
+        ])
+        .await;
+    sqlx::query("UPDATE oauth_grants SET expires_at = 0 WHERE state = 'pending'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let back = location(&browser().get(&page).send().await.unwrap());
+    assert_eq!(query_of(&back)["error"], "access_denied", "{back}");
+    assert_eq!(query_of(&back)["state"], "st-3", "{back}");
+    let late = shop.sign_in(&Holder::new(), &user_code).await;
+    assert_eq!(late["state"], "failed", "{late}");
+    let unknown = browser()
+        .get(fx.app.url("/oauth2/authorization/not-a-handle"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
     shop.fx.app.stop().await;
 }
