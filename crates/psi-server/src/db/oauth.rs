@@ -398,3 +398,15 @@ pub async fn approve(
     .rows_affected();
     Ok(done > 0)
 }
+
+/// How long an expired grant is kept (a late poll still hears `expired_token`).
+const KEPT_AFTER_EXPIRY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Deletes the grants that expired more than a day before `now`; returns how many.
+pub async fn purge(db: &Db, now: i64) -> sqlx::Result<u64> {
+    let deleted = sqlx::query("DELETE FROM oauth_grants WHERE expires_at < $1")
+        .bind(now - KEPT_AFTER_EXPIRY_MS)
+        .execute(db.pool())
+        .await?;
+    Ok(deleted.rows_affected())
+}

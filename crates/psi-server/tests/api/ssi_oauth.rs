@@ -21,6 +21,7 @@ backend_tests!(
     wrong_clients_codes_grant_types_and_too_many_grants_are_refused_with_cors,
     the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable,
     code_flow_refusals_follow_rfc_6749_and_7636,
+    a_service_did_names_its_only_client,
 );
 
 const CLIENT_ID: &str = "shop-1.example";
@@ -920,5 +921,87 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+
+    // Grants a day past their expiry are purged; younger ones are kept.
+    let db = &fx.app.app.state().db;
+    let now = psi_server::db::now_ms();
+    assert_eq!(psi_server::db::oauth::purge(db, now).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oauth_grants")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 3, "the three signed-in grants stay");
+    shop.fx.app.stop().await;
+}
+
+/// `ssi-auth-lib` 0.0.6 sends the service DID as the client id, on the legacy base.
+async fn a_service_did_names_its_only_client(backend: Backend) {
+    let shop = Shop::new(backend, settings()).await;
+    let fx = &shop.fx;
+    let did = fx.did.as_str();
+    let response = shop
+        .form("/oauth/device_authorization", &[("client_id", did)])
+        .await;
+    let grant = expect_json(response, StatusCode::OK).await;
+    let outcome = shop
+        .sign_in(&Holder::new(), grant["user_code"].as_str().unwrap())
+        .await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    let form = [
+        ("client_id", did),
+        ("device_code", grant["device_code"].as_str().unwrap()),
+        ("grant_type", DEVICE_GRANT),
+    ];
+    let token = expect_json(shop.form("/oauth/token", &form).await, StatusCode::OK).await;
+    assert!(token["access_token"].is_string(), "{token}");
+
+    // With a second client the DID is ambiguous: the page must give a client id.
+    let other = fx
+        .interaction(json!({"name": "Sign in", "issued_credentials": [fx.badge],
+            "webhook": fx.webhook("/hook", "default", "signature")}))
+        .await;
+    expect_json(
+        fx.app
+            .post(
+                &format!("/api/v1/services/{did}/interactions/{other}/extensions"),
+                &fx.token,
+                &json!({"installation_id": shop.installation,
+                    "settings": {"client_id": "shop-2"}}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let response = shop
+        .form("/oauth/device_authorization", &[("client_id", did)])
+        .await;
+    let body = expect_json(response, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(body["error"], "invalid_client", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("several"),
+        "{body}"
+    );
+    // A signing key the service lacks is refused when attaching.
+    let third = fx
+        .interaction(json!({"name": "Third", "issued_credentials": [fx.badge],
+            "webhook": fx.webhook("/hook", "default", "signature")}))
+        .await;
+    let message = expect_error(
+        fx.app
+            .post(
+                &format!("/api/v1/services/{did}/interactions/{third}/extensions"),
+                &fx.token,
+                &json!({"installation_id": shop.installation,
+                    "settings": {"client_id": "shop-3", "signing_key": "missing"}}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(message.contains("signing_key"), "{message}");
     shop.fx.app.stop().await;
 }
