@@ -16,6 +16,7 @@ mod durability;
 mod extension;
 mod health;
 mod link;
+mod oidc;
 mod qr;
 mod ssi_oauth;
 mod wallet;
