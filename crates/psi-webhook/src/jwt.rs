@@ -49,16 +49,17 @@ struct Header {
 /// the signing input (`header.payload`).
 pub(crate) fn encode(
     alg: Algorithm,
-    kid: Option<&str>,
+    (kid, typ): (Option<&str>, &str),
     payload_json: &[u8],
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
 ) -> Result<String> {
     // Same header, field order included, as the vectors' tokens; `kid` after them.
+    let typ = serde_json::to_string(typ).expect("a string serializes");
     let header = match kid {
-        None => format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#),
+        None => format!(r#"{{"alg":"{alg}","typ":{typ}}}"#),
         Some(kid) => {
             let kid = serde_json::to_string(kid).expect("a string serializes");
-            format!(r#"{{"alg":"{alg}","typ":"JWT","kid":{kid}}}"#)
+            format!(r#"{{"alg":"{alg}","typ":{typ},"kid":{kid}}}"#)
         }
     };
     let mut token = URL_SAFE.encode(header);

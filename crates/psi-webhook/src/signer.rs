@@ -48,6 +48,9 @@ enum SigningKey {
     Secret(SharedSecret),
 }
 
+/// The header's `typ` of the tokens of docs/protocol.md §4.
+const JWT_TYPE: &str = "JWT";
+
 impl Signer {
     /// Signs with an RSA private key: `X-Body-Signature` and RS256 tokens.
     pub fn rsa(key: PrivateKey) -> Self {
@@ -83,19 +86,26 @@ impl Signer {
 
     /// A compact JWT carrying `claims`, signed RS256 or HS256 by the key kind.
     pub fn bearer_token(&self, claims: &Claims) -> Result<String> {
-        self.token(None, claims)
+        self.token(None, JWT_TYPE, claims)
     }
 
     /// [`bearer_token`](Self::bearer_token) with `kid` in the header, so a receiver holding a
     /// JWKS picks the key (for an RSA key, [`PublicKey::to_jwk`](crate::PublicKey::to_jwk)'s).
     pub fn bearer_token_with_key_id(&self, kid: &str, claims: &Claims) -> Result<String> {
-        self.token(Some(kid), claims)
+        self.token(Some(kid), JWT_TYPE, claims)
     }
 
-    fn token(&self, kid: Option<&str>, claims: &Claims) -> Result<String> {
+    /// [`bearer_token_with_key_id`](Self::bearer_token_with_key_id) with another `typ` in the
+    /// header, for tokens a verifier must tell apart from others signed with the same key (an
+    /// OAuth access token is `at+jwt`, RFC 9068).
+    pub fn typed_token(&self, kid: &str, typ: &str, claims: &Claims) -> Result<String> {
+        self.token(Some(kid), typ, claims)
+    }
+
+    fn token(&self, kid: Option<&str>, typ: &str, claims: &Claims) -> Result<String> {
         jwt::encode(
             self.algorithm(),
-            kid,
+            (kid, typ),
             &claims.to_json(),
             |input| match &self.key {
                 SigningKey::Rsa(key) => key.sign_pkcs1v15::<Sha256>(input),

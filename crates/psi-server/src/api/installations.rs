@@ -681,9 +681,19 @@ async fn resolve_requirements(
                 oauth.client_id
             )));
         }
-        let signs = db::keys::get(&state.db, scope, &oauth.signing_key)
-            .await?
-            .is_some_and(|key| key.kind == db::keys::KeyKind::RsaKeyPair);
+        let mut key = db::keys::get(&state.db, scope, &oauth.signing_key).await?;
+        if key.is_none() && oauth.signing_key == oauth::DEFAULT_SIGNING_KEY {
+            let new = super::keys::generate_rsa_key_pair(state, oauth.signing_key.clone()).await?;
+            match db::keys::insert(&state.db, scope, &new).await {
+                // Another attach made it meanwhile: that one is as good.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+                result => {
+                    result?;
+                }
+            }
+            key = db::keys::get(&state.db, scope, &oauth.signing_key).await?;
+        }
+        let signs = key.is_some_and(|key| key.kind == db::keys::KeyKind::RsaKeyPair);
         if !signs {
             return Err(ApiError::Validation(format!(
                 "setting `signing_key`: the service has no RSA key pair named {:?}",

@@ -326,8 +326,9 @@ pub async fn polled(db: &Db, id: &str, at: i64, poll_interval: i64) -> sqlx::Res
     Ok(())
 }
 
-/// Gives an approved code-flow grant its authorization code (by hash), valid until
-/// `expires_at`; false when it had one already: the browser is sent back with a code once.
+/// Gives an approved, unexpired code-flow grant its authorization code (by hash), valid until
+/// `expires_at`; false when it had one already or expired: the browser is sent back with a code
+/// once, and only while the sign-in lasts.
 pub async fn code_issued(
     db: &Db,
     id: &str,
@@ -336,11 +337,12 @@ pub async fn code_issued(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE oauth_grants SET code_hash = $2, code_expires_at = $3 \
-         WHERE id = $1 AND state = 'approved' AND code_hash IS NULL",
+         WHERE id = $1 AND state = 'approved' AND code_hash IS NULL AND expires_at > $4",
     )
     .bind(id)
     .bind(code_hash)
     .bind(expires_at)
+    .bind(now_ms())
     .execute(db.pool())
     .await?
     .rows_affected();

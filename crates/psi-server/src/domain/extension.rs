@@ -782,11 +782,13 @@ impl Builtin {
                      "help": "The authorization code flow only: one URL per line where the \
                               browser may return with the code (https, or http on localhost)"},
                     {"name": "client_secret", "label": "Client secret", "type": "secret",
-                     "help": "For a site whose back end exchanges the code; without one, the \
-                              client is public and must use PKCE"},
+                     "help": "At least 16 characters, for a site whose back end exchanges the \
+                              code; without one, the client is public and must use PKCE (a page \
+                              running ssi-auth-lib is public)"},
                     {"name": "signing_key", "label": "Signing key", "type": "text",
-                     "default": "default",
-                     "help": "The name of the service's RSA key pair that signs the tokens"}
+                     "default": "oauth",
+                     "help": "The name of the service's RSA key pair that signs the tokens; \
+                              psi makes `oauth` when it is missing"}
                 ]
             }),
         };

@@ -111,11 +111,20 @@ impl OAuthSettings {
             }
         }
         let signing_key = text("signing_key").unwrap_or_else(|| DEFAULT_SIGNING_KEY.to_owned());
+        let client_secret = text("client_secret");
+        if client_secret
+            .as_ref()
+            .is_some_and(|secret| secret.chars().count() < MIN_SECRET_CHARS)
+        {
+            return Err(refused(format!(
+                "setting `client_secret`: at least {MIN_SECRET_CHARS} characters"
+            )));
+        }
         Ok(OAuthSettings {
             token_lifetime_secs: number("token_lifetime_secs", LIFETIMES)?,
             code_lifetime_secs: number("code_lifetime_secs", CODE_LIFETIMES)?,
             poll_interval_secs: number("poll_interval_secs", INTERVALS)?,
-            client_secret: text("client_secret"),
+            client_secret,
             client_id,
             claims,
             redirect_uris,
@@ -123,12 +132,16 @@ impl OAuthSettings {
         })
     }
 
-    /// Whether `given` is the client's secret (compared in constant time); a public client has
-    /// none to give.
+    /// Whether `given` is the client's secret: their SHA-256 digests compared in constant time,
+    /// so neither the content nor the length shows in the timing. A public client has none.
     pub fn secret_matches(&self, given: &str) -> bool {
-        self.client_secret
-            .as_deref()
-            .is_some_and(|secret| bool::from(secret.as_bytes().ct_eq(given.as_bytes())))
+        self.client_secret.as_deref().is_some_and(|secret| {
+            let (a, b) = (
+                Sha256::digest(secret.as_bytes()),
+                Sha256::digest(given.as_bytes()),
+            );
+            bool::from(a.as_slice().ct_eq(b.as_slice()))
+        })
     }
 
     /// The registered redirect URI `given` names exactly (RFC 6749 §3.1.2.3); without one given,
@@ -145,20 +158,23 @@ impl OAuthSettings {
         }
     }
 
-    /// The claims of the mapping, each the value the holder shared (`null` when none did).
+    /// The claims of the mapping, each the value the holder shared; a claim of an attribute no one
+    /// shared is left out (OpenID Connect Core §5.3.2).
     pub fn claims_of<'a>(&self, shared: impl Fn(&str) -> Option<&'a str>) -> Map<String, Value> {
         self.claims
             .iter()
-            .map(|(attribute, claim)| {
-                let value = shared(attribute).map_or(Value::Null, Value::from);
-                (claim.clone(), value)
+            .filter_map(|(attribute, claim)| {
+                shared(attribute).map(|value| (claim.clone(), Value::from(value)))
             })
             .collect()
     }
 }
 
-/// The key that signs tokens unless the settings name another: the service's default key.
-pub const DEFAULT_SIGNING_KEY: &str = "default";
+/// The key that signs tokens unless the settings name another: an RSA key pair of the service
+/// that signs nothing else (not its webhooks), made when SSI OAuth is first attached.
+pub const DEFAULT_SIGNING_KEY: &str = "oauth";
+/// The shortest client secret.
+const MIN_SECRET_CHARS: usize = 16;
 
 /// A registered redirect URI: absolute, without a fragment (RFC 6749 §3.1.2), https or, for a
 /// site on the operator's own machine, http on a loopback host (RFC 8252 §7.3).
@@ -287,10 +303,7 @@ mod tests {
             ]
         );
         let claims = read.claims_of(|a| (a == "Email").then_some("a@b.c"));
-        assert_eq!(
-            Value::Object(claims),
-            json!({"email": "a@b.c", "name": null})
-        );
+        assert_eq!(Value::Object(claims), json!({"email": "a@b.c"}));
         for bad in [
             json!({"client_id": "a&b"}),
             json!({"client_id": ""}),
@@ -340,12 +353,12 @@ mod tests {
     #[test]
     fn clients_secrets_and_redirect_uris_are_checked() {
         let read = OAuthSettings::read(&settings(json!({"client_id": "rp",
-            "client_secret": "s3cret", "redirect_uris":
+            "client_secret": "s3cret-of-the-rp", "redirect_uris":
             "https://rp.example/cb\nhttp://127.0.0.1:8080/cb\n"})))
         .unwrap();
-        assert!(read.secret_matches("s3cret"));
-        assert!(!read.secret_matches("s3cre"));
-        assert_eq!(read.signing_key, "default");
+        assert!(read.secret_matches("s3cret-of-the-rp"));
+        assert!(!read.secret_matches("s3cret-of-the-r"));
+        assert_eq!(read.signing_key, "oauth");
         assert_eq!(
             read.redirect_uri(Some("https://rp.example/cb")),
             Some("https://rp.example/cb")

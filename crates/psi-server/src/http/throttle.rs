@@ -86,6 +86,8 @@ pub enum Key {
     /// An SSI OAuth client id: [`super::AppState::oauth_throttle`] counts its device
     /// authorization requests, not failures.
     OAuthClient(String),
+    /// A user name a dashboard sign-in named.
+    Operator(String),
 }
 
 impl Key {
@@ -166,6 +168,24 @@ impl AuthThrottle {
         full_at
             .saturating_duration_since(now)
             .saturating_sub(allowed)
+    }
+}
+
+/// The client's address as the throttles key it (behind a trusted proxy, the last
+/// `X-Forwarded-For` entry).
+pub struct Peer(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<super::AppState> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(crate::inbound::auth::peer_address(
+            parts,
+            state.config.inbound.trust_forwarded_for,
+        )))
     }
 }
 

@@ -198,6 +198,20 @@ async fn attaching_creates_the_ssi_authentication_definition_and_requires_it_wit
         .unwrap_or_else(|| panic!("{interaction}"));
     assert_eq!(code["prefill_from_qr"], true, "{code}");
     assert_eq!(code["added_by"], shop.installation.as_str(), "{code}");
+    // The tokens' own key was made: the webhooks' key signs no tokens.
+    let keys = expect_json(
+        fx.app.get(&format!("{base}/keys"), &fx.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        keys["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "oauth" && k["type"] == "rsa_key_pair"),
+        "{keys}"
+    );
     let installation = expect_json(
         fx.app
             .get(
@@ -270,6 +284,14 @@ async fn the_device_flow_issues_a_verifiable_token_once_to_the_holder_who_comple
             .as_str()
             .unwrap()
             .ends_with("/start.html"),
+        "{grant}"
+    );
+    // RFC 8628 §3.3.1: the complete URI pre-fills the user code into the start page's link.
+    let complete = grant["verification_uri_complete"].as_str().unwrap();
+    let prefill = query_of(complete)["prefill"].as_str().unwrap().to_owned();
+    assert_eq!(
+        prefill,
+        format!("{}:OAuth User Code={user_code}", shop.definition()),
         "{grant}"
     );
     let device_code = grant["device_code"].as_str().unwrap();
@@ -561,6 +583,9 @@ impl Shop {
         assert!(back.starts_with(&format!("{REDIRECT}?")), "{back}");
         let query = query_of(&back);
         assert_eq!(query["state"], "st-1", "{back}");
+        // RFC 9207: the issuer comes back with the code.
+        let issuer = format!("{}/oauth2/{}", self.fx.app.address, self.fx.did);
+        assert_eq!(query["iss"], issuer.as_str(), "{back}");
         (query["code"].as_str().unwrap().to_owned(), holder)
     }
 }
@@ -641,8 +666,12 @@ async fn the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable(back
         json!(["S256"])
     );
 
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
     let (code, holder) = shop
-        .code(&[("scope", "openid"), ("nonce", "n-0S6_WzA2Mj")])
+        .code(&[("scope", "openid email admin"), ("nonce", "n-0S6_WzA2Mj")])
         .await;
     let token = expect_json(
         shop.exchange(&[
@@ -655,6 +684,7 @@ async fn the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable(back
     )
     .await;
     assert_eq!(token["token_type"], "Bearer", "{token}");
+    // Only what psi supports is granted.
     assert_eq!(token["scope"], "openid", "{token}");
     let id_token = verify(&shop, token["id_token"].as_str().unwrap()).await;
     assert_eq!(id_token.sub.as_deref(), Some(holder.did.as_str()));
@@ -681,7 +711,9 @@ async fn the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable(back
                 .unwrap()
         }
     };
-    let info = expect_json(userinfo(access_token.to_owned()).await, StatusCode::OK).await;
+    let answer = userinfo(access_token.to_owned()).await;
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+    let info = expect_json(answer, StatusCode::OK).await;
     assert_eq!(
         info,
         json!({"sub": holder.did, "name": "Ada", "born": "631152000"})
@@ -701,6 +733,16 @@ async fn the_code_flow_with_pkce_gives_an_id_token_once_and_is_discoverable(back
         );
         expect_oauth_error(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
+    // Without a token: the challenge alone (RFC 6750 §3.1).
+    let bare = fx
+        .app
+        .client
+        .get(fx.app.url("/oauth2/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(bare.headers()["www-authenticate"], "Bearer");
 
     // The code is single-use, and the page does not hand out another.
     expect_oauth_error(
@@ -792,6 +834,53 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
         assert!(query["error_description"].is_string(), "{back}");
     }
 
+    // What psi does not do is refused, not ignored (OpenID Connect Core §3.1.2.6, §6).
+    for (extra, error) in [
+        (("prompt", "none"), "login_required"),
+        (
+            ("request", "eyJhbGciOiJub25lIn0.e30."),
+            "request_not_supported",
+        ),
+        (
+            ("request_uri", "https://rp.example/r"),
+            "request_uri_not_supported",
+        ),
+        (("response_mode", "fragment"), "invalid_request"),
+    ] {
+        let params = [
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            extra,
+        ];
+        let back = location(&shop.authorize(&params).await);
+        assert_eq!(query_of(&back)["error"], error, "{back}");
+    }
+    // The request may come as a form POST too.
+    let posted = browser()
+        .post(fx.app.url("/oauth2/authorization"))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&posted).contains("/oauth2/authorization/"));
+
+    // A confidential client authenticates in the device flow too (RFC 8628 §3.4).
+    let grant = shop.device_authorization().await;
+    expect_oauth_error(
+        shop.poll(grant["device_code"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+
     // A confidential client authenticates at the token endpoint, by form or Basic.
     let (code, _) = shop.code(&[]).await;
     let with = |secret: &str, verifier: &str, redirect: &str| {
@@ -840,6 +929,17 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
         with("s3cret-of-the-rp", VERIFIER, "http://127.0.0.1:9/cb").await,
         StatusCode::BAD_REQUEST,
         "invalid_grant",
+    )
+    .await;
+    expect_oauth_error(
+        shop.exchange(&[
+            ("code", &code),
+            ("client_secret", "s3cret-of-the-rp"),
+            ("code_verifier", VERIFIER),
+        ])
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
     )
     .await;
     expect_oauth_error(
@@ -897,6 +997,38 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
     );
     expect_oauth_error(wrong, StatusCode::UNAUTHORIZED, "invalid_client").await;
 
+    // A sign-in approved but past its time gives no code when the browser comes back late.
+    let (page, user_code) = shop
+        .authorization_page(&[
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .await;
+    let outcome = shop.sign_in(&Holder::new(), &user_code).await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    sqlx::query(
+        "UPDATE oauth_grants SET expires_at = 0 WHERE state = 'approved' AND code_hash IS NULL",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let back = location(&browser().get(&page).send().await.unwrap());
+    assert_eq!(query_of(&back)["error"], "access_denied", "{back}");
+
+    // Wrong secrets are throttled like wrong tokens: past the budget, 429 with Retry-After.
+    let mut throttled = None;
+    for _ in 0..20 {
+        let response = with("wrong-secret-guess", VERIFIER, REDIRECT).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(response);
+            break;
+        }
+    }
+    let throttled = throttled.expect("wrong secrets are throttled");
+    assert!(throttled.headers().contains_key("retry-after"));
+
     // A grant the holder did not complete in time sends the browser back with access_denied,
     // and its user code signs no one in.
     let (page, user_code) = shop
@@ -906,7 +1038,7 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
             ("state", "st-3"),
         ])
         .await;
-    sqlx::query("UPDATE oauth_grants SET expires_at = 0 WHERE state = 'pending'")
+    sqlx::query("UPDATE oauth_grants SET expires_at = 0 WHERE client_state = 'st-3'")
         .execute(&pool)
         .await
         .unwrap();
@@ -922,15 +1054,25 @@ async fn code_flow_refusals_follow_rfc_6749_and_7636(backend: Backend) {
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
 
-    // Grants a day past their expiry are purged; younger ones are kept.
+    // Grants a day past their expiry (the two set to 0 above) are purged; the others are kept.
     let db = &fx.app.app.state().db;
+    let count = |sql: &'static str| {
+        let pool = &pool;
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        }
+    };
+    let before = count("SELECT COUNT(*) FROM oauth_grants").await;
     let now = psi_server::db::now_ms();
-    assert_eq!(psi_server::db::oauth::purge(db, now).await.unwrap(), 1);
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oauth_grants")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(left, 3, "the three signed-in grants stay");
+    assert_eq!(psi_server::db::oauth::purge(db, now).await.unwrap(), 2);
+    assert_eq!(count("SELECT COUNT(*) FROM oauth_grants").await, before - 2);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM oauth_grants WHERE expires_at = 0").await,
+        0
+    );
     shop.fx.app.stop().await;
 }
 

@@ -5,20 +5,22 @@
 //! back to itself and sends the browser to the site's `redirect_uri` with a code, which the site
 //! exchanges at the token endpoint.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{CURRENT_BASE, Client, OAuthError, client, device, field, form, optional};
+use super::{CURRENT_BASE, Client, OAuthError, client, device, field, form, optional, tokens};
 use crate::db::oauth::{AuthorizationRequest, Grant, GrantState};
 use crate::db::{self, now_ms};
 use crate::domain::oauth;
 use crate::http::AppState;
 use crate::http::path::Path;
+use crate::http::throttle::Peer;
 use crate::ids::InteractionId;
 use crate::pages::problem::Problem;
 use crate::pages::start::{self, StartQuery};
@@ -28,22 +30,38 @@ const CODE_LIFETIME_SECS: i64 = 60;
 /// The most pre-filled values an authorization request may carry (a QR code holds few).
 const MAX_PREFILLED: usize = 20;
 
-/// An error the browser is sent back to the site with (RFC 6749 §4.1.2.1).
-fn back(redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Response {
-    let mut url = match Url::parse(redirect_uri) {
-        Ok(url) => url,
-        // Registered URIs parse; this is only for the type's sake.
-        Err(_) => return Problem::bad_request("Sign-in failed", description).into_response(),
-    };
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("error", error);
-        pairs.append_pair("error_description", description);
-        if let Some(state) = state {
-            pairs.append_pair("state", state);
+/// Where the browser goes back to: the client's redirect URI with its `state` and the issuer
+/// (RFC 9207: every service is an issuer, and all share these endpoints).
+struct Back<'a> {
+    redirect_uri: &'a str,
+    state: Option<&'a str>,
+    iss: String,
+}
+
+impl Back<'_> {
+    /// To the redirect URI with `pairs`, `state` and `iss`.
+    fn with(&self, pairs: &[(&str, &str)]) -> Response {
+        let Ok(mut url) = Url::parse(self.redirect_uri) else {
+            // Registered URIs parse; this is only for the type's sake.
+            return shown("The site's redirect URI is not a URL.");
+        };
+        {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in pairs {
+                query.append_pair(name, value);
+            }
+            if let Some(state) = self.state {
+                query.append_pair("state", state);
+            }
+            query.append_pair("iss", &self.iss);
         }
+        Redirect::to(url.as_str()).into_response()
     }
-    Redirect::to(url.as_str()).into_response()
+
+    /// An error the site hears of (RFC 6749 §4.1.2.1).
+    fn error(&self, error: &str, description: &str) -> Response {
+        self.with(&[("error", error), ("error_description", description)])
+    }
 }
 
 /// An error shown to the person, when the site cannot be trusted with it (no client, a redirect
@@ -99,9 +117,21 @@ fn prefills(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// `GET .../authorization?client_id&redirect_uri&response_type=code[&state][&scope][&nonce]
-/// [&code_challenge&code_challenge_method=S256][&prefilled_credentials]`.
-pub(super) async fn authorization(State(state): State<AppState>, uri: Uri) -> Response {
-    let query = match form(uri.query().unwrap_or_default().as_bytes()) {
+/// [&code_challenge&code_challenge_method=S256][&prefilled_credentials]`, or the same as a
+/// form `POST` (OpenID Connect Core §3.1.2.1).
+pub(super) async fn authorization(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let fields = if method == Method::POST {
+        body.to_vec()
+    } else {
+        uri.query().unwrap_or_default().as_bytes().to_vec()
+    };
+    let query = match form(&fields) {
         Ok(query) => query,
         Err(error) => return shown(error.description),
     };
@@ -127,33 +157,34 @@ pub(super) async fn authorization(State(state): State<AppState>, uri: Uri) -> Re
              (the SSI OAuth extension's Redirect URLs).",
         );
     };
-    let client_state = optional(&query, "state");
-    let back =
-        |error: &str, description: &str| back(&redirect_uri, client_state, error, description);
-    match request(&client, &query, &redirect_uri) {
-        Ok((request, prefills)) => {
-            if let Err(error) = device::throttle(&state, client_id) {
-                return back("temporarily_unavailable", &error.description);
-            }
-            let (handle, hash) = oauth::secret();
-            if let Err(error) = device::start(&state, &client, &hash, Some(&request)).await {
-                return back("server_error", &error.description);
-            }
-            let mut page = Url::parse(&format!(
-                "{}{CURRENT_BASE}/authorization/{handle}",
-                state.public_url
-            ))
-            .expect("psi's public URL is a URL");
-            if !prefills.is_empty() {
-                let mut pairs = page.query_pairs_mut();
-                for prefill in &prefills {
-                    pairs.append_pair("prefill", prefill);
-                }
-            }
-            Redirect::to(page.as_str()).into_response()
-        }
-        Err(error) => back(error.error, &error.description),
+    let back = Back {
+        redirect_uri: &redirect_uri,
+        state: optional(&query, "state"),
+        iss: tokens::issuer(&state, &client.found.service_did),
+    };
+    let (request, prefills) = match request(&client, &query, &redirect_uri) {
+        Ok(checked) => checked,
+        Err(error) => return back.error(error.error, &error.description),
+    };
+    if let Err(error) = device::throttle(&state, &client.id, peer) {
+        return back.error("temporarily_unavailable", &error.description);
     }
+    let (handle, hash) = oauth::secret();
+    if let Err(error) = device::start(&state, &client, &hash, Some(&request)).await {
+        return back.error("server_error", &error.description);
+    }
+    let mut page = Url::parse(&format!(
+        "{}{CURRENT_BASE}/authorization/{handle}",
+        state.public_url
+    ))
+    .expect("psi's public URL is a URL");
+    if !prefills.is_empty() {
+        let mut pairs = page.query_pairs_mut();
+        for prefill in &prefills {
+            pairs.append_pair("prefill", prefill);
+        }
+    }
+    Redirect::to(page.as_str()).into_response()
 }
 
 /// The authorization request's parameters, checked, and its pre-filled values.
@@ -168,6 +199,28 @@ fn request(
         return Err(OAuthError::bad(
             "unsupported_response_type",
             "only response_type=code",
+        ));
+    }
+    // OpenID Connect Core §3.1.2.6, §6: what psi does not do is refused, not ignored.
+    if optional(query, "request").is_some() {
+        return Err(OAuthError::bad(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if optional(query, "request_uri").is_some() {
+        return Err(OAuthError::bad(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    if optional(query, "response_mode").is_some_and(|mode| mode != "query") {
+        return Err(invalid("only response_mode=query".into()));
+    }
+    if optional(query, "prompt").is_some_and(|prompt| prompt.split(' ').any(|p| p == "none")) {
+        return Err(OAuthError::bad(
+            "login_required",
+            "signing in always takes the holder's wallet",
         ));
     }
     let method = optional(query, "code_challenge_method").unwrap_or("plain");
@@ -248,38 +301,35 @@ async fn grant_page(
         return Ok(shown("This sign-in page is not valid."));
     };
     let request = grant.authorization.as_ref().expect("filtered above");
-    let back = |error: &str, description: &str| {
-        back(
-            &request.redirect_uri,
-            request.state.as_deref(),
-            error,
-            description,
-        )
+    // The client as it is now: an uninstalled or disabled extension signs no one in.
+    let client = client(state, &grant.client_id).await?;
+    if (&client.found.installation_id, &client.found.interaction_id)
+        != (&grant.installation_id, &grant.interaction_id)
+    {
+        return Ok(shown("This sign-in page is not valid any more."));
+    }
+    let back = Back {
+        redirect_uri: &request.redirect_uri,
+        state: request.state.as_deref(),
+        iss: tokens::issuer(state, &client.found.service_did),
     };
+    let expired = now_ms() >= grant.expires_at;
+    let too_late = "the sign-in expired before the holder completed it, or before the browser \
+                    came back";
     match grant.state {
-        GrantState::Approved if !grant.code_issued => {
+        GrantState::Approved if !grant.code_issued && !expired => {
             let (code, hash) = oauth::secret();
-            let expires_at = now_ms() + CODE_LIFETIME_SECS * 1000;
-            if !db::oauth::code_issued(&state.db, &grant.id, &hash, expires_at).await? {
+            let code_expires_at = now_ms() + CODE_LIFETIME_SECS * 1000;
+            if !db::oauth::code_issued(&state.db, &grant.id, &hash, code_expires_at).await? {
                 return Ok(finished());
             }
-            let mut url = Url::parse(&request.redirect_uri).map_err(anyhow::Error::new)?;
-            {
-                let mut pairs = url.query_pairs_mut();
-                pairs.append_pair("code", &code);
-                if let Some(client_state) = &request.state {
-                    pairs.append_pair("state", client_state);
-                }
-            }
-            Ok(Redirect::to(url.as_str()).into_response())
+            Ok(back.with(&[("code", &code)]))
         }
+        GrantState::Approved if !grant.code_issued => Ok(back.error("access_denied", too_late)),
         GrantState::Approved | GrantState::Used => Ok(finished()),
-        GrantState::Denied => Ok(back("access_denied", "the holder did not sign in")),
-        GrantState::Pending if now_ms() >= grant.expires_at => Ok(back(
-            "access_denied",
-            "the sign-in expired before the holder completed the interaction",
-        )),
-        GrantState::Pending => show(state, &grant, &mut prefill, (uri, headers)).await,
+        GrantState::Denied => Ok(back.error("access_denied", "the holder did not sign in")),
+        GrantState::Pending if expired => Ok(back.error("access_denied", too_late)),
+        GrantState::Pending => show(state, &client, &grant, &mut prefill, (uri, headers)).await,
     }
 }
 
@@ -297,17 +347,11 @@ fn finished() -> Response {
 /// code, and this page's URL to come back to.
 async fn show(
     state: &AppState,
+    client: &Client,
     grant: &Grant,
     prefill: &mut Vec<String>,
     (uri, headers): (&Uri, &HeaderMap),
 ) -> Result<Response, OAuthError> {
-    // The client as it is now: an uninstalled or disabled extension signs no one in.
-    let client = client(state, &grant.client_id).await?;
-    if (&client.found.installation_id, &client.found.interaction_id)
-        != (&grant.installation_id, &grant.interaction_id)
-    {
-        return Ok(shown("This sign-in page is not valid any more."));
-    }
     let definition = db::oauth::ssi_authentication(&state.db, &client.scope)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the service has no SSI Authentication definition"))?;
@@ -362,19 +406,11 @@ pub(super) async fn exchange(
             "the authorization code has expired; sign in again",
         ));
     }
-    match optional(form, "redirect_uri") {
-        Some(given) if given != request.redirect_uri => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri is not the one of the authorization request",
-            ));
-        }
-        None if client.settings.redirect_uris.len() != 1 => {
-            return Err(OAuthError::bad(
-                "invalid_request",
-                "`redirect_uri` is required",
-            ));
-        }
-        _ => {}
+    // RFC 6749 §4.1.3 asks for it when the request had one; psi always asks.
+    if field(form, "redirect_uri")? != request.redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri is not the one of the authorization request",
+        ));
     }
     match (&request.code_challenge, optional(form, "code_verifier")) {
         (Some(challenge), Some(verifier)) if oauth::verifier_matches(challenge, verifier) => {}

@@ -2,6 +2,7 @@
 //! device and a user code, shows the link with the user code pre-filled, and polls the token
 //! endpoint until the holder completes the interaction.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
@@ -17,7 +18,7 @@ use crate::db::oauth::{Grant, GrantState, NewGrant};
 use crate::db::{self, now_ms};
 use crate::domain::oauth;
 use crate::http::AppState;
-use crate::http::throttle::{AuthConfig, Key};
+use crate::http::throttle::{AuthConfig, Key, Peer};
 
 /// Seconds before the first poll (`initial_interval`, which the library reads; without it, it
 /// waits 10 s): at most this, at most the interval.
@@ -34,10 +35,16 @@ pub const DEVICE_AUTHORIZATION_LIMIT: AuthConfig = AuthConfig {
 /// Tries at a user code that no pending grant has.
 const USER_CODE_TRIES: usize = 5;
 
-/// Counts a grant started for `client_id`: refused (`slow_down`, with `Retry-After`) beyond
-/// [`DEVICE_AUTHORIZATION_LIMIT`], so a page cannot mint codes (and fill the table) faster.
-pub(super) fn throttle(state: &AppState, client_id: &str) -> Result<(), OAuthError> {
-    let key = [Key::OAuthClient(client_id.to_owned())];
+/// Counts a grant started for a client from an address: refused (`slow_down`, with
+/// `Retry-After`) beyond [`DEVICE_AUTHORIZATION_LIMIT`], so a page cannot mint codes (and fill
+/// the table) faster, and one visitor cannot use up the client's sign-ins for everyone.
+pub(super) fn throttle(
+    state: &AppState,
+    client_id: &str,
+    peer: Option<IpAddr>,
+) -> Result<(), OAuthError> {
+    let from = peer.map(|ip| ip.to_string()).unwrap_or_default();
+    let key = [Key::OAuthClient(format!("{client_id} {from}"))];
     if let Err(wait) = state.oauth_throttle.check(&key) {
         let mut error = OAuthError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -100,23 +107,37 @@ struct DeviceAuthorization {
 /// `POST .../device_authorization` (form `client_id`, optional `scope`, which is not used).
 pub(super) async fn device_authorization(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
     let form = form(&body)?;
     let client_id = field(&form, "client_id")?;
-    throttle(&state, client_id)?;
+    // Known clients only count: unknown ids would fill the throttle's table.
     let client = client(&state, client_id).await?;
+    throttle(&state, &client.id, peer)?;
     let (device_code, hash) = oauth::secret();
     let user_code = start(&state, &client, &hash, None).await?;
-    // The code travels in the link the library builds; a person without it starts from the
-    // interaction's start page.
+    // The interaction's start page; the complete one pre-fills the user code (RFC 8628 §3.3.1),
+    // for a client that shows the page instead of building the link itself.
     let start = format!(
         "{}/s/{}/{}/start.html",
         state.public_url, client.found.service_did, client.found.interaction_id
     );
+    let definition = db::oauth::ssi_authentication(&state.db, &client.scope)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the service has no SSI Authentication definition"))?;
+    let mut complete = url::Url::parse(&start).map_err(anyhow::Error::new)?;
+    complete.query_pairs_mut().append_pair(
+        "prefill",
+        &format!(
+            "{}:{}={user_code}",
+            definition.credential_id,
+            oauth::USER_CODE_ATTRIBUTE
+        ),
+    );
     let settings = &client.settings;
     let answer = DeviceAuthorization {
-        verification_uri_complete: start.clone(),
+        verification_uri_complete: complete.into(),
         verification_uri: start,
         device_code,
         user_code,

@@ -30,6 +30,7 @@ use crate::db::oauth::{ClientRef, Found};
 use crate::domain::extension::Builtin;
 use crate::domain::oauth::OAuthSettings;
 use crate::http::AppState;
+use crate::http::throttle::{Key, Peer};
 use crate::scope::ServiceScope;
 
 mod code;
@@ -66,7 +67,7 @@ pub fn routes() -> axum::Router<AppState> {
                 );
             pages = pages.route(
                 &format!("{base}{slash}authorization"),
-                get(code::authorization),
+                get(code::authorization).post(code::authorization),
             );
         }
         pages = pages.route(&format!("{base}/authorization/{{handle}}"), get(code::page));
@@ -317,6 +318,7 @@ struct TokenAnswer {
 /// `redirect_uri`, `code_verifier`, and a confidential client's secret) for the tokens, once.
 async fn token(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
@@ -330,23 +332,42 @@ async fn token(
     }
     let (client_id, secret, basic) = client_credentials(&headers, &form)?;
     let client = client(&state, &client_id).await?;
+    // RFC 6749 §3.2.1, RFC 8628 §3.4: a confidential client authenticates in both flows, so a
+    // page running the device flow (which can keep no secret) uses a client without one.
     let confidential = client.settings.client_secret.is_some();
-    // The device flow runs in a web page, which keeps no secret: a secret is checked when given.
-    let secret_needed = grant_type == AUTHORIZATION_CODE_GRANT && confidential;
-    let authenticated = match &secret {
-        Some(secret) => client.settings.secret_matches(secret),
-        None => !secret_needed,
-    };
-    if !authenticated {
-        let mut error = OAuthError::invalid_client(if secret.is_some() {
-            "the client secret is wrong"
-        } else {
-            "this client must authenticate with its secret"
-        });
+    let challenge = |mut error: OAuthError| {
         if basic {
             error.challenge = Some(BASIC_CHALLENGE);
         }
-        return Err(error);
+        error
+    };
+    let mut keys = vec![Key::OAuthClient(client.id.clone())];
+    keys.extend(peer.map(Key::address));
+    match (&secret, confidential) {
+        (None, false) => {}
+        (None, true) => {
+            return Err(challenge(OAuthError::invalid_client(
+                "this client must authenticate with its secret",
+            )));
+        }
+        (Some(given), _) => {
+            // Wrong secrets count against the client and the address, like wrong tokens.
+            if let Err(wait) = state.auth_throttle.check(&keys) {
+                let mut error = OAuthError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "invalid_client",
+                    "too many wrong client secrets; try again later",
+                );
+                error.retry_after = Some(wait);
+                return Err(challenge(error));
+            }
+            if !client.settings.secret_matches(given) {
+                state.auth_throttle.failed(&keys);
+                return Err(challenge(OAuthError::invalid_client(
+                    "the client secret is wrong",
+                )));
+            }
+        }
     }
     let grant = if grant_type == DEVICE_CODE_GRANT {
         device::exchange(&state, &client, &form).await?

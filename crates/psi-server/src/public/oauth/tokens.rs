@@ -30,12 +30,14 @@ use crate::public::PublicService;
 use crate::scope::ServiceScope;
 
 /// The issuer of the service's tokens: `iss`, and the base of its discovery document.
-fn issuer(state: &AppState, did: &str) -> String {
+pub(super) fn issuer(state: &AppState, did: &str) -> String {
     format!("{}{CURRENT_BASE}/{did}", state.public_url)
 }
 
 /// The scope value that asks for an `id_token`.
 const OPENID: &str = "openid";
+/// The access token's `typ` (RFC 9068), which tells it from an `id_token` signed by the same key.
+const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// The tokens of an approved grant, once: signed first, then the grant is used, the sign-in
 /// recorded on its event and notified, in one transaction; a grant used meanwhile is
@@ -61,15 +63,16 @@ pub(super) async fn issue(
         claims
     };
     let request = grant.authorization.as_ref();
-    let scope_asked = request.and_then(|r| r.scope.clone());
+    // Only what psi supports is granted (and said to be).
+    let scope_asked = request
+        .and_then(|r| r.scope.as_deref())
+        .filter(|asked| asked.split(' ').any(|s| s == OPENID))
+        .map(|_| OPENID.to_owned());
     let mut access = with_mapped(common.clone().with_jwt_id(new_id()));
     if let Some(asked) = &scope_asked {
         access = access.with_claim("scope", Value::from(asked.as_str()));
     }
-    let wants_id_token = scope_asked
-        .as_deref()
-        .is_some_and(|s| s.split(' ').any(|s| s == OPENID));
-    let id_token = wants_id_token.then(|| {
+    let id_token = scope_asked.is_some().then(|| {
         let auth_time = grant.approved_at.unwrap_or(grant.created_at) / 1000;
         let mut claims = with_mapped(common).with_claim("auth_time", Value::from(auth_time));
         if let Some(nonce) = request.and_then(|r| r.nonce.as_deref()) {
@@ -78,7 +81,7 @@ pub(super) async fn issue(
         claims
     });
     let (access_token, id_token) = tokio::task::spawn_blocking(move || {
-        let access = signer.bearer_token_with_key_id(&kid, &access)?;
+        let access = signer.typed_token(&kid, ACCESS_TOKEN_TYPE, &access)?;
         let id = id_token
             .map(|claims| signer.bearer_token_with_key_id(&kid, &claims))
             .transpose()?;
@@ -214,44 +217,35 @@ pub(super) async fn discovery(
             ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce"],
+        "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
     }))
     .into_response()
 }
 
-/// A refused userinfo request (RFC 6750 §3).
-fn invalid_token(description: &str) -> Response {
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({"error": "invalid_token", "error_description": description})),
-    )
-        .into_response();
-    let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{description}\"");
+/// A refused userinfo request (RFC 6750 §3): without a token, only the challenge.
+fn invalid_token(description: Option<&str>) -> Response {
+    let (body, challenge) = match description {
+        Some(description) => (
+            json!({"error": "invalid_token", "error_description": description}),
+            format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
+        ),
+        None => (
+            json!({"error": "invalid_request", "error_description": "no access token"}),
+            "Bearer".to_owned(),
+        ),
+    };
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
     }
-    response
+    super::no_store(response)
 }
 
 /// `GET|POST .../userinfo` with `Authorization: Bearer <access token>`: the token's subject and
 /// mapped claims (OpenID Connect Core §5.3).
 pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match verified(&state, &headers).await {
-        Ok(Some(claims)) => {
-            let mut info = Map::new();
-            info.insert("sub".into(), Value::from(claims.sub.unwrap_or_default()));
-            info.extend(claims.extra.into_iter().filter(|(name, _)| name != "scope"));
-            Json(Value::Object(info)).into_response()
-        }
-        Ok(None) => invalid_token("the access token is not one psi issued, or has expired"),
-        Err(error) => error.into_response(),
-    }
-}
-
-/// The claims of the request's access token, verified with its issuer's key; `None` when it is
-/// not a valid access token of a service here (an `id_token` is not one: it has `auth_time`).
-async fn verified(state: &AppState, headers: &HeaderMap) -> Result<Option<Claims>, OAuthError> {
     let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -259,8 +253,25 @@ async fn verified(state: &AppState, headers: &HeaderMap) -> Result<Option<Claims
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
     else {
-        return Ok(None);
+        return invalid_token(None);
     };
+    match verified(&state, token).await {
+        Ok(Some(claims)) => {
+            let mut info = Map::new();
+            info.insert("sub".into(), Value::from(claims.sub.unwrap_or_default()));
+            info.extend(claims.extra.into_iter().filter(|(name, _)| name != "scope"));
+            super::no_store(Json(Value::Object(info)).into_response())
+        }
+        Ok(None) => invalid_token(Some(
+            "the access token is not one psi issued, or has expired",
+        )),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// The claims of an access token, verified with its issuer's key; `None` when it is not a valid
+/// access token of a service here (an `id_token` is not one: its `typ` is `JWT`).
+async fn verified(state: &AppState, token: &str) -> Result<Option<Claims>, OAuthError> {
     // Which service's key: read from the token, then checked by the signature.
     let part = |index: usize| -> Option<Value> {
         let text = token.split('.').nth(index)?;
@@ -269,6 +280,9 @@ async fn verified(state: &AppState, headers: &HeaderMap) -> Result<Option<Claims
     let (Some(header), Some(payload)) = (part(0), part(1)) else {
         return Ok(None);
     };
+    if header["typ"] != ACCESS_TOKEN_TYPE {
+        return Ok(None);
+    }
     let prefix = format!("{}{CURRENT_BASE}/", state.public_url);
     let iss = payload["iss"].as_str().unwrap_or_default();
     let Some(did) = iss.strip_prefix(&prefix).and_then(|d| d.parse().ok()) else {
@@ -286,9 +300,10 @@ async fn verified(state: &AppState, headers: &HeaderMap) -> Result<Option<Claims
         return Ok(None);
     };
     let key = PublicKey::from_jwk(&jwk).map_err(anyhow::Error::new)?;
-    let validation = Validation::new().expect_issuer(iss);
+    // psi's own clock signed it: no leeway past `exp`.
+    let validation = Validation::new()
+        .expect_issuer(iss)
+        .with_leeway(Duration::ZERO);
     let claims = Verifier::rsa(key).verify_bearer(token, b"", &validation, UnixTime::now());
-    Ok(claims
-        .ok()
-        .filter(|c| c.jti.is_some() && !c.extra.contains_key("auth_time")))
+    Ok(claims.ok())
 }
