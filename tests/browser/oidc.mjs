@@ -1,26 +1,33 @@
 // A standard OpenID Connect relying party signing in through psi: the unchanged `openid-client`
 // runs the authorization code flow with PKCE (S256), state and nonce against the service as
-// issuer, and Debian's Chromium (Playwright) goes through psi's authorization page.
+// issuer, and Debian's Chromium (Playwright) goes through psi's authorization page. Then the
+// static example site examples/sign-in.html (a public client with no library), served by the same
+// server at /sign-in.html with only its `config` values replaced, signs in the same way.
 //
-//   node tests/browser/oidc.mjs <psi base URL> <service DID> <client id> <client secret> <RP port>
+//   node tests/browser/oidc.mjs <psi base URL> <service DID> <client id> <client secret> <RP port> \
+//     <example client id>
 //
 // Run by crates/psi-cli/tests/it/oidc.rs, which registered `http://127.0.0.1:<RP port>/callback`
-// as the client's redirect URI. The script prints the authorization page's app link as
-// `LINK <link>` (the test runs it with `psi wallet run`), and, once the relying party has
-// exchanged the code, validated the id_token and called userinfo, `RESULT {"claims", "userinfo"}`.
+// as the client's redirect URI and `http://127.0.0.1:<RP port>/sign-in.html` as the example's.
+// For each sign-in the script prints the authorization page's app link as `LINK <link>` (the test
+// runs it with `psi wallet run`). Once the relying party has exchanged the code, validated the
+// id_token and called userinfo, it prints `RESULT {"claims", "userinfo"}`; once the example shows
+// who signed in, `EXAMPLE <the claims it shows>`.
 // Exit code 0 on success; otherwise `ERROR <message>` on stdout and exit code 1.
 // Screenshots go to test-artifacts/browser/ at the repository root.
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as oidc from "openid-client";
 import { chromium } from "playwright-core";
 
-const [base, serviceDid, clientId, clientSecret, rpPort] = process.argv.slice(2);
-if (!rpPort) {
-  console.error("usage: node oidc.mjs <psi base URL> <service DID> <client id> <client secret> <RP port>");
+const [base, serviceDid, clientId, clientSecret, rpPort, exampleClientId] = process.argv.slice(2);
+if (!exampleClientId) {
+  console.error(
+    "usage: node oidc.mjs <psi base URL> <service DID> <client id> <client secret> <RP port> <example client id>",
+  );
   process.exit(2);
 }
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -29,6 +36,7 @@ mkdirSync(artifacts, { recursive: true });
 
 const rp = `http://127.0.0.1:${rpPort}`;
 const redirectUri = `${rp}/callback`;
+const exampleUri = `${rp}/sign-in.html`;
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
 /// How long the holder has, from the link on the page to the site's signed-in page.
 const SIGN_IN_TIMEOUT_MS = 60_000;
@@ -107,8 +115,28 @@ async function callback(request, response) {
 <p>Name: ${escape(userinfo.name ?? "")}</p></body></html>`);
 }
 
+// The example as a user serves it, with this psi and this client in its `config`: each value must
+// be there exactly once, so a changed example fails here rather than signing in somewhere else.
+function examplePage() {
+  let html = readFileSync(join(root, "examples", "sign-in.html"), "utf8");
+  for (const [from, to] of [
+    ['psi: "http://127.0.0.1:8080"', `psi: ${JSON.stringify(base)}`],
+    ['clientId: "example-site"', `clientId: ${JSON.stringify(exampleClientId)}`],
+  ]) {
+    if (html.split(from).length !== 2) fail(`examples/sign-in.html has not exactly one ${from}`);
+    html = html.replace(from, () => to);
+  }
+  return html;
+}
+const example = examplePage();
+
 const server = createServer((request, response) => {
   const path = new URL(request.url, rp).pathname;
+  if (path === "/sign-in.html") {
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    response.end(example);
+    return;
+  }
   const handler =
     path === "/login" ? login(response) : path === "/callback" ? callback(request, response) : null;
   if (!handler) {
@@ -142,14 +170,16 @@ const browser = await chromium.launch({
   ],
   headless: true,
 }).catch((error) => fail(`Chromium does not start: ${error.message}`));
-let failure;
-try {
+
+/// A page in a fresh context whose script errors, console errors and CSP violations (on every
+/// document it shows) are collected: psi's pages and the example must work without any.
+async function watchedPage() {
   const context = await browser.newContext(DESKTOP);
-  // psi's page must work under its own CSP, without script errors.
+  const violations = [];
+  await context.exposeBinding("__violation", (_source, text) => violations.push(text));
   await context.addInitScript(() => {
-    window.__violations = [];
     document.addEventListener("securitypolicyviolation", (event) => {
-      window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+      window.__violation(`${event.violatedDirective} ${event.blockedURI} (${event.documentURI})`);
     });
   });
   const page = await context.newPage();
@@ -158,22 +188,36 @@ try {
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(`console: ${message.text()} (${message.location().url})`);
   });
+  const check = (where) => {
+    assert(violations.length === 0, `CSP violations ${where}: ${violations.join("; ")}`);
+    assert(problems.length === 0, `${where}: ${problems.join("; ")}`);
+  };
+  return { context, page, check };
+}
 
-  step = "opening the site's login";
-  await page.goto(`${rp}/login`);
+/// The authorization page the browser is on: its app link, printed for the wallet.
+async function authorizationLink(page, name) {
   assert(
     page.url().startsWith(`${base}/oauth2/authorization/`),
-    `the login did not land on psi's authorization page: ${page.url()}`,
+    `the sign-in did not land on psi's authorization page: ${page.url()}`,
   );
-  step = "reading the authorization page";
+  step = `reading the authorization page (${name})`;
   await page.locator("svg.qr-code").waitFor();
   const link = await page.locator("#link").inputValue();
   assert(link.includes("/native/execute/"), `not an app link: ${link}`);
   assert((await page.locator("a#open").getAttribute("href")) === link, "the link as an <a href>");
   await page.locator("#status").getByText("Waiting for the app").waitFor();
-  await page.screenshot({ path: join(artifacts, "oidc-authorization.png"), fullPage: true });
-  const violations = await page.evaluate(() => window.__violations);
-  assert(violations.length === 0, `CSP violations on psi's page: ${violations.join("; ")}`);
+  await page.screenshot({ path: join(artifacts, `${name}-authorization.png`), fullPage: true });
+  return link;
+}
+
+let failure;
+try {
+  const { context, page, check } = await watchedPage();
+  step = "opening the site's login";
+  await page.goto(`${rp}/login`);
+  const link = await authorizationLink(page, "oidc");
+  check("on psi's page");
   // The test harness runs the link with `psi wallet run`.
   console.log(`LINK ${link}`);
 
@@ -184,8 +228,34 @@ try {
   const heading = await page.locator("#signed-in").textContent();
   assert(signedIn && heading === `Signed in as ${signedIn.claims.sub}`, `the site shows: ${heading}`);
   await page.screenshot({ path: join(artifacts, "oidc-signed-in.png"), fullPage: true });
-  assert(problems.length === 0, problems.join("; "));
+  check("on the way");
   await context.close();
+
+  // The static example: its button starts the flow, and it exchanges the code in the browser.
+  const tab = await watchedPage();
+  step = "opening the example site";
+  await tab.page.goto(exampleUri);
+  await tab.page.getByRole("button", { name: "Sign in with a credential" }).click();
+  await tab.page.waitForURL((url) => url.href.startsWith(`${base}/oauth2/authorization/`));
+  const exampleLink = await authorizationLink(tab.page, "sign-in-example");
+  tab.check("on psi's page for the example");
+  console.log(`LINK ${exampleLink}`);
+
+  step = "waiting for the holder and the example's sign-in";
+  // The example takes the code out of the address bar at once, so what it shows is waited for.
+  await tab.page.locator("#signed-in, #failed").waitFor({ timeout: SIGN_IN_TIMEOUT_MS });
+  const failed = tab.page.locator("#failed");
+  if (await failed.count()) throw new Error(`the example shows: ${await failed.textContent()}`);
+  const shown = JSON.parse(await tab.page.locator("#claims").textContent());
+  console.log(`EXAMPLE ${JSON.stringify(shown)}`);
+  const said = await tab.page.locator("#signed-in").textContent();
+  assert(said === `Signed in as ${shown.sub}`, `the example shows: ${said}`);
+  // The code leaves the address bar once used.
+  assert(tab.page.url() === exampleUri, `the example's address: ${tab.page.url()}`);
+  assert(await tab.page.getByRole("button", { name: "Sign in with a credential" }).isHidden(), "the button stays");
+  await tab.page.screenshot({ path: join(artifacts, "sign-in-example-signed-in.png"), fullPage: true });
+  tab.check("on the example's way");
+  await tab.context.close();
 } catch (error) {
   failure =
     callbackError && !error.message.includes(callbackError)
