@@ -75,6 +75,8 @@ enum Command {
     Serve(psi_server::cli::ServeArgs),
     /// Apply pending database migrations and exit
     Migrate(psi_server::cli::MigrateArgs),
+    /// The dashboard's people: add an operator (the first admin), set a password
+    Admin(psi_server::cli::AdminArgs),
     Health(cmd::health::HealthArgs),
     Link(cmd::link::LinkArgs),
     Qr(cmd::qr::QrArgs),
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => cmd::server::serve(args),
         Command::Migrate(args) => cmd::server::migrate(args),
+        Command::Admin(args) => cmd::admin::run(args),
         Command::Health(args) => cmd::health::run(args),
         Command::Link(args) => cmd::link::run(args),
         Command::Qr(args) => cmd::qr::run(args),

@@ -1,4 +1,5 @@
-//! Command-line arguments of `psi serve` and `psi migrate`, for the `psi` binary to embed.
+//! Command-line arguments of `psi serve`, `psi migrate` and `psi admin`, for the `psi` binary to
+//! embed.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,4 +57,40 @@ impl StorageArgs {
             log_format: self.log_json.then_some(LogFormat::Json),
         }
     }
+}
+
+/// `psi admin`: the dashboard's people from the command line (the first admin, a lost password).
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Add a person who signs in to the dashboard; the password is asked for (or read from
+    /// standard input when it is not a terminal)
+    AddOperator(AddOperatorArgs),
+    /// Set a person's password and end their sessions
+    SetPassword {
+        /// The user name
+        username: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AddOperatorArgs {
+    /// The user name: 1 to 64 of a-z, 0-9, `.`, `_`, `-`, `@`
+    pub username: String,
+    /// An admin manages services and people and may open every service as an owner
+    #[arg(long)]
+    pub admin: bool,
+    /// The DID of a service the person joins (with --role)
+    #[arg(long, value_name = "DID", requires = "role")]
+    pub service: Option<String>,
+    /// The person's role in --service
+    #[arg(long, value_parser = ["owner", "editor", "viewer"], requires = "service")]
+    pub role: Option<String>,
 }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod connections;
 pub mod credentials;
 pub mod crypto;
+pub mod dashboard;
 pub mod db;
 pub mod delivery;
 pub mod demo;
@@ -231,17 +232,30 @@ pub async fn serve(args: cli::ServeArgs) -> anyhow::Result<()> {
 
 /// `psi migrate`: applies pending migrations and exits.
 pub async fn migrate(args: cli::MigrateArgs) -> anyhow::Result<()> {
-    let config = Config::load(
-        args.storage.config.as_deref(),
-        &args.storage.overrides(None),
-    )?;
+    let db = open_database(&args.storage).await?;
+    db.close().await;
+    println!("database is up to date");
+    Ok(())
+}
+
+/// The database of `storage`'s configuration, migrated.
+async fn open_database(storage: &cli::StorageArgs) -> anyhow::Result<Db> {
+    let config = Config::load(storage.config.as_deref(), &storage.overrides(None))?;
     telemetry::init(config.log_format, &config.log_level);
     db::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config).await?;
     db.migrate().await.context("database migrations")?;
+    Ok(db)
+}
+
+/// `psi admin`: adds a dashboard operator, or sets one's password (`password`, which the binary
+/// asked for), and exits.
+pub async fn admin(args: cli::AdminArgs, password: &str) -> anyhow::Result<()> {
+    let db = open_database(&args.storage).await?;
+    let result = dashboard::accounts::administer(&db, &args.command, password).await;
     db.close().await;
-    println!("database is up to date");
+    println!("{}", result?);
     Ok(())
 }
 

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::pages::routes(&config.pages))
         .merge(crate::public::oauth::routes())
+        .merge(crate::dashboard::routes())
         .fallback(
             |uri: Uri| async move { ApiError::NotFound(format!("no route for {}", uri.path())) },
         )

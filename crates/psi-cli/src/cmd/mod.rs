@@ -1,6 +1,7 @@
 //! Subcommands, one module each, and what they share: input reading, link targets, request
 //! flags, QR style flags, the async runtime and the exit protocol.
 
+pub mod admin;
 pub mod batch;
 pub mod decode_batch;
 pub mod extension;

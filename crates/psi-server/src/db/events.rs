@@ -617,6 +617,23 @@ pub async fn latest_of_session(
     .await
 }
 
+/// How many events each of the scoped service's interactions had since `since` (unix ms); the
+/// interactions without any are absent.
+pub async fn counts_since(
+    db: &Db,
+    scope: &ServiceScope,
+    since: i64,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT interaction_id, COUNT(*) FROM events \
+         WHERE service_id = $1 AND created_at >= $2 GROUP BY interaction_id",
+    )
+    .bind(scope.service_id())
+    .bind(since)
+    .fetch_all(db.pool())
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

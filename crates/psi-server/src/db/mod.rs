@@ -39,6 +39,7 @@ pub mod keys;
 pub mod link_requests;
 pub(crate) mod listen;
 pub mod oauth;
+pub mod operators;
 pub mod public_reads;
 pub mod schemas;
 pub mod services;

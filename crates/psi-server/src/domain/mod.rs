@@ -17,6 +17,7 @@ pub mod manifest_file;
 pub mod name;
 pub mod notification;
 pub mod oauth;
+pub mod password;
 pub mod webhook;
 
 pub use attribute::{

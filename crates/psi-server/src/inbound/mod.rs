@@ -95,8 +95,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// Deletes expired ids and answers (`db::inbound::purge`), and SSI OAuth's grants a day after
-/// they expired (`db::oauth::purge`), every [`PURGE_INTERVAL`], until `shutdown`.
+/// Deletes expired ids and answers (`db::inbound::purge`), SSI OAuth's grants a day after they
+/// expired (`db::oauth::purge`) and the dashboard's expired sessions, every [`PURGE_INTERVAL`],
+/// until `shutdown`.
 pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(PURGE_INTERVAL);
@@ -114,6 +115,11 @@ pub fn spawn_purge(db: Db, shutdown: CancellationToken) -> JoinHandle<()> {
                 Ok(0) => {}
                 Ok(rows) => tracing::debug!(rows, "purged expired SSI OAuth grants"),
                 Err(e) => tracing::warn!(error = %e, "purging expired SSI OAuth grants"),
+            }
+            match db::operators::purge_sessions(&db, now_ms()).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, "purged expired dashboard sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging expired dashboard sessions"),
             }
         }
     })

@@ -72,6 +72,14 @@ impl Asset {
     }
 }
 
+/// The palette and type every page shares, linked before its own stylesheet.
+pub static THEME_CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "theme.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/theme.css"),
+    )
+});
 /// The stylesheet of every page.
 pub static CSS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
@@ -96,6 +104,14 @@ pub static ICON: LazyLock<Asset> = LazyLock::new(|| {
         include_bytes!("../../assets/icon.svg"),
     )
 });
+/// The dashboard's stylesheet.
+pub static DASHBOARD_CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/dashboard.css"),
+    )
+});
 /// The embed library, `/embed/psi.js`.
 pub static EMBED_JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
@@ -110,10 +126,16 @@ const UNVERSIONED: &str = "public, max-age=300";
 
 /// `GET /assets/{name}`.
 pub async fn get(Path(name): Path<String>, query: RawQuery, headers: HeaderMap) -> Response {
-    let Some(asset) = [&*CSS, &*PAGE_JS, &*ICON, &*EMBED_JS]
-        .into_iter()
-        .find(|asset| asset.name == name)
-    else {
+    let Some(asset) = [
+        &*THEME_CSS,
+        &*CSS,
+        &*PAGE_JS,
+        &*ICON,
+        &*EMBED_JS,
+        &*DASHBOARD_CSS,
+    ]
+    .into_iter()
+    .find(|asset| asset.name == name) else {
         return Problem::not_found("There is no such file.").into_response();
     };
     let versioned = query.0.is_some_and(|q| q.starts_with("v="));

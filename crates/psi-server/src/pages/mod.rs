@@ -15,7 +15,7 @@ pub mod config;
 mod landing;
 pub(crate) mod problem;
 mod qr;
-mod render;
+pub(crate) mod render;
 pub mod security;
 pub mod session;
 pub(crate) mod start;

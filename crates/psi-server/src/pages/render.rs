@@ -12,6 +12,7 @@ use super::assets;
 /// What every page's layout links: the versioned stylesheet, script and icon.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    pub theme: String,
     pub css: String,
     pub script: String,
     pub icon: String,
@@ -19,6 +20,7 @@ pub struct Layout {
 
 /// The layout of every page (the assets' URLs are fixed for the life of the binary).
 pub static LAYOUT: LazyLock<Layout> = LazyLock::new(|| Layout {
+    theme: assets::THEME_CSS.url(),
     css: assets::CSS.url(),
     script: assets::PAGE_JS.url(),
     icon: assets::ICON.url(),

@@ -20,12 +20,25 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 
      style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
+/// The dashboard's: the same, with its forms posting back to this server.
+pub const DASHBOARD_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
 /// Adds the headers to every response of the pages' routes (answers that set one keep theirs).
 pub async fn headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    with_policy(next.run(request).await, CONTENT_SECURITY_POLICY_VALUE)
+}
+
+/// [`headers`], with the dashboard's policy.
+pub async fn dashboard_headers(request: Request, next: Next) -> Response {
+    with_policy(next.run(request).await, DASHBOARD_CONTENT_SECURITY_POLICY)
+}
+
+fn with_policy(mut response: Response, policy: &'static str) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
-        (CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE),
+        (CONTENT_SECURITY_POLICY, policy),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (REFERRER_POLICY, "no-referrer"),
         (X_FRAME_OPTIONS, "DENY"),

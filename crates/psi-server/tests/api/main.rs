@@ -6,6 +6,7 @@ mod admin;
 mod concurrency;
 mod connections;
 mod credential_definitions;
+mod dashboard;
 mod demo;
 mod demo_fixture;
 mod engine;
