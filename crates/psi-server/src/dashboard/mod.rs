@@ -9,8 +9,14 @@
 //! the Content-Security-Policy allows no inline script or style, and forms post only here.
 
 pub mod accounts;
+mod events;
+mod extensions;
+mod interaction;
 mod interactions;
+mod links;
+mod model;
 pub mod session;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -48,6 +54,12 @@ pub fn routes() -> Router<AppState> {
             "/dashboard/services/{serviceDid}/interactions/{id}/active",
             post(interactions::set_active),
         )
+        .merge(interaction::routes())
+        .merge(extensions::routes())
+        .merge(links::routes())
+        .merge(model::routes())
+        .merge(events::routes())
+        .merge(webhooks::routes())
         .layer(axum::middleware::from_fn(
             crate::pages::security::dashboard_headers,
         ))
@@ -123,16 +135,18 @@ impl IntoResponse for DashboardError {
     }
 }
 
-/// The dashboard's stylesheets and icon.
+/// The dashboard's stylesheets, script and icon.
 #[derive(Debug)]
 pub struct Layout {
     pub theme: String,
     pub css: String,
+    pub script: String,
     pub icon: String,
 }
 
 pub static LAYOUT: std::sync::LazyLock<Layout> = std::sync::LazyLock::new(|| Layout {
     theme: crate::pages::assets::THEME_CSS.url(),
+    script: crate::pages::assets::DASHBOARD_JS.url(),
     css: crate::pages::assets::DASHBOARD_CSS.url(),
     icon: crate::pages::assets::ICON.url(),
 });

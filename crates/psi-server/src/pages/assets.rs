@@ -112,6 +112,14 @@ pub static DASHBOARD_CSS: LazyLock<Asset> = LazyLock::new(|| {
         include_bytes!("../../assets/dashboard.css"),
     )
 });
+/// The dashboard's script: pop-ups, copy buttons.
+pub static DASHBOARD_JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/dashboard.js"),
+    )
+});
 /// The embed library, `/embed/psi.js`.
 pub static EMBED_JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(

@@ -19,10 +19,10 @@ backend_tests!(
     each_person_sees_only_their_services,
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser without redirects, so each answer is seen.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -30,7 +30,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// Adds a person with `role` in `did` (none: an admin), as `psi admin add-operator` does.
-async fn person(app: &TestApp, name: &str, role: Option<(&str, Role)>) {
+pub(crate) async fn person(app: &TestApp, name: &str, role: Option<(&str, Role)>) {
     let args = AddOperatorArgs {
         username: name.to_owned(),
         admin: role.is_none(),
@@ -44,13 +44,13 @@ async fn person(app: &TestApp, name: &str, role: Option<(&str, Role)>) {
 }
 
 /// A signed-in browser session: its cookie and CSRF token.
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     app: &'a TestApp,
     cookie: String,
 }
 
 impl<'a> Session<'a> {
-    async fn sign_in(app: &'a TestApp, name: &str) -> Session<'a> {
+    pub(crate) async fn sign_in(app: &'a TestApp, name: &str) -> Session<'a> {
         let response = sign_in(app, name, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{response:?}");
         let set_cookie = response.headers()["set-cookie"]
@@ -69,7 +69,7 @@ impl<'a> Session<'a> {
         Session { app, cookie }
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         browser()
             .get(self.app.url(path))
             .header("cookie", &self.cookie)
@@ -78,7 +78,7 @@ impl<'a> Session<'a> {
             .unwrap()
     }
 
-    async fn page(&self, path: &str) -> String {
+    pub(crate) async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}: {response:?}");
         let csp = response.headers()["content-security-policy"]
@@ -92,13 +92,18 @@ impl<'a> Session<'a> {
     }
 
     /// The CSRF token the page's forms carry.
-    async fn csrf(&self, path: &str) -> String {
+    pub(crate) async fn csrf(&self, path: &str) -> String {
         let html = self.page(path).await;
         let at = html.find("name=\"_csrf\" value=\"").expect("a form") + 20;
         html[at..].split('"').next().unwrap().to_owned()
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Response {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Response {
         let mut request = browser()
             .post(self.app.url(path))
             .header("cookie", &self.cookie)
@@ -119,7 +124,7 @@ async fn sign_in(app: &TestApp, name: &str, password: &str) -> Response {
         .unwrap()
 }
 
-fn location(response: &Response) -> &str {
+pub(crate) fn location(response: &Response) -> &str {
     response.headers()["location"].to_str().unwrap()
 }
 
