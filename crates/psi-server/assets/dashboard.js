@@ -50,3 +50,30 @@
     });
   });
 })();
+
+// Events: <div data-live="URL"> is a list that refreshes itself when the server-sent events at
+// URL say it changed (a `changed` event); the page reads its own address again and swaps the
+// list in. Without the script, the page's "Newer events" link does the same.
+(function () {
+  var live = document.querySelector("[data-live]");
+  if (!live || typeof EventSource !== "function" || typeof fetch !== "function") return;
+  var listen = function () {
+    var source = new EventSource(live.getAttribute("data-live"));
+    source.addEventListener("changed", function () {
+      source.close();
+      fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (response) {
+          return response.ok ? response.text() : Promise.reject(response.status);
+        })
+        .then(function (text) {
+          var fresh = new DOMParser().parseFromString(text, "text/html").querySelector("[data-live]");
+          if (fresh) {
+            live.replaceWith(fresh);
+            live = fresh;
+            listen();
+          }
+        }, function () {});
+    });
+  };
+  listen();
+})();

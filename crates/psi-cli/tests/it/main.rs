@@ -10,6 +10,7 @@ mod wallet_env;
 mod batch;
 mod browser;
 mod container;
+mod dashboard;
 mod decode_batch;
 mod demo;
 mod durability;

@@ -141,6 +141,7 @@ pub async fn get(Path(name): Path<String>, query: RawQuery, headers: HeaderMap) 
         &*ICON,
         &*EMBED_JS,
         &*DASHBOARD_CSS,
+        &*DASHBOARD_JS,
     ]
     .into_iter()
     .find(|asset| asset.name == name) else {

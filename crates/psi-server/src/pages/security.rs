@@ -27,20 +27,30 @@ pub const DASHBOARD_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-
 
 /// Adds the headers to every response of the pages' routes (answers that set one keep theirs).
 pub async fn headers(request: Request, next: Next) -> Response {
-    with_policy(next.run(request).await, CONTENT_SECURITY_POLICY_VALUE)
+    with_policy(
+        next.run(request).await,
+        CONTENT_SECURITY_POLICY_VALUE,
+        "no-referrer",
+    )
 }
 
-/// [`headers`], with the dashboard's policy.
+/// [`headers`], with the dashboard's policy. Its referrer policy is `same-origin`: under
+/// `no-referrer` a browser sends `Origin: null` with a form's POST, and the dashboard's forms
+/// are refused unless their origin is psi's; other sites still learn nothing.
 pub async fn dashboard_headers(request: Request, next: Next) -> Response {
-    with_policy(next.run(request).await, DASHBOARD_CONTENT_SECURITY_POLICY)
+    with_policy(
+        next.run(request).await,
+        DASHBOARD_CONTENT_SECURITY_POLICY,
+        "same-origin",
+    )
 }
 
-fn with_policy(mut response: Response, policy: &'static str) -> Response {
+fn with_policy(mut response: Response, policy: &'static str, referrer: &'static str) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         (CONTENT_SECURITY_POLICY, policy),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (REFERRER_POLICY, "no-referrer"),
+        (REFERRER_POLICY, referrer),
         (X_FRAME_OPTIONS, "DENY"),
     ] {
         headers

@@ -1,0 +1,150 @@
+//! The dashboard in a real browser: a server on 127.0.0.1 (SQLite in a temporary directory) with
+//! the demo service, an admin and a viewer added as `psi admin add-operator` adds them, and
+//! `node tests/browser/dashboard.mjs` driving Debian's Chromium: keyboard-only sign-in, every
+//! screen at desktop and phone width with axe-core, the guide's walkthroughs by their labels.
+//! Each walkthrough's effect is checked here through the management API. Needs Chromium and the
+//! browser scripts' Node packages, so it is ignored (or under `CI=true`, fails) where the browser
+//! test is.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use psi_server::cli::{AddOperatorArgs, AdminCommand};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::common::free_port;
+
+const ADMIN_TOKEN: &str = "dashboard-test-admin-token-0123456789";
+const PASSWORD: &str = "correct horse battery staple";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    browser_test_ignored,
+    ignore = "needs Chromium and tests/browser/node_modules: apt-get install chromium; npm ci --prefix tests/browser"
+)]
+async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
+    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let scripts = repo_root().join("tests/browser");
+    for (path, fix) in [
+        (PathBuf::from(&chromium), "apt-get install chromium"),
+        (
+            scripts.join("node_modules/@axe-core/playwright"),
+            "npm ci --prefix tests/browser",
+        ),
+    ] {
+        assert!(
+            path.exists(),
+            "the dashboard test cannot run: {} is missing (run `{fix}`)",
+            path.display()
+        );
+    }
+
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
+        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
+        .merge(Serialized::default("data_dir", data_dir.path()))
+        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
+        .merge(Serialized::default("log_level", "warn"));
+    let config = psi_server::Config::from_figment(figment).expect("configuration");
+    let app = psi_server::build(config).await.expect("server starts");
+    let did = psi_server::demo::seed(app.state())
+        .await
+        .expect("demo seed")
+        .to_string();
+    let db = &app.state().db;
+    for (username, admin, role) in [("ada", true, None), ("vic", false, Some("viewer"))] {
+        let command = AdminCommand::AddOperator(AddOperatorArgs {
+            username: username.into(),
+            admin,
+            service: role.map(|_| did.clone()),
+            role: role.map(str::to_owned),
+        });
+        psi_server::dashboard::accounts::administer(db, &command, PASSWORD)
+            .await
+            .expect("operator added");
+    }
+    let api = |path: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .expect("the API answers");
+            assert!(response.status().is_success(), "{response:?}");
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    let interactions = api(format!("/api/v1/services/{did}/interactions")).await;
+    let interaction = interactions["data"][0].clone();
+    let id = interaction["id"].as_str().unwrap().to_owned();
+    let service = format!("/dashboard/services/{did}");
+    let fixture = json!({
+        "did": did,
+        "interaction": id,
+        "interactionName": interaction["name"],
+        "admin": {"username": "ada", "password": PASSWORD},
+        "viewer": {"username": "vic", "password": PASSWORD},
+        "screens": [
+            ["interactions", format!("{service}/interactions")],
+            ["events", format!("{service}/events")],
+            ["webhooks", format!("{service}/webhooks")],
+        ],
+    });
+
+    let mut node = Command::new("node")
+        .arg(scripts.join("dashboard.mjs"))
+        .arg(&base)
+        .env("PSI_DASHBOARD_FIXTURE", fixture.to_string())
+        .env("PSI_CHROMIUM", &chromium)
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut done = Vec::new();
+    let mut passed = false;
+    let run = async {
+        while let Some(line) = lines.next_line().await.expect("node's output") {
+            println!("{line}");
+            if let Some(step) = line.strip_prefix("DONE ") {
+                if step == "pause" {
+                    let now = api(format!("/api/v1/services/{did}/interactions/{id}")).await;
+                    assert_eq!(now["active"], false, "the Pause button paused it: {now}");
+                }
+                done.push(step.to_owned());
+            }
+            if line == "PASSED" {
+                passed = true;
+            }
+            assert!(
+                !line.starts_with("ERROR "),
+                "the dashboard test failed: {line}"
+            );
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(180), run)
+        .await
+        .expect("the browser run ends within 3 minutes");
+    let status = node.wait().await.expect("node exits");
+    assert!(
+        status.success() && passed,
+        "node: {status}; steps done: {done:?}"
+    );
+    for step in ["sign-in", "screens", "pause", "sign-out"] {
+        assert!(done.iter().any(|d| d == step), "{step} not done: {done:?}");
+    }
+    app.stop().await.expect("server stops");
+}
