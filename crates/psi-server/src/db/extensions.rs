@@ -1058,3 +1058,19 @@ pub async fn seed_builtins(db: &Db) -> sqlx::Result<()> {
     }
     tx.commit().await
 }
+
+/// Where the scoped service's installations are attached, for the dashboard's list in one query:
+/// `(installation id, interaction id, interaction name)`, by installation and name.
+pub async fn attached_interactions(
+    db: &Db,
+    scope: &ServiceScope,
+) -> sqlx::Result<Vec<(String, String, String)>> {
+    sqlx::query_as(
+        "SELECT a.installation_id, a.interaction_id, n.name FROM extension_attachments a \
+         JOIN interactions n ON n.id = a.interaction_id WHERE a.service_id = $1 \
+         ORDER BY a.installation_id, n.name, n.id",
+    )
+    .bind(scope.service_id())
+    .fetch_all(db.pool())
+    .await
+}
