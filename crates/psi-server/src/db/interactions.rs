@@ -362,6 +362,22 @@ pub async fn list(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<Interaction
     load(db, scope, None).await
 }
 
+/// The scoped service's interactions offered as a QR code (`media` has `QR`), oldest first, as
+/// `(id, name, active)`: for pickers, without the parts [`list`] aggregates.
+pub async fn with_qr(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<(String, String, bool)>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, name, active FROM interactions WHERE service_id = $1 \
+         AND media LIKE '%\"QR\"%' ORDER BY created_at, id",
+    )
+    .bind(scope.service_id())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, active)| (id, name, active != 0))
+        .collect())
+}
+
 super::positioned!(Interaction, created_at, id);
 
 /// A page of the scoped service's interactions (only the active or the paused ones when
