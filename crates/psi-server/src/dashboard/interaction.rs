@@ -1,9 +1,797 @@
-//! (being written)
+//! An interaction's page, tab **Details**: what it is (name, description, status, media,
+//! instances and their parameters, completion URL), its **Web hook** (**Edit web hook**), the
+//! credentials it requires (**Edit required credential**, **Add**, remove) and those it issues.
+//!
+//! Every change is the management API's own `PATCH .../interactions/{id}`, so what the API
+//! refuses (a SHA secret with Request Signature, pre-filling a service-attested credential, a
+//! name taken) comes back as the form, open, with the API's message.
 
+use std::collections::HashMap;
+
+use askama::Template;
 use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use psi_link::Did;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
+use super::session::{NoFields, Posted, SignedIn};
+use super::{DashboardError, LAYOUT, Layout, Nav};
+use crate::api::interactions::{RequiredCredentialJson, UpdateInteraction};
+use crate::db::credential_definitions::CredentialDefinition;
+use crate::db::interactions::{Interaction, RequiredCredential};
+use crate::db::keys::{DEFAULT_KEY_NAME, KeyKind};
+use crate::db::{self, extensions::AttachedTo};
+use crate::domain::{Attestation, AttributeType, Attributes, AuthScheme, Medium};
 use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::json::Json;
+use crate::http::path::Path;
+use crate::http::query::Query;
+use crate::ids::InteractionId;
+use crate::pages::render::html;
+
+/// The pop-ups' element ids, which `?edit=` names to render one open.
+const DETAILS: &str = "edit-details";
+const WEBHOOK: &str = "edit-webhook";
+const ADD: &str = "add-required";
 
 pub(super) fn routes() -> Router<AppState> {
+    let base = "/dashboard/services/{serviceDid}/interactions/{id}";
     Router::new()
+        .route(base, get(details))
+        .route(&format!("{base}/details"), post(save_details))
+        .route(&format!("{base}/webhook"), post(save_webhook))
+        .route(&format!("{base}/webhook/remove"), post(remove_webhook))
+        .route(&format!("{base}/required"), post(add_required))
+        .route(&format!("{base}/required/edit"), post(edit_required))
+        .route(&format!("{base}/required/remove"), post(remove_required))
+}
+
+/// A credential definition as the page shows it.
+struct Definition {
+    credential_id: String,
+    /// The schema's name and version ("Demo Member 1.0"), when psi could read it.
+    schema: String,
+    attributes: String,
+    /// The service whose definition it is.
+    issuer: String,
+    /// Who vouches for the content.
+    attestation: &'static str,
+    self_attested: bool,
+    /// It has a check webhook, so external verification may be asked for.
+    check_webhook: bool,
+}
+
+/// A required credential, a row of the table and its **Edit required credential** pop-up.
+struct Required {
+    /// Its pop-up's element id.
+    dialog: String,
+    definition: Definition,
+    prefill_from_qr: bool,
+    external_verification: bool,
+    only_last: bool,
+    /// The extension that added it (its name), which alone may take it away.
+    added_by: Option<String>,
+    /// The pop-up's checkboxes: the stored flags, or what was sent when the API refused it.
+    form: RequiredForm,
+}
+
+/// A credential required by schema (read only here: the API's `required_schemas`).
+struct SchemaRequired {
+    schema: String,
+    schema_id: String,
+    trusted_issuers: String,
+    only_last: bool,
+    added_by: Option<String>,
+}
+
+struct InstanceRow {
+    id: String,
+    is_default: bool,
+    parameters: Vec<(String, String)>,
+}
+
+struct WebhookFacts {
+    url: String,
+    key: String,
+    auth: &'static str,
+    timeout_ms: i64,
+}
+
+/// A key the **Edit web hook** pop-up offers.
+struct KeyChoice {
+    name: String,
+    kind: &'static str,
+}
+
+/// A definition the **Add** pop-up offers.
+struct Choice {
+    credential_id: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/interaction.html")]
+struct DetailsPage {
+    layout: &'static Layout,
+    nav: Nav,
+    can_edit: bool,
+    /// This page's path.
+    base: String,
+    id: String,
+    name: String,
+    description: String,
+    active: bool,
+    media: String,
+    completion_url: Option<String>,
+    instances: Vec<InstanceRow>,
+    webhook: Option<WebhookFacts>,
+    keys: Vec<KeyChoice>,
+    required: Vec<Required>,
+    schemas: Vec<SchemaRequired>,
+    issued: Vec<Definition>,
+    choices: Vec<Choice>,
+    /// The pop-up rendered open (its element id), or empty.
+    open: String,
+    /// What the API said to the open pop-up's form.
+    error: Option<String>,
+    /// What the last change did.
+    notice: Option<&'static str>,
+    details: DetailsForm,
+    hook: WebhookForm,
+    add: AddForm,
+}
+
+/// The **Edit details** form.
+#[derive(Deserialize, Default)]
+pub(super) struct DetailsForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    media_qr: Option<String>,
+    #[serde(default)]
+    media_push: Option<String>,
+    #[serde(default)]
+    completion_url: String,
+}
+
+/// The **Edit web hook** form.
+#[derive(Deserialize, Default)]
+pub(super) struct WebhookForm {
+    url: String,
+    key: String,
+    /// The API's `auth`: `signature` (Request Signature) or `bearer` (Bearer Token).
+    #[serde(default)]
+    auth: String,
+}
+
+/// The **Add** form: one of this service's definitions, or another service's public one by id.
+#[derive(Deserialize, Default)]
+pub(super) struct AddForm {
+    #[serde(default)]
+    credential_id: String,
+    #[serde(default)]
+    other: String,
+}
+
+/// The **Edit required credential** form.
+#[derive(Deserialize, Default, Clone)]
+pub(super) struct RequiredForm {
+    credential_id: String,
+    #[serde(default)]
+    prefill_from_qr: Option<String>,
+    #[serde(default)]
+    external_verification: Option<String>,
+    #[serde(default)]
+    only_last: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct RemoveForm {
+    credential_id: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DetailsQuery {
+    /// The pop-up to render open.
+    edit: Option<String>,
+    /// The change just made.
+    saved: Option<String>,
+}
+
+/// What a page shows beyond the stored interaction: a pop-up open, the API's refusal, and the
+/// form as it was sent.
+#[derive(Default)]
+struct View {
+    open: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    details: Option<DetailsForm>,
+    hook: Option<WebhookForm>,
+    add: Option<AddForm>,
+    required: Option<RequiredForm>,
+}
+
+/// `GET /dashboard/services/{serviceDid}/interactions/{id}`.
+async fn details(
+    signed_in: SignedIn,
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Query(query): Query<DetailsQuery>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    let notice = query.saved.as_deref().and_then(|saved| match saved {
+        "details" => Some("The details are saved."),
+        "webhook" => Some("The web hook is saved."),
+        "webhook-removed" => Some("The web hook is removed."),
+        "required" => Some("The required credential is saved."),
+        "added" => Some("The credential is added to the required credentials."),
+        "removed" => Some("The credential is removed from the required credentials."),
+        _ => None,
+    });
+    let view = View {
+        open: query.edit.unwrap_or_default(),
+        notice,
+        ..View::default()
+    };
+    page(&state, nav, &id, view, StatusCode::OK).await
+}
+
+/// Renders the page of interaction `id` with `view`, answering `status`.
+async fn page(
+    state: &AppState,
+    nav: Nav,
+    id: &InteractionId,
+    mut view: View,
+    status: StatusCode,
+) -> Result<Response, DashboardError> {
+    let scope = nav.scope()?;
+    let interaction = find(state, &nav, id).await?;
+    let own: HashMap<String, CredentialDefinition> =
+        db::credential_definitions::list(&state.db, &scope)
+            .await?
+            .into_iter()
+            .map(|d| (d.id.clone(), d))
+            .collect();
+    let service_name = nav.service.name.clone();
+    // Names of the extensions that added requirements, read once (only when there are any).
+    let added = interaction
+        .required
+        .iter()
+        .map(|r| &r.added_by)
+        .chain(interaction.required_schemas.iter().map(|r| &r.added_by))
+        .any(Option::is_some);
+    let extensions: HashMap<String, String> = if added {
+        db::extensions::attachments_of(&state.db, &scope, AttachedTo::Interaction(id.as_str()))
+            .await?
+            .into_iter()
+            .map(|a| (a.installation.id, a.installation.extension_name))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let extension_name = |installation: &Option<String>| {
+        installation.as_ref().map(|installation| {
+            extensions
+                .get(installation)
+                .cloned()
+                .unwrap_or_else(|| "an extension".to_owned())
+        })
+    };
+    // Other services' names, by DID (read through the services cache).
+    let mut services: HashMap<String, String> = HashMap::new();
+    services.insert(nav.service.did.clone(), service_name.clone());
+
+    let mut required = Vec::with_capacity(interaction.required.len());
+    for (index, item) in interaction.required.iter().enumerate() {
+        let definition = match own.get(&item.definition_id) {
+            Some(found) => definition(found, &service_name),
+            None => foreign(state, &mut services, item).await?,
+        };
+        let credential_id = item.credential_id.to_string();
+        let dialog = format!("required-{index}");
+        let form = match view.required.take() {
+            Some(sent) if sent.credential_id == credential_id => {
+                view.open.clone_from(&dialog);
+                sent
+            }
+            other => {
+                view.required = other;
+                RequiredForm {
+                    credential_id: credential_id.clone(),
+                    prefill_from_qr: item.prefill_from_qr.then(String::new),
+                    external_verification: item.external_verification.then(String::new),
+                    only_last: item.only_last.then(String::new),
+                }
+            }
+        };
+        required.push(Required {
+            dialog,
+            definition,
+            prefill_from_qr: item.prefill_from_qr,
+            external_verification: item.external_verification,
+            only_last: item.only_last,
+            added_by: extension_name(&item.added_by),
+            form,
+        });
+    }
+    let mut schemas = Vec::with_capacity(interaction.required_schemas.len());
+    for item in &interaction.required_schemas {
+        let mut issuers = Vec::with_capacity(item.trusted_issuers.len());
+        for did in &item.trusted_issuers {
+            issuers.push(service(state, &mut services, did).await?);
+        }
+        schemas.push(SchemaRequired {
+            schema: format!("{} {}", item.schema_id.name(), item.schema_id.version()),
+            schema_id: item.schema_id.to_string(),
+            trusted_issuers: issuers.join(", "),
+            only_last: item.only_last,
+            added_by: extension_name(&item.added_by),
+        });
+    }
+    let issued = interaction
+        .issued
+        .iter()
+        .map(|item| match own.get(&item.definition_id) {
+            Some(found) => definition(found, &service_name),
+            None => Definition {
+                credential_id: item.credential_id.to_string(),
+                schema: item.credential_id.to_string(),
+                attributes: String::new(),
+                issuer: service_name.clone(),
+                attestation: "",
+                self_attested: false,
+                check_webhook: false,
+            },
+        })
+        .collect();
+    // The Add pop-up offers this service's definitions not required yet.
+    let mut choices: Vec<Choice> = own
+        .values()
+        .filter(|d| !interaction.required.iter().any(|r| r.definition_id == d.id))
+        .map(|d| Choice {
+            credential_id: d.credential_id.to_string(),
+            label: format!(
+                "{} {} · {} ({})",
+                d.schema.name,
+                d.schema.version,
+                d.credential_id.tag(),
+                attestation(d.attestation)
+            ),
+        })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    // Keys that can authenticate calls: the service's RSA key pairs and SHA secrets.
+    let keys = db::keys::list(&state.db, &scope)
+        .await?
+        .into_iter()
+        .filter_map(|key| {
+            let kind = match key.kind {
+                KeyKind::RsaKeyPair => "RSA key pair",
+                KeyKind::ShaSecret => "SHA secret: Bearer Token only",
+                KeyKind::RsaPublicKey => return None,
+            };
+            Some(KeyChoice {
+                name: key.name,
+                kind,
+            })
+        })
+        .collect();
+    let hook = view
+        .hook
+        .take()
+        .unwrap_or_else(|| match &interaction.webhook {
+            Some(webhook) => WebhookForm {
+                url: webhook.url.clone(),
+                key: webhook.key_name.clone(),
+                auth: webhook.auth.as_str().to_owned(),
+            },
+            None => WebhookForm {
+                url: String::new(),
+                key: DEFAULT_KEY_NAME.to_owned(),
+                auth: AuthScheme::Signature.as_str().to_owned(),
+            },
+        });
+    let details = view.details.take().unwrap_or_else(|| DetailsForm {
+        name: interaction.name.clone(),
+        description: interaction.description.clone(),
+        media_qr: interaction.media.contains(&Medium::Qr).then(String::new),
+        media_push: interaction.media.contains(&Medium::Push).then(String::new),
+        completion_url: interaction.completion_url.clone().unwrap_or_default(),
+    });
+    let media = interaction
+        .media
+        .iter()
+        .map(|medium| match medium {
+            Medium::Qr => "QR code",
+            Medium::Push => "Push",
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let instances = interaction
+        .instances
+        .iter()
+        .map(|instance| InstanceRow {
+            id: instance.id.to_string(),
+            is_default: instance.is_default,
+            parameters: instance
+                .parameters
+                .iter()
+                .map(|p| (p.name.clone(), p.value.clone()))
+                .collect(),
+        })
+        .collect();
+    let webhook = interaction.webhook.as_ref().map(|webhook| WebhookFacts {
+        url: webhook.url.clone(),
+        key: webhook.key_name.clone(),
+        auth: auth_label(webhook.auth),
+        timeout_ms: webhook.timeout_ms,
+    });
+    let base = base(&nav.service.did, id);
+    let page = DetailsPage {
+        layout: &LAYOUT,
+        can_edit: nav.service.role.can_edit(),
+        nav,
+        base,
+        id: id.to_string(),
+        name: interaction.name,
+        description: interaction.description,
+        active: interaction.active,
+        media,
+        completion_url: interaction.completion_url,
+        instances,
+        webhook,
+        keys,
+        required,
+        schemas,
+        issued,
+        choices,
+        open: view.open,
+        error: view.error,
+        notice: view.notice,
+        details,
+        hook,
+        add: view.add.unwrap_or_default(),
+    };
+    Ok((status, html(&page)).into_response())
+}
+
+fn base(did: &str, id: &InteractionId) -> String {
+    format!("/dashboard/services/{did}/interactions/{id}")
+}
+
+async fn find(
+    state: &AppState,
+    nav: &Nav,
+    id: &InteractionId,
+) -> Result<Interaction, DashboardError> {
+    db::interactions::get(&state.db, &nav.scope()?, id)
+        .await?
+        .ok_or_else(|| DashboardError::NotFound("no such interaction".into()))
+}
+
+fn attestation(attestation: Attestation) -> &'static str {
+    match attestation {
+        Attestation::SelfAttested => "self-attested",
+        Attestation::Service => "service-attested",
+    }
+}
+
+fn auth_label(auth: AuthScheme) -> &'static str {
+    match auth {
+        AuthScheme::Signature => "Request Signature",
+        AuthScheme::Bearer => "Bearer Token",
+        AuthScheme::StandardWebhooks => "Standard Webhooks",
+    }
+}
+
+fn attributes(attributes: &Attributes) -> String {
+    attributes
+        .iter()
+        .map(|a| {
+            let kind = match &a.ty {
+                AttributeType::Text => "text".to_owned(),
+                AttributeType::Date => "date".to_owned(),
+                AttributeType::Number => "number".to_owned(),
+                AttributeType::Image => "image".to_owned(),
+                AttributeType::Enumeration(values) => {
+                    let names: Vec<&str> = values.iter().map(|v| v.name.as_str()).collect();
+                    format!("one of {}", names.join(", "))
+                }
+            };
+            format!("{} ({kind})", a.name)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn definition(found: &CredentialDefinition, issuer: &str) -> Definition {
+    Definition {
+        credential_id: found.credential_id.to_string(),
+        schema: format!("{} {}", found.schema.name, found.schema.version),
+        attributes: attributes(&found.schema.attributes),
+        issuer: issuer.to_owned(),
+        attestation: attestation(found.attestation),
+        self_attested: found.attestation == Attestation::SelfAttested,
+        check_webhook: found.check_webhook.is_some(),
+    }
+}
+
+/// Another service's definition a requirement names, read from its service.
+async fn foreign(
+    state: &AppState,
+    services: &mut HashMap<String, String>,
+    item: &RequiredCredential,
+) -> Result<Definition, DashboardError> {
+    let issuer = item.credential_id.issuer().to_owned();
+    let name = service(state, services, &issuer).await?;
+    let found = match issuer.parse::<Did>() {
+        Ok(did) => match db::services::by_did(&state.db, &did).await? {
+            Some((owner, _)) => {
+                db::credential_definitions::get_by_wire_id(&state.db, &owner, &item.credential_id)
+                    .await?
+            }
+            None => None,
+        },
+        Err(_) => None,
+    };
+    Ok(match found {
+        Some(found) => definition(&found, &name),
+        None => Definition {
+            credential_id: item.credential_id.to_string(),
+            schema: item.credential_id.to_string(),
+            attributes: attributes(&item.attributes),
+            issuer: name,
+            attestation: attestation(item.attestation),
+            self_attested: item.attestation == Attestation::SelfAttested,
+            check_webhook: false,
+        },
+    })
+}
+
+/// The name of the service `did` on this server (the DID itself when there is none).
+async fn service(
+    state: &AppState,
+    services: &mut HashMap<String, String>,
+    did: &str,
+) -> Result<String, DashboardError> {
+    if let Some(name) = services.get(did) {
+        return Ok(name.clone());
+    }
+    let name = match did.parse::<Did>() {
+        Ok(parsed) => db::services::by_did(&state.db, &parsed)
+            .await?
+            .map_or_else(|| did.to_owned(), |(_, service)| service.name),
+        Err(_) => did.to_owned(),
+    };
+    services.insert(did.to_owned(), name.clone());
+    Ok(name)
+}
+
+/// What the API refused, to show in the form.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+}
+
+/// The API's update of interaction `id` with `body`; a refusal (invalid, conflicting) is
+/// returned to show, anything else is the page's error.
+async fn patch(
+    state: &AppState,
+    nav: &Nav,
+    id: &InteractionId,
+    body: Value,
+) -> Result<Option<Refusal>, DashboardError> {
+    let invalid = |message: String| Refusal {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+    };
+    let body: UpdateInteraction = match serde_json::from_value(body) {
+        Ok(body) => body,
+        Err(error) => return Ok(Some(invalid(error.to_string()))),
+    };
+    let path = Path((nav.service.did.clone(), id.clone()));
+    match crate::api::interactions::update(nav.scope()?, State(state.clone()), path, Json(body))
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(ApiError::Validation(message) | ApiError::BadRequest(message)) => {
+            Ok(Some(invalid(message)))
+        }
+        Err(ApiError::Conflict(message)) => Ok(Some(Refusal {
+            status: StatusCode::CONFLICT,
+            message,
+        })),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// After a change: the page again (post/redirect/get), or the form open with the API's message.
+async fn answer(
+    state: &AppState,
+    nav: Nav,
+    id: &InteractionId,
+    refused: Option<Refusal>,
+    saved: &str,
+    view: View,
+) -> Result<Response, DashboardError> {
+    match refused {
+        None => Ok(
+            Redirect::to(&format!("{}?saved={saved}", base(&nav.service.did, id))).into_response(),
+        ),
+        Some(refusal) => {
+            let view = View {
+                error: Some(refusal.message),
+                ..view
+            };
+            page(state, nav, id, view, refusal.status).await
+        }
+    }
+}
+
+/// The requirements that are the interaction's own (not an extension's), as the API takes them.
+fn own_required(interaction: &Interaction) -> Vec<RequiredCredentialJson> {
+    interaction
+        .required
+        .iter()
+        .filter(|r| r.added_by.is_none())
+        .cloned()
+        .map(Into::into)
+        .collect()
+}
+
+/// `POST .../interactions/{id}/details`: name, description, media, completion URL.
+async fn save_details(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<DetailsForm>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let mut media = Vec::new();
+    if form.media_qr.is_some() {
+        media.push(Medium::Qr);
+    }
+    if form.media_push.is_some() {
+        media.push(Medium::Push);
+    }
+    let completion_url = Some(form.completion_url.trim()).filter(|url| !url.is_empty());
+    let body = json!({
+        "name": form.name,
+        "description": form.description,
+        "media": media,
+        "completion_url": completion_url,
+    });
+    let refused = patch(&state, &nav, &id, body).await?;
+    let view = View {
+        open: DETAILS.to_owned(),
+        details: Some(form),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refused, "details", view).await
+}
+
+/// `POST .../interactions/{id}/webhook`: URL, key and authentication type; the timeout stays.
+async fn save_webhook(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<WebhookForm>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let current = find(&state, &nav, &id).await?;
+    let mut webhook = json!({"url": form.url.trim(), "key": form.key, "auth": form.auth});
+    if let Some(current) = &current.webhook {
+        webhook["timeout_ms"] = json!(current.timeout_ms);
+    }
+    let refused = patch(&state, &nav, &id, json!({ "webhook": webhook })).await?;
+    let view = View {
+        open: WEBHOOK.to_owned(),
+        hook: Some(form),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refused, "webhook", view).await
+}
+
+/// `POST .../interactions/{id}/webhook/remove`.
+async fn remove_webhook(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, .. }: Posted<NoFields>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let refused = patch(&state, &nav, &id, json!({ "webhook": null })).await?;
+    let view = View {
+        open: WEBHOOK.to_owned(),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refused, "webhook-removed", view).await
+}
+
+/// `POST .../interactions/{id}/required`: **Add** a required credential.
+async fn add_required(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<AddForm>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let current = find(&state, &nav, &id).await?;
+    let credential_id = match form.other.trim() {
+        "" => form.credential_id.trim().to_owned(),
+        other => other.to_owned(),
+    };
+    let mut required = own_required(&current);
+    required.push(RequiredCredentialJson {
+        credential_id,
+        prefill_from_qr: false,
+        external_verification: false,
+        only_last: false,
+        added_by: None,
+    });
+    let body = json!({ "required_credentials": required });
+    let refused = patch(&state, &nav, &id, body).await?;
+    let view = View {
+        open: ADD.to_owned(),
+        add: Some(form),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refused, "added", view).await
+}
+
+/// `POST .../interactions/{id}/required/edit`: **Edit required credential**'s flags.
+async fn edit_required(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<RequiredForm>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let current = find(&state, &nav, &id).await?;
+    let mut required = own_required(&current);
+    let entry = required
+        .iter_mut()
+        .find(|r| r.credential_id == form.credential_id)
+        .ok_or_else(|| {
+            DashboardError::NotFound("no such required credential of this interaction".into())
+        })?;
+    entry.prefill_from_qr = form.prefill_from_qr.is_some();
+    entry.external_verification = form.external_verification.is_some();
+    entry.only_last = form.only_last.is_some();
+    let body = json!({ "required_credentials": required });
+    let refused = patch(&state, &nav, &id, body).await?;
+    let view = View {
+        required: Some(form),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refused, "required", view).await
+}
+
+/// `POST .../interactions/{id}/required/remove`: one of the interaction's own requirements.
+async fn remove_required(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<RemoveForm>,
+) -> Result<Response, DashboardError> {
+    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
+    nav.can_edit()?;
+    let current = find(&state, &nav, &id).await?;
+    let mut required = own_required(&current);
+    let before = required.len();
+    required.retain(|r| r.credential_id != form.credential_id);
+    if required.len() == before {
+        return Err(DashboardError::NotFound(
+            "no such required credential of this interaction".into(),
+        ));
+    }
+    let body = json!({ "required_credentials": required });
+    let refused = patch(&state, &nav, &id, body).await?;
+    answer(&state, nav, &id, refused, "removed", View::default()).await
 }

@@ -1,1 +1,685 @@
-//! (being written)
+//! An interaction's page over real HTTP: tab Details with the guide's labels, the Web hook set
+//! through Edit web hook (and the SHA-secret rule the API enforces), required credentials edited
+//! (Pre-fill from QR, Use external verification, Only last), added from this or another service
+//! and removed, details saved; every effect seen through the management API, viewers and other
+//! services' people changing nothing.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::dashboard::{Session, location, person};
+use crate::demo_fixture::{Demo, create_interaction, demo};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json, spawn_app};
+use psi_server::db::operators::Role;
+
+backend_tests!(
+    the_details_tab_shows_the_interaction_with_the_guides_labels,
+    the_web_hook_is_set_with_the_sha_secret_rule_and_removed,
+    required_credentials_are_edited_added_and_removed,
+    details_are_saved_and_refusals_come_back_in_the_form,
+    viewers_and_other_services_change_nothing,
+);
+
+fn page_path(demo: &Demo) -> String {
+    format!(
+        "/dashboard/services/{}/interactions/{}",
+        demo.did, demo.interaction
+    )
+}
+
+/// The interaction as the management API shows it.
+async fn read(app: &TestApp, demo: &Demo) -> Value {
+    expect_json(
+        app.get(&demo.interaction_path(), ADMIN_TOKEN).await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Posts `form` (with the page's CSRF token) to `rest` under the interaction's page.
+async fn submit(session: &Session<'_>, demo: &Demo, rest: &str, form: &[(&str, &str)]) -> Response {
+    let csrf = session.csrf(&page_path(demo)).await;
+    let mut fields = vec![("_csrf", csrf.as_str())];
+    fields.extend_from_slice(form);
+    session
+        .post(&format!("{}{rest}", page_path(demo)), &fields, None)
+        .await
+}
+
+/// A form the API refused comes back with its message in an alert, the pop-up open.
+async fn refused(response: Response, status: StatusCode, dialog: &str, message: &str) -> String {
+    assert_eq!(response.status(), status, "{response:?}");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<dialog id=\"{dialog}\"")) && html.contains("role=\"alert\""),
+        "{html}"
+    );
+    let at = html.find(&format!("<dialog id=\"{dialog}\"")).unwrap();
+    let opening = html[at..].split('>').next().unwrap();
+    assert!(opening.ends_with(" open"), "{opening}");
+    assert!(html.contains(message), "{message} in {html}");
+    html
+}
+
+fn saved(response: &Response, demo: &Demo, what: &str) {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{response:?}");
+    assert_eq!(
+        location(response),
+        format!("{}?saved={what}", page_path(demo))
+    );
+}
+
+async fn editor<'a>(app: &'a TestApp, demo: &Demo) -> Session<'a> {
+    person(app, "eve", Some((&demo.did, Role::Editor))).await;
+    Session::sign_in(app, "eve").await
+}
+
+async fn the_details_tab_shows_the_interaction_with_the_guides_labels(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+
+    // The list links each interaction to its page.
+    let list = eve
+        .page(&format!("/dashboard/services/{}/interactions", demo.did))
+        .await;
+    assert!(
+        list.contains(&format!("href=\"{}\"", page_path(&demo))),
+        "{list}"
+    );
+
+    let html = eve.page(&page_path(&demo)).await;
+    for label in [
+        ">Join the demo club</h1>",
+        "aria-current=\"page\">Details</a>",
+        ">Extensions</a>",
+        ">Events</a>",
+        ">Web hook</h2>",
+        ">Edit web hook</a>",
+        ">Edit web hook</h2>",
+        ">Required credentials</h2>",
+        ">Add</a>",
+        ">Edit required credential</h2>",
+        "> Pre-fill from QR</label>",
+        "> Use external verification</label>",
+        "> Only last</label>",
+        ">Issued credentials</h2>",
+        "> Request Signature</label>",
+        "> Bearer Token</label>",
+        "A SHA secret works only with Bearer Token",
+        "> QR code</label>",
+        "Demo Member 1.0",
+        "Demo Membership 1.0",
+        "Member number (number)",
+        "Level (one of Bronze, Silver, Gold)",
+        "Demo service <span class=\"muted\">(self-attested)</span>",
+        "<li class=\"badge\">Pre-fill from QR</li>",
+        "<dd>QR code</dd>",
+        "No web hook",
+        "<option value=\"default\" selected>",
+    ] {
+        assert!(html.contains(label), "{label} in {html}");
+    }
+    assert!(html.contains(&demo.member) && html.contains(&demo.membership));
+    assert!(html.contains(&demo.instance), "the default instance");
+    assert!(html.contains(&format!("{}/extensions\"", page_path(&demo))));
+    assert!(html.contains(&format!(
+        "/dashboard/services/{}/events?interaction={}",
+        demo.did, demo.interaction
+    )));
+    // No pop-up is open until the address asks for one (as the link does without script).
+    assert!(!html.contains(" open>"), "{html}");
+    let open = eve
+        .page(&format!("{}?edit=edit-webhook", page_path(&demo)))
+        .await;
+    assert!(
+        open.contains("<dialog id=\"edit-webhook\" aria-labelledby=\"edit-webhook-title\" open>")
+    );
+
+    // An extension's requirement is shown as added by it, and not removable here.
+    let installations = format!("/api/v1/services/{}/installations", demo.did);
+    let installation = expect_json(
+        app.post(
+            &installations,
+            ADMIN_TOKEN,
+            &json!({"extension_id": "psissioauth"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let attached = expect_json(
+        app.post(
+            &format!("{}/extensions", demo.interaction_path()),
+            ADMIN_TOKEN,
+            &json!({"installation_id": installation["id"],
+                    "settings": {"client_id": "shop-1.example", "claims": "Name = name"}}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let added = attached["oauth"]["credential_definition_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{attached}"));
+    let name = installation["extension_name"].as_str().unwrap();
+    let html = eve.page(&page_path(&demo)).await;
+    assert!(
+        html.contains(&format!("<li class=\"badge added\">Added by {name}</li>")),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&format!("name=\"credential_id\" value=\"{added}\"")),
+        "no form names the extension's requirement: {html}"
+    );
+    // Changing the interaction's own requirements leaves the extension's.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/edit",
+        &[("credential_id", &demo.member), ("only_last", "on")],
+    )
+    .await;
+    saved(&response, &demo, "required");
+    let required = read(&app, &demo).await["required_credentials"].clone();
+    assert_eq!(required.as_array().unwrap().len(), 2, "{required}");
+    assert!(required.to_string().contains(added), "{required}");
+    app.app.stop().await.unwrap();
+}
+
+async fn the_web_hook_is_set_with_the_sha_secret_rule_and_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+    expect_json(
+        app.post(
+            &format!("/api/v1/services/{}/keys", demo.did),
+            ADMIN_TOKEN,
+            &json!({"name": "hook-secret", "type": "sha_secret"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let html = eve.page(&page_path(&demo)).await;
+    assert!(
+        html.contains(
+            "<option value=\"hook-secret\">hook-secret (SHA secret: Bearer Token only)</option>"
+        ),
+        "{html}"
+    );
+    let url = "https://hooks.example.com/psi";
+
+    // A SHA secret with Request Signature: the API refuses it, the form says why.
+    let response = submit(
+        &eve,
+        &demo,
+        "/webhook",
+        &[("url", url), ("key", "hook-secret"), ("auth", "signature")],
+    )
+    .await;
+    let html = refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "edit-webhook",
+        "SHA secrets work with `bearer` or `standard_webhooks` auth",
+    )
+    .await;
+    assert!(
+        html.contains("<option value=\"hook-secret\" selected>")
+            && html.contains(&format!("value=\"{url}\"")),
+        "the form keeps what was sent: {html}"
+    );
+    assert!(read(&app, &demo).await["webhook"].is_null());
+
+    // With Bearer Token it is taken.
+    let response = submit(
+        &eve,
+        &demo,
+        "/webhook",
+        &[("url", url), ("key", "hook-secret"), ("auth", "bearer")],
+    )
+    .await;
+    saved(&response, &demo, "webhook");
+    let webhook = read(&app, &demo).await["webhook"].clone();
+    assert_eq!(webhook["url"], url);
+    assert_eq!(webhook["key"], "hook-secret");
+    assert_eq!(webhook["auth"], "bearer");
+    let html = eve.page(location(&response)).await;
+    assert!(
+        html.contains("The web hook is saved.")
+            && html.contains(&format!("<dd>{url}</dd>"))
+            && html.contains("<dd>Bearer Token</dd>"),
+        "{html}"
+    );
+
+    // The default key with Request Signature; the timeout stays.
+    expect_json(
+        app.patch(
+            &demo.interaction_path(),
+            ADMIN_TOKEN,
+            &json!({"webhook": {"url": url, "key": "hook-secret", "auth": "bearer", "timeout_ms": 2500}}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let response = submit(
+        &eve,
+        &demo,
+        "/webhook",
+        &[("url", url), ("key", "default"), ("auth", "signature")],
+    )
+    .await;
+    saved(&response, &demo, "webhook");
+    let webhook = read(&app, &demo).await["webhook"].clone();
+    assert_eq!(webhook["key"], "default");
+    assert_eq!(webhook["auth"], "signature");
+    assert_eq!(webhook["timeout_ms"], 2500);
+
+    // A key the service lacks and a URL that is none: the API's messages.
+    let response = submit(
+        &eve,
+        &demo,
+        "/webhook",
+        &[("url", url), ("key", "nope"), ("auth", "signature")],
+    )
+    .await;
+    refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "edit-webhook",
+        "the service has no key named &#34;nope&#34;",
+    )
+    .await;
+    let response = submit(
+        &eve,
+        &demo,
+        "/webhook",
+        &[("url", "not a url"), ("key", "default"), ("auth", "bearer")],
+    )
+    .await;
+    refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "edit-webhook",
+        "must be an absolute http or https URL",
+    )
+    .await;
+
+    // Remove web hook.
+    let response = submit(&eve, &demo, "/webhook/remove", &[]).await;
+    saved(&response, &demo, "webhook-removed");
+    assert!(read(&app, &demo).await["webhook"].is_null());
+    app.app.stop().await.unwrap();
+}
+
+async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+    let flags = |required: &Value, id: &str| -> (bool, bool, bool) {
+        let entry = required["required_credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["credential_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {required}"))
+            .clone();
+        (
+            entry["prefill_from_qr"].as_bool().unwrap(),
+            entry["external_verification"].as_bool().unwrap(),
+            entry["only_last"].as_bool().unwrap(),
+        )
+    };
+
+    // Edit required credential: Only last on, Pre-fill from QR kept.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/edit",
+        &[
+            ("credential_id", &demo.member),
+            ("prefill_from_qr", "on"),
+            ("only_last", "on"),
+        ],
+    )
+    .await;
+    saved(&response, &demo, "required");
+    assert_eq!(
+        flags(&read(&app, &demo).await, &demo.member),
+        (true, false, true)
+    );
+    // Pre-fill from QR off.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/edit",
+        &[("credential_id", &demo.member)],
+    )
+    .await;
+    saved(&response, &demo, "required");
+    assert_eq!(
+        flags(&read(&app, &demo).await, &demo.member),
+        (false, false, false)
+    );
+
+    // External verification needs the definition's check webhook: the API says so.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/edit",
+        &[
+            ("credential_id", &demo.member),
+            ("external_verification", "on"),
+        ],
+    )
+    .await;
+    let html = refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "required-0",
+        "has no check webhook",
+    )
+    .await;
+    assert!(
+        html.contains(
+            "name=\"external_verification\" aria-describedby=\"required-0-external\" checked"
+        ),
+        "the form keeps what was sent: {html}"
+    );
+
+    // Add the service's own service-attested definition; it cannot be pre-filled.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required",
+        &[("credential_id", &demo.membership)],
+    )
+    .await;
+    saved(&response, &demo, "added");
+    assert_eq!(
+        flags(&read(&app, &demo).await, &demo.membership),
+        (false, false, false)
+    );
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/edit",
+        &[
+            ("credential_id", &demo.membership),
+            ("prefill_from_qr", "on"),
+        ],
+    )
+    .await;
+    refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "required-1",
+        "only self-attested credentials can be pre-filled",
+    )
+    .await;
+    // Added twice: refused.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required",
+        &[("credential_id", &demo.membership)],
+    )
+    .await;
+    refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "add-required",
+        "is listed twice",
+    )
+    .await;
+
+    // Another service's public definition, by id; a private one is refused.
+    let other = app.create_service("Other club").await;
+    let api = format!("/api/v1/services/{other}");
+    let schema = expect_json(
+        app.post(
+            &format!("{api}/schemas"),
+            ADMIN_TOKEN,
+            &json!({"name": "Guest", "version": "1.0", "attributes": [{"name": "Name", "type": "text"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let definition = |tag: &str, public: bool| json!({"schema": schema["id"], "tag": tag, "attestation": "self", "public": public});
+    let mut ids = Vec::new();
+    for (tag, public) in [("guest", true), ("secret", false)] {
+        let created = expect_json(
+            app.post(
+                &format!("{api}/credential-definitions"),
+                ADMIN_TOKEN,
+                &definition(tag, public),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        ids.push(created["credential_id"].as_str().unwrap().to_owned());
+    }
+    let response = submit(
+        &eve,
+        &demo,
+        "/required",
+        &[("credential_id", ""), ("other", &ids[0])],
+    )
+    .await;
+    saved(&response, &demo, "added");
+    assert_eq!(
+        flags(&read(&app, &demo).await, &ids[0]),
+        (false, false, false)
+    );
+    let html = eve.page(&page_path(&demo)).await;
+    assert!(
+        html.contains("Guest 1.0")
+            && html.contains("Other club <span class=\"muted\">(self-attested)</span>"),
+        "{html}"
+    );
+    let response = submit(&eve, &demo, "/required", &[("other", &ids[1])]).await;
+    refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "add-required",
+        "is a private credential definition",
+    )
+    .await;
+
+    // Remove one.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/remove",
+        &[("credential_id", &demo.membership)],
+    )
+    .await;
+    saved(&response, &demo, "removed");
+    let required = read(&app, &demo).await["required_credentials"].clone();
+    let listed: Vec<&str> = required
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["credential_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [demo.member.as_str(), ids[0].as_str()]);
+    // One it does not require: nothing to remove.
+    let response = submit(
+        &eve,
+        &demo,
+        "/required/remove",
+        &[("credential_id", &demo.membership)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.app.stop().await.unwrap();
+}
+
+async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+    let response = submit(
+        &eve,
+        &demo,
+        "/details",
+        &[
+            ("name", "Join the club"),
+            ("description", "Members only"),
+            ("media_qr", "on"),
+            ("media_push", "on"),
+            ("completion_url", "https://club.example/welcome"),
+        ],
+    )
+    .await;
+    saved(&response, &demo, "details");
+    let interaction = read(&app, &demo).await;
+    assert_eq!(interaction["name"], "Join the club");
+    assert_eq!(interaction["description"], "Members only");
+    assert_eq!(interaction["media"], json!(["QR", "PUSH"]));
+    assert_eq!(
+        interaction["completion_url"],
+        "https://club.example/welcome"
+    );
+
+    // Only QR code, and no completion URL.
+    let response = submit(
+        &eve,
+        &demo,
+        "/details",
+        &[
+            ("name", "Join the club"),
+            ("media_qr", "on"),
+            ("completion_url", ""),
+        ],
+    )
+    .await;
+    saved(&response, &demo, "details");
+    let interaction = read(&app, &demo).await;
+    assert_eq!(interaction["media"], json!(["QR"]));
+    assert!(interaction["completion_url"].is_null());
+    assert_eq!(interaction["description"], "");
+
+    // A name taken: 409 with the API's message; markup in a name: 422.
+    create_interaction(&app, &demo.did, &json!({"name": "Another"})).await;
+    let response = submit(
+        &eve,
+        &demo,
+        "/details",
+        &[("name", "Another"), ("media_qr", "on")],
+    )
+    .await;
+    let html = refused(
+        response,
+        StatusCode::CONFLICT,
+        "edit-details",
+        "an interaction named &#34;Another&#34; already exists",
+    )
+    .await;
+    assert!(html.contains("value=\"Another\""), "{html}");
+    let response = submit(&eve, &demo, "/details", &[("name", "<b>x</b>")]).await;
+    let html = refused(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "edit-details",
+        "`name`",
+    )
+    .await;
+    assert!(!html.contains("<b>x</b>"), "escaped: {html}");
+    assert_eq!(read(&app, &demo).await["name"], "Join the club");
+    app.app.stop().await.unwrap();
+}
+
+async fn viewers_and_other_services_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    person(&app, "vic", Some((&demo.did, Role::Viewer))).await;
+    let before = read(&app, &demo).await;
+    let forms: [(&str, Vec<(&str, &str)>); 6] = [
+        ("/details", vec![("name", "Mine now"), ("media_qr", "on")]),
+        (
+            "/webhook",
+            vec![
+                ("url", "https://hooks.example.com/x"),
+                ("key", "default"),
+                ("auth", "signature"),
+            ],
+        ),
+        ("/webhook/remove", vec![]),
+        ("/required", vec![("credential_id", &demo.membership)]),
+        (
+            "/required/edit",
+            vec![("credential_id", &demo.member), ("only_last", "on")],
+        ),
+        ("/required/remove", vec![("credential_id", &demo.member)]),
+    ];
+
+    // A viewer sees the facts, no button, and every form answers 403.
+    let vic = Session::sign_in(&app, "vic").await;
+    let html = vic.page(&page_path(&demo)).await;
+    assert!(
+        html.contains(">Web hook</h2>") && html.contains("Demo Member 1.0"),
+        "{html}"
+    );
+    for button in [
+        "Edit web hook",
+        "Edit details",
+        ">Add<",
+        "Remove",
+        "<dialog",
+        "/required/remove",
+    ] {
+        assert!(!html.contains(button), "{button} in {html}");
+    }
+    assert_eq!(
+        html.matches("name=\"_csrf\"").count(),
+        1,
+        "only Sign out: {html}"
+    );
+    for (rest, form) in &forms {
+        let response = submit(&vic, &demo, rest, form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{rest}");
+    }
+    assert_eq!(read(&app, &demo).await["updated_at"], before["updated_at"]);
+
+    // A forged CSRF token: 403.
+    let eve = editor(&app, &demo).await;
+    for (rest, form) in &forms {
+        let mut fields = vec![("_csrf", "forged")];
+        fields.extend_from_slice(form);
+        let response = eve
+            .post(&format!("{}{rest}", page_path(&demo)), &fields, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{rest}");
+    }
+    assert_eq!(read(&app, &demo).await["updated_at"], before["updated_at"]);
+
+    // Another service's person: 404 for the page and every form; an unknown interaction: 404.
+    let other = app.create_service("Other").await;
+    person(&app, "olga", Some((&other, Role::Owner))).await;
+    let olga = Session::sign_in(&app, "olga").await;
+    assert_eq!(
+        olga.get(&page_path(&demo)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let csrf = olga
+        .csrf(&format!("/dashboard/services/{other}/interactions"))
+        .await;
+    for (rest, form) in &forms {
+        let mut fields = vec![("_csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        let response = olga
+            .post(&format!("{}{rest}", page_path(&demo)), &fields, None)
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{rest}");
+    }
+    assert_eq!(read(&app, &demo).await["updated_at"], before["updated_at"]);
+    let unknown = format!("/dashboard/services/{}/interactions/nope", demo.did);
+    assert_eq!(eve.get(&unknown).await.status(), StatusCode::NOT_FOUND);
+    app.app.stop().await.unwrap();
+}
