@@ -17,6 +17,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::common::free_port;
+use psi_testkit::{Receiver, Reply};
+use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "dashboard-test-admin-token-0123456789";
 const PASSWORD: &str = "correct horse battery staple";
@@ -54,7 +56,9 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
         .merge(Serialized::default("data_dir", data_dir.path()))
         .merge(Serialized::default("admin_token", ADMIN_TOKEN))
-        .merge(Serialized::default("log_level", "warn"));
+        .merge(Serialized::default("log_level", "warn"))
+        // The failing delivery to replay goes to a receiver on loopback.
+        .merge(Serialized::default("outbound.allow_loopback", true));
     let config = psi_server::Config::from_figment(figment).expect("configuration");
     let app = psi_server::build(config).await.expect("server starts");
     let did = psi_server::demo::seed(app.state())
@@ -86,6 +90,43 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
             response.json::<Value>().await.expect("JSON")
         }
     };
+    let send = |path: String, body: Value| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("the API answers");
+            assert!(response.status().is_success(), "{response:?}");
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    // A SHA secret for the web hook walkthrough, and a delivery that failed once to replay.
+    send(
+        format!("/api/v1/services/{did}/keys"),
+        json!({"name": "shared", "type": "sha_secret"}),
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.queue("/hook", [Reply::status(500)]);
+    let endpoint = send(
+        format!("/api/v1/services/{did}/endpoints"),
+        json!({"url": receiver.url("/hook"), "key": "default", "auth": "signature"}),
+    )
+    .await;
+    let endpoint = endpoint["id"].as_str().unwrap();
+    let test = send(
+        format!("/api/v1/services/{did}/endpoints/{endpoint}/test"),
+        json!({}),
+    )
+    .await;
+    let failed_message = test["message_id"].as_str().unwrap().to_owned();
+    receiver
+        .wait_for_calls("/hook", 1, Duration::from_secs(20))
+        .await;
     let interactions = api(format!("/api/v1/services/{did}/interactions")).await;
     let interaction = interactions["data"][0].clone();
     let id = interaction["id"].as_str().unwrap().to_owned();
@@ -96,10 +137,22 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         "interactionName": interaction["name"],
         "admin": {"username": "ada", "password": PASSWORD},
         "viewer": {"username": "vic", "password": PASSWORD},
+        "shaKey": "shared",
+        "requiredSchema": "Demo Member 1.0",
+        "failedMessage": failed_message,
         "screens": [
             ["interactions", format!("{service}/interactions")],
             ["events", format!("{service}/events")],
             ["webhooks", format!("{service}/webhooks")],
+            ["extensions", format!("{service}/extensions")],
+            ["install-extension", format!("{service}/extensions/install?tab=public")],
+            ["extension-editor", format!("{service}/extensions/editor")],
+            ["interaction-extensions", format!("{service}/interactions/{id}/extensions")],
+            ["interaction", format!("{service}/interactions/{id}")],
+            ["links", format!("{service}/links?interaction={id}&generate=1")],
+            ["keys", format!("{service}/keys")],
+            ["schemas", format!("{service}/schemas")],
+            ["definitions", format!("{service}/definitions")],
         ],
     });
 
@@ -120,6 +173,40 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         while let Some(line) = lines.next_line().await.expect("node's output") {
             println!("{line}");
             if let Some(step) = line.strip_prefix("DONE ") {
+                let step = step.split(' ').next().unwrap_or_default();
+                if step == "extension" {
+                    let attached = api(format!(
+                        "/api/v1/services/{did}/interactions/{id}/extensions"
+                    ))
+                    .await;
+                    assert!(
+                        attached.to_string().contains("Allow list check"),
+                        "the extension was added with its settings: {attached}"
+                    );
+                }
+                if step == "webhook" {
+                    let now = api(format!("/api/v1/services/{did}/interactions/{id}")).await;
+                    let hook = &now["webhook"];
+                    assert_eq!(hook["url"], "https://crm.example.com/psi", "{now}");
+                    assert_eq!(hook["key"], "shared", "{now}");
+                    assert_eq!(
+                        hook["auth"], "bearer",
+                        "a SHA secret with Bearer Token: {now}"
+                    );
+                }
+                if step == "prefill" {
+                    let now = api(format!("/api/v1/services/{did}/interactions/{id}")).await;
+                    assert_eq!(
+                        now["required_credentials"][0]["prefill_from_qr"], false,
+                        "Pre-fill from QR unticked: {now}"
+                    );
+                }
+                if step == "replay" {
+                    // The replay reaches the receiver again, which now answers 200.
+                    receiver
+                        .wait_for_calls("/hook", 2, Duration::from_secs(20))
+                        .await;
+                }
                 if step == "pause" {
                     let now = api(format!("/api/v1/services/{did}/interactions/{id}")).await;
                     assert_eq!(now["active"], false, "the Pause button paused it: {now}");
@@ -135,7 +222,7 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
             );
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(180), run)
+    tokio::time::timeout(Duration::from_secs(180), run)
         .await
         .expect("the browser run ends within 3 minutes");
     let status = node.wait().await.expect("node exits");
@@ -143,7 +230,17 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         status.success() && passed,
         "node: {status}; steps done: {done:?}"
     );
-    for step in ["sign-in", "screens", "pause", "sign-out"] {
+    for step in [
+        "sign-in",
+        "screens",
+        "extension",
+        "webhook",
+        "prefill",
+        "embed",
+        "replay",
+        "pause",
+        "sign-out",
+    ] {
         assert!(done.iter().any(|d| d == step), "{step} not done: {done:?}");
     }
     app.stop().await.expect("server stops");
