@@ -1,9 +1,12 @@
 //! The dashboard (docs/dashboard.md): server-rendered pages for a service's operators, over the
 //! same rules and storage as the management API (it adds no behaviour the API lacks).
 //!
-//! - `session.rs`: who is signed in (cookie, CSRF token, same-origin check);
-//! - `accounts.rs`: signing in and out, everywhere too, with failed sign-ins throttled;
-//! - `interactions.rs`: the **Interactions** screen.
+//! - `session.rs`: who is signed in (cookie), and `Posted`, the checked form (CSRF token, origin);
+//! - `accounts.rs`: signing in and out, everywhere too, with failed sign-ins throttled; `psi admin`;
+//! - one module per screen: `interactions.rs` (the list), `interaction.rs` (an interaction's
+//!   Details), `extensions.rs` (Extensions, and an interaction's Extensions tab), `links.rs`
+//!   (QR codes and deeplinks, Embed), `model.rs` (Keys, Schemas, Credential definitions),
+//!   `events.rs` (Events, live), `webhooks.rs` (Webhooks: endpoints, messages, replay).
 //!
 //! Pages are askama templates under `templates/dashboard/`, styled by `assets/dashboard.css`;
 //! the Content-Security-Policy allows no inline script or style, and forms post only here.
@@ -11,6 +14,7 @@
 pub mod accounts;
 mod events;
 mod extensions;
+mod form;
 mod interaction;
 mod interactions;
 mod links;
