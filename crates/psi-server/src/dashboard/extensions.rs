@@ -12,13 +12,13 @@ use std::collections::{HashMap, HashSet};
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::form::{answer, editing, see_other};
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::installations::UninstallQuery;
@@ -80,26 +80,10 @@ pub(super) fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-/// An API refusal a form shows (422 for what does not fit, 409 for a conflict); anything else
-/// becomes an error page.
-fn refusal(error: ApiError) -> Result<(StatusCode, String), DashboardError> {
-    match error {
-        ApiError::Validation(message) | ApiError::BadRequest(message) => {
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, message))
-        }
-        ApiError::Conflict(message) => Ok((StatusCode::CONFLICT, message)),
-        other => Err(other.into()),
-    }
-}
-
 /// An API request body built from a form, refused as the API would refuse it.
 fn body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_json::from_value(value)
         .map_err(|e| ApiError::Validation(format!("the form does not fit: {e}")))
-}
-
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
 }
 
 /// What a page says after a change redirected to it; a fixed set, so no address writes text.
@@ -430,8 +414,7 @@ async fn set_enabled(
     Path((did, id)): Path<(String, String)>,
     Posted { signed_in, form }: Posted<EnabledForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let change = body(json!({"enabled": form.enabled}))?;
     crate::api::installations::update(
         nav.scope()?,
@@ -459,8 +442,7 @@ async fn uninstall(
     Path((did, id)): Path<(String, String)>,
     Posted { signed_in, form }: Posted<UninstallForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let result = crate::api::installations::uninstall(
         nav.scope()?,
         State(state.clone()),
@@ -469,24 +451,20 @@ async fn uninstall(
             detach: form.detach,
         }),
     )
-    .await;
-    match result {
-        Ok(_) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/extensions?done=uninstalled"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let name = db::extensions::installation(&state.db, &nav.scope()?, &id)
-                .await?
-                .map(|i| i.extension_name)
-                .unwrap_or_default();
-            let page = InstalledPage {
-                refused: Some(Refused { id, name, message }),
-                ..installed_page(&state, nav, None).await?
-            };
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    .await
+    .map(drop);
+    let to = format!("/dashboard/services/{did}/extensions?done=uninstalled");
+    answer(result, &to, async move |message| {
+        let name = db::extensions::installation(&state.db, &nav.scope()?, &id)
+            .await?
+            .map(|i| i.extension_name)
+            .unwrap_or_default();
+        Ok(InstalledPage {
+            refused: Some(Refused { id, name, message }),
+            ..installed_page(&state, nav, None).await?
+        })
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,8 +648,7 @@ async fn install(
     Path((did, id)): Path<(String, String)>,
     Posted { signed_in, form }: Posted<HashMap<String, String>>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let extension = installable(&state, &nav, &id).await?;
     let fields = extension
         .latest
@@ -683,20 +660,15 @@ async fn install(
         Ok(request) => {
             crate::api::installations::install(nav.scope()?, State(state.clone()), Json(request))
                 .await
-                .map(|_| ())
+                .map(drop)
         }
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/extensions?done=installed"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let page = install_page(nav, extension, Some(&form), Some(message));
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/extensions?done=installed");
+    answer(result, &to, async |message| {
+        Ok(install_page(nav, extension, Some(&form), Some(message)))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -830,8 +802,7 @@ async fn create(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<CreateForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let request = body(json!({
         "name": form.name, "description": form.description, "visibility": form.visibility,
     }));
@@ -839,26 +810,21 @@ async fn create(
         Ok(request) => {
             crate::api::extensions::create(nav.scope()?, State(state.clone()), Json(request))
                 .await
-                .map(|_| ())
+                .map(drop)
         }
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/extensions/editor?done=created"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let page = EditorPage {
-                public: form.visibility == "public",
-                name: form.name,
-                description: form.description,
-                create_error: Some(message),
-                ..editor_page(&state, nav, None).await?
-            };
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/extensions/editor?done=created");
+    answer(result, &to, async |message| {
+        Ok(EditorPage {
+            public: form.visibility == "public",
+            name: form.name,
+            description: form.description,
+            create_error: Some(message),
+            ..editor_page(&state, nav, None).await?
+        })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -873,8 +839,7 @@ async fn publish(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<VersionForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let manifest = serde_json::from_str::<Value>(&form.manifest)
         .map_err(|e| ApiError::Validation(format!("the manifest is not valid JSON: {e}")))
         .and_then(|value| {
@@ -889,24 +854,19 @@ async fn publish(
             Json(manifest),
         )
         .await
-        .map(|_| ()),
+        .map(drop),
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/extensions/editor?done=published"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let page = EditorPage {
-                version_for: form.extension_id,
-                manifest: form.manifest,
-                version_error: Some(message),
-                ..editor_page(&state, nav, None).await?
-            };
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/extensions/editor?done=published");
+    answer(result, &to, async |message| {
+        Ok(EditorPage {
+            version_for: form.extension_id,
+            manifest: form.manifest,
+            version_error: Some(message),
+            ..editor_page(&state, nav, None).await?
+        })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -922,8 +882,7 @@ async fn set_visibility(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<VisibilityForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "extensions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "extensions").await?;
     let result = match body(json!({"visibility": form.visibility})) {
         Ok(change) => crate::api::extensions::update(
             nav.scope()?,
@@ -932,22 +891,17 @@ async fn set_visibility(
             Json(change),
         )
         .await
-        .map(|_| ()),
+        .map(drop),
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/extensions/editor?done=visibility"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let page = EditorPage {
-                error: Some(message),
-                ..editor_page(&state, nav, None).await?
-            };
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/extensions/editor?done=visibility");
+    answer(result, &to, async |message| {
+        Ok(EditorPage {
+            error: Some(message),
+            ..editor_page(&state, nav, None).await?
+        })
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1177,8 +1131,7 @@ async fn attach(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<HashMap<String, String>>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let installation_id = form.get("installation_id").cloned().unwrap_or_default();
     let installation = db::extensions::installation(&state.db, &nav.scope()?, &installation_id)
         .await?
@@ -1192,23 +1145,18 @@ async fn attach(
             Json(request),
         )
         .await
-        .map(|_| ()),
+        .map(drop),
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/dashboard/services/{did}/interactions/{id}/extensions?done=attached"
-        ))),
-        Err(error) => {
-            let (status, message) = refusal(error)?;
-            let page = tab_page(&state, nav, id, Some((&installation.id, Some(&form)))).await?;
-            let page = TabPage {
-                error: Some(message),
-                ..page
-            };
-            Ok((status, html(&page)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/interactions/{id}/extensions?done=attached");
+    answer(result, &to, async |message| {
+        let page = tab_page(&state, nav, id, Some((&installation.id, Some(&form)))).await?;
+        Ok(TabPage {
+            error: Some(message),
+            ..page
+        })
+    })
+    .await
 }
 
 /// `POST .../interactions/{id}/extensions/{installation}/detach`: the API's detach.
@@ -1217,8 +1165,7 @@ async fn detach(
     Path((did, id, installation)): Path<(String, InteractionId, String)>,
     Posted { signed_in, .. }: Posted<super::session::NoFields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     crate::api::installations::detach(
         nav.scope()?,
         State(state),

@@ -18,6 +18,7 @@ use psi_link::Did;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::form::{self, Refused, editing};
 use super::session::{NoFields, Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::interactions::{RequiredCredentialJson, UpdateInteraction};
@@ -27,7 +28,6 @@ use crate::db::keys::{DEFAULT_KEY_NAME, KeyKind};
 use crate::db::{self, extensions::AttachedTo};
 use crate::domain::{Attestation, AttributeType, Attributes, AuthScheme, Medium};
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
@@ -405,15 +405,7 @@ async fn page(
         media_push: interaction.media.contains(&Medium::Push).then(String::new),
         completion_url: interaction.completion_url.clone().unwrap_or_default(),
     });
-    let media = interaction
-        .media
-        .iter()
-        .map(|medium| match medium {
-            Medium::Qr => "QR code",
-            Medium::Push => "Push",
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let media = super::interactions::media_names(&interaction.media);
     let instances = interaction
         .instances
         .iter()
@@ -574,12 +566,6 @@ async fn service(
     Ok(name)
 }
 
-/// What the API refused, to show in the form.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-}
-
 /// The API's update of interaction `id` with `body`; a refusal (invalid, conflicting) is
 /// returned to show, anything else is the page's error.
 async fn patch(
@@ -587,28 +573,19 @@ async fn patch(
     nav: &Nav,
     id: &InteractionId,
     body: Value,
-) -> Result<Option<Refusal>, DashboardError> {
-    let invalid = |message: String| Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        message,
-    };
-    let body: UpdateInteraction = match serde_json::from_value(body) {
-        Ok(body) => body,
-        Err(error) => return Ok(Some(invalid(error.to_string()))),
-    };
-    let path = Path((nav.service.did.clone(), id.clone()));
-    match crate::api::interactions::update(nav.scope()?, State(state.clone()), path, Json(body))
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(ApiError::Validation(message) | ApiError::BadRequest(message)) => {
-            Ok(Some(invalid(message)))
+) -> Result<Option<Refused>, DashboardError> {
+    let result = match form::body::<UpdateInteraction>(body) {
+        Ok(body) => {
+            let path = Path((nav.service.did.clone(), id.clone()));
+            crate::api::interactions::update(nav.scope()?, State(state.clone()), path, Json(body))
+                .await
+                .map(drop)
         }
-        Err(ApiError::Conflict(message)) => Ok(Some(Refusal {
-            status: StatusCode::CONFLICT,
-            message,
-        })),
-        Err(other) => Err(other.into()),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => Ok(None),
+        Err(error) => form::refused(error).map(Some),
     }
 }
 
@@ -617,7 +594,7 @@ async fn answer(
     state: &AppState,
     nav: Nav,
     id: &InteractionId,
-    refused: Option<Refusal>,
+    refused: Option<Refused>,
     saved: &str,
     view: View,
 ) -> Result<Response, DashboardError> {
@@ -652,8 +629,7 @@ async fn save_details(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<DetailsForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let mut media = Vec::new();
     if form.media_qr.is_some() {
         media.push(Medium::Qr);
@@ -683,8 +659,7 @@ async fn save_webhook(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<WebhookForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let current = find(&state, &nav, &id).await?;
     let mut webhook = json!({"url": form.url.trim(), "key": form.key, "auth": form.auth});
     if let Some(current) = &current.webhook {
@@ -705,8 +680,7 @@ async fn remove_webhook(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, .. }: Posted<NoFields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let refused = patch(&state, &nav, &id, json!({ "webhook": null })).await?;
     let view = View {
         open: WEBHOOK.to_owned(),
@@ -721,8 +695,7 @@ async fn add_required(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<AddForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let current = find(&state, &nav, &id).await?;
     let credential_id = match form.other.trim() {
         "" => form.credential_id.trim().to_owned(),
@@ -752,8 +725,7 @@ async fn edit_required(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<RequiredForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let current = find(&state, &nav, &id).await?;
     let mut required = own_required(&current);
     let entry = required
@@ -780,8 +752,7 @@ async fn remove_required(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<RemoveForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let current = find(&state, &nav, &id).await?;
     let mut required = own_required(&current);
     let before = required.len();

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::form::editing;
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::page::{Page, paging};
@@ -68,15 +69,7 @@ pub(super) async fn list(
             id: interaction.id.to_string(),
             name: interaction.name.clone(),
             active: interaction.active,
-            media: interaction
-                .media
-                .iter()
-                .map(|medium| match medium {
-                    Medium::Qr => "QR code",
-                    Medium::Push => "Push",
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            media: media_names(&interaction.media),
             instances: interaction.instances.len(),
             events_today: counts
                 .iter()
@@ -98,6 +91,18 @@ pub(super) async fn list(
     }))
 }
 
+/// An interaction's media as the list and its Details name them.
+pub(super) fn media_names(media: &[Medium]) -> String {
+    media
+        .iter()
+        .map(|medium| match medium {
+            Medium::Qr => "QR code",
+            Medium::Push => "Push",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Deserialize)]
 pub(super) struct ActiveForm {
     active: bool,
@@ -109,8 +114,7 @@ pub(super) async fn set_active(
     Path((did, id)): Path<(String, InteractionId)>,
     Posted { signed_in, form }: Posted<ActiveForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let body = serde_json::from_value(serde_json::json!({"active": form.active}))
         .map_err(anyhow::Error::new)?;
     crate::api::interactions::update(

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use psi_link::{Environment, LinkRequest};
 
+use super::form::editing;
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::links::{self as api, CreateSourceLink, LinkChoices, LinkQuery, LinkView, Prefill};
@@ -669,8 +670,7 @@ async fn short(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Vec<(String, String)>>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "interactions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
     let scope = nav.scope()?;
     let mut choices = Choices::read(form);
     let id = choices

@@ -3,6 +3,8 @@
 //!
 //! - `session.rs`: who is signed in (cookie), and `Posted`, the checked form (CSRF token, origin);
 //! - `accounts.rs`: signing in and out, everywhere too, with failed sign-ins throttled; `psi admin`;
+//! - `form.rs`: what every form does around the API handler it calls (a viewer is refused, the
+//!   API's refusal is shown in the form);
 //! - one module per screen: `interactions.rs` (the list), `interaction.rs` (an interaction's
 //!   Details), `extensions.rs` (Extensions, and an interaction's Extensions tab), `links.rs`
 //!   (QR codes and deeplinks, Embed), `model.rs` (Keys, Schemas, Credential definitions),

@@ -15,13 +15,10 @@ mod schemas;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::DashboardError;
 use crate::http::AppState;
-use crate::http::error::ApiError;
 
 /// Rows a list page shows.
 const PAGE: i64 = 50;
@@ -92,31 +89,6 @@ impl Fields {
     fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(n, _)| n == name)
     }
-}
-
-/// A form's input the API refused, to show in the form: 409 for a conflict, 422 for the rest of
-/// what the person can correct. Anything else is not the form's fault and becomes an error page.
-struct Refused {
-    status: StatusCode,
-    message: String,
-}
-
-fn refused(error: ApiError) -> Result<Refused, DashboardError> {
-    let status = match &error {
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => return Err(error.into()),
-    };
-    Ok(Refused {
-        status,
-        message: error.to_string(),
-    })
-}
-
-/// A request body for an API handler, from JSON the form's fields make; a shape the API's types
-/// refuse is refused like the API refuses a body.
-fn body<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
 }
 
 /// Unix milliseconds as `2025-01-31 14:05 UTC`.

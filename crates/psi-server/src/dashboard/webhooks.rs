@@ -7,12 +7,13 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::when;
+use super::form::{Refused, body, editing, refused, see_other};
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::notifications::endpoints::{self as api_endpoints, EndpointQuery, EndpointView};
@@ -231,31 +232,6 @@ struct AddValues {
     auth: String,
 }
 
-/// A form's error, shown in its pop-up or above the page's lists.
-struct Failure {
-    status: StatusCode,
-    message: String,
-}
-
-/// The API's refusals the operator can act on are shown in the form; others are error pages.
-fn failure(error: ApiError) -> Result<Failure, DashboardError> {
-    let status = match &error {
-        ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ApiError::Conflict(_) => StatusCode::CONFLICT,
-        _ => return Err(error.into()),
-    };
-    Ok(Failure {
-        status,
-        message: error.to_string(),
-    })
-}
-
-/// A body for an API handler, checked by the API's own types.
-fn body<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
-}
-
 /// What a finished form says after its redirect (a fixed text per action, never the address's).
 fn notice(done: Option<&str>, count: Option<u64>) -> Option<String> {
     let n = count.unwrap_or(0);
@@ -320,9 +296,9 @@ async fn render_list(
     state: &AppState,
     nav: Nav,
     query: ListQuery,
-    add: Option<(AddValues, Option<Failure>)>,
-    replay: Option<(String, String, Failure)>,
-    error: Option<Failure>,
+    add: Option<(AddValues, Option<Refused>)>,
+    replay: Option<(String, String, Refused)>,
+    error: Option<Refused>,
 ) -> Result<Response, DashboardError> {
     let scope = nav.scope()?;
     let endpoint_page = api_endpoints::list(
@@ -426,8 +402,7 @@ async fn add(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Vec<(String, String)>>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     let field = |name: &str| {
         form.iter()
             .find(|(n, _)| n == name)
@@ -459,9 +434,9 @@ async fn add(
         Err(error) => Err(error),
     };
     match created {
-        Ok(_) => Ok(Redirect::to(&format!("{}?done=added", base(&did))).into_response()),
+        Ok(_) => Ok(see_other(&format!("{}?done=added", base(&did)))),
         Err(error) => {
-            let failure = failure(error)?;
+            let failure = refused(error)?;
             render_list(
                 &state,
                 nav,
@@ -488,16 +463,16 @@ fn back_to(did: &str, id: &EndpointId, back: &str, done: &str) -> Response {
     } else {
         format!("{}?done={done}", base(did))
     };
-    Redirect::to(&to).into_response()
+    see_other(&to)
 }
 
 /// An endpoint button the API refused: shown on the page the button was on.
-async fn refused(
+async fn button_refused(
     state: &AppState,
     nav: Nav,
     id: EndpointId,
     back: &str,
-    failure: Failure,
+    failure: Refused,
 ) -> Result<Response, DashboardError> {
     if back == "endpoint" {
         let shown = Shown {
@@ -516,8 +491,7 @@ async fn test(
     Path((did, id)): Path<(String, EndpointId)>,
     Posted { signed_in, form }: Posted<Back>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     let answer = api_endpoints::test(
         nav.scope()?,
         State(state.clone()),
@@ -526,7 +500,7 @@ async fn test(
     .await;
     match answer {
         Ok(_) => Ok(back_to(&did, &id, &form.back, "test")),
-        Err(error) => refused(&state, nav, id, &form.back, failure(error)?).await,
+        Err(error) => button_refused(&state, nav, id, &form.back, refused(error)?).await,
     }
 }
 
@@ -536,8 +510,7 @@ async fn enable(
     Path((did, id)): Path<(String, EndpointId)>,
     Posted { signed_in, form }: Posted<Back>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     api_endpoints::enable(nav.scope()?, State(state), Path((did.clone(), id.clone()))).await?;
     Ok(back_to(&did, &id, &form.back, "enabled"))
 }
@@ -548,8 +521,7 @@ async fn disable(
     Path((did, id)): Path<(String, EndpointId)>,
     Posted { signed_in, form }: Posted<Back>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     api_endpoints::disable(nav.scope()?, State(state), Path((did.clone(), id.clone()))).await?;
     Ok(back_to(&did, &id, &form.back, "disabled"))
 }
@@ -572,8 +544,7 @@ async fn rotate(
     Path((did, id)): Path<(String, EndpointId)>,
     Posted { signed_in, form }: Posted<RotateForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     let hours = form.overlap_hours.trim();
     let overlap = if hours.is_empty() {
         Ok(24)
@@ -604,7 +575,7 @@ async fn rotate(
     match answer {
         Ok(_) => Ok(back_to(&did, &id, "endpoint", "rotated")),
         Err(error) => {
-            let failure = failure(error)?;
+            let failure = refused(error)?;
             let shown = Shown {
                 rotate: Some((form, Some(failure))),
                 ..Shown::default()
@@ -675,8 +646,7 @@ async fn replay_since(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<ReplayForm>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     let scope = nav.scope()?;
     let replayed = async {
         let since = since_ms(&form.since)?;
@@ -715,10 +685,10 @@ async fn replay_since(
             } else {
                 format!("{}?done=replayed&n={n}#messages", base(&did))
             };
-            Ok(Redirect::to(&to).into_response())
+            Ok(see_other(&to))
         }
         Err(error) => {
-            let failure = failure(error)?;
+            let failure = refused(error)?;
             if form.back == "endpoint" && !form.endpoint.is_empty() {
                 let id = EndpointId::from(form.endpoint.as_str());
                 let shown = Shown {
@@ -789,9 +759,9 @@ struct Shown {
     cursor: Option<String>,
     notice: Option<String>,
     /// The **Rotate key** pop-up, open, with its values and error.
-    rotate: Option<(RotateForm, Option<Failure>)>,
+    rotate: Option<(RotateForm, Option<Refused>)>,
     /// A button's refusal.
-    error: Option<Failure>,
+    error: Option<Refused>,
 }
 
 async fn render_endpoint(
@@ -906,7 +876,7 @@ async fn render_message(
     nav: Nav,
     id: MessageId,
     notice: Option<String>,
-    error: Option<Failure>,
+    error: Option<Refused>,
 ) -> Result<Response, DashboardError> {
     let scope = nav.scope()?;
     let detail = api_messages::get(
@@ -969,8 +939,7 @@ async fn replay_message(
     Path((did, id)): Path<(String, MessageId)>,
     Posted { signed_in, .. }: Posted<super::session::NoFields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "webhooks").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "webhooks").await?;
     let answer = api_messages::replay(
         nav.scope()?,
         State(state.clone()),
@@ -979,14 +948,13 @@ async fn replay_message(
     )
     .await;
     match answer {
-        Ok((_, Json(view))) => Ok(Redirect::to(&format!(
+        Ok((_, Json(view))) => Ok(see_other(&format!(
             "{}/messages/{id}?done=replayed&n={}",
             base(&did),
             view.replayed
-        ))
-        .into_response()),
+        ))),
         Err(error) => {
-            let failure = failure(error)?;
+            let failure = refused(error)?;
             render_message(&state, nav, id, None, Some(failure)).await
         }
     }

@@ -6,15 +6,16 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use psi_link::SchemaId;
 
-use super::{Fields, ListQuery, PAGE, Refused, body, refused, split_list};
+use super::{Fields, ListQuery, PAGE, split_list};
 use crate::api::credential_definitions::{self as api, CredentialDefinitionView, DefinitionQuery};
 use crate::api::keys::{self as keys_api, KeyQuery};
 use crate::api::page::{MAX_LIMIT, PageQuery};
 use crate::api::schemas as schemas_api;
 use crate::api::services::DEFAULT_KEY_NAME;
+use crate::dashboard::form::{answer, body, editing};
 use crate::dashboard::session::{Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::db::keys::KeyKind;
@@ -308,11 +309,7 @@ async fn page(
     };
     let Json(keys) = keys_api::list(scope, State(state.clone()), Query(all)).await?;
     for key in keys.data {
-        let kind = match key.kind {
-            KeyKind::RsaKeyPair => "RSA key pair",
-            KeyKind::RsaPublicKey => "RSA public key",
-            KeyKind::ShaSecret => "SHA secret",
-        };
+        let kind = super::keys::kind_label(key.kind);
         let choice = Choice {
             label: format!("{} ({kind})", key.name),
             value: key.name,
@@ -362,8 +359,7 @@ pub(super) async fn create(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "definitions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "definitions").await?;
     let form = DefinitionForm::posted(&form);
     let schema = if form.other_schema.is_empty() {
         &form.schema
@@ -384,19 +380,15 @@ pub(super) async fn create(
         }
         Err(error) => Err(error),
     };
-    match created {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/dashboard/services/{did}/definitions")).into_response())
-        }
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
-            let mut add = add_dialog(&did);
-            add.form = form;
-            add.open = true;
-            add.error = Some(message);
-            Ok((status, html(&page(&state, nav, None, vec![add]).await?)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/definitions");
+    answer(created, &to, async |message| {
+        let mut add = add_dialog(&did);
+        add.form = form;
+        add.open = true;
+        add.error = Some(message);
+        page(&state, nav, None, vec![add]).await
+    })
+    .await
 }
 
 /// `POST .../definitions/{credentialId}`: **Edit credential definition**, through the API's
@@ -406,8 +398,7 @@ pub(super) async fn update(
     Path((did, credential_id)): Path<(String, String)>,
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "definitions").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "definitions").await?;
     let scope = nav.scope()?;
     // Read first, so that another service's or a missing definition is a 404 page.
     let Json(current) = api::get(
@@ -431,17 +422,12 @@ pub(super) async fn update(
         },
         Err(error) => Err(error),
     };
-    match updated {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/dashboard/services/{did}/definitions")).into_response())
-        }
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
-            let mut edit = edit_dialog(&did, &current);
-            edit.form = form;
-            edit.error = Some(message);
-            let dialogs = vec![add_dialog(&did), edit];
-            Ok((status, html(&page(&state, nav, None, dialogs).await?)).into_response())
-        }
-    }
+    let to = format!("/dashboard/services/{did}/definitions");
+    answer(updated, &to, async |message| {
+        let mut edit = edit_dialog(&did, &current);
+        edit.form = form;
+        edit.error = Some(message);
+        page(&state, nav, None, vec![add_dialog(&did), edit]).await
+    })
+    .await
 }

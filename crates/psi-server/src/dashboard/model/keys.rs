@@ -5,11 +5,12 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
-use super::{Fields, ListQuery, PAGE, Refused, body, refused, when};
+use super::{Fields, ListQuery, PAGE, when};
 use crate::api::keys::{self as api, KeyQuery, KeyView};
 use crate::api::services::DEFAULT_KEY_NAME;
+use crate::dashboard::form::{again, answer, body, editing};
 use crate::dashboard::session::{NoFields, Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::db::keys::KeyKind;
@@ -72,7 +73,8 @@ struct KeysPage {
     form_error: Option<String>,
 }
 
-fn kind_label(kind: KeyKind) -> &'static str {
+/// A key type as the Keys list and the definitions' key choices name it.
+pub(super) fn kind_label(kind: KeyKind) -> &'static str {
     match kind {
         KeyKind::RsaKeyPair => "RSA key pair",
         KeyKind::RsaPublicKey => "RSA public key",
@@ -158,8 +160,7 @@ pub(super) async fn create(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "keys").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "keys").await?;
     let key_form = KeyForm {
         name: form.get("name").trim().to_owned(),
         kind: form.get("type").to_owned(),
@@ -181,29 +182,28 @@ pub(super) async fn create(
             .map(|(_, Json(view))| view),
         Err(error) => Err(error),
     };
-    match created {
-        Ok(view) => match view.secret {
-            Some(value) => {
-                let mut page_of = blank(nav);
-                page_of.secret = Some(Secret {
-                    name: view.name,
-                    value,
-                });
-                let page_of = show(&state, page_of, None).await?;
-                Ok((StatusCode::CREATED, html(&page_of)).into_response())
-            }
-            None => Ok(Redirect::to(&format!("/dashboard/services/{did}/keys")).into_response()),
-        },
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
+    let created = match created {
+        Ok(KeyView {
+            name,
+            secret: Some(value),
+            ..
+        }) => {
             let mut page_of = blank(nav);
-            page_of.form = key_form;
-            page_of.open = true;
-            page_of.form_error = Some(message);
+            page_of.secret = Some(Secret { name, value });
             let page_of = show(&state, page_of, None).await?;
-            Ok((status, html(&page_of)).into_response())
+            return Ok(again(StatusCode::CREATED, &page_of));
         }
-    }
+        other => other.map(drop),
+    };
+    let to = format!("/dashboard/services/{did}/keys");
+    answer(created, &to, async |message| {
+        let mut page_of = blank(nav);
+        page_of.form = key_form;
+        page_of.open = true;
+        page_of.form_error = Some(message);
+        show(&state, page_of, None).await
+    })
+    .await
 }
 
 /// `POST .../keys/{name}/delete`: **Delete**, through the API's delete, which refuses the
@@ -213,22 +213,19 @@ pub(super) async fn delete(
     Path((did, name)): Path<(String, String)>,
     Posted { signed_in, .. }: Posted<NoFields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "keys").await?;
-    nav.can_edit()?;
-    match api::delete(
+    let nav = editing(&state, &signed_in, &did, "keys").await?;
+    let deleted = api::delete(
         nav.scope()?,
         State(state.clone()),
         Path((did.clone(), name)),
     )
     .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!("/dashboard/services/{did}/keys")).into_response()),
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
-            let mut page_of = blank(nav);
-            page_of.error = Some(message);
-            let page_of = show(&state, page_of, None).await?;
-            Ok((status, html(&page_of)).into_response())
-        }
-    }
+    .map(drop);
+    let to = format!("/dashboard/services/{did}/keys");
+    answer(deleted, &to, async |message| {
+        let mut page_of = blank(nav);
+        page_of.error = Some(message);
+        show(&state, page_of, None).await
+    })
+    .await
 }

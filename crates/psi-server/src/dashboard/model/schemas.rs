@@ -4,11 +4,12 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 
-use super::{Fields, ListQuery, PAGE, Refused, body, refused, split_list};
+use super::{Fields, ListQuery, PAGE, split_list};
 use crate::api::page::PageQuery;
 use crate::api::schemas::{self as api, SchemaView};
+use crate::dashboard::form::{answer, body, editing};
 use crate::dashboard::session::{NoFields, Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::domain::AttributeKind;
@@ -196,8 +197,7 @@ pub(super) async fn create(
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "schemas").await?;
-    nav.can_edit()?;
+    let nav = editing(&state, &signed_in, &did, "schemas").await?;
     let names = form.all("attribute_name");
     let kinds = form.all("attribute_type");
     let choices = form.all("attribute_choices");
@@ -239,20 +239,18 @@ pub(super) async fn create(
             .map(drop),
         Err(error) => Err(error),
     };
-    match created {
-        Ok(()) => Ok(Redirect::to(&format!("/dashboard/services/{did}/schemas")).into_response()),
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
-            let mut page_of = blank(nav);
-            page_of.form = schema_form;
-            if page_of.form.attributes.len() < ROWS {
-                page_of.form.attributes.resize_with(ROWS, Default::default);
-            }
-            page_of.open = true;
-            page_of.form_error = Some(message);
-            Ok((status, html(&show(&state, page_of, None).await?)).into_response())
+    let to = format!("/dashboard/services/{did}/schemas");
+    answer(created, &to, async |message| {
+        let mut page_of = blank(nav);
+        page_of.form = schema_form;
+        if page_of.form.attributes.len() < ROWS {
+            page_of.form.attributes.resize_with(ROWS, Default::default);
         }
-    }
+        page_of.open = true;
+        page_of.form_error = Some(message);
+        show(&state, page_of, None).await
+    })
+    .await
 }
 
 /// `POST .../schemas/{id}/delete`: **Delete**, through the API's delete (refused while a
@@ -262,15 +260,15 @@ pub(super) async fn delete(
     Path((did, id)): Path<(String, String)>,
     Posted { signed_in, .. }: Posted<NoFields>,
 ) -> Result<Response, DashboardError> {
-    let nav = Nav::of(&state, &signed_in, &did, "schemas").await?;
-    nav.can_edit()?;
-    match api::delete(nav.scope()?, State(state.clone()), Path((did.clone(), id))).await {
-        Ok(_) => Ok(Redirect::to(&format!("/dashboard/services/{did}/schemas")).into_response()),
-        Err(error) => {
-            let Refused { status, message } = refused(error)?;
-            let mut page_of = blank(nav);
-            page_of.error = Some(message);
-            Ok((status, html(&show(&state, page_of, None).await?)).into_response())
-        }
-    }
+    let nav = editing(&state, &signed_in, &did, "schemas").await?;
+    let deleted = api::delete(nav.scope()?, State(state.clone()), Path((did.clone(), id)))
+        .await
+        .map(drop);
+    let to = format!("/dashboard/services/{did}/schemas");
+    answer(deleted, &to, async |message| {
+        let mut page_of = blank(nav);
+        page_of.error = Some(message);
+        show(&state, page_of, None).await
+    })
+    .await
 }
