@@ -15,7 +15,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/bench/lib.sh"
 duration="${DURATION:-5}"
 connections="${CONNECTIONS:-4}"
-require_tools wrk curl python3
+require_tools python3
+ensure_wrk
 
 work="$(mktemp -d)"
 psi_pid=""
@@ -46,7 +47,7 @@ done
 link_line="$(grep 'link JSON:' "$work/psi.out")"
 did="$(sed -n 's|.*/api/v1/services/\([^/]*\)/interactions/.*|\1|p' <<<"$link_line")"
 interaction="$(sed -n 's|.*/interactions/\([^/]*\)/link?.*|\1|p' <<<"$link_line")"
-printf 'correct horse battery staple\n' | "$psi" admin add-operator ada --admin --data-dir "$work/data" >&2
+printf 'correct horse battery staple\n' | "$psi" admin --data-dir "$work/data" add-operator ada --admin >&2
 
 echo "seeding 1,000 interactions and 100,000 events..." >&2
 python3 - "$base" "$did" "$admin_token" "$work/data/psi.db" "$interaction" <<'PY'
@@ -59,7 +60,7 @@ def call(method, path, body=None):
     with urllib.request.urlopen(request) as answer:
         return json.load(answer)
 demo = call("GET", f"/api/v1/services/{did}/interactions/{interaction}")
-issued = [c["credential_id"] for c in demo["issued_credentials"]]
+issued = [c if isinstance(c, str) else c["credential_id"] for c in demo["issued_credentials"]]
 for n in range(999):
     call("POST", f"/api/v1/services/{did}/interactions",
          {"name": f"Interaction {n:04}", "issued_credentials": issued})

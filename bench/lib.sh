@@ -8,6 +8,16 @@ require_tools() {
   done
 }
 
+# Installs wrk (and curl) from Debian's packages when missing.
+ensure_wrk() {
+  command -v wrk >/dev/null && return 0
+  echo "installing wrk..." >&2
+  local sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk curl >/dev/null
+}
+
 # A free loopback port (the kernel picks one, the socket is closed again).
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

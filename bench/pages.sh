@@ -22,13 +22,7 @@ connections="${CONNECTIONS:-8}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 psi="${PSI_BIN:-$target_dir/release/psi}"
 
-command -v wrk >/dev/null || {
-  echo "installing wrk..." >&2
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk curl >/dev/null
-}
+ensure_wrk
 
 build_release
 

@@ -12,18 +12,19 @@ use crate::config::{LogFormat, Overrides};
 #[derive(Debug, Clone, Default, Args)]
 pub struct StorageArgs {
     /// TOML configuration file, keys as in the embedded `config.default.toml` [env: PSI_CONFIG]
-    #[arg(long, value_name = "FILE")]
+    // Global: `psi admin add-operator ... --data-dir DIR` reads as the subcommand's own flag.
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Directory for the SQLite database and the generated master key [default: ./psi-data]
     /// [env: PSI_DATA_DIR]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// `sqlite:<path>` or `postgres://user:password@host/db` [default: SQLite in the data
     /// directory] [env: PSI_DATABASE_URL]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub database_url: Option<String>,
     /// Log JSON lines instead of human-readable text [env: PSI_LOG_FORMAT=json]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub log_json: bool,
 }
 

@@ -1,5 +1,8 @@
 //! The **Interactions** screen: the open service's interactions, active or paused, with their
-//! media and how many events each had today (since midnight UTC).
+//! media and how many events each had today (since midnight UTC; counted at most every 15 s).
+
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::extract::State;
@@ -18,6 +21,33 @@ use crate::http::path::Path;
 use crate::http::query::Query;
 use crate::ids::InteractionId;
 use crate::pages::render::html;
+use crate::scope::ServiceScope;
+
+/// How long a service's counts of today's events are reused: counting a busy day's events
+/// takes tens of milliseconds, and a glance at the list need not be fresher than this.
+const COUNTS_TTL: Duration = Duration::from_secs(15);
+/// The most services whose counts are kept.
+const COUNTED_SERVICES: usize = 1_000;
+
+type Counts = Arc<Vec<(String, i64)>>;
+
+/// The counts of today's events (since midnight UTC) per interaction of a service, by service id
+/// and day, with when they were read.
+static TODAY: LazyLock<quick_cache::sync::Cache<(String, i64), (Instant, Counts)>> =
+    LazyLock::new(|| quick_cache::sync::Cache::new(COUNTED_SERVICES));
+
+async fn events_today(state: &AppState, scope: &ServiceScope) -> Result<Counts, DashboardError> {
+    let now = now_ms();
+    let key = (scope.service_id().to_owned(), now - now.rem_euclid(DAY_MS));
+    if let Some((read, counts)) = TODAY.get(&key)
+        && read.elapsed() < COUNTS_TTL
+    {
+        return Ok(counts);
+    }
+    let counts = Arc::new(db::events::counts_since(&state.db, scope, key.1).await?);
+    TODAY.insert(key, (Instant::now(), Arc::clone(&counts)));
+    Ok(counts)
+}
 
 /// Interactions a page shows.
 const PAGE: i64 = 50;
@@ -60,8 +90,7 @@ pub(super) async fn list(
     let paging = paging(Some(PAGE), query.cursor.as_deref())?;
     let interactions = db::interactions::page(&state.db, &scope, None, &paging).await?;
     let page: Page<db::interactions::Interaction> = Page::cut(&paging, interactions);
-    let today = now_ms() - now_ms().rem_euclid(DAY_MS);
-    let counts = db::events::counts_since(&state.db, &scope, today).await?;
+    let counts = events_today(&state, &scope).await?;
     let rows = page
         .data
         .iter()
