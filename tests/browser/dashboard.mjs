@@ -12,8 +12,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import AxeBuilder from "@axe-core/playwright";
+import { launchChromium } from "./chromium.mjs";
 
 const base = process.argv[2];
 const fixture = JSON.parse(process.env.PSI_DASHBOARD_FIXTURE || "{}");
@@ -100,19 +100,7 @@ async function screen(page, name, path) {
   await page.setViewportSize(DESKTOP);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.PSI_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  headless: true,
-});
+const browser = await launchChromium();
 let status = 0;
 try {
   const context = await browser.newContext({ viewport: DESKTOP });

@@ -21,7 +21,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as oidc from "openid-client";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [base, serviceDid, clientId, clientSecret, rpPort, exampleClientId] = process.argv.slice(2);
 if (!exampleClientId) {
@@ -156,20 +156,9 @@ await new Promise((resolve) => {
   server.listen(Number(rpPort), "127.0.0.1", resolve);
 });
 
-// Playwright starts Chromium with a fresh temporary --user-data-dir of its own and removes it after.
-const browser = await chromium.launch({
-  executablePath: process.env.PSI_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  headless: true,
-}).catch((error) => fail(`Chromium does not start: ${error.message}`));
+const browser = await launchChromium().catch((error) =>
+  fail(`Chromium does not start: ${error.message}`),
+);
 
 /// A page in a fresh context whose script errors, console errors and CSP violations (on every
 /// document it shows) are collected: psi's pages and the example must work without any.

@@ -12,9 +12,9 @@ import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
+import { launchChromium } from "./chromium.mjs";
 
 const base = process.argv[2];
 const fixture = JSON.parse(process.env.PSI_BROWSER_FIXTURE || "{}");
@@ -333,20 +333,7 @@ test("the embed refuses a tampered QR code and nothing in it runs or restyles th
   }
 });
 
-// Playwright starts Chromium with a fresh temporary --user-data-dir of its own and removes it after.
-const browser = await chromium.launch({
-  executablePath: process.env.PSI_CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-  headless: true,
-});
+const browser = await launchChromium();
 let passed = 0;
 let failed = 0;
 try {

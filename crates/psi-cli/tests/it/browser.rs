@@ -7,17 +7,15 @@
 //! tests/browser`), the build marks the test ignored (`build.rs`), and under `CI=true` it runs
 //! and fails. Screenshots land in `test-artifacts/browser/`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::Serialized;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::common::free_port;
+use crate::common::{repo_root, require_browser, spawn_node, start_server};
 
 const ADMIN_TOKEN: &str = "browser-test-admin-token-0123456789";
 const APP_STORE: &str = "https://apps.apple.com/app/id000000001";
@@ -27,55 +25,24 @@ const ANDROID_PACKAGE: &str = "org.example.wallet";
 /// A pre-filled name that HTML and JSON must both escape.
 const PREFILLED: &str = r#"Ada "<b>" & Co"#;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     browser_test_ignored,
     ignore = "needs Chromium and tests/browser/node_modules: apt-get install chromium; npm ci --prefix tests/browser"
 )]
 async fn pages_work_in_a_real_browser() {
-    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let browser_dir = repo_root().join("tests/browser");
-    let missing: Vec<String> = [
-        (
-            Path::new(&chromium).to_path_buf(),
-            "apt-get install chromium",
-        ),
-        (
-            browser_dir.join("node_modules"),
-            "npm ci --prefix tests/browser",
-        ),
-    ]
-    .into_iter()
-    .filter(|(path, _)| !path.exists())
-    .map(|(path, fix)| format!("{} (run `{fix}`)", path.display()))
-    .collect();
-    assert!(
-        missing.is_empty(),
-        "the browser test cannot run: missing {}",
-        missing.join(", ")
-    );
-
-    let data_dir = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
-        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
-        .merge(Serialized::default("data_dir", data_dir.path()))
-        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
-        .merge(Serialized::default("log_level", "warn"))
-        .merge(Serialized::default("pages.app_store_url", APP_STORE))
-        .merge(Serialized::default("pages.google_play_url", GOOGLE_PLAY))
-        .merge(Serialized::default(
-            "pages.android_package",
-            ANDROID_PACKAGE,
-        ))
-        .merge(Serialized::default("pages.redirect_origins", [&base]));
-    let config = psi_server::Config::from_figment(figment).expect("configuration");
-    let app = psi_server::build(config).await.expect("server starts");
+    let chromium = require_browser("browser", &["playwright-core"]);
+    let (app, base, data_dir) = start_server(ADMIN_TOKEN, |figment, base| {
+        figment
+            .merge(Serialized::default("pages.app_store_url", APP_STORE))
+            .merge(Serialized::default("pages.google_play_url", GOOGLE_PLAY))
+            .merge(Serialized::default(
+                "pages.android_package",
+                ANDROID_PACKAGE,
+            ))
+            .merge(Serialized::default("pages.redirect_origins", [base]))
+    })
+    .await;
     let client = reqwest::Client::new();
     let (did, interaction) = club(&client, &base).await;
     let id = interaction["id"].as_str().unwrap().to_owned();
@@ -111,17 +78,15 @@ async fn pages_work_in_a_real_browser() {
         "android_package": ANDROID_PACKAGE,
     });
 
-    let mut node = Command::new("node")
-        .arg(browser_dir.join("run.mjs"))
-        .arg(&base)
-        .env("PSI_BROWSER_FIXTURE", fixture.to_string())
-        .env("PSI_CHROMIUM", &chromium)
-        .current_dir(repo_root())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (mut node, mut lines) = spawn_node(
+        "run.mjs",
+        &[&base],
+        &[
+            ("PSI_BROWSER_FIXTURE", &fixture.to_string()),
+            ("PSI_CHROMIUM", &chromium),
+        ],
+        &repo_root(),
+    );
     let wallet = data_dir.path().join("wallet.json");
     let mut summary = None;
     let run = async {

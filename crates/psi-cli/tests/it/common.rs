@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: the real `psi` binary, the vectors, a QR reader and
 //! a database per test on either backend.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
 use serde_json::Value;
 
 /// Runs the `psi` binary with arguments and standard input.
@@ -75,6 +77,100 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// The workspace's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `tests/browser`, where the browser and Node scripts and their `node_modules` are.
+pub fn browser_scripts() -> PathBuf {
+    repo_root().join("tests/browser")
+}
+
+/// Asserts that Chromium (`PSI_CHROMIUM`, by default `/usr/bin/chromium`) and the Node
+/// `packages` in `tests/browser/node_modules` are present, saying what is missing and how to get
+/// it when not; returns Chromium's path.
+pub fn require_browser(test: &str, packages: &[&str]) -> String {
+    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    require(
+        test,
+        Some((PathBuf::from(&chromium), "apt-get install chromium")),
+        packages,
+    );
+    chromium
+}
+
+/// Asserts that the Node `packages` in `tests/browser/node_modules` are present (without
+/// Chromium), saying what is missing and how to get it when not.
+pub fn require_node_packages(test: &str, packages: &[&str]) {
+    require(test, None, packages);
+}
+
+fn require(test: &str, chromium: Option<(PathBuf, &str)>, packages: &[&str]) {
+    let modules = browser_scripts().join("node_modules");
+    let missing: Vec<String> = chromium
+        .into_iter()
+        .chain(
+            packages
+                .iter()
+                .map(|package| (modules.join(package), "npm ci --prefix tests/browser")),
+        )
+        .filter(|(path, _)| !path.exists())
+        .map(|(path, fix)| format!("{} (run `{fix}`)", path.display()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the {test} test cannot run: missing {}",
+        missing.join(", ")
+    );
+}
+
+/// Node's standard output, line by line.
+pub type NodeLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// Starts `node tests/browser/<script> <args>` with `envs` in `dir`, its standard output piped
+/// and read by line; the process is killed when dropped.
+pub fn spawn_node(
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    dir: &Path,
+) -> (tokio::process::Child, NodeLines) {
+    use tokio::io::AsyncBufReadExt;
+    let mut node = tokio::process::Command::new("node")
+        .arg(browser_scripts().join(script))
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let lines = tokio::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    (node, lines)
+}
+
+/// Starts psi in this process on a free loopback port: the default configuration with SQLite in
+/// a new temporary directory, `admin_token`, `log_level = "warn"`, and whatever `extra` merges
+/// in (given the base URL). Returns the server, its base URL (`http://127.0.0.1:<port>`) and the
+/// data directory, which must outlive the server.
+pub async fn start_server(
+    admin_token: &str,
+    extra: impl FnOnce(Figment, &str) -> Figment,
+) -> (psi_server::App, String, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
+        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
+        .merge(Serialized::default("data_dir", data_dir.path()))
+        .merge(Serialized::default("admin_token", admin_token))
+        .merge(Serialized::default("log_level", "warn"));
+    let config = psi_server::Config::from_figment(extra(figment, &base)).expect("configuration");
+    let app = psi_server::build(config).await.expect("server starts");
+    (app, base, data_dir)
 }
 
 /// Which database a server under test runs on.

@@ -6,26 +6,16 @@
 //! browser scripts' Node packages, so it is ignored (or under `CI=true`, fails) where the browser
 //! test is.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
-use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::Serialized;
 use psi_server::cli::{AddOperatorArgs, AdminCommand};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
-use crate::common::free_port;
+use crate::common::{repo_root, require_browser, spawn_node, start_server};
 use psi_testkit::{Receiver, Reply};
 use std::time::Duration;
 
 const ADMIN_TOKEN: &str = "dashboard-test-admin-token-0123456789";
 const PASSWORD: &str = "correct horse battery staple";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -33,34 +23,12 @@ fn repo_root() -> PathBuf {
     ignore = "needs Chromium and tests/browser/node_modules: apt-get install chromium; npm ci --prefix tests/browser"
 )]
 async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
-    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let scripts = repo_root().join("tests/browser");
-    for (path, fix) in [
-        (PathBuf::from(&chromium), "apt-get install chromium"),
-        (
-            scripts.join("node_modules/@axe-core/playwright"),
-            "npm ci --prefix tests/browser",
-        ),
-    ] {
-        assert!(
-            path.exists(),
-            "the dashboard test cannot run: {} is missing (run `{fix}`)",
-            path.display()
-        );
-    }
-
-    let data_dir = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
-        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
-        .merge(Serialized::default("data_dir", data_dir.path()))
-        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
-        .merge(Serialized::default("log_level", "warn"))
-        // The failing delivery to replay goes to a receiver on loopback.
-        .merge(Serialized::default("outbound.allow_loopback", true));
-    let config = psi_server::Config::from_figment(figment).expect("configuration");
-    let app = psi_server::build(config).await.expect("server starts");
+    let chromium = require_browser("dashboard", &["@axe-core/playwright"]);
+    // The failing delivery to replay goes to a receiver on loopback.
+    let (app, base, _data_dir) = start_server(ADMIN_TOKEN, |figment, _| {
+        figment.merge(Serialized::default("outbound.allow_loopback", true))
+    })
+    .await;
     let did = psi_server::demo::seed(app.state())
         .await
         .expect("demo seed")
@@ -156,17 +124,15 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         ],
     });
 
-    let mut node = Command::new("node")
-        .arg(scripts.join("dashboard.mjs"))
-        .arg(&base)
-        .env("PSI_DASHBOARD_FIXTURE", fixture.to_string())
-        .env("PSI_CHROMIUM", &chromium)
-        .current_dir(repo_root())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let (mut node, mut lines) = spawn_node(
+        "dashboard.mjs",
+        &[&base],
+        &[
+            ("PSI_DASHBOARD_FIXTURE", &fixture.to_string()),
+            ("PSI_CHROMIUM", &chromium),
+        ],
+        &repo_root(),
+    );
     let mut done = Vec::new();
     let mut passed = false;
     let run = async {

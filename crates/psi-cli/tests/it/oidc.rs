@@ -9,18 +9,12 @@
 //! same way and shows what userinfo said. Needs Chromium and the browser scripts' Node packages,
 //! so it is ignored (or under `CI=true`, fails) where the browser test is.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 use crate::browser::run_wallet;
-use crate::common::free_port;
+use crate::common::{browser_scripts, free_port, require_browser, spawn_node, start_server};
 
 const ADMIN_TOKEN: &str = "oidc-test-admin-token-0123456789";
 const CLIENT_ID: &str = "rp.example";
@@ -30,48 +24,15 @@ const EXAMPLE_CLIENT_ID: &str = "static.example";
 /// What the holder shares, and the claim the relying party gets it as.
 const FULL_NAME: &str = "Ada Lovelace";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
     browser_test_ignored,
     ignore = "needs Chromium and tests/browser/node_modules: apt-get install chromium; npm ci --prefix tests/browser"
 )]
 async fn openid_client_signs_in_through_the_authorization_page() {
-    let chromium = std::env::var("PSI_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let scripts = repo_root().join("tests/browser");
-    let missing: Vec<String> = [
-        (
-            Path::new(&chromium).to_path_buf(),
-            "apt-get install chromium",
-        ),
-        (
-            scripts.join("node_modules/openid-client"),
-            "npm ci --prefix tests/browser",
-        ),
-    ]
-    .into_iter()
-    .filter(|(path, _)| !path.exists())
-    .map(|(path, fix)| format!("{} (run `{fix}`)", path.display()))
-    .collect();
-    assert!(
-        missing.is_empty(),
-        "the OpenID Connect test cannot run: missing {}",
-        missing.join(", ")
-    );
-
-    let data_dir = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
-        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
-        .merge(Serialized::default("data_dir", data_dir.path()))
-        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
-        .merge(Serialized::default("log_level", "warn"));
-    let config = psi_server::Config::from_figment(figment).expect("configuration");
-    let app = psi_server::build(config).await.expect("server starts");
+    let chromium = require_browser("OpenID Connect", &["openid-client"]);
+    let scripts = browser_scripts();
+    let (app, base, data_dir) = start_server(ADMIN_TOKEN, |figment, _| figment).await;
     // The redirect URI is registered when attaching, so its port is chosen before node runs.
     let rp_port = free_port();
     let site = Site::new(&base, &format!("http://127.0.0.1:{rp_port}/callback")).await;
@@ -84,23 +45,19 @@ async fn openid_client_signs_in_through_the_authorization_page() {
         )
         .await;
 
-    let mut node = Command::new("node")
-        .arg(scripts.join("oidc.mjs"))
-        .args([
+    let (mut node, mut lines) = spawn_node(
+        "oidc.mjs",
+        &[
             &base,
             &site.did,
             CLIENT_ID,
             CLIENT_SECRET,
             &rp_port.to_string(),
             EXAMPLE_CLIENT_ID,
-        ])
-        .env("PSI_CHROMIUM", &chromium)
-        .current_dir(&scripts)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        ],
+        &[("PSI_CHROMIUM", &chromium)],
+        &scripts,
+    );
     let wallet = data_dir.path().join("wallet.json");
     let mut result = None;
     let mut shown = None;

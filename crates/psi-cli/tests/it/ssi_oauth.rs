@@ -6,29 +6,19 @@
 //! the library resolves with verified against psi's JWKS. Needs the browser scripts' Node
 //! packages, so it is ignored (or under `CI=true`, fails) where the browser test is.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use figment::Figment;
-use figment::providers::{Format, Serialized, Toml};
 use psi_webhook::{PublicKey, UnixTime, Validation, Verifier};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::browser::run_wallet;
-use tokio::process::Command;
 
-use crate::common::free_port;
+use crate::common::{browser_scripts, require_node_packages, spawn_node, start_server};
 
 const ADMIN_TOKEN: &str = "ssi-oauth-test-admin-token-0123456789";
 const CLIENT_ID: &str = "shop.example";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(
@@ -36,26 +26,14 @@ fn repo_root() -> PathBuf {
     ignore = "needs tests/browser/node_modules: npm ci --prefix tests/browser"
 )]
 async fn ssi_auth_lib_signs_in_with_psi_wallet_run() {
-    let scripts = repo_root().join("tests/browser");
-    assert!(
-        scripts.join("node_modules/ssi-auth-lib").exists(),
-        "the SSI OAuth test cannot run: run `npm ci --prefix tests/browser`"
-    );
-    let data_dir = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let figment = Figment::from(Toml::string(psi_server::config::DEFAULT_TOML))
-        .merge(Serialized::default("listen", format!("127.0.0.1:{port}")))
-        .merge(Serialized::default("data_dir", data_dir.path()))
-        .merge(Serialized::default("admin_token", ADMIN_TOKEN))
-        .merge(Serialized::default("log_level", "warn"));
-    let config = psi_server::Config::from_figment(figment).expect("configuration");
-    let app = psi_server::build(config).await.expect("server starts");
+    require_node_packages("SSI OAuth", &["ssi-auth-lib"]);
+    let scripts = browser_scripts();
+    let (app, base, data_dir) = start_server(ADMIN_TOKEN, |figment, _| figment).await;
     let shop = Shop::new(&base).await;
 
-    let mut node = Command::new("node")
-        .arg(scripts.join("ssi-oauth.cjs"))
-        .args([
+    let (mut node, mut lines) = spawn_node(
+        "ssi-oauth.cjs",
+        &[
             &base,
             CLIENT_ID,
             &shop.credential_definition,
@@ -63,13 +41,10 @@ async fn ssi_auth_lib_signs_in_with_psi_wallet_run() {
             &shop.interaction,
             &shop.instance,
             &shop.link_prefix,
-        ])
-        .current_dir(&scripts)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node runs");
-    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        ],
+        &[],
+        &scripts,
+    );
     let wallet = data_dir.path().join("wallet.json");
     let mut token = None;
     let run = async {

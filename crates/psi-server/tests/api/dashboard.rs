@@ -43,6 +43,25 @@ pub(crate) async fn person(app: &TestApp, name: &str, role: Option<(&str, Role)>
         .unwrap();
 }
 
+/// Asserts the answer's status and returns its body.
+pub(crate) async fn answer(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status, "{response:?}");
+    response.text().await.unwrap()
+}
+
+/// Asserts that `html` contains every one of `texts`.
+pub(crate) fn contains_all(html: &str, texts: &[&str]) {
+    for text in texts {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+}
+
+/// `eve`, an editor of the demo service, signed in.
+pub(crate) async fn editor<'a>(app: &'a TestApp, demo: &Demo) -> Session<'a> {
+    person(app, "eve", Some((&demo.did, Role::Editor))).await;
+    Session::sign_in(app, "eve").await
+}
+
 /// A signed-in browser session: its cookie and CSRF token.
 pub(crate) struct Session<'a> {
     app: &'a TestApp,
@@ -57,14 +76,15 @@ impl<'a> Session<'a> {
             .to_str()
             .unwrap()
             .to_owned();
-        for part in [
-            "HttpOnly",
-            "SameSite=Strict",
-            "Path=/dashboard",
-            "Max-Age=43200",
-        ] {
-            assert!(set_cookie.contains(part), "{set_cookie}");
-        }
+        contains_all(
+            &set_cookie,
+            &[
+                "HttpOnly",
+                "SameSite=Strict",
+                "Path=/dashboard",
+                "Max-Age=43200",
+            ],
+        );
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
         Session { app, cookie }
     }

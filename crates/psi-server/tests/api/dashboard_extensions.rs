@@ -5,11 +5,11 @@
 //! the Extension Editor, and viewers, forged forms and other services changing nothing. Each
 //! effect is read back through the management API.
 
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::dashboard::{Session, location, person};
+use crate::dashboard::{Session, answer, contains_all, editor, location, person};
 use crate::demo_fixture::{Demo, demo};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json, spawn_app};
 use psi_server::db::operators::Role;
@@ -62,10 +62,32 @@ async fn attachments(app: &TestApp, demo: &Demo) -> Vec<Value> {
         .clone()
 }
 
-/// A signed-in editor of the demo service.
-async fn editor<'a>(app: &'a TestApp, demo: &Demo) -> Session<'a> {
-    person(app, "eve", Some((&demo.did, Role::Editor))).await;
-    Session::sign_in(app, "eve").await
+/// Installs the built-in allow list with `session` and attaches it to the demo interaction
+/// (attribute `Name`); returns the installation's id and the answer to attaching.
+async fn attach_allow_list(
+    app: &TestApp,
+    demo: &Demo,
+    session: &Session<'_>,
+    csrf: &str,
+) -> (String, Response) {
+    let install = format!("{}/install/psiallowlist", extensions(demo));
+    session.post(&install, &[("_csrf", csrf)], None).await;
+    let id = installation(app, demo, "psiallowlist").await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attached = session
+        .post(
+            &tab(demo),
+            &[
+                ("_csrf", csrf),
+                ("installation_id", &id),
+                ("setting.attribute", "Name"),
+            ],
+            None,
+        )
+        .await;
+    (id, attached)
 }
 
 async fn a_public_extension_is_installed_and_added_to_an_interaction_with_its_settings(
@@ -83,14 +105,15 @@ async fn a_public_extension_is_installed_and_added_to_an_interaction_with_its_se
     );
     let install = format!("{}/install", extensions(&demo));
     let catalogue = eve.page(&install).await;
-    for label in [
-        ">Public Extensions<",
-        ">My Extensions<",
-        "Chat notification",
-        "Allow list check",
-    ] {
-        assert!(catalogue.contains(label), "{label}: {catalogue}");
-    }
+    contains_all(
+        &catalogue,
+        &[
+            ">Public Extensions<",
+            ">My Extensions<",
+            "Chat notification",
+            "Allow list check",
+        ],
+    );
     assert!(catalogue.contains(&format!("{install}/psichatnotification\">Install<")));
     let mine = eve.page(&format!("{install}?tab=mine")).await;
     assert!(mine.contains("has authored no extension yet"), "{mine}");
@@ -98,21 +121,21 @@ async fn a_public_extension_is_installed_and_added_to_an_interaction_with_its_se
     // Install: the service-level settings, and what data goes where.
     let chat = format!("{install}/psichatnotification");
     let form = eve.page(&chat).await;
-    for label in [
-        "Incoming webhook URL",
-        "type=\"url\"",
-        "What data goes where",
-        "When an event completes or fails (on_finish)",
-        "the URL of the setting",
-        ">Install</button>",
-    ] {
-        assert!(form.contains(label), "{label}: {form}");
-    }
+    contains_all(
+        &form,
+        &[
+            "Incoming webhook URL",
+            "type=\"url\"",
+            "What data goes where",
+            "When an event completes or fails (on_finish)",
+            "the URL of the setting",
+            ">Install</button>",
+        ],
+    );
     let csrf = eve.csrf(&chat).await;
     // The API refuses a missing required setting; the form says why and keeps what was typed.
     let refused = eve.post(&chat, &[("_csrf", &csrf)], None).await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"")
             && html.contains("webhook_url")
@@ -189,15 +212,16 @@ async fn a_public_extension_is_installed_and_added_to_an_interaction_with_its_se
 
     // The interaction's Extensions tab: Select → Extension Settings → Add → Submit.
     let page = eve.page(&tab(&demo)).await;
-    for label in [
-        ">Details<",
-        ">Extensions<",
-        ">Events<",
-        ">Select<",
-        "No extension is added",
-    ] {
-        assert!(page.contains(label), "{label}: {page}");
-    }
+    contains_all(
+        &page,
+        &[
+            ">Details<",
+            ">Extensions<",
+            ">Events<",
+            ">Select<",
+            "No extension is added",
+        ],
+    );
     assert!(
         page.contains("data-dialog=\"extension-settings\""),
         "{page}"
@@ -235,8 +259,7 @@ async fn a_public_extension_is_installed_and_added_to_an_interaction_with_its_se
             None,
         )
         .await;
-    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = missing.text().await.unwrap();
+    let html = answer(missing, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"")
             && html.contains("attribute")
@@ -304,29 +327,12 @@ async fn uninstalling_while_attached_shows_why_and_offers_to_detach(backend: Bac
     let demo = demo(&app).await;
     let eve = editor(&app, &demo).await;
     let csrf = eve.csrf(&extensions(&demo)).await;
-    let install = format!("{}/install/psiallowlist", extensions(&demo));
-    eve.post(&install, &[("_csrf", &csrf)], None).await;
-    let id = installation(&app, &demo, "psiallowlist").await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let attached = eve
-        .post(
-            &tab(&demo),
-            &[
-                ("_csrf", &csrf),
-                ("installation_id", &id),
-                ("setting.attribute", "Name"),
-            ],
-            None,
-        )
-        .await;
+    let (id, attached) = attach_allow_list(&app, &demo, &eve, &csrf).await;
     assert_eq!(attached.status(), StatusCode::SEE_OTHER);
 
     let uninstall = format!("{}/installed/{id}/uninstall", extensions(&demo));
     let refused = eve.post(&uninstall, &[("_csrf", &csrf)], None).await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::CONFLICT).await;
     assert!(
         html.contains("role=\"alert\"")
             && html.contains("attached to 1 interaction")
@@ -368,8 +374,11 @@ async fn the_extension_editor_authors_versions_publishes_and_its_credentials_are
             None,
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().await.unwrap().contains("role=\"alert\""));
+    assert!(
+        answer(refused, StatusCode::UNPROCESSABLE_ENTITY)
+            .await
+            .contains("role=\"alert\"")
+    );
     let created = eve
         .post(
             &editor_page,
@@ -497,8 +506,7 @@ async fn the_extension_editor_authors_versions_publishes_and_its_credentials_are
             None,
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(html.contains("region") && !html.contains(secret), "{html}");
     let installed = eve
         .post(
@@ -559,26 +567,7 @@ async fn viewers_forged_forms_and_other_services_change_nothing(backend: Backend
     let demo = demo(&app).await;
     let eve = editor(&app, &demo).await;
     let csrf = eve.csrf(&extensions(&demo)).await;
-    eve.post(
-        &format!("{}/install/psiallowlist", extensions(&demo)),
-        &[("_csrf", &csrf)],
-        None,
-    )
-    .await;
-    let id = installation(&app, &demo, "psiallowlist").await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    eve.post(
-        &tab(&demo),
-        &[
-            ("_csrf", &csrf),
-            ("installation_id", &id),
-            ("setting.attribute", "Name"),
-        ],
-        None,
-    )
-    .await;
+    let (id, _) = attach_allow_list(&app, &demo, &eve, &csrf).await;
     assert_eq!(attachments(&app, &demo).await.len(), 1);
 
     let editor_page = format!("{}/editor", extensions(&demo));

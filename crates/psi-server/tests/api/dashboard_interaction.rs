@@ -8,7 +8,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::dashboard::{Session, location, person};
+use crate::dashboard::{Session, contains_all, editor, location, person};
 use crate::demo_fixture::{Demo, create_interaction, demo};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json, spawn_app};
 use psi_server::db::operators::Role;
@@ -70,9 +70,36 @@ fn saved(response: &Response, demo: &Demo, what: &str) {
     );
 }
 
-async fn editor<'a>(app: &'a TestApp, demo: &Demo) -> Session<'a> {
-    person(app, "eve", Some((&demo.did, Role::Editor))).await;
-    Session::sign_in(app, "eve").await
+/// Posts `form` as [`submit`] does and expects it [`saved`]; returns the redirect.
+async fn save(
+    session: &Session<'_>,
+    demo: &Demo,
+    rest: &str,
+    form: &[(&str, &str)],
+    what: &str,
+) -> Response {
+    let response = submit(session, demo, rest, form).await;
+    saved(&response, demo, what);
+    response
+}
+
+/// Posts `form` as [`submit`] does and expects it [`refused`]; returns the page.
+async fn refuse(
+    session: &Session<'_>,
+    demo: &Demo,
+    rest: &str,
+    form: &[(&str, &str)],
+    status: StatusCode,
+    dialog: &str,
+    message: &str,
+) -> String {
+    refused(
+        submit(session, demo, rest, form).await,
+        status,
+        dialog,
+        message,
+    )
+    .await
 }
 
 async fn the_details_tab_shows_the_interaction_with_the_guides_labels(backend: Backend) {
@@ -90,37 +117,38 @@ async fn the_details_tab_shows_the_interaction_with_the_guides_labels(backend: B
     );
 
     let html = eve.page(&page_path(&demo)).await;
-    for label in [
-        ">Join the demo club</h1>",
-        "aria-current=\"page\">Details</a>",
-        ">Extensions</a>",
-        ">Events</a>",
-        ">Web hook</h2>",
-        ">Edit web hook</a>",
-        ">Edit web hook</h2>",
-        ">Required credentials</h2>",
-        ">Add</a>",
-        ">Edit required credential</h2>",
-        "> Pre-fill from QR</label>",
-        "> Use external verification</label>",
-        "> Only last</label>",
-        ">Issued credentials</h2>",
-        "> Request Signature</label>",
-        "> Bearer Token</label>",
-        "A SHA secret works only with Bearer Token",
-        "> QR code</label>",
-        "Demo Member 1.0",
-        "Demo Membership 1.0",
-        "Member number (number)",
-        "Level (one of Bronze, Silver, Gold)",
-        "Demo service <span class=\"muted\">(self-attested)</span>",
-        "<li class=\"badge\">Pre-fill from QR</li>",
-        "<dd>QR code</dd>",
-        "No web hook",
-        "<option value=\"default\" selected>",
-    ] {
-        assert!(html.contains(label), "{label} in {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            ">Join the demo club</h1>",
+            "aria-current=\"page\">Details</a>",
+            ">Extensions</a>",
+            ">Events</a>",
+            ">Web hook</h2>",
+            ">Edit web hook</a>",
+            ">Edit web hook</h2>",
+            ">Required credentials</h2>",
+            ">Add</a>",
+            ">Edit required credential</h2>",
+            "> Pre-fill from QR</label>",
+            "> Use external verification</label>",
+            "> Only last</label>",
+            ">Issued credentials</h2>",
+            "> Request Signature</label>",
+            "> Bearer Token</label>",
+            "A SHA secret works only with Bearer Token",
+            "> QR code</label>",
+            "Demo Member 1.0",
+            "Demo Membership 1.0",
+            "Member number (number)",
+            "Level (one of Bronze, Silver, Gold)",
+            "Demo service <span class=\"muted\">(self-attested)</span>",
+            "<li class=\"badge\">Pre-fill from QR</li>",
+            "<dd>QR code</dd>",
+            "No web hook",
+            "<option value=\"default\" selected>",
+        ],
+    );
     assert!(html.contains(&demo.member) && html.contains(&demo.membership));
     assert!(html.contains(&demo.instance), "the default instance");
     assert!(html.contains(&format!("{}/extensions\"", page_path(&demo))));
@@ -174,14 +202,14 @@ async fn the_details_tab_shows_the_interaction_with_the_guides_labels(backend: B
         "no form names the extension's requirement: {html}"
     );
     // Changing the interaction's own requirements leaves the extension's.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required/edit",
         &[("credential_id", &demo.member), ("only_last", "on")],
+        "required",
     )
     .await;
-    saved(&response, &demo, "required");
     let required = read(&app, &demo).await["required_credentials"].clone();
     assert_eq!(required.as_array().unwrap().len(), 2, "{required}");
     assert!(required.to_string().contains(added), "{required}");
@@ -212,15 +240,11 @@ async fn the_web_hook_is_set_with_the_sha_secret_rule_and_removed(backend: Backe
     let url = "https://hooks.example.com/psi";
 
     // A SHA secret with Request Signature: the API refuses it, the form says why.
-    let response = submit(
+    let html = refuse(
         &eve,
         &demo,
         "/webhook",
         &[("url", url), ("key", "hook-secret"), ("auth", "signature")],
-    )
-    .await;
-    let html = refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "edit-webhook",
         "SHA secrets work with `bearer` or `standard_webhooks` auth",
@@ -234,14 +258,14 @@ async fn the_web_hook_is_set_with_the_sha_secret_rule_and_removed(backend: Backe
     assert!(read(&app, &demo).await["webhook"].is_null());
 
     // With Bearer Token it is taken.
-    let response = submit(
+    let response = save(
         &eve,
         &demo,
         "/webhook",
         &[("url", url), ("key", "hook-secret"), ("auth", "bearer")],
+        "webhook",
     )
     .await;
-    saved(&response, &demo, "webhook");
     let webhook = read(&app, &demo).await["webhook"].clone();
     assert_eq!(webhook["url"], url);
     assert_eq!(webhook["key"], "hook-secret");
@@ -265,43 +289,35 @@ async fn the_web_hook_is_set_with_the_sha_secret_rule_and_removed(backend: Backe
         StatusCode::OK,
     )
     .await;
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/webhook",
         &[("url", url), ("key", "default"), ("auth", "signature")],
+        "webhook",
     )
     .await;
-    saved(&response, &demo, "webhook");
     let webhook = read(&app, &demo).await["webhook"].clone();
     assert_eq!(webhook["key"], "default");
     assert_eq!(webhook["auth"], "signature");
     assert_eq!(webhook["timeout_ms"], 2500);
 
     // A key the service lacks and a URL that is none: the API's messages.
-    let response = submit(
+    refuse(
         &eve,
         &demo,
         "/webhook",
         &[("url", url), ("key", "nope"), ("auth", "signature")],
-    )
-    .await;
-    refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "edit-webhook",
         "the service has no key named &#34;nope&#34;",
     )
     .await;
-    let response = submit(
+    refuse(
         &eve,
         &demo,
         "/webhook",
         &[("url", "not a url"), ("key", "default"), ("auth", "bearer")],
-    )
-    .await;
-    refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "edit-webhook",
         "must be an absolute http or https URL",
@@ -309,8 +325,7 @@ async fn the_web_hook_is_set_with_the_sha_secret_rule_and_removed(backend: Backe
     .await;
 
     // Remove web hook.
-    let response = submit(&eve, &demo, "/webhook/remove", &[]).await;
-    saved(&response, &demo, "webhook-removed");
+    save(&eve, &demo, "/webhook/remove", &[], "webhook-removed").await;
     assert!(read(&app, &demo).await["webhook"].is_null());
     app.app.stop().await.unwrap();
 }
@@ -335,7 +350,7 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
     };
 
     // Edit required credential: Only last on, Pre-fill from QR kept.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required/edit",
@@ -344,29 +359,29 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
             ("prefill_from_qr", "on"),
             ("only_last", "on"),
         ],
+        "required",
     )
     .await;
-    saved(&response, &demo, "required");
     assert_eq!(
         flags(&read(&app, &demo).await, &demo.member),
         (true, false, true)
     );
     // Pre-fill from QR off.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required/edit",
         &[("credential_id", &demo.member)],
+        "required",
     )
     .await;
-    saved(&response, &demo, "required");
     assert_eq!(
         flags(&read(&app, &demo).await, &demo.member),
         (false, false, false)
     );
 
     // External verification needs the definition's check webhook: the API says so.
-    let response = submit(
+    let html = refuse(
         &eve,
         &demo,
         "/required/edit",
@@ -374,10 +389,6 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
             ("credential_id", &demo.member),
             ("external_verification", "on"),
         ],
-    )
-    .await;
-    let html = refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "required-0",
         "has no check webhook",
@@ -391,19 +402,19 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
     );
 
     // Add the service's own service-attested definition; it cannot be pre-filled.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required",
         &[("credential_id", &demo.membership)],
+        "added",
     )
     .await;
-    saved(&response, &demo, "added");
     assert_eq!(
         flags(&read(&app, &demo).await, &demo.membership),
         (false, false, false)
     );
-    let response = submit(
+    refuse(
         &eve,
         &demo,
         "/required/edit",
@@ -411,25 +422,17 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
             ("credential_id", &demo.membership),
             ("prefill_from_qr", "on"),
         ],
-    )
-    .await;
-    refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "required-1",
         "only self-attested credentials can be pre-filled",
     )
     .await;
     // Added twice: refused.
-    let response = submit(
+    refuse(
         &eve,
         &demo,
         "/required",
         &[("credential_id", &demo.membership)],
-    )
-    .await;
-    refused(
-        response,
         StatusCode::UNPROCESSABLE_ENTITY,
         "add-required",
         "is listed twice",
@@ -464,14 +467,14 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
         .await;
         ids.push(created["credential_id"].as_str().unwrap().to_owned());
     }
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required",
         &[("credential_id", ""), ("other", &ids[0])],
+        "added",
     )
     .await;
-    saved(&response, &demo, "added");
     assert_eq!(
         flags(&read(&app, &demo).await, &ids[0]),
         (false, false, false)
@@ -482,9 +485,11 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
             && html.contains("Other club <span class=\"muted\">(self-attested)</span>"),
         "{html}"
     );
-    let response = submit(&eve, &demo, "/required", &[("other", &ids[1])]).await;
-    refused(
-        response,
+    refuse(
+        &eve,
+        &demo,
+        "/required",
+        &[("other", &ids[1])],
         StatusCode::UNPROCESSABLE_ENTITY,
         "add-required",
         "is a private credential definition",
@@ -492,14 +497,14 @@ async fn required_credentials_are_edited_added_and_removed(backend: Backend) {
     .await;
 
     // Remove one.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/required/remove",
         &[("credential_id", &demo.membership)],
+        "removed",
     )
     .await;
-    saved(&response, &demo, "removed");
     let required = read(&app, &demo).await["required_credentials"].clone();
     let listed: Vec<&str> = required
         .as_array()
@@ -524,7 +529,7 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
     let app = spawn_app(backend).await;
     let demo = demo(&app).await;
     let eve = editor(&app, &demo).await;
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/details",
@@ -535,9 +540,9 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
             ("media_push", "on"),
             ("completion_url", "https://club.example/welcome"),
         ],
+        "details",
     )
     .await;
-    saved(&response, &demo, "details");
     let interaction = read(&app, &demo).await;
     assert_eq!(interaction["name"], "Join the club");
     assert_eq!(interaction["description"], "Members only");
@@ -548,7 +553,7 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
     );
 
     // Only QR code, and no completion URL.
-    let response = submit(
+    save(
         &eve,
         &demo,
         "/details",
@@ -557,9 +562,9 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
             ("media_qr", "on"),
             ("completion_url", ""),
         ],
+        "details",
     )
     .await;
-    saved(&response, &demo, "details");
     let interaction = read(&app, &demo).await;
     assert_eq!(interaction["media"], json!(["QR"]));
     assert!(interaction["completion_url"].is_null());
@@ -567,24 +572,22 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
 
     // A name taken: 409 with the API's message; markup in a name: 422.
     create_interaction(&app, &demo.did, &json!({"name": "Another"})).await;
-    let response = submit(
+    let html = refuse(
         &eve,
         &demo,
         "/details",
         &[("name", "Another"), ("media_qr", "on")],
-    )
-    .await;
-    let html = refused(
-        response,
         StatusCode::CONFLICT,
         "edit-details",
         "an interaction named &#34;Another&#34; already exists",
     )
     .await;
     assert!(html.contains("value=\"Another\""), "{html}");
-    let response = submit(&eve, &demo, "/details", &[("name", "<b>x</b>")]).await;
-    let html = refused(
-        response,
+    let html = refuse(
+        &eve,
+        &demo,
+        "/details",
+        &[("name", "<b>x</b>")],
         StatusCode::UNPROCESSABLE_ENTITY,
         "edit-details",
         "`name`",

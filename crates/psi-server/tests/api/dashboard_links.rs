@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::dashboard::{Session, location, person};
+use crate::dashboard::{Session, answer, location, person};
 use crate::demo_fixture::{Demo, create_interaction, demo, set_active};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json, spawn_app};
 use psi_server::db::operators::Role;
@@ -280,8 +280,7 @@ async fn refused_choices_show_the_apis_message_and_other_interactions_are_not_fo
 ) {
     let app = spawn_app(backend).await;
     let demo = demo(&app).await;
-    person(&app, "eve", Some((&demo.did, Role::Editor))).await;
-    let editor = Session::sign_in(&app, "eve").await;
+    let editor = crate::dashboard::editor(&app, &demo).await;
     let generate = |pairs: &[(&str, &str)]| {
         let mut all = vec![
             ("interaction", demo.interaction.as_str()),
@@ -294,8 +293,7 @@ async fn refused_choices_show_the_apis_message_and_other_interactions_are_not_fo
     // A value the attribute's type refuses: the API's message, next to the form.
     let number = fill(&demo, "Member number");
     let response = editor.get(&generate(&[(&number, "12,5")])).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = response.text().await.unwrap();
+    let html = answer(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"")
             && html.contains("Member number")
@@ -306,8 +304,7 @@ async fn refused_choices_show_the_apis_message_and_other_interactions_are_not_fo
     // A paused interaction makes no links.
     set_active(&app, &demo, false).await;
     let response = editor.get(&generate(&[])).await;
-    assert_eq!(response.status(), StatusCode::CONFLICT);
-    let html = response.text().await.unwrap();
+    let html = answer(response, StatusCode::CONFLICT).await;
     assert!(
         html.contains("role=\"alert\"") && html.contains("paused"),
         "{html}"
@@ -411,8 +408,7 @@ async fn short_links_are_made_by_editors_through_the_api(backend: Backend) {
 
     // A lifetime the API refuses: its message, the page again.
     let response = post(&editor, with(&csrf, "0")).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = response.text().await.unwrap();
+    let html = answer(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"") && html.contains("expires_in_secs"),
         "{html}"

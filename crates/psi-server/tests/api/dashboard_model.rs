@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::dashboard::{Session, location, person};
+use crate::dashboard::{Session, answer, contains_all, location, person};
 use crate::demo_fixture::{Demo, demo};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json, spawn_app};
 use psi_server::db::operators::Role;
@@ -48,8 +48,7 @@ async fn key_names(app: &TestApp, demo: &Demo) -> Vec<String> {
 
 /// An editor of the demo service, signed in, with the CSRF token of its forms.
 async fn editor<'a>(app: &'a TestApp, demo: &Demo) -> (Session<'a>, String) {
-    person(app, "eve", Some((&demo.did, Role::Editor))).await;
-    let session = Session::sign_in(app, "eve").await;
+    let session = crate::dashboard::editor(app, demo).await;
     let csrf = session.csrf(&screen(demo, "keys")).await;
     (session, csrf)
 }
@@ -62,15 +61,16 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
     let vectors = vectors();
 
     let html = eve.page(&keys).await;
-    for label in [
-        ">Keys<",
-        ">Add key<",
-        "Default",
-        "RSA key pair",
-        "Public key PEM",
-    ] {
-        assert!(html.contains(label), "{label}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            ">Keys<",
+            ">Add key<",
+            "Default",
+            "RSA key pair",
+            "Public key PEM",
+        ],
+    );
     assert!(!html.contains("<dialog id=\"add-key\" aria-labelledby=\"add-key-title\" open"));
     // Without the script, the address opens the pop-up.
     let html = eve.page(&format!("{keys}?edit=new")).await;
@@ -162,8 +162,7 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
         ("type", "sha_secret".into()),
     ]))
     .await;
-    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = invalid.text().await.unwrap();
+    let html = answer(invalid, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\">`name` must be 1 to 64")
             && html.contains("aria-labelledby=\"add-key-title\" open")
@@ -176,12 +175,9 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
         ("public_key_pem", "not a key".into()),
     ]))
     .await;
-    assert_eq!(unparsable.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        unparsable
-            .text()
+        answer(unparsable, StatusCode::UNPROCESSABLE_ENTITY)
             .await
-            .unwrap()
             .contains("`public_key_pem`")
     );
     let taken = post(add(vec![
@@ -189,20 +185,20 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
         ("type", "sha_secret".into()),
     ]))
     .await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
-    assert!(taken.text().await.unwrap().contains("already exists"));
+    assert!(
+        answer(taken, StatusCode::CONFLICT)
+            .await
+            .contains("already exists")
+    );
 
     // Delete: the default key stays, a key in use stays (the API says why), others go.
     let delete = |name: &str| format!("{keys}/{name}/delete");
     let default = eve
         .post(&delete("default"), &[("_csrf", &csrf)], None)
         .await;
-    assert_eq!(default.status(), StatusCode::CONFLICT);
     assert!(
-        default
-            .text()
+        answer(default, StatusCode::CONFLICT)
             .await
-            .unwrap()
             .contains("role=\"alert\">the default key cannot be deleted")
     );
     let definition = format!(
@@ -219,8 +215,11 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
     let in_use = eve
         .post(&delete("partner"), &[("_csrf", &csrf)], None)
         .await;
-    assert_eq!(in_use.status(), StatusCode::CONFLICT);
-    assert!(in_use.text().await.unwrap().contains("is in use"));
+    assert!(
+        answer(in_use, StatusCode::CONFLICT)
+            .await
+            .contains("is in use")
+    );
     let gone = eve.post(&delete("signer"), &[("_csrf", &csrf)], None).await;
     assert_eq!(location(&gone), keys);
     let names = key_names(&app, &demo).await;
@@ -238,14 +237,15 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
     let schemas = screen(&demo, "schemas");
 
     let html = eve.page(&schemas).await;
-    for label in [
-        ">Schemas<",
-        ">Add schema<",
-        "Level",
-        "enumeration: Bronze, Silver, Gold",
-    ] {
-        assert!(html.contains(label), "{label}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            ">Schemas<",
+            ">Add schema<",
+            "Level",
+            "enumeration: Bronze, Silver, Gold",
+        ],
+    );
     let html = eve.page(&format!("{schemas}?edit=new")).await;
     assert!(
         html.contains("aria-labelledby=\"add-schema-title\" open")
@@ -312,11 +312,13 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
 
     // Refusals come back in the pop-up, what was typed kept.
     let taken = post(rows("Ticket", "1.0", "text")).await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
-    assert!(taken.text().await.unwrap().contains("already exists"));
+    assert!(
+        answer(taken, StatusCode::CONFLICT)
+            .await
+            .contains("already exists")
+    );
     let invalid = post(rows("Ticket", "one", "text")).await;
-    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = invalid.text().await.unwrap();
+    let html = answer(invalid, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\">`version`")
             && html.contains("aria-labelledby=\"add-schema-title\" open")
@@ -324,12 +326,9 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
         "{html}"
     );
     let unknown_type = post(rows("Ticket", "2.0", "colour")).await;
-    assert_eq!(unknown_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        unknown_type
-            .text()
+        answer(unknown_type, StatusCode::UNPROCESSABLE_ENTITY)
             .await
-            .unwrap()
             .contains("role=\"alert\"")
     );
 
@@ -350,8 +349,11 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
             None,
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert!(refused.text().await.unwrap().contains("it cannot change"));
+    assert!(
+        answer(refused, StatusCode::CONFLICT)
+            .await
+            .contains("it cannot change")
+    );
     let id = ticket["id"].as_str().unwrap();
     let deleted = eve
         .post(&format!("{schemas}/{id}/delete"), &[("_csrf", &csrf)], None)
@@ -379,19 +381,20 @@ async fn credential_definitions_are_added_and_edited_through_the_api(backend: Ba
     }
 
     let html = eve.page(&definitions).await;
-    for label in [
-        ">Credential definitions<",
-        ">Add credential definition<",
-        "Self-attested",
-        "Issued by the service",
-        "Incoming issuers",
-        "Check webhook",
-        "Request Signature",
-        "Bearer Token",
-        &demo.membership,
-    ] {
-        assert!(html.contains(label), "{label}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            ">Credential definitions<",
+            ">Add credential definition<",
+            "Self-attested",
+            "Issued by the service",
+            "Incoming issuers",
+            "Check webhook",
+            "Request Signature",
+            "Bearer Token",
+            &demo.membership,
+        ],
+    );
     // Only third parties' keys may issue from outside; every key may sign the check webhook.
     assert!(html.contains("name=\"issuer\" value=\"issuer-secret\""));
     assert!(!html.contains("name=\"issuer\" value=\"issuer-pair\""));
@@ -462,12 +465,9 @@ async fn credential_definitions_are_added_and_edited_through_the_api(backend: Ba
         form("partner", check, "default", "signature"),
     )
     .await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
     assert!(
-        taken
-            .text()
+        answer(taken, StatusCode::CONFLICT)
             .await
-            .unwrap()
             .contains("already has a definition")
     );
     let sha_signature = post(
@@ -475,8 +475,7 @@ async fn credential_definitions_are_added_and_edited_through_the_api(backend: Ba
         form("other", check, "issuer-secret", "signature"),
     )
     .await;
-    assert_eq!(sha_signature.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = sha_signature.text().await.unwrap();
+    let html = answer(sha_signature, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\">`check_webhook`")
             && html.contains("aria-labelledby=\"add-definition-title\" open")
@@ -528,8 +527,7 @@ async fn credential_definitions_are_added_and_edited_through_the_api(backend: Ba
         ("webhook_url".to_owned(), String::new()),
     ];
     let refused = post(edit, bad).await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\">`issuers[0]`")
             && html.contains("aria-labelledby=\"edit-definition-title\" open"),
@@ -626,8 +624,7 @@ async fn viewers_and_other_services_change_nothing(backend: Backend) {
     );
 
     // An editor's forged CSRF token is refused too.
-    person(&app, "eve", Some((&demo.did, Role::Editor))).await;
-    let eve = Session::sign_in(&app, "eve").await;
+    let eve = crate::dashboard::editor(&app, &demo).await;
     let forged = eve
         .post(
             &screen(&demo, "keys"),

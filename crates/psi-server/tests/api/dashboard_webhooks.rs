@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::dashboard::{Session, location, person};
+use crate::dashboard::{Session, answer, contains_all, location, person};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, expect_json};
 use crate::notifications::spawn_delivering;
 
@@ -107,14 +107,15 @@ async fn replaying_a_failed_delivery_from_the_dashboard(backend: Backend) {
     );
     let page = format!("{}/messages/{id}", webhooks(&did));
     let html = editor.page(&page).await;
-    for text in [
-        "Attempts",
-        ">500<",
-        "Replay",
-        "&#34;type&#34;: &#34;test&#34;",
-    ] {
-        assert!(html.contains(text), "{text}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            "Attempts",
+            ">500<",
+            "Replay",
+            "&#34;type&#34;: &#34;test&#34;",
+        ],
+    );
 
     // Replay: the receiver answers now, and the API shows the new attempt.
     receiver.answer(Reply::status(200));
@@ -158,8 +159,7 @@ async fn replaying_a_failed_delivery_from_the_dashboard(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let wrong = wrong.text().await.unwrap();
+    let wrong = answer(wrong, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         wrong.contains("role=\"alert\"") && wrong.contains("Since: give a date"),
         "{wrong}"
@@ -192,19 +192,20 @@ async fn endpoints_are_added_tested_disabled_enabled_and_rotated(backend: Backen
 
     // The pop-up, open without a script when the address asks for it.
     let html = editor.page(&format!("{}?add=1", webhooks(&did))).await;
-    for label in [
-        "Add endpoint",
-        "Event types",
-        "Request Signature",
-        "Bearer Token",
-        "Authentication type",
-        "<dialog id=\"add-endpoint\" aria-labelledby=\"add-endpoint-title\" open>",
-        "value=\"default\" selected",
-        "Notification endpoints",
-        "Messages",
-    ] {
-        assert!(html.contains(label), "{label}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            "Add endpoint",
+            "Event types",
+            "Request Signature",
+            "Bearer Token",
+            "Authentication type",
+            "<dialog id=\"add-endpoint\" aria-labelledby=\"add-endpoint-title\" open>",
+            "value=\"default\" selected",
+            "Notification endpoints",
+            "Messages",
+        ],
+    );
 
     // The API's refusal, shown in the form with what was typed.
     let csrf = editor.csrf(&webhooks(&did)).await;
@@ -221,8 +222,7 @@ async fn endpoints_are_added_tested_disabled_enabled_and_rotated(backend: Backen
             None,
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"")
             && html.contains(" open>")
@@ -233,16 +233,17 @@ async fn endpoints_are_added_tested_disabled_enabled_and_rotated(backend: Backen
 
     let id = add(&editor, &app, &did, &url).await;
     let html = editor.page(&webhooks(&did)).await;
-    for text in [
-        "Endpoint",
-        "event.failed, event.completed",
-        "Healthy",
-        "Send test",
-        "Disable",
-        "Rotate key",
-    ] {
-        assert!(html.contains(text), "{text}: {html}");
-    }
+    contains_all(
+        &html,
+        &[
+            "Endpoint",
+            "event.failed, event.completed",
+            "Healthy",
+            "Send test",
+            "Disable",
+            "Rotate key",
+        ],
+    );
 
     // Disable: the API shows it, and a test is refused (409) on the page.
     let endpoint_path = format!("{}/endpoints/{id}", webhooks(&did));
@@ -261,8 +262,7 @@ async fn endpoints_are_added_tested_disabled_enabled_and_rotated(backend: Backen
     let test = editor
         .post(&format!("{endpoint_path}/test"), &[("_csrf", &csrf)], None)
         .await;
-    assert_eq!(test.status(), StatusCode::CONFLICT);
-    let html = test.text().await.unwrap();
+    let html = answer(test, StatusCode::CONFLICT).await;
     assert!(
         html.contains("the endpoint is disabled: enable it first"),
         "{html}"
@@ -318,8 +318,7 @@ async fn endpoints_are_added_tested_disabled_enabled_and_rotated(backend: Backen
             None,
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = refused.text().await.unwrap();
+    let html = answer(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(
         html.contains("role=\"alert\"") && html.contains(" open>"),
         "{html}"
