@@ -16,7 +16,8 @@ use super::{DashboardError, LAYOUT, Layout};
 use crate::db;
 use crate::domain::password;
 use crate::http::AppState;
-use crate::http::throttle::{Key, Peer};
+use crate::http::auth::Peer;
+use crate::http::throttle::Key;
 use crate::pages::render::html;
 
 #[derive(Template)]

@@ -21,10 +21,10 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use super::throttle::peer_address;
 use super::throttle::{self, Key};
 use crate::crypto::random_bytes;
 use crate::db::{self, Db};
-use crate::inbound::auth::peer_address;
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
@@ -220,6 +220,24 @@ impl FromRequestParts<AppState> for ServiceScope {
             Caller::Service(scope) if *scope.did() == did => Ok(scope),
             Caller::Service(_) => Err(not_found()),
         }
+    }
+}
+
+/// The client's address as the throttles key it (behind a trusted proxy, the last
+/// `X-Forwarded-For` entry).
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(super::throttle::peer_address(
+            parts,
+            state.config.inbound.trust_forwarded_for,
+        )))
     }
 }
 

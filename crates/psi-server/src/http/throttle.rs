@@ -18,10 +18,12 @@
 //! dropped first, then the key closest to refilling.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use serde::Deserialize;
 
 use crate::config::error::ConfigError;
@@ -171,27 +173,68 @@ impl AuthThrottle {
     }
 }
 
-/// The client's address as the throttles key it (behind a trusted proxy, the last
-/// `X-Forwarded-For` entry).
-pub struct Peer(pub Option<IpAddr>);
+/// Where a call came from: the TCP peer, or with `trust_forwarded_for` the last
+/// `X-Forwarded-For` entry (the one the proxy in front of psi added; earlier entries are the
+/// client's word).
+pub fn peer_address(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| parts.headers.get_all("x-forwarded-for").iter().next_back())
+        .flatten()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|last| parse_address(last.trim()));
+    forwarded.or_else(|| {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip())
+    })
+}
 
-impl axum::extract::FromRequestParts<super::AppState> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &super::AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Peer(crate::inbound::auth::peer_address(
-            parts,
-            state.config.inbound.trust_forwarded_for,
-        )))
-    }
+/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, `[2001:db8::1]:443`,
+/// `192.0.2.1:80`.
+fn parse_address(text: &str) -> Option<IpAddr> {
+    text.parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::Request;
+
+    fn parts(forwarded: &[&str], peer: Option<&str>) -> Parts {
+        let mut builder = Request::builder();
+        for value in forwarded {
+            builder = builder.header("x-forwarded-for", *value);
+        }
+        let mut request = builder.body(()).unwrap();
+        if let Some(peer) = peer {
+            let address: SocketAddr = peer.parse().unwrap();
+            request.extensions_mut().insert(ConnectInfo(address));
+        }
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_peer_is_the_tcp_peer_unless_forwarded_for_is_trusted() {
+        let p = parts(&["203.0.113.9, 10.0.0.2"], Some("127.0.0.1:5000"));
+        assert_eq!(peer_address(&p, false), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(peer_address(&p, true), Some("10.0.0.2".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_last_forwarded_for_header_and_entry_count_and_ports_are_dropped() {
+        let p = parts(&["198.51.100.1", "203.0.113.9, [2001:db8::7]:443"], None);
+        assert_eq!(peer_address(&p, true), Some("2001:db8::7".parse().unwrap()));
+        let garbage = parts(&["not an address"], Some("192.0.2.4:1"));
+        assert_eq!(
+            peer_address(&garbage, true),
+            Some("192.0.2.4".parse().unwrap())
+        );
+        assert_eq!(peer_address(&parts(&[], None), true), None);
+    }
 
     fn throttle(burst: u32, interval_ms: u64, max_tracked: usize) -> AuthThrottle {
         AuthThrottle::new(AuthConfig {

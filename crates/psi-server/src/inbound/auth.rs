@@ -23,12 +23,10 @@
 //!   `webhook-id` accepted once.
 //! - `X-Body-Signature` (RSA keys only): no time; see `idempotency` for how its replays are met.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use anyhow::Context;
-use axum::extract::ConnectInfo;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use psi_webhook::{
     DEFAULT_LEEWAY, Error as WebhookError, PublicKey, SIGNATURE_HEADER, SharedSecret, UnixTime,
     Validation, Verifier, WEBHOOK_ID_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
@@ -391,32 +389,6 @@ async fn verifier(
     }))
 }
 
-/// Where a call came from: the TCP peer, or with `trust_forwarded_for` the last
-/// `X-Forwarded-For` entry (the one the proxy in front of psi added; earlier entries are the
-/// client's word).
-pub fn peer_address(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let forwarded = trust_forwarded_for
-        .then(|| parts.headers.get_all("x-forwarded-for").iter().next_back())
-        .flatten()
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.rsplit(',').next())
-        .and_then(|last| parse_address(last.trim()));
-    forwarded.or_else(|| {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip())
-    })
-}
-
-/// An address as proxies write it: `192.0.2.1`, `2001:db8::1`, `[2001:db8::1]:443`,
-/// `192.0.2.1:80`.
-fn parse_address(text: &str) -> Option<IpAddr> {
-    text.parse::<IpAddr>()
-        .ok()
-        .or_else(|| text.parse::<SocketAddr>().ok().map(|a| a.ip()))
-}
-
 /// What a call needs to be allowed to do.
 pub enum Need<'a> {
     /// Act on each of these definitions (issue or revoke their credentials).
@@ -571,39 +543,6 @@ pub async fn accept_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::Request;
-
-    fn parts(forwarded: &[&str], peer: Option<&str>) -> Parts {
-        let mut builder = Request::builder();
-        for value in forwarded {
-            builder = builder.header("x-forwarded-for", *value);
-        }
-        let mut request = builder.body(()).unwrap();
-        if let Some(peer) = peer {
-            let address: SocketAddr = peer.parse().unwrap();
-            request.extensions_mut().insert(ConnectInfo(address));
-        }
-        request.into_parts().0
-    }
-
-    #[test]
-    fn the_peer_is_the_tcp_peer_unless_forwarded_for_is_trusted() {
-        let p = parts(&["203.0.113.9, 10.0.0.2"], Some("127.0.0.1:5000"));
-        assert_eq!(peer_address(&p, false), Some("127.0.0.1".parse().unwrap()));
-        assert_eq!(peer_address(&p, true), Some("10.0.0.2".parse().unwrap()));
-    }
-
-    #[test]
-    fn the_last_forwarded_for_header_and_entry_count_and_ports_are_dropped() {
-        let p = parts(&["198.51.100.1", "203.0.113.9, [2001:db8::7]:443"], None);
-        assert_eq!(peer_address(&p, true), Some("2001:db8::7".parse().unwrap()));
-        let garbage = parts(&["not an address"], Some("192.0.2.4:1"));
-        assert_eq!(
-            peer_address(&garbage, true),
-            Some("192.0.2.4".parse().unwrap())
-        );
-        assert_eq!(peer_address(&parts(&[], None), true), None);
-    }
 
     #[test]
     fn a_token_wins_over_standard_webhooks_over_a_signature_and_other_schemes_are_no_proof() {

@@ -366,7 +366,8 @@ impl FromRequest<AppState> for Received {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Refusal> {
         let (mut parts, body) = request.into_parts();
         let PublicService(scope) = PublicService::from_request_parts(&mut parts, state).await?;
-        let address = auth::peer_address(&parts, state.config.inbound.trust_forwarded_for);
+        let address =
+            crate::http::throttle::peer_address(&parts, state.config.inbound.trust_forwarded_for);
         let headers = parts.headers.clone();
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await

@@ -18,7 +18,8 @@ use crate::db::oauth::{Grant, GrantState, NewGrant};
 use crate::db::{self, now_ms};
 use crate::domain::oauth;
 use crate::http::AppState;
-use crate::http::throttle::{AuthConfig, Key, Peer};
+use crate::http::auth::Peer;
+use crate::http::throttle::{AuthConfig, Key};
 
 /// Seconds before the first poll (`initial_interval`, which the library reads; without it, it
 /// waits 10 s): at most this, at most the interval.

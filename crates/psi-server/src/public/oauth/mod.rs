@@ -30,7 +30,8 @@ use crate::db::oauth::{ClientRef, Found};
 use crate::domain::extension::Builtin;
 use crate::domain::oauth::OAuthSettings;
 use crate::http::AppState;
-use crate::http::throttle::{Key, Peer};
+use crate::http::auth::Peer;
+use crate::http::throttle::Key;
 use crate::scope::ServiceScope;
 
 mod code;
