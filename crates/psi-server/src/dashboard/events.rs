@@ -3,7 +3,6 @@
 //! server-sent events; and an event's page with its log, the credentials shared and issued, and
 //! every webhook call, as the API's event GET returns them.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -22,8 +21,8 @@ use tokio::time::Instant;
 use super::session::SignedIn;
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::events::{EventFilter, EventView};
+use crate::db;
 use crate::db::events::{LogEntry, LogKind, WebhookCall};
-use crate::db::{self, Db};
 use crate::http::AppState;
 use crate::http::path::Path;
 use crate::http::query::Query;
@@ -55,30 +54,6 @@ pub(super) fn when(ms: i64) -> String {
         .to_string()
         .replace('T', " ")
         .replace('Z', " UTC")
-}
-
-/// The names of the scoped service's interactions `ids`, in one query.
-pub(super) async fn interaction_names(
-    db: &Db,
-    scope: &ServiceScope,
-    ids: &[&str],
-) -> sqlx::Result<HashMap<String, String>> {
-    let mut ids: Vec<&str> = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
-    let sql = format!(
-        "SELECT id, name FROM interactions WHERE service_id = $1 AND id IN ({})",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(scope.service_id());
-    for id in ids {
-        query = query.bind(id);
-    }
-    Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
 }
 
 /// One row of the list.
@@ -161,7 +136,7 @@ async fn list(
         .map(|e| e.interaction_id.as_str())
         .collect();
     ids.extend(interaction.as_deref());
-    let names = interaction_names(&state.db, &scope, &ids).await?;
+    let names = db::interactions::names_of(&state.db, &scope, &ids).await?;
     let rows = page
         .data
         .iter()
@@ -388,7 +363,8 @@ async fn detail(
         .await?
         .0;
     let names =
-        interaction_names(&state.db, &scope, &[event.event.interaction_id.as_str()]).await?;
+        db::interactions::names_of(&state.db, &scope, &[event.event.interaction_id.as_str()])
+            .await?;
     let of = |kinds: &[LogKind]| -> Vec<Entry> {
         event
             .log

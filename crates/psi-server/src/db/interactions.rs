@@ -5,6 +5,8 @@
 //! carries its credentials and instances as JSON arrays, so a link, a start page or an event
 //! costs one round trip for its interaction.
 
+use std::collections::HashMap;
+
 use psi_link::{CredentialDefinitionId, SchemaId};
 use sqlx::{Any, FromRow, Transaction};
 
@@ -392,6 +394,30 @@ pub async fn page(
     let sql = interaction_query(db.backend(), &page);
     let rows: Vec<InteractionRow> = paging.read(db, &sql, scope, active.map(i64::from)).await?;
     rows.into_iter().map(into_interaction).collect()
+}
+
+/// The names of the scoped service's interactions `ids`, in one query.
+pub async fn names_of(
+    db: &Db,
+    scope: &ServiceScope,
+    ids: &[&str],
+) -> sqlx::Result<HashMap<String, String>> {
+    let mut ids: Vec<&str> = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT id, name FROM interactions WHERE service_id = $1 AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(scope.service_id());
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
 }
 
 /// The name of the scoped service's interaction `id`, in the caller's transaction.
