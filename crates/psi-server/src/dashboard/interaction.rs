@@ -1,10 +1,12 @@
 //! An interaction's page, tab **Details**: what it is (name, description, status, media,
-//! instances and their parameters, completion URL), its **Web hook** (**Edit web hook**), the
-//! credentials it requires (**Edit required credential**, **Add**, remove) and those it issues.
+//! completion URL), its instances and their parameters (add, edit, make default, delete), its
+//! **Web hook** (**Edit web hook**), the credentials it requires (**Edit required credential**,
+//! **Add** from this service or another's public definitions, remove) and those it issues.
 //!
-//! Every change is the management API's own `PATCH .../interactions/{id}`, so what the API
-//! refuses (a SHA secret with Request Signature, pre-filling a service-attested credential, a
-//! name taken) comes back as the form, open, with the API's message.
+//! Every change is the management API's own handler (`PATCH .../interactions/{id}` and the
+//! instances' `POST`/`PATCH`/`DELETE`), so what the API refuses (a SHA secret with Request
+//! Signature, pre-filling a service-attested credential, a name taken, deleting the default
+//! instance) comes back as the form, open, with the API's message.
 
 use std::collections::HashMap;
 
@@ -21,13 +23,15 @@ use serde_json::{Value, json};
 use super::form::{self, Refused, editing};
 use super::session::{NoFields, Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
+use crate::api::instances::{self, CreateInstance, UpdateInstance};
 use crate::api::interactions::{RequiredCredentialJson, UpdateInteraction};
 use crate::db::credential_definitions::CredentialDefinition;
 use crate::db::interactions::{Interaction, RequiredCredential};
 use crate::db::keys::{DEFAULT_KEY_NAME, KeyKind};
 use crate::db::{self, extensions::AttachedTo};
-use crate::domain::{Attestation, AttributeType, Attributes, AuthScheme, Medium};
+use crate::domain::{Attestation, AttributeType, Attributes, AuthScheme, Medium, Parameter};
 use crate::http::AppState;
+use crate::http::error::ApiError;
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::http::query::Query;
@@ -38,6 +42,7 @@ use crate::pages::render::html;
 const DETAILS: &str = "edit-details";
 const WEBHOOK: &str = "edit-webhook";
 const ADD: &str = "add-required";
+const ADD_INSTANCE: &str = "add-instance";
 
 pub(super) fn routes() -> Router<AppState> {
     let base = "/dashboard/services/{serviceDid}/interactions/{id}";
@@ -49,6 +54,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&format!("{base}/required"), post(add_required))
         .route(&format!("{base}/required/edit"), post(edit_required))
         .route(&format!("{base}/required/remove"), post(remove_required))
+        .route(&format!("{base}/instances"), post(add_instance))
+        .route(&format!("{base}/instances/edit"), post(edit_instance))
+        .route(&format!("{base}/instances/delete"), post(delete_instance))
 }
 
 /// A credential definition as the page shows it.
@@ -89,10 +97,15 @@ struct SchemaRequired {
     added_by: Option<String>,
 }
 
+/// An instance, a row of the table and its **Edit instance** pop-up.
 struct InstanceRow {
+    /// Its pop-up's element id.
+    dialog: String,
     id: String,
     is_default: bool,
     parameters: Vec<(String, String)>,
+    /// The pop-up's fields: the stored ones, or what was sent when the API refused it.
+    form: InstanceForm,
 }
 
 struct WebhookFacts {
@@ -112,6 +125,12 @@ struct KeyChoice {
 struct Choice {
     credential_id: String,
     label: String,
+}
+
+/// Another service's public definitions the **Add** pop-up offers.
+struct OtherService {
+    name: String,
+    choices: Vec<Choice>,
 }
 
 #[derive(Template)]
@@ -135,6 +154,9 @@ struct DetailsPage {
     schemas: Vec<SchemaRequired>,
     issued: Vec<Definition>,
     choices: Vec<Choice>,
+    others: Vec<OtherService>,
+    /// The **Add instance** pop-up's fields.
+    new_instance: InstanceForm,
     /// The pop-up rendered open (its element id), or empty.
     open: String,
     /// What the API said to the open pop-up's form.
@@ -171,7 +193,26 @@ pub(super) struct WebhookForm {
     auth: String,
 }
 
-/// The **Add** form: one of this service's definitions, or another service's public one by id.
+/// The **Add instance** and **Edit instance** forms. Parameters are written one per line,
+/// `name = value`, as they read on the page.
+#[derive(Deserialize, Default)]
+pub(super) struct InstanceForm {
+    /// Empty when adding.
+    #[serde(default)]
+    instance_id: String,
+    #[serde(default)]
+    parameters: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    is_default: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeleteInstanceForm {
+    instance_id: String,
+}
+
+/// The **Add** form: one of this service's definitions, or another service's public one.
 #[derive(Deserialize, Default)]
 pub(super) struct AddForm {
     #[serde(default)]
@@ -216,6 +257,7 @@ struct View {
     hook: Option<WebhookForm>,
     add: Option<AddForm>,
     required: Option<RequiredForm>,
+    instance: Option<InstanceForm>,
 }
 
 /// `GET /dashboard/services/{serviceDid}/interactions/{id}`.
@@ -233,6 +275,9 @@ async fn details(
         "required" => Some("The required credential is saved."),
         "added" => Some("The credential is added to the required credentials."),
         "removed" => Some("The credential is removed from the required credentials."),
+        "instance-added" => Some("The instance is added."),
+        "instance" => Some("The instance is saved."),
+        "instance-deleted" => Some("The instance is deleted."),
         _ => None,
     });
     let view = View {
@@ -367,6 +412,7 @@ async fn page(
         })
         .collect();
     choices.sort_by(|a, b| a.label.cmp(&b.label));
+    let others = others(state, &scope, &interaction).await?;
     // Keys that can authenticate calls: the service's RSA key pairs and SHA secrets.
     let keys = db::keys::list(&state.db, &scope)
         .await?
@@ -406,19 +452,44 @@ async fn page(
         completion_url: interaction.completion_url.clone().unwrap_or_default(),
     });
     let media = super::interactions::media_names(&interaction.media);
-    let instances = interaction
-        .instances
-        .iter()
-        .map(|instance| InstanceRow {
-            id: instance.id.to_string(),
+    let mut new_instance = InstanceForm::default();
+    let mut instances = Vec::with_capacity(interaction.instances.len());
+    for (index, instance) in interaction.instances.iter().enumerate() {
+        let id = instance.id.to_string();
+        let dialog = format!("instance-{index}");
+        let form = match view.instance.take() {
+            Some(sent) if sent.instance_id == id => {
+                view.open.clone_from(&dialog);
+                sent
+            }
+            other => {
+                view.instance = other;
+                InstanceForm {
+                    instance_id: id.clone(),
+                    parameters: parameter_lines(&instance.parameters),
+                    is_default: instance.is_default.then(String::new),
+                }
+            }
+        };
+        instances.push(InstanceRow {
+            dialog,
+            id,
             is_default: instance.is_default,
             parameters: instance
                 .parameters
                 .iter()
                 .map(|p| (p.name.clone(), p.value.clone()))
                 .collect(),
-        })
-        .collect();
+            form,
+        });
+    }
+    if let Some(sent) = view
+        .instance
+        .take()
+        .filter(|sent| sent.instance_id.is_empty())
+    {
+        new_instance = sent;
+    }
     let webhook = interaction.webhook.as_ref().map(|webhook| WebhookFacts {
         url: webhook.url.clone(),
         key: webhook.key_name.clone(),
@@ -444,6 +515,8 @@ async fn page(
         schemas,
         issued,
         choices,
+        others,
+        new_instance,
         open: view.open,
         error: view.error,
         notice: view.notice,
@@ -452,6 +525,72 @@ async fn page(
         add: view.add.unwrap_or_default(),
     };
     Ok((status, html(&page)).into_response())
+}
+
+/// Other services' public definitions the interaction does not require yet, by service.
+async fn others(
+    state: &AppState,
+    scope: &crate::scope::ServiceScope,
+    interaction: &Interaction,
+) -> Result<Vec<OtherService>, DashboardError> {
+    let mut others: Vec<OtherService> = Vec::new();
+    for found in db::credential_definitions::public_elsewhere(&state.db, scope).await? {
+        let credential_id = found.credential_id();
+        if interaction
+            .required
+            .iter()
+            .any(|r| r.credential_id.to_string() == credential_id)
+        {
+            continue;
+        }
+        let attestation = Attestation::from_db(&found.attestation).map(attestation)?;
+        let choice = Choice {
+            label: format!(
+                "{} {} · {} ({attestation})",
+                found.schema_name, found.schema_version, found.tag
+            ),
+            credential_id,
+        };
+        match others.last_mut() {
+            Some(last) if last.name == found.service_name => last.choices.push(choice),
+            _ => others.push(OtherService {
+                name: found.service_name,
+                choices: vec![choice],
+            }),
+        }
+    }
+    Ok(others)
+}
+
+/// Parameters as the **Edit instance** pop-up shows them, one `name = value` per line.
+fn parameter_lines(parameters: &[Parameter]) -> String {
+    parameters
+        .iter()
+        .map(|p| format!("{} = {}", p.name, p.value))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The parameters a form's lines give; blank lines are skipped, and a line without `=` is
+/// refused as the API refuses a bad parameter.
+fn parse_parameters(lines: &str) -> Result<Vec<Parameter>, ApiError> {
+    lines
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let (name, value) = line.split_once('=').ok_or_else(|| {
+                ApiError::Validation(format!(
+                    "parameters, line {}: write each parameter as name = value",
+                    index + 1
+                ))
+            })?;
+            Ok(Parameter {
+                name: name.trim().to_owned(),
+                value: value.trim().to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn base(did: &str, id: &InteractionId) -> String {
@@ -583,10 +722,12 @@ async fn patch(
         }
         Err(error) => Err(error),
     };
-    match result {
-        Ok(()) => Ok(None),
-        Err(error) => form::refused(error).map(Some),
-    }
+    refusal(result)
+}
+
+/// What the API refused, to show in the form (`None` when it took the change).
+fn refusal(result: Result<(), ApiError>) -> Result<Option<Refused>, DashboardError> {
+    result.err().map(form::refused).transpose()
 }
 
 /// After a change: the page again (post/redirect/get), or the form open with the API's message.
@@ -765,4 +906,86 @@ async fn remove_required(
     let body = json!({ "required_credentials": required });
     let refused = patch(&state, &nav, &id, body).await?;
     answer(&state, nav, &id, refused, "removed", View::default()).await
+}
+
+/// `POST .../interactions/{id}/instances`: **Add instance**.
+async fn add_instance(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<InstanceForm>,
+) -> Result<Response, DashboardError> {
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
+    let result = match parse_parameters(&form.parameters) {
+        Ok(parameters) => {
+            let body = CreateInstance {
+                parameters,
+                is_default: form.is_default.is_some(),
+            };
+            let path = Path((did.clone(), id.clone()));
+            instances::create(nav.scope()?, State(state.clone()), path, Json(body))
+                .await
+                .map(drop)
+        }
+        Err(error) => Err(error),
+    };
+    let view = View {
+        open: ADD_INSTANCE.to_owned(),
+        instance: Some(InstanceForm {
+            instance_id: String::new(),
+            ..form
+        }),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refusal(result)?, "instance-added", view).await
+}
+
+/// `POST .../interactions/{id}/instances/edit`: **Edit instance** (parameters, default).
+async fn edit_instance(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<InstanceForm>,
+) -> Result<Response, DashboardError> {
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
+    let result = match parse_parameters(&form.parameters) {
+        Ok(parameters) => {
+            // Unticking the default's box asks the API for what it refuses: the default moves
+            // only by making another instance the default.
+            let body = UpdateInstance {
+                parameters: Some(parameters),
+                is_default: Some(form.is_default.is_some()),
+            };
+            let path = Path((did.clone(), id.clone(), form.instance_id.as_str().into()));
+            instances::update(nav.scope()?, State(state.clone()), path, Json(body))
+                .await
+                .map(drop)
+        }
+        Err(error) => Err(error),
+    };
+    let view = View {
+        instance: Some(form),
+        ..View::default()
+    };
+    answer(&state, nav, &id, refusal(result)?, "instance", view).await
+}
+
+/// `POST .../interactions/{id}/instances/delete`: an instance other than the default.
+async fn delete_instance(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, InteractionId)>,
+    Posted { signed_in, form }: Posted<DeleteInstanceForm>,
+) -> Result<Response, DashboardError> {
+    let nav = editing(&state, &signed_in, &did, "interactions").await?;
+    let path = Path((did.clone(), id.clone(), form.instance_id.as_str().into()));
+    let result = instances::delete(nav.scope()?, State(state.clone()), path)
+        .await
+        .map(drop);
+    answer(
+        &state,
+        nav,
+        &id,
+        refusal(result)?,
+        "instance-deleted",
+        View::default(),
+    )
+    .await
 }

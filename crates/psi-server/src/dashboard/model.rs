@@ -38,6 +38,10 @@ pub(super) fn routes() -> Router<AppState> {
             get(schemas::list).post(schemas::create),
         )
         .route(
+            "/dashboard/services/{serviceDid}/schemas/{id}",
+            post(schemas::update),
+        )
+        .route(
             "/dashboard/services/{serviceDid}/schemas/{id}/delete",
             post(schemas::delete),
         )

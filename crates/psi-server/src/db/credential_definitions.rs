@@ -390,3 +390,45 @@ pub async fn requiring_interactions(
         others.len(),
     ))
 }
+
+/// Another service's public definition, as a list to choose from shows it.
+#[derive(Debug, FromRow)]
+pub struct PublicDefinition {
+    pub service_did: String,
+    pub service_name: String,
+    pub seq: i64,
+    pub tag: String,
+    pub schema_name: String,
+    pub schema_version: String,
+    pub attestation: String,
+}
+
+impl PublicDefinition {
+    /// Its wire id, `<DID>:3:CL:<seq>:<tag>`.
+    pub fn credential_id(&self) -> String {
+        format!("{}:3:CL:{}:{}", self.service_did, self.seq, self.tag)
+    }
+}
+
+/// At most this many of other services' public definitions are listed to choose from.
+pub const PUBLIC_ELSEWHERE_LIMIT: i64 = 500;
+
+/// The public definitions of the services other than the scoped one, by service name and
+/// number: those its interactions may require.
+pub async fn public_elsewhere(
+    db: &Db,
+    scope: &ServiceScope,
+) -> sqlx::Result<Vec<PublicDefinition>> {
+    sqlx::query_as(
+        "SELECT sv.did AS service_did, sv.name AS service_name, c.seq, c.tag, \
+         s.name AS schema_name, s.version AS schema_version, c.attestation \
+         FROM credential_definitions c \
+         JOIN schemas s ON s.id = c.schema_id JOIN services sv ON sv.id = c.service_id \
+         WHERE c.service_id <> $1 AND c.public = 1 \
+         ORDER BY sv.name, sv.did, c.seq LIMIT $2",
+    )
+    .bind(scope.service_id())
+    .bind(PUBLIC_ELSEWHERE_LIMIT)
+    .fetch_all(db.pool())
+    .await
+}

@@ -3,6 +3,8 @@
 //! writes that hold, resume and replay deliveries; a caller that writes more than one statement
 //! passes its transaction. The turn order of claims and the retry schedule are `delivery`'s.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, FromRow};
 use utoipa::ToSchema;
@@ -92,27 +94,43 @@ pub(crate) async fn of_message(
     scope: &ServiceScope,
     message_id: &MessageId,
 ) -> sqlx::Result<Vec<Delivery>> {
-    let rows: Vec<(EndpointId, String, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT endpoint_id, status, attempts, next_attempt_at, updated_at FROM deliveries \
-         WHERE service_id = $1 AND message_id = $2 ORDER BY created_at, endpoint_id",
-    )
-    .bind(scope.service_id())
-    .bind(message_id)
-    .fetch_all(db.pool())
-    .await?;
-    rows.into_iter()
-        .map(
-            |(endpoint_id, status, attempts, next_attempt_at, updated_at)| {
-                Ok(Delivery {
-                    endpoint_id,
-                    status: DeliveryStatus::from_db(&status)?,
-                    attempts,
-                    next_attempt_at,
-                    updated_at,
-                })
-            },
-        )
-        .collect()
+    let mut found = of_messages(db, scope, std::slice::from_ref(message_id)).await?;
+    Ok(found.remove(message_id).unwrap_or_default())
+}
+
+/// The deliveries of each of the scoped service's messages `message_ids` (a page of them), oldest
+/// first: one statement for the page.
+pub(crate) async fn of_messages(
+    db: &Db,
+    scope: &ServiceScope,
+    message_ids: &[MessageId],
+) -> sqlx::Result<HashMap<MessageId, Vec<Delivery>>> {
+    let mut found: HashMap<MessageId, Vec<Delivery>> = HashMap::new();
+    if message_ids.is_empty() {
+        return Ok(found);
+    }
+    let sql = format!(
+        "SELECT message_id, endpoint_id, status, attempts, next_attempt_at, updated_at \
+         FROM deliveries WHERE service_id = $1 AND message_id IN ({}) \
+         ORDER BY created_at, endpoint_id",
+        placeholders(2, message_ids.len())
+    );
+    let mut query = sqlx::query_as(&sql).bind(scope.service_id());
+    for id in message_ids {
+        query = query.bind(id);
+    }
+    let rows: Vec<(MessageId, EndpointId, String, i64, Option<i64>, i64)> =
+        query.fetch_all(db.pool()).await?;
+    for (message_id, endpoint_id, status, attempts, next_attempt_at, updated_at) in rows {
+        found.entry(message_id).or_default().push(Delivery {
+            endpoint_id,
+            status: DeliveryStatus::from_db(&status)?,
+            attempts,
+            next_attempt_at,
+            updated_at,
+        });
+    }
+    Ok(found)
 }
 
 /// One pending delivery of `message_id` per endpoint, due now.

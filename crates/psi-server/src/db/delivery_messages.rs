@@ -86,16 +86,17 @@ pub async fn list(
     .bind(filter.limit)
     .fetch_all(db.pool())
     .await?;
-    let mut messages = Vec::with_capacity(rows.len());
-    for (id, event_type, created_at) in rows {
-        messages.push(Message {
-            deliveries: deliveries::of_message(db, scope, &id).await?,
+    let ids: Vec<MessageId> = rows.iter().map(|(id, _, _)| id.clone()).collect();
+    let mut deliveries = deliveries::of_messages(db, scope, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, event_type, created_at)| Message {
+            deliveries: deliveries.remove(&id).unwrap_or_default(),
             id,
             event_type,
             created_at,
-        });
-    }
-    Ok(messages)
+        })
+        .collect())
 }
 
 /// The scoped service's message with this id: its deliveries and its body.

@@ -18,8 +18,35 @@ backend_tests!(
     the_web_hook_is_set_with_the_sha_secret_rule_and_removed,
     required_credentials_are_edited_added_and_removed,
     details_are_saved_and_refusals_come_back_in_the_form,
+    instances_are_added_edited_made_default_and_deleted,
+    another_services_public_definitions_are_offered_by_name,
     viewers_and_other_services_change_nothing,
 );
+
+/// The interaction's instances as the management API lists them: (id, parameters, default).
+async fn instances(app: &TestApp, demo: &Demo) -> Vec<(String, Value, bool)> {
+    let page = expect_json(
+        app.get(
+            &format!("{}/instances", demo.interaction_path()),
+            ADMIN_TOKEN,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["parameters"].clone(),
+                i["is_default"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
 
 fn page_path(demo: &Demo) -> String {
     format!(
@@ -598,12 +625,243 @@ async fn details_are_saved_and_refusals_come_back_in_the_form(backend: Backend) 
     app.app.stop().await.unwrap();
 }
 
+async fn instances_are_added_edited_made_default_and_deleted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+    let first = instances(&app, &demo).await;
+    assert_eq!(first.len(), 1);
+    let default_id = first[0].0.clone();
+    let html = eve.page(&page_path(&demo)).await;
+    contains_all(
+        &html,
+        &[
+            ">Add instance</a>",
+            ">Add instance</h2>",
+            ">Edit instance</h2>",
+            "> Default instance</label>",
+        ],
+    );
+    // The default instance has no Delete button.
+    assert!(!html.contains("/instances/delete"), "{html}");
+
+    // Add one with two parameters (blank lines and spaces around `=` are fine).
+    save(
+        &eve,
+        &demo,
+        "/instances",
+        &[("parameters", "city = Berlin\n\n  branch=North  \n")],
+        "instance-added",
+    )
+    .await;
+    let listed = instances(&app, &demo).await;
+    assert_eq!(listed.len(), 2);
+    let added = listed.iter().find(|i| i.0 != default_id).unwrap().clone();
+    assert_eq!(
+        added.1,
+        json!([{"name": "city", "value": "Berlin"}, {"name": "branch", "value": "North"}])
+    );
+    assert!(!added.2);
+    let html = eve.page(&page_path(&demo)).await;
+    assert!(
+        html.contains("city = Berlin\nbranch = North</textarea>"),
+        "{html}"
+    );
+    let dialog = instance_dialog(&html, &added.0);
+
+    // A line without `=` and a name used twice: 422, the dialog open with what was sent.
+    let html = refuse(
+        &eve,
+        &demo,
+        "/instances",
+        &[("parameters", "city = Paris\njust text")],
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "add-instance",
+        "line 2: write each parameter as name = value",
+    )
+    .await;
+    assert!(
+        html.contains("city = Paris\njust text</textarea>"),
+        "{html}"
+    );
+    refuse(
+        &eve,
+        &demo,
+        "/instances/edit",
+        &[("instance_id", &added.0), ("parameters", "a = 1\na = 2")],
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &dialog,
+        "a = 1\na = 2</textarea>",
+    )
+    .await;
+    assert_eq!(instances(&app, &demo).await.len(), 2);
+
+    // Edit it and make it the default: the mark moves.
+    save(
+        &eve,
+        &demo,
+        "/instances/edit",
+        &[
+            ("instance_id", &added.0),
+            ("parameters", "city = Paris"),
+            ("is_default", "on"),
+        ],
+        "instance",
+    )
+    .await;
+    let listed = instances(&app, &demo).await;
+    let now = listed.iter().find(|i| i.0 == added.0).unwrap();
+    assert_eq!(now.1, json!([{"name": "city", "value": "Paris"}]));
+    assert!(now.2);
+    assert!(!listed.iter().find(|i| i.0 == default_id).unwrap().2);
+
+    // The default cannot be unticked nor deleted: the API's 409, shown.
+    let dialog = instance_dialog(&eve.page(&page_path(&demo)).await, &added.0);
+    refuse(
+        &eve,
+        &demo,
+        "/instances/edit",
+        &[("instance_id", &added.0), ("parameters", "city = Paris")],
+        StatusCode::CONFLICT,
+        &dialog,
+        "make another instance the default instead",
+    )
+    .await;
+    let html = refuse_page(
+        submit(
+            &eve,
+            &demo,
+            "/instances/delete",
+            &[("instance_id", &added.0)],
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        html.contains("the default instance cannot be deleted"),
+        "{html}"
+    );
+
+    // The old default, no longer one, is deleted; an unknown instance is 404.
+    save(
+        &eve,
+        &demo,
+        "/instances/delete",
+        &[("instance_id", &default_id)],
+        "instance-deleted",
+    )
+    .await;
+    let listed = instances(&app, &demo).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, added.0);
+    let response = submit(&eve, &demo, "/instances/delete", &[("instance_id", "nope")]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    app.app.stop().await.unwrap();
+}
+
+/// The element id of the **Edit instance** pop-up of instance `id`, as its row links it.
+fn instance_dialog(html: &str, id: &str) -> String {
+    html.split("href=\"?edit=")
+        .skip(1)
+        .find_map(|part| {
+            let (dialog, rest) = part.split_once('"')?;
+            rest.starts_with(&format!("><code>{id}</code>"))
+                .then(|| dialog.to_owned())
+        })
+        .unwrap()
+}
+
+/// A page answered with `status` (a refusal shown outside any pop-up).
+async fn refuse_page(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status, "{response:?}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    html
+}
+
+async fn another_services_public_definitions_are_offered_by_name(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = demo(&app).await;
+    let eve = editor(&app, &demo).await;
+    let other = app.create_service("Guest house").await;
+    let api = format!("/api/v1/services/{other}");
+    let schema = expect_json(
+        app.post(
+            &format!("{api}/schemas"),
+            ADMIN_TOKEN,
+            &json!({"name": "Stay", "version": "2.1", "attributes": [{"name": "Room", "type": "text"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (tag, public) in [("visit", true), ("staff", false)] {
+        let created = expect_json(
+            app.post(
+                &format!("{api}/credential-definitions"),
+                ADMIN_TOKEN,
+                &json!({"schema": schema["id"], "tag": tag, "attestation": "service", "public": public}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        ids.push(created["credential_id"].as_str().unwrap().to_owned());
+    }
+    // The public one is offered under its service's name; the private one is not; nor are the
+    // service's own definitions in that list.
+    let html = eve
+        .page(&format!("{}?edit=add-required", page_path(&demo)))
+        .await;
+    let at = html.find("id=\"add-other\"").unwrap();
+    let list = &html[at..at + html[at..].find("</select>").unwrap()];
+    assert!(
+        list.contains(&format!(
+            "<optgroup label=\"Guest house\">\n        <option value=\"{}\">Stay 2.1 · visit (service-attested)</option>",
+            ids[0]
+        )),
+        "{list}"
+    );
+    assert!(!list.contains(&ids[1]), "{list}");
+    assert!(!list.contains(&demo.did), "{list}");
+
+    // Chosen from the list, it is required, and no longer offered.
+    save(
+        &eve,
+        &demo,
+        "/required",
+        &[("credential_id", ""), ("other", &ids[0])],
+        "added",
+    )
+    .await;
+    let required = read(&app, &demo).await["required_credentials"].clone();
+    assert!(
+        required
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["credential_id"] == ids[0].as_str()),
+        "{required}"
+    );
+    let html = eve
+        .page(&format!("{}?edit=add-required", page_path(&demo)))
+        .await;
+    let at = html.find("id=\"add-other\"").unwrap();
+    let list = &html[at..at + html[at..].find("</select>").unwrap()];
+    assert!(!list.contains(&ids[0]), "{list}");
+    app.app.stop().await.unwrap();
+}
+
 async fn viewers_and_other_services_change_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let demo = demo(&app).await;
     person(&app, "vic", Some((&demo.did, Role::Viewer))).await;
     let before = read(&app, &demo).await;
-    let forms: [(&str, Vec<(&str, &str)>); 6] = [
+    let instances_before = instances(&app, &demo).await;
+    let default_instance = instances_before[0].0.clone();
+    let forms: [(&str, Vec<(&str, &str)>); 9] = [
         ("/details", vec![("name", "Mine now"), ("media_qr", "on")]),
         (
             "/webhook",
@@ -620,6 +878,18 @@ async fn viewers_and_other_services_change_nothing(backend: Backend) {
             vec![("credential_id", &demo.member), ("only_last", "on")],
         ),
         ("/required/remove", vec![("credential_id", &demo.member)]),
+        ("/instances", vec![("parameters", "city = Rome")]),
+        (
+            "/instances/edit",
+            vec![
+                ("instance_id", &default_instance),
+                ("parameters", "city = Rome"),
+            ],
+        ),
+        (
+            "/instances/delete",
+            vec![("instance_id", &default_instance)],
+        ),
     ];
 
     // A viewer sees the facts, no button, and every form answers 403.
@@ -632,6 +902,8 @@ async fn viewers_and_other_services_change_nothing(backend: Backend) {
     for button in [
         "Edit web hook",
         "Edit details",
+        "Add instance",
+        "/instances",
         ">Add<",
         "Remove",
         "<dialog",
@@ -682,6 +954,7 @@ async fn viewers_and_other_services_change_nothing(backend: Backend) {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{rest}");
     }
     assert_eq!(read(&app, &demo).await["updated_at"], before["updated_at"]);
+    assert_eq!(instances(&app, &demo).await, instances_before);
     let unknown = format!("/dashboard/services/{}/interactions/nope", demo.did);
     assert_eq!(eve.get(&unknown).await.status(), StatusCode::NOT_FOUND);
     app.app.stop().await.unwrap();

@@ -14,7 +14,7 @@ use psi_server::db::operators::Role;
 
 backend_tests!(
     keys_are_added_generated_imported_shown_once_and_deleted,
-    schemas_are_added_with_typed_attributes_and_deleted_when_unused,
+    schemas_are_added_with_typed_attributes_edited_and_deleted_when_unused,
     credential_definitions_are_added_and_edited_through_the_api,
     viewers_and_other_services_change_nothing,
 );
@@ -230,7 +230,7 @@ async fn keys_are_added_generated_imported_shown_once_and_deleted(backend: Backe
     app.app.stop().await.unwrap();
 }
 
-async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend: Backend) {
+async fn schemas_are_added_with_typed_attributes_edited_and_deleted_when_unused(backend: Backend) {
     let app = spawn_app(backend).await;
     let demo = demo(&app).await;
     let (eve, csrf) = editor(&app, &demo).await;
@@ -332,6 +332,43 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
             .contains("role=\"alert\"")
     );
 
+    // Edit schema: the pop-up filled in with the schema; saved through the API's update.
+    let id = ticket["id"].as_str().unwrap();
+    let html = eve.page(&format!("{schemas}?edit={id}")).await;
+    assert!(
+        html.contains(">Edit schema</h2>")
+            && html.contains(&format!("action=\"{schemas}/{id}\""))
+            && html.contains("value=\"Ticket\"")
+            && html.contains("value=\"Economy, Business\""),
+        "{html}"
+    );
+    let edit = |form: Vec<(String, String)>| {
+        let eve = &eve;
+        let to = format!("{schemas}/{id}");
+        async move {
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            eve.post(&to, &form, None).await
+        }
+    };
+    let saved = edit(rows("Ticket", "1.1", "date")).await;
+    assert_eq!(location(&saved), schemas);
+    let changed = api_json(&app, &format!("{}/{id}", api(&demo, "schemas"))).await;
+    assert_eq!(changed["version"], "1.1");
+    assert_eq!(
+        changed["attributes"][0],
+        json!({"name": "Seat", "type": "date"})
+    );
+    let html = answer(
+        edit(rows("Ticket", "x", "date")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        html.contains(">Edit schema</h2>") && html.contains("role=\"alert\">`version`"),
+        "{html}"
+    );
+
     // Delete: a schema a definition uses stays, with the API's reason; an unused one goes.
     let used = list["data"]
         .as_array()
@@ -342,6 +379,25 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
         .as_str()
         .unwrap()
         .to_owned();
+    // Nor can it change: the API's 409 in the pop-up.
+    let refused = eve
+        .post(
+            &format!("{schemas}/{used}"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("name", "Renamed"),
+                ("version", "9.0"),
+                ("attribute_name", "A"),
+                ("attribute_type", "text"),
+            ],
+            None,
+        )
+        .await;
+    let html = answer(refused, StatusCode::CONFLICT).await;
+    assert!(
+        html.contains("it cannot change") && html.contains(">Edit schema</h2>"),
+        "{html}"
+    );
     let refused = eve
         .post(
             &format!("{schemas}/{used}/delete"),
@@ -354,7 +410,6 @@ async fn schemas_are_added_with_typed_attributes_and_deleted_when_unused(backend
             .await
             .contains("it cannot change")
     );
-    let id = ticket["id"].as_str().unwrap();
     let deleted = eve
         .post(&format!("{schemas}/{id}/delete"), &[("_csrf", &csrf)], None)
         .await;
@@ -590,6 +645,10 @@ async fn viewers_and_other_services_change_nothing(backend: Backend) {
         (
             format!("{}/{schema_id}/delete", screen(&demo, "schemas")),
             vec![],
+        ),
+        (
+            format!("{}/{schema_id}", screen(&demo, "schemas")),
+            vec![("name", "Sneaky"), ("version", "1.0")],
         ),
         (
             screen(&demo, "definitions"),

@@ -1,6 +1,7 @@
 //! The **Schemas** screen: the service's schemas with their typed attributes; **Add schema**
-//! (name, version, a row per attribute: name, type and, for an enumeration, its choices) and
-//! **Delete** (which the API refuses while a credential definition uses the schema).
+//! (name, version, a row per attribute: name, type and, for an enumeration, its choices), **Edit
+//! schema** (the same pop-up, filled in) and **Delete** (the API refuses both while a credential
+//! definition uses the schema: its credentials' shape cannot change under them).
 
 use askama::Template;
 use axum::extract::State;
@@ -85,6 +86,8 @@ struct SchemasPage {
     types: [(&'static str, &'static str); 5],
     form: SchemaForm,
     open: bool,
+    /// The internal id of the schema the pop-up edits; `None`: it adds one.
+    editing: Option<String>,
     form_error: Option<String>,
     /// The link that offers more attribute rows.
     more_rows: Option<String>,
@@ -139,6 +142,7 @@ fn blank(nav: Nav) -> SchemasPage {
         types: TYPES,
         form: SchemaForm::blank(ROWS),
         open: false,
+        editing: None,
         form_error: None,
         more_rows: None,
     }
@@ -161,9 +165,10 @@ async fn show(
     page_of.next = page
         .next_cursor
         .map(|cursor| format!("/dashboard/services/{did}/schemas?cursor={cursor}"));
-    // More rows start the pop-up afresh: not offered over what the API just refused.
+    // More rows start the pop-up afresh: not offered over what the API just refused, nor
+    // when editing (the rows hold the schema's attributes).
     let rows = page_of.form.attributes.len();
-    if rows < MAX_ROWS && page_of.form_error.is_none() {
+    if rows < MAX_ROWS && page_of.form_error.is_none() && page_of.editing.is_none() {
         page_of.more_rows = Some(format!(
             "/dashboard/services/{did}/schemas?edit=new&rows={}",
             (rows + ROWS).min(MAX_ROWS)
@@ -175,7 +180,7 @@ async fn show(
 }
 
 /// `GET /dashboard/services/{serviceDid}/schemas` (`?edit=new` opens **Add schema**, `rows`
-/// gives it more attribute rows).
+/// gives it more attribute rows; `?edit=<id>` opens **Edit schema** on that schema).
 pub(super) async fn list(
     signed_in: SignedIn,
     State(state): State<AppState>,
@@ -183,21 +188,109 @@ pub(super) async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, DashboardError> {
     let mut page_of = blank(Nav::of(&state, &signed_in, &did, "schemas").await?);
-    page_of.open = query.edit.as_deref() == Some("new");
+    match query.edit.as_deref() {
+        Some("new") => page_of.open = true,
+        Some(id) => {
+            let path = Path((did.clone(), id.to_owned()));
+            let Json(schema) = api::get(page_of.nav.scope()?, State(state.clone()), path).await?;
+            page_of.form = filled(schema);
+            page_of.editing = Some(id.to_owned());
+            page_of.open = true;
+        }
+        None => {}
+    }
     if let Some(rows) = query.rows {
         page_of.form = SchemaForm::blank(rows.clamp(ROWS, MAX_ROWS));
     }
     Ok(html(&show(&state, page_of, query.cursor).await?))
 }
 
-/// `POST .../schemas`: **Add schema**, through the API's create. Rows without a name or choices
-/// are the pop-up's spare rows, not attributes.
+/// The pop-up filled with `schema`, and two spare rows for attributes to add.
+fn filled(schema: SchemaView) -> SchemaForm {
+    let mut attributes: Vec<AttributeRow> = schema
+        .attributes
+        .into_iter()
+        .map(|attribute| AttributeRow {
+            name: attribute.name,
+            kind: kind_label(attribute.kind).to_owned(),
+            choices: attribute
+                .enum_values
+                .unwrap_or_default()
+                .iter()
+                .map(|choice| choice.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
+    attributes.resize_with((attributes.len() + 2).min(MAX_ROWS), Default::default);
+    SchemaForm {
+        name: schema.name,
+        version: schema.version,
+        attributes,
+    }
+}
+
+/// `POST .../schemas`: **Add schema**, through the API's create.
 pub(super) async fn create(
     State(state): State<AppState>,
     Path(did): Path<String>,
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "schemas").await?;
+    let (schema_form, json) = read_form(&form);
+    let created = match body(json) {
+        Ok(request) => api::create(nav.scope()?, State(state.clone()), Json(request))
+            .await
+            .map(drop),
+        Err(error) => Err(error),
+    };
+    again(&state, nav, created, schema_form, None).await
+}
+
+/// `POST .../schemas/{id}`: **Edit schema**, through the API's update.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Path((did, id)): Path<(String, String)>,
+    Posted { signed_in, form }: Posted<Fields>,
+) -> Result<Response, DashboardError> {
+    let nav = editing(&state, &signed_in, &did, "schemas").await?;
+    let (schema_form, json) = read_form(&form);
+    let path = Path((did.clone(), id.clone()));
+    let updated = match body(json) {
+        Ok(request) => api::update(nav.scope()?, State(state.clone()), path, Json(request))
+            .await
+            .map(drop),
+        Err(error) => Err(error),
+    };
+    again(&state, nav, updated, schema_form, Some(id)).await
+}
+
+/// The list when the API took the pop-up's form, else the pop-up again with its message.
+async fn again(
+    state: &AppState,
+    nav: Nav,
+    result: Result<(), crate::http::error::ApiError>,
+    schema_form: SchemaForm,
+    editing: Option<String>,
+) -> Result<Response, DashboardError> {
+    let to = format!("/dashboard/services/{}/schemas", nav.service.did);
+    answer(result, &to, async |message| {
+        let mut page_of = blank(nav);
+        page_of.form = schema_form;
+        if page_of.form.attributes.len() < ROWS {
+            page_of.form.attributes.resize_with(ROWS, Default::default);
+        }
+        page_of.open = true;
+        page_of.editing = editing;
+        page_of.form_error = Some(message);
+        show(state, page_of, None).await
+    })
+    .await
+}
+
+/// The pop-up's fields as sent, and the API body they make. Rows without a name or choices are
+/// the pop-up's spare rows, not attributes.
+fn read_form(form: &Fields) -> (SchemaForm, serde_json::Value) {
     let names = form.all("attribute_name");
     let kinds = form.all("attribute_type");
     let choices = form.all("attribute_choices");
@@ -233,24 +326,7 @@ pub(super) async fn create(
         "version": schema_form.version,
         "attributes": attributes,
     });
-    let created = match body(json) {
-        Ok(request) => api::create(nav.scope()?, State(state.clone()), Json(request))
-            .await
-            .map(drop),
-        Err(error) => Err(error),
-    };
-    let to = format!("/dashboard/services/{did}/schemas");
-    answer(created, &to, async |message| {
-        let mut page_of = blank(nav);
-        page_of.form = schema_form;
-        if page_of.form.attributes.len() < ROWS {
-            page_of.form.attributes.resize_with(ROWS, Default::default);
-        }
-        page_of.open = true;
-        page_of.form_error = Some(message);
-        show(&state, page_of, None).await
-    })
-    .await
+    (schema_form, json)
 }
 
 /// `POST .../schemas/{id}/delete`: **Delete**, through the API's delete (refused while a
