@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures the dashboard's pages under load with the data the goal names: `psi serve --demo`
 # (release build, SQLite in a temporary data directory), 1,000 interactions (made through the
-# management API) and 100,000 events (inserted in one statement, as the list tests do), an admin
-# signed in, then wrk for DURATION seconds per page with CONNECTIONS connections and the session
+# management API) and 100,000 events (inserted in one statement, as the list tests do), each with
+# a webhook call, and 30 days of start pages and links counted for every interaction (the
+# Overview's figures), an admin signed in, then wrk for DURATION seconds per page with CONNECTIONS connections and the session
 # cookie. Reports wrk's req/s and latency, and each page's server-side time from psi's own
 # histogram (`http_request_duration_seconds` by route, from the router to the response): the
 # share of requests under 20 ms and the bucket its p99 falls in. Target: p99 under 20 ms.
@@ -75,6 +76,24 @@ conn.execute("""
          ELSE 'failed' END,
          strftime('%s', 'now') * 1000 - n * 1000, strftime('%s', 'now') * 1000 - n * 1000 FROM g
 """, (did, interaction))
+# One interaction webhook call per event (one in 20 failed), 5 to 900 ms.
+conn.execute("""
+  INSERT INTO webhook_calls (id, event_id, service_id, interaction_id, kind, url, status,
+                             duration_ms, response_excerpt, error, at)
+  SELECT 'c' || substr(id, 2), id, service_id, interaction_id, 'interaction',
+         'https://hooks.example.org/i',
+         CASE WHEN rowid % 20 = 0 THEN 500 ELSE 200 END, 5 + (rowid * 37) % 896, '',
+         CASE WHEN rowid % 20 = 0 THEN 'the webhook answered 500' END, created_at + 1
+  FROM events
+""")
+# Start pages opened and links fetched on each of the last 30 days, for every interaction.
+conn.execute("""
+  WITH RECURSIVE d (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 29)
+  INSERT INTO interaction_counts (service_id, interaction_id, day, page_views, link_fetches)
+  SELECT i.service_id, i.id, (CAST(strftime('%s', 'now') AS INTEGER) / 86400 - d.n) * 86400000,
+         40 + d.n, 10 + d.n
+  FROM interactions i, d WHERE i.service_id = (SELECT id FROM services WHERE did = ?)
+""", (did,))
 conn.commit()
 PY
 
@@ -85,6 +104,8 @@ cookie="$(curl -fs -D - -o /dev/null --data-urlencode username=ada \
 
 service="/dashboard/services/$did"
 pages=(
+  "Overview|$service/overview|/dashboard/services/{serviceDid}/overview"
+  "Overview 30d|$service/overview?window=30d|/dashboard/services/{serviceDid}/overview"
   "Interactions|$service/interactions|/dashboard/services/{serviceDid}/interactions"
   "Interaction|$service/interactions/$interaction|/dashboard/services/{serviceDid}/interactions/{id}"
   "Events|$service/events|/dashboard/services/{serviceDid}/events"
@@ -94,6 +115,12 @@ pages=(
 )
 printf 'dashboard (psi serve, SQLite, release, %s cores, 1,000 interactions, 100,000 events, wrk -t2 -c%s -d%ss)\n' \
   "$(nproc)" "$connections" "$duration"
+# The Overview's first view of each window reads its figures (then kept 15 s): its own time.
+for window in 24h 7d 30d; do
+  printf '  Overview %-4s first view (figures read, not kept yet): %s ms\n' "$window" \
+    "$(curl -fs -o /dev/null -w '%{time_total}' -H "Cookie: $cookie" "$base$service/overview?window=$window" \
+      | awk '{ printf "%.1f", $1 * 1000 }')"
+done
 worst_share=100
 for page in "${pages[@]}"; do
   IFS='|' read -r name path route <<<"$page"

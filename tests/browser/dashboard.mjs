@@ -209,6 +209,33 @@ try {
   }
   await viewerContext.close();
 
+  // As admin: Add person, then give them a role on the service's People page, where they are
+  // listed.
+  const newcomer = fixture.newPerson.username;
+  await page.goto(`${base}/dashboard/services/${fixture.did}/interactions`);
+  await page.getByRole("navigation", { name: "Main menu" }).getByRole("link", { name: "Admin", exact: true }).click();
+  await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "People", exact: true }).click();
+  await page.getByRole("link", { name: "Add person", exact: true }).click();
+  const addPerson = page.getByRole("dialog", { name: "Add person" });
+  await addPerson.getByLabel("User name", { exact: true }).fill(newcomer);
+  await addPerson.getByLabel("Password", { exact: true }).fill(fixture.newPerson.password);
+  // The page answering the form lists them (the address stays the list's, so wait for the row).
+  await addPerson.getByRole("button", { name: "Add", exact: true }).click();
+  await page.getByRole("row", { name: new RegExp(`^${newcomer}\\b`) }).waitFor({ timeout: 10000 })
+    .catch(() => fail(`${newcomer} is not among the people`));
+  await page.getByRole("navigation", { name: "Main menu" }).getByRole("link", { name: "People", exact: true }).click();
+  await page.getByRole("link", { name: "Give a role", exact: true }).click();
+  const give = page.getByRole("dialog", { name: "Give a role" });
+  await give.getByLabel("User name", { exact: true }).fill(newcomer);
+  await give.getByLabel("Role", { exact: true }).selectOption("editor");
+  await give.getByRole("button", { name: "Give role", exact: true }).click();
+  const listed = page.getByRole("row", { name: new RegExp(`^${newcomer}\\b`) });
+  await listed.waitFor({ timeout: 10000 }).catch(() => fail(`${newcomer} is not on the People page`));
+  if ((await listed.getByLabel(`Role of ${newcomer}`).inputValue()) !== "editor") {
+    fail(`${newcomer} is not listed as an editor on the People page`);
+  }
+  console.log("DONE people");
+
   // Sign out, by its label.
   await Promise.all([page.waitForURL(/sign-in$/), page.getByRole("button", { name: "Sign out" }).click()]);
   console.log("DONE sign-out");

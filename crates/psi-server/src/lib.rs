@@ -64,8 +64,8 @@ pub struct App {
     state: AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
-    /// Delivery workers and the notifier and listener between processes; they stop with the
-    /// server.
+    /// Delivery workers, the notifier and listener between processes and the writer of the
+    /// counts of start pages and links; they stop with the server.
     workers: tokio::task::JoinSet<()>,
 }
 
@@ -106,6 +106,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         oauth_throttle: Arc::new(http::throttle::AuthThrottle::new(
             public::oauth::DEVICE_AUTHORIZATION_LIMIT,
         )),
+        interaction_counts: Default::default(),
         config: Arc::new(config),
     };
     // Seeded before anything is served, so `/readyz` never answers before the demo exists.
@@ -128,6 +129,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         ];
         workers.spawn(db::listen::run(url, channels, shutdown.child_token()));
     }
+    workers.spawn(db::interaction_counts::run(
+        Arc::clone(&state.interaction_counts),
+        state.db.clone(),
+        shutdown.child_token(),
+    ));
     inbound::spawn_purge(state.db.clone(), shutdown.clone());
     inbound::deadline::spawn(state.clone(), shutdown.clone());
     let server = connections::serve(
@@ -162,11 +168,15 @@ impl App {
     }
 
     /// Waits until the server stops (after [`stop`](Self::stop) or a failure), then for the
-    /// delivery workers to finish their current step.
+    /// delivery workers to finish their current step, and writes the last counts of start pages
+    /// and links (after the last request, so none is lost).
     async fn wait(mut self) -> anyhow::Result<()> {
         let result = self.handle.await.context("server task")?;
         self.shutdown.cancel();
         while self.workers.join_next().await.is_some() {}
+        if let Err(e) = self.state.interaction_counts.flush(&self.state.db).await {
+            tracing::warn!(error = %e, "writing the last counts of start pages and links");
+        }
         self.state.db.close().await;
         result.context("server")
     }

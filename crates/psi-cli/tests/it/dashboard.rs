@@ -108,7 +108,9 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         "shaKey": "shared",
         "requiredSchema": "Demo Member 1.0",
         "failedMessage": failed_message,
+        "newPerson": {"username": "nia", "password": PASSWORD},
         "screens": [
+            ["overview", format!("{service}/overview")],
             ["interactions", format!("{service}/interactions")],
             ["events", format!("{service}/events")],
             ["webhooks", format!("{service}/webhooks")],
@@ -121,6 +123,10 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
             ["keys", format!("{service}/keys")],
             ["schemas", format!("{service}/schemas")],
             ["definitions", format!("{service}/definitions")],
+            ["people", format!("{service}/people")],
+            ["admin-services", "/dashboard/admin/services"],
+            ["admin-people", "/dashboard/admin/people"],
+            ["admin-tokens", format!("{service}/tokens")],
         ],
     });
 
@@ -173,6 +179,14 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
                         .wait_for_calls("/hook", 2, Duration::from_secs(20))
                         .await;
                 }
+                if step == "people" {
+                    let people = api(format!("/api/v1/services/{did}/people")).await;
+                    let nia = |p: &Value| p["username"] == "nia" && p["role"] == "editor";
+                    assert!(
+                        people["data"].as_array().unwrap().iter().any(nia),
+                        "the person added was given a role: {people}"
+                    );
+                }
                 if step == "pause" {
                     let now = api(format!("/api/v1/services/{did}/interactions/{id}")).await;
                     assert_eq!(now["active"], false, "the Pause button paused it: {now}");
@@ -205,6 +219,7 @@ async fn the_dashboard_works_by_keyboard_on_phones_and_passes_axe() {
         "embed",
         "replay",
         "pause",
+        "people",
         "sign-out",
     ] {
         assert!(done.iter().any(|d| d == step), "{step} not done: {done:?}");

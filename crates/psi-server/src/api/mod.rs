@@ -14,6 +14,7 @@ pub mod interactions;
 pub mod keys;
 pub mod links;
 pub mod notifications;
+pub mod operators;
 pub mod page;
 pub mod schemas;
 pub mod services;
@@ -40,6 +41,8 @@ use crate::http::error::ApiError;
     tags(
         (name = "services", description = "Tenants, each with a public DID (admin token)"),
         (name = "tokens", description = "Service API tokens (admin token)"),
+        (name = "operators", description = "The dashboard's people (admin token) and each \
+            service's people with their roles (admin token or the service's)"),
         (name = "keys", description = "RSA keys and SHA secrets of a service"),
         (name = "schemas", description = "Credential schemas with typed attributes"),
         (name = "credential definitions", description = "What a service issues or lets holders \
@@ -89,6 +92,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(services::get))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(operators::create, operators::list))
+        .routes(routes!(
+            operators::get,
+            operators::update,
+            operators::delete
+        ))
+        .routes(routes!(operators::people, operators::give_role))
+        .routes(routes!(operators::set_role, operators::remove_role))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::get, keys::delete))
         .routes(routes!(schemas::create, schemas::list))

@@ -131,12 +131,11 @@ pub async fn administer(
     command: &crate::cli::AdminCommand,
     given_password: &str,
 ) -> anyhow::Result<String> {
+    use crate::api::operators::{add_operator, change_operator};
     use crate::cli::AdminCommand;
     use crate::db::operators::Role;
     match command {
         AdminCommand::AddOperator(args) => {
-            let username = password::username(&args.username)?;
-            let hash = password::hash(given_password)?;
             let service = match &args.service {
                 Some(did) => {
                     let did = did
@@ -149,12 +148,10 @@ pub async fn administer(
                 }
                 None => None,
             };
-            let operator = match db::operators::insert(db, &username, &hash, args.admin).await {
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    anyhow::bail!("the user name {username:?} is taken")
-                }
-                result => result?,
-            };
+            // The API's own way to add an operator, so both apply the same rules.
+            let operator =
+                add_operator(db, &args.username, given_password.to_owned(), args.admin).await?;
+            let username = &operator.username;
             let mut done = format!(
                 "added {}{username}",
                 if args.admin { "the admin " } else { "" }
@@ -168,12 +165,11 @@ pub async fn administer(
         }
         AdminCommand::SetPassword { username } => {
             let username = password::username(username)?;
-            let hash = password::hash(given_password)?;
             let (operator, _) = db::operators::by_username(db, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no one has the user name {username:?}"))?;
-            db::operators::set_password(db, &operator.id, &hash).await?;
-            let ended = db::operators::end_sessions(db, &operator.id).await?;
+            let ended =
+                change_operator(db, &operator.id, Some(given_password.to_owned()), None).await?;
             Ok(format!(
                 "set the password of {username} and ended {ended} session(s)"
             ))

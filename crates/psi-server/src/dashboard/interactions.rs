@@ -1,15 +1,13 @@
 //! The **Interactions** screen: the open service's interactions, active or paused, with their
 //! media and how many events each had today (since midnight UTC; counted at most every 15 s).
 
-use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
-
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::form::editing;
+use super::recent::Recent;
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::page::{Page, paging};
@@ -23,30 +21,20 @@ use crate::ids::InteractionId;
 use crate::pages::render::html;
 use crate::scope::ServiceScope;
 
-/// How long a service's counts of today's events are reused: counting a busy day's events
-/// takes tens of milliseconds, and a glance at the list need not be fresher than this.
-const COUNTS_TTL: Duration = Duration::from_secs(15);
-/// The most services whose counts are kept.
-const COUNTED_SERVICES: usize = 1_000;
-
-type Counts = Arc<Vec<(String, i64)>>;
-
 /// The counts of today's events (since midnight UTC) per interaction of a service, by service id
-/// and day, with when they were read.
-static TODAY: LazyLock<quick_cache::sync::Cache<(String, i64), (Instant, Counts)>> =
-    LazyLock::new(|| quick_cache::sync::Cache::new(COUNTED_SERVICES));
+/// and day, for at most 1,000 services ([`Recent`]: reused 15 s).
+static TODAY: Recent<(String, i64), Vec<(String, i64)>> = Recent::new(1_000);
 
-async fn events_today(state: &AppState, scope: &ServiceScope) -> Result<Counts, DashboardError> {
+async fn events_today(
+    state: &AppState,
+    scope: &ServiceScope,
+) -> Result<std::sync::Arc<Vec<(String, i64)>>, DashboardError> {
     let now = now_ms();
-    let key = (scope.service_id().to_owned(), now - now.rem_euclid(DAY_MS));
-    if let Some((read, counts)) = TODAY.get(&key)
-        && read.elapsed() < COUNTS_TTL
-    {
-        return Ok(counts);
-    }
-    let counts = Arc::new(db::events::counts_since(&state.db, scope, key.1).await?);
-    TODAY.insert(key, (Instant::now(), Arc::clone(&counts)));
-    Ok(counts)
+    let since = now - now.rem_euclid(DAY_MS);
+    let read = db::events::counts_since(&state.db, scope, since);
+    Ok(TODAY
+        .get((scope.service_id().to_owned(), since), read)
+        .await?)
 }
 
 /// Interactions a page shows.

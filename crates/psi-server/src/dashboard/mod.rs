@@ -8,12 +8,17 @@
 //! - one module per screen: `interactions.rs` (the list), `interaction.rs` (an interaction's
 //!   Details), `extensions.rs` (Extensions, and an interaction's Extensions tab), `links.rs`
 //!   (QR codes and deeplinks, Embed), `model.rs` (Keys, Schemas, Credential definitions),
-//!   `events.rs` (Events, live), `webhooks.rs` (Webhooks: endpoints, messages, replay).
+//!   `events.rs` (Events, live), `webhooks.rs` (Webhooks: endpoints, messages, replay),
+//!   `overview.rs` (Overview: funnel and delivery health as SVG charts);
+//! - `admin.rs` (Admin: services, people, API tokens; admins only) and `people.rs` (a service's
+//!   People, its owners only);
+//! - `recent.rs`: aggregates a screen reuses for 15 s (events today, the Overview's figures).
 //!
 //! Pages are askama templates under `templates/dashboard/`, styled by `assets/dashboard.css`;
 //! the Content-Security-Policy allows no inline script or style, and forms post only here.
 
 pub mod accounts;
+mod admin;
 mod events;
 mod extensions;
 mod form;
@@ -21,6 +26,9 @@ mod interaction;
 mod interactions;
 mod links;
 mod model;
+mod overview;
+mod people;
+mod recent;
 pub mod session;
 mod webhooks;
 
@@ -66,6 +74,9 @@ pub fn routes() -> Router<AppState> {
         .merge(model::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
+        .merge(admin::routes())
+        .merge(people::routes())
+        .merge(overview::routes())
         .layer(axum::middleware::from_fn(
             crate::pages::security::dashboard_headers,
         ))
@@ -162,6 +173,8 @@ pub static LAYOUT: std::sync::LazyLock<Layout> = std::sync::LazyLock::new(|| Lay
 pub struct Nav {
     pub username: String,
     pub csrf: String,
+    /// Whether the operator is an admin (the frame offers **Admin**).
+    pub admin: bool,
     /// The service open, and the operator's role in it.
     pub service: Membership,
     pub services: Vec<Membership>,
@@ -187,6 +200,7 @@ impl Nav {
         Ok(Nav {
             username: signed_in.operator.username.clone(),
             csrf: signed_in.csrf.clone(),
+            admin: signed_in.operator.is_admin.0,
             service,
             services,
             section,
@@ -238,6 +252,10 @@ async fn home(
             Redirect::to(&format!("/dashboard/services/{}/interactions", first.did))
                 .into_response(),
         ),
+        // An admin's first step: a service.
+        None if signed_in.operator.is_admin.0 => {
+            Ok(Redirect::to("/dashboard/admin/services").into_response())
+        }
         None => Ok(html(&NoService {
             layout: &LAYOUT,
             username: signed_in.operator.username.clone(),

@@ -420,6 +420,15 @@ pub async fn names_of(
     Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
 }
 
+/// Every interaction of the scoped service as `(id, name)`, paused ones included, by name: for
+/// the Overview, which orders them by what happened to them.
+pub async fn names(db: &Db, scope: &ServiceScope) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as("SELECT id, name FROM interactions WHERE service_id = $1 ORDER BY name, id")
+        .bind(scope.service_id())
+        .fetch_all(db.pool())
+        .await
+}
+
 /// The name of the scoped service's interaction `id`, in the caller's transaction.
 pub async fn name_of(
     tx: &mut Transaction<'_, Any>,

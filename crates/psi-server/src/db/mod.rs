@@ -34,6 +34,7 @@ pub mod extensions;
 pub mod holder_nonces;
 pub mod inbound;
 pub mod instances;
+pub mod interaction_counts;
 pub mod interactions;
 pub mod keys;
 pub mod link_requests;

@@ -4,7 +4,8 @@
 
 use sqlx::FromRow;
 
-use super::{Db, new_id, now_ms};
+use super::{Backend, Db, Order, Paging, new_id, now_ms, placeholders};
+use crate::scope::ServiceScope;
 
 /// What an operator may do in a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,6 +34,19 @@ impl Role {
     /// Whether the role may change the service's configuration.
     pub fn can_edit(self) -> bool {
         self >= Role::Editor
+    }
+
+    /// Whether the role may manage the service's people.
+    pub fn manages_people(self) -> bool {
+        self == Role::Owner
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Role::parse(&text).ok_or_else(|| format!("unknown role {text:?}"))
     }
 }
 
@@ -103,14 +117,161 @@ pub async fn by_username(db: &Db, username: &str) -> sqlx::Result<Option<(Operat
     Ok(row.map(|row| (row.operator, row.password_hash)))
 }
 
-/// Replaces an operator's password hash.
-pub async fn set_password(db: &Db, operator_id: &str, password_hash: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE operators SET password_hash = $2 WHERE id = $1")
-        .bind(operator_id)
-        .bind(password_hash)
-        .execute(db.pool())
+super::positioned!(Operator, created_at, id);
+
+/// The operator with this id.
+pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<Operator>> {
+    let sql = format!("SELECT {OPERATOR_COLUMNS} FROM operators o WHERE o.id = $1");
+    sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+}
+
+/// A page of the operators, oldest first.
+pub async fn list(db: &Db, paging: &Paging) -> sqlx::Result<Vec<Operator>> {
+    let sql = format!(
+        "SELECT {OPERATOR_COLUMNS} FROM operators o WHERE 1 = 1{}",
+        Paging::sql("o.created_at", "o.id", 1, Order::Oldest)
+    );
+    paging.bind(sqlx::query_as(&sql)).fetch_all(db.pool()).await
+}
+
+/// One role of an operator: the service's DID and the role there.
+#[derive(Debug, Clone, FromRow)]
+pub struct RoleIn {
+    pub operator_id: String,
+    pub did: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+/// The roles of these operators, by service DID.
+pub async fn roles_of(db: &Db, operator_ids: &[String]) -> sqlx::Result<Vec<RoleIn>> {
+    if operator_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT r.operator_id, s.did, r.role FROM operator_roles r \
+         JOIN services s ON s.id = r.service_id WHERE r.operator_id IN ({}) ORDER BY s.did",
+        placeholders(1, operator_ids.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in operator_ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(db.pool()).await
+}
+
+/// What a change to an operator came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// Done; the operator's sessions that ended.
+    Done {
+        sessions_ended: u64,
+    },
+    NotFound,
+    /// Refused: it would leave no admin.
+    LastAdmin,
+}
+
+/// Sets an operator's password hash and admin flag (each when given), in one transaction that
+/// refuses to demote the last admin. A new password ends every session of the operator.
+pub async fn update(
+    db: &Db,
+    id: &str,
+    password_hash: Option<&str>,
+    is_admin: Option<bool>,
+) -> sqlx::Result<Changed> {
+    let mut tx = db.begin().await?;
+    let admins = if is_admin == Some(false) {
+        Some(locked_admins(&mut tx, db.backend()).await?)
+    } else {
+        None
+    };
+    if !exists(&mut tx, id).await? {
+        return Ok(Changed::NotFound);
+    }
+    if admins.is_some_and(|admins| last_of(&admins, id)) {
+        return Ok(Changed::LastAdmin);
+    }
+    if let Some(admin) = is_admin {
+        sqlx::query("UPDATE operators SET is_admin = $2 WHERE id = $1")
+            .bind(id)
+            .bind(i64::from(admin))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut sessions_ended = 0;
+    if let Some(hash) = password_hash {
+        sqlx::query("UPDATE operators SET password_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        sessions_ended = sqlx::query("DELETE FROM operator_sessions WHERE operator_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(Changed::Done { sessions_ended })
+}
+
+/// Deletes an operator with its roles and sessions, unless it is the last admin.
+pub async fn delete(db: &Db, id: &str) -> sqlx::Result<Changed> {
+    let mut tx = db.begin().await?;
+    let admins = locked_admins(&mut tx, db.backend()).await?;
+    if !exists(&mut tx, id).await? {
+        return Ok(Changed::NotFound);
+    }
+    if last_of(&admins, id) {
+        return Ok(Changed::LastAdmin);
+    }
+    let sessions_ended = sqlx::query("DELETE FROM operator_sessions WHERE operator_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM operator_roles WHERE operator_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    sqlx::query("DELETE FROM operators WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Changed::Done { sessions_ended })
+}
+
+async fn exists(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> sqlx::Result<bool> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM operators WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The admins' ids. On PostgreSQL their rows stay locked until the transaction ends, taken in the
+/// order of their ids, so two admins demoted at once wait for each other instead of both seeing
+/// the other one left (or deadlocking); SQLite's writer runs one transaction at a time.
+async fn locked_admins(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+) -> sqlx::Result<Vec<String>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let sql = format!("SELECT id FROM operators WHERE is_admin = 1 ORDER BY id{lock}");
+    sqlx::query_scalar(&sql).fetch_all(&mut **tx).await
+}
+
+/// Whether `id` is the only one of `admins`.
+fn last_of(admins: &[String], id: &str) -> bool {
+    admins.len() <= 1 && admins.iter().any(|admin| admin == id)
 }
 
 /// Gives the operator `role` in the service (replacing the role it had there).
@@ -130,6 +291,42 @@ pub async fn set_role(
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// Takes the operator's role in the service away; returns false if it had none there.
+pub async fn remove_role(db: &Db, operator_id: &str, scope: &ServiceScope) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM operator_roles WHERE operator_id = $1 AND service_id = $2")
+        .bind(operator_id)
+        .bind(scope.service_id())
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// One of a service's people: the operator and the role there.
+#[derive(Debug, Clone, FromRow)]
+pub struct Person {
+    pub operator_id: String,
+    pub username: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    /// When the operator was added (the list's order).
+    pub created_at: i64,
+}
+
+super::positioned!(Person, created_at, operator_id);
+
+/// A page of the scoped service's people, in the order the operators were added.
+pub async fn people(db: &Db, scope: &ServiceScope, paging: &Paging) -> sqlx::Result<Vec<Person>> {
+    let sql = format!(
+        "SELECT o.id AS operator_id, o.username, r.role, o.created_at FROM operator_roles r \
+         JOIN operators o ON o.id = r.operator_id WHERE r.service_id = $1{}",
+        Paging::sql("o.created_at", "o.id", 2, Order::Oldest)
+    );
+    paging
+        .bind(sqlx::query_as(&sql).bind(scope.service_id()))
+        .fetch_all(db.pool())
+        .await
 }
 
 /// A service an operator may open, and the role there.

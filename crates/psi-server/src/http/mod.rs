@@ -35,4 +35,7 @@ pub struct AppState {
     pub auth_throttle: Arc<throttle::AuthThrottle>,
     /// SSI OAuth device authorization requests, by client id (docs/ssi-oauth.md, "Limits").
     pub oauth_throttle: Arc<throttle::AuthThrottle>,
+    /// Start pages opened and links fetched, counted in memory until written
+    /// (`db::interaction_counts`).
+    pub interaction_counts: Arc<crate::db::interaction_counts::Pending>,
 }

@@ -279,6 +279,7 @@ pub(crate) async fn render(
         }
         Err(error) => return Problem::from(error).into_response(),
     };
+    state.interaction_counts.page_view(interaction_id.as_str());
     html(&StartPage {
         layout: &LAYOUT,
         app_name: &state.config.pages.app_name,
@@ -332,6 +333,7 @@ pub async fn link_json(
     )
     .await?;
     offer.status_url = format!("{}{}", state.public_url, offer.status_url);
+    state.interaction_counts.link_fetch(interaction_id.as_str());
     let mut response = Json(offer).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

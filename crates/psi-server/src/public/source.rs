@@ -29,6 +29,13 @@ pub fn redact_path(path: &str) -> &str {
     }
 }
 
+/// What a stored request starts: the interaction (`actionId`).
+#[derive(serde::Deserialize)]
+struct Started<'a> {
+    #[serde(rename = "actionId", borrow)]
+    action_id: Option<&'a str>,
+}
+
 /// The stored request of a sourceURL link.
 #[utoipa::path(get, path = "/r/{token}", operation_id = "link_source", tag = "public",
     description = "No authentication; CORS; never cached. The JSON is the link request \
@@ -51,6 +58,13 @@ pub async fn get(
     }
     match link_requests::take(&state.db, &token).await? {
         Taken::Request(json) => {
+            // The wallet fetched a link: counted for the dashboard's Overview.
+            if let Ok(Started {
+                action_id: Some(id),
+            }) = serde_json::from_str(&json)
+            {
+                state.interaction_counts.link_fetch(id);
+            }
             let mut response = Response::new(Body::from(json));
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, JSON);
