@@ -138,7 +138,12 @@ async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
         .map_err(anyhow::Error::new)?
-        .map_err(|refused| ApiError::Validation(refused.to_string()))
+        .map_err(|error| match error {
+            password::HashError::Refused(refused) => ApiError::Validation(refused.to_string()),
+            failed @ password::HashError::Failed(_) => {
+                ApiError::Internal(anyhow::Error::new(failed))
+            }
+        })
 }
 
 /// Adds an operator, as `POST /api/v1/operators` and `psi admin add-operator` do: the user name
@@ -342,7 +347,8 @@ pub async fn delete(
     }
 }
 
-/// List a service's people and their roles (admins, who open every service, are not listed).
+/// List a service's people and their roles (an admin, who opens every service anyway, only when
+/// given a role there).
 #[utoipa::path(get, path = "/api/v1/services/{did}/people", operation_id = "list_people", tag = "operators",
     security(("bearer" = [])),
     params(("did" = String, Path, description = "The service's public DID"), PageQuery),

@@ -535,14 +535,15 @@ async fn others(
 ) -> Result<Vec<OtherService>, DashboardError> {
     let mut others: Vec<OtherService> = Vec::new();
     for found in db::credential_definitions::public_elsewhere(&state.db, scope).await? {
-        let credential_id = found.credential_id();
+        let credential_id = found.credential_id()?;
         if interaction
             .required
             .iter()
-            .any(|r| r.credential_id.to_string() == credential_id)
+            .any(|r| r.credential_id == credential_id)
         {
             continue;
         }
+        let credential_id = credential_id.to_string();
         let attestation = Attestation::from_db(&found.attestation).map(attestation)?;
         let choice = Choice {
             label: format!(
@@ -579,12 +580,16 @@ fn parse_parameters(lines: &str) -> Result<Vec<Parameter>, ApiError> {
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(index, line)| {
-            let (name, value) = line.split_once('=').ok_or_else(|| {
-                ApiError::Validation(format!(
-                    "parameters, line {}: write each parameter as name = value",
-                    index + 1
-                ))
-            })?;
+            // `name = value` as the page writes it; a bare `=` as typed.
+            let (name, value) = line
+                .split_once(" = ")
+                .or_else(|| line.split_once('='))
+                .ok_or_else(|| {
+                    ApiError::Validation(format!(
+                        "parameters, line {}: write each parameter as name = value",
+                        index + 1
+                    ))
+                })?;
             Ok(Parameter {
                 name: name.trim().to_owned(),
                 value: value.trim().to_owned(),
@@ -946,12 +951,22 @@ async fn edit_instance(
     Posted { signed_in, form }: Posted<InstanceForm>,
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "interactions").await?;
+    let current = find(&state, &nav, &id).await?;
+    let shown = current
+        .instances
+        .iter()
+        .find(|instance| instance.id == form.instance_id.as_str())
+        .map(|instance| parameter_lines(&instance.parameters));
+    // Parameters sent back as shown are left out, so that ticking Default instance changes
+    // nothing else (the lines trim what they read).
+    let unchanged =
+        shown.is_some_and(|shown| form.parameters.replace("\r\n", "\n").trim_end() == shown);
     let result = match parse_parameters(&form.parameters) {
         Ok(parameters) => {
             // Unticking the default's box asks the API for what it refuses: the default moves
             // only by making another instance the default.
             let body = UpdateInstance {
-                parameters: Some(parameters),
+                parameters: (!unchanged).then_some(parameters),
                 is_default: Some(form.is_default.is_some()),
             };
             let path = Path((did.clone(), id.clone(), form.instance_id.as_str().into()));

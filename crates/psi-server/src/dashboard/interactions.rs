@@ -11,6 +11,7 @@ use super::recent::Recent;
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::page::{Page, paging};
+use crate::db::interaction_counts::day_of;
 use crate::db::{self, now_ms};
 use crate::domain::interaction::Medium;
 use crate::http::AppState;
@@ -30,7 +31,7 @@ async fn events_today(
     scope: &ServiceScope,
 ) -> Result<std::sync::Arc<Vec<(String, i64)>>, DashboardError> {
     let now = now_ms();
-    let since = now - now.rem_euclid(DAY_MS);
+    let since = day_of(now);
     let read = db::events::counts_since(&state.db, scope, since);
     Ok(TODAY
         .get((scope.service_id().to_owned(), since), read)
@@ -39,7 +40,6 @@ async fn events_today(
 
 /// Interactions a page shows.
 const PAGE: i64 = 50;
-const DAY_MS: i64 = 86_400_000;
 
 /// One row of the list.
 struct Row {

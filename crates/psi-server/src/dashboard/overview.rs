@@ -312,6 +312,12 @@ async fn page(
         .await?;
     let total = aggregates.interactions.len();
     let start = (number - 1).saturating_mul(PAGE);
+    if start > total {
+        return Err(DashboardError::Invalid(format!(
+            "there is no page {number}: the Overview has {} pages",
+            total.div_ceil(PAGE).max(1)
+        )));
+    }
     let items = aggregates
         .interactions
         .iter()
@@ -335,7 +341,7 @@ async fn page(
             })
         })
         .collect();
-    let next = (start + PAGE < total).then(|| {
+    let next = (start.saturating_add(PAGE) < total).then(|| {
         format!(
             "/dashboard/services/{}/overview?window={}&page={}",
             nav.service.did,

@@ -405,8 +405,8 @@ pub struct PublicDefinition {
 
 impl PublicDefinition {
     /// Its wire id, `<DID>:3:CL:<seq>:<tag>`.
-    pub fn credential_id(&self) -> String {
-        format!("{}:3:CL:{}:{}", self.service_did, self.seq, self.tag)
+    pub fn credential_id(&self) -> sqlx::Result<CredentialDefinitionId> {
+        wire_id_of(&self.service_did, self.seq, &self.tag)
     }
 }
 

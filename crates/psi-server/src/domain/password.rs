@@ -15,6 +15,15 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 #[error("{0}")]
 pub struct Refused(pub String);
 
+/// Why a password has no hash: refused, or a failure of the hasher (not the caller's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error("the password could not be hashed: {0}")]
+    Failed(String),
+}
+
 /// A user name: 1 to 64 of lower-case a-z, 0-9, `.`, `_`, `-`, `@` (upper case is folded).
 pub fn username(text: &str) -> Result<String, Refused> {
     let name = text.trim().to_lowercase();
@@ -28,18 +37,19 @@ pub fn username(text: &str) -> Result<String, Refused> {
 }
 
 /// The argon2id hash of an acceptable password.
-pub fn hash(password: &str) -> Result<String, Refused> {
+pub fn hash(password: &str) -> Result<String, HashError> {
     if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
         return Err(Refused(format!(
             "a password has at least {MIN_PASSWORD_CHARS} characters (and at most \
              {MAX_PASSWORD_BYTES} bytes)"
-        )));
+        ))
+        .into());
     }
     let salt = SaltString::generate(&mut OsRng);
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| Refused(format!("the password could not be hashed: {e}")))
+        .map_err(|e| HashError::Failed(e.to_string()))
 }
 
 /// Whether `password` is the one `phc` was made of; a malformed hash matches nothing.

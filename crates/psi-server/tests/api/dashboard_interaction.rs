@@ -757,6 +757,36 @@ async fn instances_are_added_edited_made_default_and_deleted(backend: Backend) {
     assert_eq!(listed[0].0, added.0);
     let response = submit(&eve, &demo, "/instances/delete", &[("instance_id", "nope")]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Parameters the page cannot write back exactly (a name with `=`): ticking Default instance
+    // sends them as shown, and they stay as they were.
+    let odd = expect_json(
+        app.post(
+            &format!("{}/instances", demo.interaction_path()),
+            ADMIN_TOKEN,
+            &json!({"parameters": [{"name": "a=b", "value": "v"}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let odd_id = odd["id"].as_str().unwrap();
+    save(
+        &eve,
+        &demo,
+        "/instances/edit",
+        &[
+            ("instance_id", odd_id),
+            ("parameters", "a=b = v\r\n"),
+            ("is_default", "on"),
+        ],
+        "instance",
+    )
+    .await;
+    let now = instances(&app, &demo).await;
+    let odd = now.iter().find(|i| i.0 == odd_id).unwrap();
+    assert_eq!(odd.1, json!([{"name": "a=b", "value": "v"}]));
+    assert!(odd.2);
     app.app.stop().await.unwrap();
 }
 

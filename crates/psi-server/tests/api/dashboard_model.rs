@@ -332,6 +332,41 @@ async fn schemas_are_added_with_typed_attributes_edited_and_deleted_when_unused(
             .contains("role=\"alert\"")
     );
 
+    // An edit that leaves the attributes as shown keeps the enumerations' own values.
+    let custom = expect_json(
+        app.post(
+            &api(&demo, "schemas"),
+            ADMIN_TOKEN,
+            &json!({"name": "Tier", "version": "1.0", "attributes": [{"name": "Level", "type": "enumeration",
+                "enum_values": [{"name": "Low", "value": "10"}, {"name": "High", "value": "50"}]}]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let custom_id = custom["id"].as_str().unwrap();
+    let renamed = eve
+        .post(
+            &format!("{schemas}/{custom_id}"),
+            &[
+                ("_csrf", csrf.as_str()),
+                ("name", "Tiers"),
+                ("version", "1.0"),
+                ("attribute_name", "Level"),
+                ("attribute_type", "enumeration"),
+                ("attribute_choices", "Low, High"),
+                ("attribute_name", ""),
+                ("attribute_type", "text"),
+                ("attribute_choices", ""),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(location(&renamed), schemas);
+    let after = api_json(&app, &format!("{}/{custom_id}", api(&demo, "schemas"))).await;
+    assert_eq!(after["name"], "Tiers");
+    assert_eq!(after["attributes"], custom["attributes"]);
+
     // Edit schema: the pop-up filled in with the schema; saved through the API's update.
     let id = ticket["id"].as_str().unwrap();
     let html = eve.page(&format!("{schemas}?edit={id}")).await;

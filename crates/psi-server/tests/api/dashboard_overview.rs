@@ -315,6 +315,13 @@ async fn the_overview_shows_each_step_and_the_health_of_webhooks_and_endpoints(b
     );
     let bad = viewer.get(&format!("{}?window=1y", overview(&demo))).await;
     answer(bad, StatusCode::BAD_REQUEST).await;
+    // A page past the last, however far: 400, not a panic.
+    for page in ["2", "18446744073709551615"] {
+        let past = viewer
+            .get(&format!("{}?page={page}", overview(&demo)))
+            .await;
+        answer(past, StatusCode::BAD_REQUEST).await;
+    }
 
     // Another service's person gets 404; signed out, the sign-in page.
     let other = app.create_service("Other").await;

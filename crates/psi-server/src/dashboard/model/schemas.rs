@@ -22,7 +22,7 @@ use crate::pages::render::html;
 
 /// Attribute rows the **Add schema** pop-up offers at first, and at most (the API's limit).
 const ROWS: usize = 6;
-const MAX_ROWS: usize = 100;
+const MAX_ROWS: usize = crate::domain::attribute::MAX_ATTRIBUTES;
 
 /// The attribute types the API knows, with what the pop-up calls them.
 const TYPES: [(&str, &str); 5] = [
@@ -254,7 +254,14 @@ pub(super) async fn update(
     Posted { signed_in, form }: Posted<Fields>,
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "schemas").await?;
-    let (schema_form, json) = read_form(&form);
+    let (schema_form, mut json) = read_form(&form);
+    // Attributes sent back as they were shown are left out, so that an edit of the name or
+    // version keeps the enumerations' own values (the form shows choices by name only).
+    let path = Path((did.clone(), id.clone()));
+    let Json(current) = api::get(nav.scope()?, State(state.clone()), path).await?;
+    if json["attributes"] == serde_json::json!(attributes(&filled(current).attributes)) {
+        json.as_object_mut().map(|body| body.remove("attributes"));
+    }
     let path = Path((did.clone(), id.clone()));
     let updated = match body(json) {
         Ok(request) => api::update(nav.scope()?, State(state.clone()), path, Json(request))
@@ -288,6 +295,24 @@ async fn again(
     .await
 }
 
+/// The API's attributes the rows make: choices get their positions as values.
+fn attributes(rows: &[AttributeRow]) -> Vec<serde_json::Value> {
+    rows.iter()
+        .filter(|row| !row.name.trim().is_empty() || !row.choices.trim().is_empty())
+        .map(|row| {
+            let mut attribute = serde_json::json!({"name": row.name.trim(), "type": row.kind});
+            let choices = split_list(&row.choices, &[',']);
+            if !choices.is_empty() {
+                attribute["enum_values"] = choices
+                    .iter()
+                    .map(|name| serde_json::json!({"name": name}))
+                    .collect();
+            }
+            attribute
+        })
+        .collect()
+}
+
 /// The pop-up's fields as sent, and the API body they make. Rows without a name or choices are
 /// the pop-up's spare rows, not attributes.
 fn read_form(form: &Fields) -> (SchemaForm, serde_json::Value) {
@@ -301,21 +326,7 @@ fn read_form(form: &Fields) -> (SchemaForm, serde_json::Value) {
             choices: choices.get(i).cloned().unwrap_or_default(),
         })
         .collect();
-    let attributes: Vec<serde_json::Value> = rows
-        .iter()
-        .filter(|row| !row.name.trim().is_empty() || !row.choices.trim().is_empty())
-        .map(|row| {
-            let mut attribute = serde_json::json!({"name": row.name.trim(), "type": row.kind});
-            let choices = split_list(&row.choices, &[',']);
-            if !choices.is_empty() {
-                attribute["enum_values"] = choices
-                    .iter()
-                    .map(|name| serde_json::json!({"name": name}))
-                    .collect();
-            }
-            attribute
-        })
-        .collect();
+    let attributes = attributes(&rows);
     let schema_form = SchemaForm {
         name: form.get("name").to_owned(),
         version: form.get("version").to_owned(),
