@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::events::when;
-use super::form::{Refused, again, answer, body, refused, see_other};
+use super::form::{Refused, again, answer, body, call, refused, see_other};
 use super::session::{NoFields, Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::operators::{self as api_operators, OperatorView};
@@ -185,12 +185,12 @@ async fn add_service(
     Posted { signed_in, form }: Posted<ServiceForm>,
 ) -> Result<Response, DashboardError> {
     let nav = Nav::admin(&state, &signed_in).await?;
-    let created = match body(serde_json::json!({ "name": form.name })) {
-        Ok(request) => api_services::create(AdminAuth, State(state.clone()), Json(request))
+    let created = call(serde_json::json!({ "name": form.name }), async |request| {
+        api_services::create(AdminAuth, State(state.clone()), Json(request))
             .await
-            .map(|(_, Json(service))| service.did),
-        Err(error) => Err(error),
-    };
+            .map(|(_, Json(service))| service.did)
+    })
+    .await;
     match created {
         Ok(did) => Ok(see_other(&format!(
             "/dashboard/services/{did}/interactions"
@@ -343,12 +343,12 @@ async fn add_person(
     let json = serde_json::json!({
         "username": form.username, "password": form.password, "admin": admin,
     });
-    let created = match body(json) {
-        Ok(request) => api_operators::create(AdminAuth, State(state.clone()), Json(request))
+    let created = call(json, async |request| {
+        api_operators::create(AdminAuth, State(state.clone()), Json(request))
             .await
-            .map(drop),
-        Err(error) => Err(error),
-    };
+            .map(drop)
+    })
+    .await;
     answer(created, PEOPLE, async |message| {
         let mut page = PeoplePage::new(nav);
         page.username = form.username;
@@ -532,14 +532,13 @@ async fn create_token(
     Posted { signed_in, form }: Posted<ServiceForm>,
 ) -> Result<Response, DashboardError> {
     let nav = Nav::admin_of(&state, &signed_in, &did).await?;
-    let created = match body(serde_json::json!({ "name": form.name })) {
-        Ok(request) => {
-            api_tokens::create(AdminAuth, nav.scope()?, State(state.clone()), Json(request))
-                .await
-                .map(|(_, Json(created))| created)
-        }
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let created = call(serde_json::json!({ "name": form.name }), async |request| {
+        api_tokens::create(AdminAuth, scope, State(state.clone()), Json(request))
+            .await
+            .map(|(_, Json(created))| created)
+    })
+    .await;
     match created {
         Ok(created) => {
             let mut page = TokensPage::show(nav, &state, None).await?;

@@ -15,10 +15,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::form::{answer, editing, see_other};
+use super::form::{answer, body, call, editing, see_other};
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::installations::UninstallQuery;
@@ -79,12 +78,6 @@ pub(super) fn routes() -> Router<AppState> {
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
-
-/// An API request body built from a form, refused as the API would refuse it.
-fn body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::Validation(format!("the form does not fit: {e}")))
-}
 
 /// What a page says after a change redirected to it; a fixed set, so no address writes text.
 fn notice(code: Option<&str>) -> Option<&'static str> {
@@ -656,14 +649,14 @@ async fn install(
         .map(|(_, manifest)| manifest.service_settings.as_slice())
         .unwrap_or_default();
     let settings = settings_from(fields, &form);
-    let result = match body(json!({"extension_id": extension.id, "settings": settings})) {
-        Ok(request) => {
-            crate::api::installations::install(nav.scope()?, State(state.clone()), Json(request))
-                .await
-                .map(drop)
-        }
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let json = json!({"extension_id": extension.id, "settings": settings});
+    let result = call(json, async |request| {
+        crate::api::installations::install(scope, State(state.clone()), Json(request))
+            .await
+            .map(drop)
+    })
+    .await;
     let to = format!("/dashboard/services/{did}/extensions?done=installed");
     answer(result, &to, async |message| {
         Ok(install_page(nav, extension, Some(&form), Some(message)))
@@ -803,17 +796,16 @@ async fn create(
     Posted { signed_in, form }: Posted<CreateForm>,
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "extensions").await?;
-    let request = body(json!({
+    let scope = nav.scope()?;
+    let json = json!({
         "name": form.name, "description": form.description, "visibility": form.visibility,
-    }));
-    let result = match request {
-        Ok(request) => {
-            crate::api::extensions::create(nav.scope()?, State(state.clone()), Json(request))
-                .await
-                .map(drop)
-        }
-        Err(error) => Err(error),
-    };
+    });
+    let result = call(json, async |request| {
+        crate::api::extensions::create(scope, State(state.clone()), Json(request))
+            .await
+            .map(drop)
+    })
+    .await;
     let to = format!("/dashboard/services/{did}/extensions/editor?done=created");
     answer(result, &to, async |message| {
         Ok(EditorPage {
@@ -883,17 +875,14 @@ async fn set_visibility(
     Posted { signed_in, form }: Posted<VisibilityForm>,
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "extensions").await?;
-    let result = match body(json!({"visibility": form.visibility})) {
-        Ok(change) => crate::api::extensions::update(
-            nav.scope()?,
-            State(state.clone()),
-            Path((did.clone(), form.extension_id)),
-            Json(change),
-        )
-        .await
-        .map(drop),
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let path = Path((did.clone(), form.extension_id));
+    let result = call(json!({"visibility": form.visibility}), async |change| {
+        crate::api::extensions::update(scope, State(state.clone()), path, Json(change))
+            .await
+            .map(drop)
+    })
+    .await;
     let to = format!("/dashboard/services/{did}/extensions/editor?done=visibility");
     answer(result, &to, async |message| {
         Ok(EditorPage {
@@ -1137,17 +1126,15 @@ async fn attach(
         .await?
         .ok_or_else(|| DashboardError::NotFound("no such installed extension".into()))?;
     let settings = settings_from(&installation.manifest.interaction_settings, &form);
-    let result = match body(json!({"installation_id": installation.id, "settings": settings})) {
-        Ok(request) => crate::api::installations::attach(
-            nav.scope()?,
-            State(state.clone()),
-            Path((did.clone(), id.clone())),
-            Json(request),
-        )
-        .await
-        .map(drop),
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let path = Path((did.clone(), id.clone()));
+    let json = json!({"installation_id": installation.id, "settings": settings});
+    let result = call(json, async |request| {
+        crate::api::installations::attach(scope, State(state.clone()), path, Json(request))
+            .await
+            .map(drop)
+    })
+    .await;
     let to = format!("/dashboard/services/{did}/interactions/{id}/extensions?done=attached");
     answer(result, &to, async |message| {
         let page = tab_page(&state, nav, id, Some((&installation.id, Some(&form)))).await?;

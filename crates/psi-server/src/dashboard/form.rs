@@ -49,7 +49,17 @@ pub(super) fn refused(error: ApiError) -> Result<Refused, DashboardError> {
 /// A request body for an API handler, from JSON the form's fields make; a shape the API's types
 /// refuse is refused like the API refuses a body.
 pub(super) fn body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::Validation(e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::Validation(format!("the form does not fit: {e}")))
+}
+
+/// What API handler `handler` answers to the request body `json` makes: a body the API's types
+/// refuse is refused as the API refuses one, without a call.
+pub(super) async fn call<T: DeserializeOwned, R>(
+    json: Value,
+    handler: impl AsyncFnOnce(T) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    handler(body(json)?).await
 }
 
 /// Where a form that worked leads (303, so that a reload does not post again).

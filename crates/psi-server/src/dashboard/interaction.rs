@@ -718,15 +718,14 @@ async fn patch(
     id: &InteractionId,
     body: Value,
 ) -> Result<Option<Refused>, DashboardError> {
-    let result = match form::body::<UpdateInteraction>(body) {
-        Ok(body) => {
-            let path = Path((nav.service.did.clone(), id.clone()));
-            crate::api::interactions::update(nav.scope()?, State(state.clone()), path, Json(body))
-                .await
-                .map(drop)
-        }
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let path = Path((nav.service.did.clone(), id.clone()));
+    let result = form::call(body, async |body: UpdateInteraction| {
+        crate::api::interactions::update(scope, State(state.clone()), path, Json(body))
+            .await
+            .map(drop)
+    })
+    .await;
     refusal(result)
 }
 

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::form::{answer, body};
+use super::form::{answer, call};
 use super::session::{NoFields, Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
 use crate::api::operators::{self as api, PersonView};
@@ -162,12 +162,16 @@ async fn give(
     Posted { signed_in, form }: Posted<GiveForm>,
 ) -> Result<Response, DashboardError> {
     let nav = owning(&state, &signed_in, &did).await?;
-    let given = match body(serde_json::json!({"username": form.username, "role": form.role})) {
-        Ok(request) => api::give_role(nav.scope()?, State(state.clone()), Json(request))
-            .await
-            .map(drop),
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let given = call(
+        serde_json::json!({"username": form.username, "role": form.role}),
+        async |request| {
+            api::give_role(scope, State(state.clone()), Json(request))
+                .await
+                .map(drop)
+        },
+    )
+    .await;
     let to = format!("/dashboard/services/{did}/people");
     answer(given, &to, async |message| {
         let mut page = PeoplePage::new(nav);
@@ -192,17 +196,19 @@ async fn change(
     Posted { signed_in, form }: Posted<RoleForm>,
 ) -> Result<Response, DashboardError> {
     let nav = owning(&state, &signed_in, &did).await?;
-    let changed: Result<(), ApiError> = match body(serde_json::json!({"role": form.role})) {
-        Ok(request) => api::set_role(
-            nav.scope()?,
-            State(state.clone()),
-            Path((did.clone(), operator_id)),
-            Json(request),
-        )
-        .await
-        .map(drop),
-        Err(error) => Err(error),
-    };
+    let scope = nav.scope()?;
+    let changed: Result<(), ApiError> =
+        call(serde_json::json!({"role": form.role}), async |request| {
+            api::set_role(
+                scope,
+                State(state.clone()),
+                Path((did.clone(), operator_id)),
+                Json(request),
+            )
+            .await
+            .map(drop)
+        })
+        .await;
     refused_above_list(&state, nav, changed, &did).await
 }
 

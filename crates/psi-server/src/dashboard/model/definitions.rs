@@ -15,7 +15,7 @@ use crate::api::keys::{self as keys_api, KeyQuery};
 use crate::api::page::{MAX_LIMIT, PageQuery};
 use crate::api::schemas as schemas_api;
 use crate::api::services::DEFAULT_KEY_NAME;
-use crate::dashboard::form::{answer, body, editing};
+use crate::dashboard::form::{answer, call, editing};
 use crate::dashboard::session::{Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::db::keys::KeyKind;
@@ -371,12 +371,13 @@ pub(super) async fn create(
             settings.insert("schema".into(), schema.as_str().into());
             settings.insert("tag".into(), form.tag.as_str().into());
             settings.insert("attestation".into(), form.attestation.as_str().into());
-            match body(settings.into()) {
-                Ok(request) => api::create(nav.scope()?, State(state.clone()), Json(request))
+            let scope = nav.scope()?;
+            call(settings.into(), async |request| {
+                api::create(scope, State(state.clone()), Json(request))
                     .await
-                    .map(drop),
-                Err(error) => Err(error),
-            }
+                    .map(drop)
+            })
+            .await
         }
         Err(error) => Err(error),
     };
@@ -409,17 +410,19 @@ pub(super) async fn update(
     .await?;
     let form = DefinitionForm::posted(&form);
     let updated = match form.settings() {
-        Ok(settings) => match body(settings.into()) {
-            Ok(request) => api::update(
-                scope,
-                State(state.clone()),
-                Path((did.clone(), credential_id)),
-                Json(request),
-            )
+        Ok(settings) => {
+            call(settings.into(), async |request| {
+                api::update(
+                    scope,
+                    State(state.clone()),
+                    Path((did.clone(), credential_id)),
+                    Json(request),
+                )
+                .await
+                .map(drop)
+            })
             .await
-            .map(drop),
-            Err(error) => Err(error),
-        },
+        }
         Err(error) => Err(error),
     };
     let to = format!("/dashboard/services/{did}/definitions");

@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{Fields, ListQuery, PAGE, when};
 use crate::api::keys::{self as api, KeyQuery, KeyView};
 use crate::api::services::DEFAULT_KEY_NAME;
-use crate::dashboard::form::{again, answer, body, editing};
+use crate::dashboard::form::{again, answer, call, editing};
 use crate::dashboard::session::{NoFields, Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::db::keys::KeyKind;
@@ -176,12 +176,13 @@ pub(super) async fn create(
         "rsa_public_key" => json["public_key_pem"] = key_form.public_key_pem.as_str().into(),
         _ => {}
     }
-    let created = match body(json) {
-        Ok(request) => api::create(nav.scope()?, State(state.clone()), Json(request))
+    let scope = nav.scope()?;
+    let created = call(json, async |request| {
+        api::create(scope, State(state.clone()), Json(request))
             .await
-            .map(|(_, Json(view))| view),
-        Err(error) => Err(error),
-    };
+            .map(|(_, Json(view))| view)
+    })
+    .await;
     let created = match created {
         Ok(KeyView {
             name,

@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{Fields, ListQuery, PAGE, split_list};
 use crate::api::page::PageQuery;
 use crate::api::schemas::{self as api, SchemaView};
-use crate::dashboard::form::{answer, body, editing};
+use crate::dashboard::form::{answer, call, editing};
 use crate::dashboard::session::{NoFields, Posted, SignedIn};
 use crate::dashboard::{DashboardError, LAYOUT, Layout, Nav};
 use crate::domain::AttributeKind;
@@ -238,12 +238,13 @@ pub(super) async fn create(
 ) -> Result<Response, DashboardError> {
     let nav = editing(&state, &signed_in, &did, "schemas").await?;
     let (schema_form, json) = read_form(&form);
-    let created = match body(json) {
-        Ok(request) => api::create(nav.scope()?, State(state.clone()), Json(request))
+    let scope = nav.scope()?;
+    let created = call(json, async |request| {
+        api::create(scope, State(state.clone()), Json(request))
             .await
-            .map(drop),
-        Err(error) => Err(error),
-    };
+            .map(drop)
+    })
+    .await;
     again(&state, nav, created, schema_form, None).await
 }
 
@@ -263,12 +264,13 @@ pub(super) async fn update(
         json.as_object_mut().map(|body| body.remove("attributes"));
     }
     let path = Path((did.clone(), id.clone()));
-    let updated = match body(json) {
-        Ok(request) => api::update(nav.scope()?, State(state.clone()), path, Json(request))
+    let scope = nav.scope()?;
+    let updated = call(json, async |request| {
+        api::update(scope, State(state.clone()), path, Json(request))
             .await
-            .map(drop),
-        Err(error) => Err(error),
-    };
+            .map(drop)
+    })
+    .await;
     again(&state, nav, updated, schema_form, Some(id)).await
 }
 
