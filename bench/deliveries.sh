@@ -102,7 +102,7 @@ for backend in $backends; do
       postgres)
         bench_db="psi_deliveries_$$"
         psql -q "$postgres_url" -c "CREATE DATABASE $bench_db" >/dev/null
-        database_url="${postgres_url%/*}/$bench_db"
+        database_url="$(bench_database_url "$bench_db")"
         ;;
       *)
         echo "bench/deliveries.sh: unknown backend $backend (sqlite, postgres)" >&2

@@ -118,7 +118,7 @@ for backend in $backends; do
       bench_db="psi_bench_$$"
       psql -q "$postgres_url" -c "CREATE DATABASE $bench_db" >/dev/null
       # The same server and credentials, another database.
-      start_psi "${postgres_url%/*}/$bench_db"
+      start_psi "$(bench_database_url "$bench_db")"
       ;;
     *)
       echo "bench/events.sh: unknown backend $backend (sqlite, postgres)" >&2

@@ -29,6 +29,13 @@ bench_secrets() {
   master_key="$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
 }
 
+# The URL of database $1 on the server of $postgres_url, for psi. Without TLS (PSI_BENCH_SSLMODE,
+# default disable): PostgreSQL on the same host is reached over loopback or its socket, where TLS
+# only costs CPU (about a tenth of an enqueue's here), and peers measured beside psi are set up so.
+bench_database_url() {
+  echo "${postgres_url%/*}/$1?sslmode=${PSI_BENCH_SSLMODE:-disable}"
+}
+
 # Builds the release `psi` and psi-cli's load examples. Every script builds exactly this set: a
 # build without the examples resolves the dependencies' features differently and would build the
 # server again.

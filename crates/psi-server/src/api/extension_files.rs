@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extensions::{
-    CheckedManifest, ExtensionView, VersionView, author, find, publish_checked,
+    CheckedManifest, ExtensionView, VersionView, check_fields, find, name_taken, publish_checked,
 };
 use crate::db::{self, extensions::ExtensionFields, extensions::Visibility};
 use crate::domain::AuthScheme;
 use crate::domain::manifest_file::ManifestFile;
 use crate::http::AppState;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody, ResultExt};
 use crate::http::json::Json;
 use crate::http::path::Path;
 use crate::scope::ServiceScope;
@@ -106,32 +106,57 @@ pub async fn import(
         manifest,
         ..
     } = body.manifest;
-    // Checked before anything is created, so a refused manifest leaves no empty extension.
+    // Checked before the transaction, so a refused manifest costs no write.
     let checked = CheckedManifest::check(&state, manifest)?;
-    let (id, created) = match db::extensions::id_by_name(&state.db, &scope, name.trim()).await? {
-        Some(id) => (id, false),
-        None => {
-            let fields = ExtensionFields {
-                name,
-                description,
-                visibility: body.visibility,
-                key_name: body.key,
-                auth: body.auth,
-                inbound_key_name: body.inbound_key,
-            };
-            (author(&state, &scope, fields).await?, true)
+    let name = name.trim().to_owned();
+    let existing = {
+        let mut conn = state.db.pool().acquire().await?;
+        db::extensions::id_by_name(&mut conn, &scope, &name).await?
+    };
+    // An existing extension keeps its own fields, so they are checked only for a new one.
+    let fields = match existing {
+        Some(_) => None,
+        None => Some(
+            check_fields(
+                &state,
+                &scope,
+                ExtensionFields {
+                    name: name.clone(),
+                    description,
+                    visibility: body.visibility,
+                    key_name: body.key,
+                    auth: body.auth,
+                    inbound_key_name: body.inbound_key,
+                },
+            )
+            .await?,
+        ),
+    };
+    // The extension and its first version are made together: a refused version leaves nothing.
+    let mut tx = state.db.begin().await?;
+    let (id, created) = match (
+        db::extensions::id_by_name(&mut tx, &scope, &name).await?,
+        &fields,
+    ) {
+        (Some(id), _) => (id, false),
+        (None, Some(fields)) => {
+            let id = db::extensions::insert_in(&mut tx, &scope, fields)
+                .await
+                .on_unique(|| name_taken(&name))?;
+            (id, true)
+        }
+        // It existed a moment ago, so its fields were not checked.
+        (None, None) => {
+            return Err(ApiError::Conflict(format!(
+                "the extension {name:?} was deleted while importing: import again"
+            )));
         }
     };
-    let version = match publish_checked(&state, &scope, &id, checked).await {
-        Ok(version) => version,
-        Err(error) => {
-            // An extension this import made stays only with its version.
-            if created {
-                db::extensions::delete(&state.db, &scope, &id).await?;
-            }
-            return Err(error);
-        }
-    };
+    let version = publish_checked(&mut tx, &scope, &id, checked).await?;
+    tx.commit().await?;
+    if created {
+        tracing::info!(did = %scope.did(), extension = %id, "extension authored");
+    }
     let extension = find(&state, &scope, &id).await?;
     Ok((
         StatusCode::CREATED,

@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use sqlx::{Any, Transaction};
 use utoipa::ToSchema;
 
 use super::page::{Page, PageQuery};
@@ -159,7 +160,7 @@ impl From<Extension> for CatalogueEntry {
 }
 
 /// Checks an extension's fields: the name, and that the key can sign with the scheme.
-async fn check_fields(
+pub(crate) async fn check_fields(
     state: &AppState,
     scope: &ServiceScope,
     fields: ExtensionFields,
@@ -186,7 +187,7 @@ async fn check_fields(
     })
 }
 
-fn name_taken(name: &str) -> ApiError {
+pub(crate) fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
         "the service has an extension named {name:?} already"
     ))
@@ -236,7 +237,7 @@ pub async fn create(
 }
 
 /// Authors an extension of the scoped service once its fields are checked; returns its id.
-pub(crate) async fn author(
+async fn author(
     state: &AppState,
     scope: &ServiceScope,
     fields: ExtensionFields,
@@ -368,7 +369,9 @@ pub async fn publish(
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     let extension = find(&state, &scope, &id).await?;
     let checked = CheckedManifest::check(&state, manifest)?;
-    let version = publish_checked(&state, &scope, &extension.id, checked).await?;
+    let mut tx = state.db.begin().await?;
+    let version = publish_checked(&mut tx, &scope, &extension.id, checked).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(version)))
 }
 
@@ -388,10 +391,10 @@ impl CheckedManifest {
     }
 }
 
-/// Publishes a new version of the scoped service's own extension `extension_id`; 409 unless it
-/// is above every published one.
+/// Publishes a new version of the scoped service's own extension `extension_id` in `tx`, which
+/// the caller commits; 409 unless it is above every published one.
 pub(crate) async fn publish_checked(
-    state: &AppState,
+    tx: &mut Transaction<'_, Any>,
     scope: &ServiceScope,
     extension_id: &str,
     checked: CheckedManifest,
@@ -399,7 +402,7 @@ pub(crate) async fn publish_checked(
     let CheckedManifest { version, manifest } = checked;
     use db::extensions::Published;
     match db::extensions::publish(
-        &state.db,
+        tx,
         extension_id,
         &manifest.version,
         &version.sort_key(),

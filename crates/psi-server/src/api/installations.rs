@@ -4,7 +4,7 @@
 //! are sealed with the master key (the installation's id, or the installation's and the
 //! interaction's, as associated data) and never answered. docs/extensions.md is the contract.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,9 +17,10 @@ use super::page::{Page, PageQuery};
 use crate::db::credential_definitions::{
     CredentialDefinition, DefinitionSettings, NewCredentialDefinition,
 };
+use crate::db::delivery_endpoints::DisabledReason;
 use crate::db::extensions::{
     AttachedTo, Attachment, Installation, InstallationChange, NewAttachment, NewInstallation,
-    NewRequirement, Uninstalled,
+    NewRequirement, TriggerHealth, Uninstalled,
 };
 use crate::db::schemas::NewSchema;
 use crate::db::{self, new_id};
@@ -27,7 +28,7 @@ use crate::domain::WebhookUrl;
 use crate::domain::attribute::{AttributeJson, AttributeKind};
 use crate::domain::extension::{
     Builtin, DataFlow, Manifest, RequiredByExtension, SettingField, SettingType, SettingValues,
-    check_values, trigger_endpoints,
+    TriggerName, check_values, trigger_endpoints,
 };
 use crate::domain::oauth::{self, OAuthSettings};
 use crate::domain::{Attestation, Attributes, Name, SourceIpPrefixes, Tag};
@@ -81,6 +82,12 @@ pub struct Upgrade {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
+    /// Interaction-level settings to add or change, by the id of an interaction the installation
+    /// is attached to, then by name (a secret not given is kept); what the new version requires
+    /// of each attachment.
+    #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Object>)]
+    pub attachments: BTreeMap<String, Map<String, Value>>,
 }
 
 /// An installation; secrets are never shown, only which are set.
@@ -100,6 +107,8 @@ pub struct InstallationView {
     pub enabled: bool,
     /// What each trigger sends where.
     pub data_flows: Vec<DataFlow>,
+    /// The durable triggers (`on_issue`, `on_finish`) and whether psi delivers to them.
+    pub triggers: Vec<TriggerView>,
     /// SSI OAuth only: what a web page configures `ssi-auth-lib` with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthView>,
@@ -116,6 +125,39 @@ pub struct OAuthView {
     /// The attachment's client id (`clientId`); absent on an installation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+}
+
+/// A durable trigger's outbox endpoint. psi disables one whose every attempt failed for
+/// `[delivery] disable_after` and holds its messages; enabling the installation (`PATCH` with
+/// `enabled: true`) resumes it and delivers them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggerView {
+    pub trigger: TriggerName,
+    pub url: String,
+    pub enabled: bool,
+    /// Why it is disabled: `manual` (the installation is disabled) or `failing` (psi disabled
+    /// it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<DisabledReason>,
+    /// Unix milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+    /// Unix milliseconds of the first failed attempt since the last success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<i64>,
+}
+
+impl From<TriggerHealth> for TriggerView {
+    fn from(health: TriggerHealth) -> Self {
+        TriggerView {
+            trigger: health.trigger,
+            url: health.url,
+            enabled: health.enabled,
+            disabled_reason: health.disabled_reason,
+            disabled_at: health.disabled_at,
+            failing_since: health.failing_since,
+        }
+    }
 }
 
 /// What an upgrade changed.
@@ -178,6 +220,18 @@ impl InstallationView {
         scope: &ServiceScope,
         installation: Installation,
     ) -> Result<Self, ApiError> {
+        let triggers =
+            db::extensions::trigger_health(&state.db, scope, Some(&installation.id)).await?;
+        Self::with_triggers(state, scope, installation, triggers).await
+    }
+
+    /// The view of `installation`, whose triggers are `triggers`.
+    async fn with_triggers(
+        state: &AppState,
+        scope: &ServiceScope,
+        installation: Installation,
+        triggers: Vec<TriggerHealth>,
+    ) -> Result<Self, ApiError> {
         let secrets = state.master_key.open_json(
             installation.id.as_bytes(),
             installation.secrets_sealed.as_deref(),
@@ -194,6 +248,7 @@ impl InstallationView {
         Ok(InstallationView {
             oauth,
             data_flows: installation.manifest.data_flows(),
+            triggers: triggers.into_iter().map(TriggerView::from).collect(),
             secrets_set: secrets.keys().cloned().collect(),
             id: installation.id,
             extension_id: installation.extension_id,
@@ -334,11 +389,20 @@ pub async fn list(
     let paging = query.paging()?;
     let rows = db::extensions::installations(&state.db, &scope, &paging).await?;
     let (rows, next) = paging.cut(rows);
+    // One read for the whole page's triggers.
+    let mut triggers: BTreeMap<String, Vec<TriggerHealth>> = BTreeMap::new();
+    for health in db::extensions::trigger_health(&state.db, &scope, None).await? {
+        triggers
+            .entry(health.installation_id.clone())
+            .or_default()
+            .push(health);
+    }
     Ok(Json(Page {
         data: {
             let mut views = Vec::with_capacity(rows.len());
             for row in rows {
-                views.push(InstallationView::of(&state, &scope, row).await?);
+                let of_row = triggers.remove(&row.id).unwrap_or_default();
+                views.push(InstallationView::with_triggers(&state, &scope, row, of_row).await?);
             }
             views
         },
@@ -483,7 +547,7 @@ pub async fn uninstall(
         (status = 200, description = "Upgraded, with the settings added and removed", body = Upgraded),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such service, installation or version", body = ErrorBody),
-        (status = 422, description = "A new required setting has no value, or a setting does not fit", body = ErrorBody)))]
+        (status = 422, description = "A new required setting (of the installation, or of an attachment in `attachments`) has no value, a setting does not fit, or `attachments` names an interaction the installation is not attached to", body = ErrorBody)))]
 pub async fn upgrade(
     scope: ServiceScope,
     State(state): State<AppState>,
@@ -517,12 +581,27 @@ pub async fn upgrade(
     // Every attachment must fit the new version before anything changes.
     let attachments =
         db::extensions::attachments_of(&state.db, &scope, AttachedTo::Installation(&id)).await?;
+    if let Some(unknown) = body
+        .attachments
+        .keys()
+        .find(|given| !attachments.iter().any(|a| &a.interaction_id == *given))
+    {
+        return Err(ApiError::Validation(format!(
+            "`attachments`: the installation is not attached to interaction {unknown:?}"
+        )));
+    }
+    let none = Map::new();
     let mut reattached = Vec::with_capacity(attachments.len());
     for attachment in &attachments {
-        let interaction_values = attachment_values(&state, attachment, &manifest, &Map::new())
-            .map_err(|e| match e {
+        let given = body
+            .attachments
+            .get(&attachment.interaction_id)
+            .unwrap_or(&none);
+        let interaction_values =
+            attachment_values(&state, attachment, &manifest, given).map_err(|e| match e {
                 ApiError::Validation(message) => ApiError::Validation(format!(
-                    "its attachment to interaction {}: {message}",
+                    "its attachment to interaction {}: {message} (interaction-level settings \
+                     go in `attachments`)",
                     attachment.interaction_id
                 )),
                 other => other,

@@ -17,12 +17,14 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::events::when;
 use super::form::{answer, body, call, editing, see_other};
 use super::session::{Posted, SignedIn};
 use super::{DashboardError, LAYOUT, Layout, Nav};
-use crate::api::installations::UninstallQuery;
+use crate::api::installations::{TriggerView, UninstallQuery};
 use crate::api::page::{PageQuery, paging};
 use crate::db;
+use crate::db::delivery_endpoints::DisabledReason;
 use crate::db::extensions::{Installation, Visibility};
 use crate::domain::extension::{DataFlow, Manifest, SettingField, SettingType, TriggerName};
 use crate::http::AppState;
@@ -300,6 +302,25 @@ struct InstalledRow {
     attached: Vec<(String, String)>,
     /// How many more.
     more: usize,
+    /// Its durable triggers psi stopped delivering to after they kept failing, as read.
+    stopped: Vec<String>,
+}
+
+/// A trigger psi disabled after it kept failing, as a person reads it; `None` for the others
+/// (a disabled installation's triggers are disabled with it).
+fn stopped(trigger: &TriggerView) -> Option<String> {
+    if trigger.enabled || trigger.disabled_reason != Some(DisabledReason::Failing) {
+        return None;
+    }
+    let since = trigger
+        .failing_since
+        .map(|since| format!(" since {}", when(since)))
+        .unwrap_or_default();
+    Some(format!(
+        "{} stopped: calls to {} failed{since}; its messages wait until you resume it",
+        trigger.trigger.as_str(),
+        trigger.url
+    ))
 }
 
 /// An uninstall the API refused while the extension is attached.
@@ -370,6 +391,7 @@ async fn installed_page(
             let more = to.len().saturating_sub(SHOWN_ATTACHED);
             to.truncate(SHOWN_ATTACHED);
             InstalledRow {
+                stopped: installation.triggers.iter().filter_map(stopped).collect(),
                 id: installation.id,
                 name: installation.extension_name,
                 version: installation.version,

@@ -191,6 +191,32 @@ pub(crate) async fn insert_if_enabled(
     Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
 }
 
+/// PostgreSQL: message `message_id` (its type, body and time) and a pending delivery of it, due
+/// now, to the scoped service's endpoint if it is enabled, in one statement: neither is written
+/// otherwise. Returns whether they were.
+pub(crate) async fn insert_with_message_if_enabled(
+    db: &Db,
+    scope: &ServiceScope,
+    message: (&MessageId, &str, &str),
+    endpoint_id: &EndpointId,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let (message_id, event_type, body) = message;
+    let done = sqlx::query(
+        "WITH endpoint AS (              SELECT id, service_id FROM delivery_endpoints              WHERE id = $3 AND service_id = $4 AND enabled = 1),          message AS (              INSERT INTO delivery_messages (id, service_id, event_type, payload, created_at)              SELECT $2, service_id, $6, $7, $5 FROM endpoint RETURNING id)          INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts,          next_attempt_at, created_at, updated_at)          SELECT $1, m.id, e.id, e.service_id, 'pending', 0, $5, $5, $5          FROM message m CROSS JOIN endpoint e",
+    )
+    .bind(new_id())
+    .bind(message_id)
+    .bind(endpoint_id)
+    .bind(scope.service_id())
+    .bind(now)
+    .bind(event_type)
+    .bind(body)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// A pending delivery of the message to the endpoint, unless it has one.
 pub(crate) async fn add(
     conn: &mut AnyConnection,
@@ -395,7 +421,7 @@ pub(crate) async fn claim_postgres(
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .bind(lease_until)
     .bind(lease_id)
-    .fetch_all(db.pool())
+    .fetch_all(db.relaxed().pool())
     .await
 }
 
@@ -430,7 +456,7 @@ pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
              WHERE lease_until IS NOT NULL AND lease_until >= $1) soonest"
     ))
     .bind(now)
-    .fetch_one(db.pool())
+    .fetch_one(db.relaxed().pool())
     .await?;
     Ok(at)
 }
@@ -458,7 +484,7 @@ pub(crate) async fn renew<'a>(
     for (_, lease) in held {
         query = query.bind(lease);
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.relaxed().begin().await?;
     query.execute(&mut *tx).await?;
     tx.commit().await
 }
@@ -502,7 +528,7 @@ pub(crate) async fn succeeded_with_attempts(
             .bind(&outcome.claimed.delivery_id)
             .bind(&outcome.claimed.lease_id);
     }
-    query.execute(db.pool()).await.map(drop)
+    query.execute(db.relaxed().pool()).await.map(drop)
 }
 
 /// The update that settles `count` deliveries as succeeded: the time is `$first`, then each

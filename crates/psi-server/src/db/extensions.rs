@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
 
+use super::delivery_endpoints::DisabledReason;
 use super::{Db, Order, Paging, new_id, now_ms};
 use crate::domain::AuthScheme;
 pub use crate::domain::extension::TriggerEndpoint;
@@ -153,9 +154,19 @@ pub async fn insert(
     scope: &ServiceScope,
     fields: &ExtensionFields,
 ) -> sqlx::Result<String> {
-    let id = new_id();
-    let now = now_ms();
     let mut tx = db.begin().await?;
+    let id = insert_in(&mut tx, scope, fields).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`insert`] in the caller's transaction.
+pub async fn insert_in(
+    tx: &mut Transaction<'_, Any>,
+    scope: &ServiceScope,
+    fields: &ExtensionFields,
+) -> sqlx::Result<String> {
+    let id = new_id();
     sqlx::query(
         "INSERT INTO extensions (id, service_id, name, description, visibility, key_id, auth, \
          inbound_key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
@@ -169,11 +180,10 @@ pub async fn insert(
     .bind(fields.visibility.as_str())
     .bind(&fields.key_name)
     .bind(fields.auth.as_str())
-    .bind(now)
+    .bind(now_ms())
     .bind(fields.inbound_key_name.as_deref())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -279,11 +289,15 @@ async fn one(
 }
 
 /// The id of the scoped service's own extension named `name`.
-pub async fn id_by_name(db: &Db, scope: &ServiceScope, name: &str) -> sqlx::Result<Option<String>> {
+pub async fn id_by_name(
+    conn: &mut AnyConnection,
+    scope: &ServiceScope,
+    name: &str,
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar("SELECT id FROM extensions WHERE service_id = $1 AND name = $2")
         .bind(scope.service_id())
         .bind(name)
-        .fetch_optional(db.pool())
+        .fetch_optional(conn)
         .await
 }
 
@@ -376,29 +390,29 @@ pub enum Published {
 }
 
 /// Publishes a version of an extension (the caller checked it is the scoped service's own);
-/// refused unless above every published one.
+/// refused unless above every published one. In the caller's transaction, which the caller rolls
+/// back on [`Published::NotAbove`].
 pub async fn publish(
-    db: &Db,
+    tx: &mut Transaction<'_, Any>,
     extension_id: &str,
     version: &str,
     sort_key: &str,
     manifest: &Manifest,
 ) -> sqlx::Result<Published> {
     let now = now_ms();
-    let mut tx = db.begin().await?;
     // Taking the extension's row first makes concurrent publishes queue (PostgreSQL's READ
     // COMMITTED would let two read the same latest version).
     sqlx::query("UPDATE extensions SET updated_at = $2 WHERE id = $1")
         .bind(extension_id)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let latest: Option<(String, String)> = sqlx::query_as(
         "SELECT version, sort_key FROM extension_versions WHERE extension_id = $1 \
          ORDER BY sort_key DESC LIMIT 1",
     )
     .bind(extension_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some((latest, key)) = latest
         && key.as_str() >= sort_key
@@ -414,9 +428,8 @@ pub async fn publish(
     .bind(sort_key)
     .bind(serde_json::to_string(manifest).expect("a manifest serialises"))
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(Published::Done(now))
 }
 
@@ -554,6 +567,76 @@ pub async fn installations(
     let sql = select_installations(&page);
     let rows: Vec<InstallationRow> = paging.read(db, &sql, scope, None::<String>).await?;
     rows.into_iter().map(Installation::try_from).collect()
+}
+
+/// A durable trigger's outbox endpoint as it stands: psi disables one that keeps failing
+/// (`delivery::claims`), and enabling the installation resumes it ([`sync_endpoints`]).
+#[derive(Debug, Clone)]
+pub struct TriggerHealth {
+    pub installation_id: String,
+    pub trigger: TriggerName,
+    pub url: String,
+    pub enabled: bool,
+    pub disabled_reason: Option<DisabledReason>,
+    pub disabled_at: Option<i64>,
+    pub failing_since: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct TriggerHealthRow {
+    installation_id: String,
+    trigger_name: String,
+    url: String,
+    enabled: i64,
+    disabled_reason: Option<String>,
+    disabled_at: Option<i64>,
+    failing_since: Option<i64>,
+}
+
+/// A stored name of one of the snake_case enums this table shares with others.
+fn named<T: serde::de::DeserializeOwned>(text: String) -> sqlx::Result<T> {
+    serde_json::from_value(Value::String(text)).map_err(|e| decode(e.to_string()))
+}
+
+impl TryFrom<TriggerHealthRow> for TriggerHealth {
+    type Error = sqlx::Error;
+
+    fn try_from(row: TriggerHealthRow) -> sqlx::Result<Self> {
+        Ok(TriggerHealth {
+            trigger: named(row.trigger_name)?,
+            disabled_reason: row.disabled_reason.map(named).transpose()?,
+            enabled: row.enabled != 0,
+            installation_id: row.installation_id,
+            url: row.url,
+            disabled_at: row.disabled_at,
+            failing_since: row.failing_since,
+        })
+    }
+}
+
+/// The triggers' endpoints of the scoped service's installation `installation` (`None`: of all
+/// its installations), by installation, in the order the triggers fire.
+pub async fn trigger_health(
+    db: &Db,
+    scope: &ServiceScope,
+    installation: Option<&str>,
+) -> sqlx::Result<Vec<TriggerHealth>> {
+    let sql = format!(
+        "SELECT installation_id, trigger_name, url, enabled, disabled_reason, disabled_at, \
+         failing_since FROM delivery_endpoints WHERE service_id = $1 AND {} \
+         ORDER BY installation_id, CASE trigger_name WHEN 'on_issue' THEN 0 ELSE 1 END",
+        if installation.is_some() {
+            "installation_id = $2"
+        } else {
+            "installation_id IS NOT NULL"
+        }
+    );
+    let mut query = sqlx::query_as(&sql).bind(scope.service_id());
+    if let Some(id) = installation {
+        query = query.bind(id);
+    }
+    let rows: Vec<TriggerHealthRow> = query.fetch_all(db.pool()).await?;
+    rows.into_iter().map(TriggerHealth::try_from).collect()
 }
 
 /// An installation to store: its id is chosen by the caller, which sealed the secrets with it.

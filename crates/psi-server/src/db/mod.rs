@@ -128,6 +128,10 @@ pub struct Db {
     /// instead of failing with `SQLITE_BUSY` when a transaction that read first tries to write.
     /// PostgreSQL: the same pool as `pool`.
     writer: AnyPool,
+    /// Where the delivery workers' bookkeeping runs (claims, lease renewals, outcomes).
+    /// PostgreSQL: a few connections whose commits do not wait for the WAL flush
+    /// (`synchronous_commit = off`); SQLite: the same pools as the other writes.
+    relaxed: Relaxed,
     backend: Backend,
     /// The configuration rows kept between reads, with their version ([`cache`]).
     cache: Arc<ConfigCache>,
@@ -172,9 +176,35 @@ impl Db {
                 .with_context(failed)?,
             Backend::Postgres => pool.clone(),
         };
+        let relaxed = match backend {
+            Backend::Sqlite => Relaxed {
+                pool: pool.clone(),
+                sqlite_writer: Some(writer.clone()),
+            },
+            Backend::Postgres => {
+                // Opened on first use: a process without workers never connects it.
+                let relaxed = AnyPoolOptions::new()
+                    .max_connections(relaxed_connections(config))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            (&mut *conn)
+                                .execute("SET synchronous_commit = off")
+                                .await
+                                .map(drop)
+                        })
+                    })
+                    .connect_lazy_with(options.clone());
+                Relaxed {
+                    pool: relaxed,
+                    sqlite_writer: None,
+                }
+            }
+        };
         Ok(Db {
             pool,
             writer,
+            relaxed,
             backend,
             cache: Arc::new(ConfigCache::new(ConfigVersion::default())),
         })
@@ -188,6 +218,16 @@ impl Db {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    /// Connections for writes that may be lost in a database crash (not a psi crash) because
+    /// losing them only makes work be done again: a delivery's lease or outcome, after which the
+    /// delivery is made again (at least once, receivers drop duplicates by `messageId`). On
+    /// PostgreSQL their commits return before the WAL reaches the disk, which takes a flush off
+    /// every claim and record; a later ordinary commit flushes them too. Nothing a caller was told
+    /// is stored goes through them.
+    pub(crate) fn relaxed(&self) -> &Relaxed {
+        &self.relaxed
     }
 
     /// Applies the migrations this backend has not run yet (PostgreSQL: under an advisory lock, so
@@ -231,9 +271,42 @@ impl Db {
 
     /// Closes every connection (after the server has stopped).
     pub async fn close(&self) {
+        self.relaxed.pool.close().await;
         self.writer.close().await;
         self.pool.close().await;
     }
+}
+
+/// [`Db::relaxed`]: its pool for reads and single statements, and its write transactions.
+#[derive(Debug, Clone)]
+pub(crate) struct Relaxed {
+    pool: AnyPool,
+    /// SQLite's single writer connection ([`Db::begin`]).
+    sqlite_writer: Option<AnyPool>,
+}
+
+impl Relaxed {
+    /// The pool, to run single statements on.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a write transaction, as [`Db::begin`] does.
+    pub(crate) async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match &self.sqlite_writer {
+            Some(writer) => writer.begin_with("BEGIN IMMEDIATE").await,
+            None => self.pool.begin().await,
+        }
+    }
+}
+
+/// The relaxed pool's size: a process's workers claim one at a time, and each records and
+/// renews on its own, so one connection per worker and one to claim.
+fn relaxed_connections(config: &Config) -> u32 {
+    let workers = u32::try_from(config.delivery.workers).unwrap_or(u32::MAX);
+    workers
+        .saturating_add(1)
+        .clamp(1, config.database_max_connections)
 }
 
 /// Creates `dir` and its missing parents readable by the owner only (the database, the master

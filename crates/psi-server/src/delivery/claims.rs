@@ -19,6 +19,11 @@ use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
+/// How many times an endpoint's `in_flight_per_endpoint` a claim may lease: the deliveries
+/// beyond its calls in flight wait in the process that leased them and start as calls end
+/// (`worker`), so one claim and one record serve several rounds of calls.
+pub(crate) const LEASE_AHEAD: usize = 4;
+
 /// What a claim took.
 #[derive(Debug)]
 pub(crate) struct Claim {
@@ -30,11 +35,12 @@ pub(crate) struct Claim {
 /// Claims up to `limit` due deliveries that no live lease covers, for `lease_id` until `now +
 /// lease`, counting an attempt for each, in one transaction.
 ///
-/// Fair across endpoints: no endpoint gets more than `in_flight_per_endpoint` live leases (its
-/// running calls, in every process), and the endpoints with due deliveries take turns, one
-/// delivery each per round, starting after `after` (the previous claim's last endpoint), each
-/// giving its earliest due first. So a backlog on one endpoint takes at most its cap of calls
-/// and never delays another endpoint's deliveries. The cap is exact when claims do not overlap:
+/// Fair across endpoints: no endpoint gets more than [`LEASE_AHEAD`] × `in_flight_per_endpoint`
+/// live leases (its calls in flight and waiting for its lane, in every process), and the
+/// endpoints with due deliveries take turns, one delivery each per round, starting after `after`
+/// (the previous claim's last endpoint), each giving its earliest due first. So a backlog on one
+/// endpoint takes at most its cap of leases and never delays another endpoint's deliveries. The
+/// cap is exact when claims do not overlap:
 /// the caller runs one claim at a time per process, and SQLite's single writer orders them
 /// all; on PostgreSQL two processes claiming at the same moment may together pass it.
 ///
@@ -55,7 +61,8 @@ pub(crate) async fn claim(
     if limit == 0 {
         return Ok(claim);
     }
-    let cap = i64::try_from(config.in_flight_per_endpoint).unwrap_or(i64::MAX);
+    let cap = i64::try_from(config.in_flight_per_endpoint.saturating_mul(LEASE_AHEAD))
+        .unwrap_or(i64::MAX);
     let lease_until = now.saturating_add(millis(config.lease));
     if db.backend() == Backend::Postgres {
         claim.claimed =
@@ -63,7 +70,7 @@ pub(crate) async fn claim(
         claim.last_endpoint = claim.claimed.last().map(|c| c.endpoint_id.to_string());
         return Ok(claim);
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.relaxed().begin().await?;
     let mut ready = deliveries::ready_endpoints(&mut tx, now, cap).await?;
     // Turn order: the endpoints after `after`, then from the first one again.
     let first = ready.partition_point(|e| e.endpoint_id.as_str() <= after);
@@ -129,7 +136,7 @@ pub(crate) async fn record(
     if health_unchanged && db.backend() == Backend::Postgres {
         return deliveries::succeeded_with_attempts(db, outcomes, now).await;
     }
-    let mut tx = db.begin().await?;
+    let mut tx = db.relaxed().begin().await?;
     delivery_attempts::insert(&mut tx, outcomes).await?;
     deliveries::succeeded(&mut tx, outcomes, now).await?;
     for outcome in outcomes.iter().filter(|o| !o.succeeded()) {

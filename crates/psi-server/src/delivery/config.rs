@@ -26,11 +26,13 @@ const MIN_LEASE: Duration = Duration::from_millis(200);
 pub struct DeliveryConfig {
     /// Worker tasks in this process; 0: this process serves the API and delivers nothing.
     pub workers: usize,
-    /// Calls a worker runs at once; it claims more as they finish.
+    /// Deliveries a worker holds at once (calls in flight, and those waiting for their
+    /// endpoint's lane); it claims more as they finish.
     pub batch_size: usize,
-    /// Calls in flight to one endpoint at once, counted as its live leases in every process on
-    /// the database (exact within a process; processes claiming at the same moment may briefly
-    /// pass it), so one slow endpoint cannot take every worker.
+    /// Calls in flight to one endpoint at once in a process. Claims lease an endpoint up to
+    /// `claims::LEASE_AHEAD` times this, counted as its live leases in every process on the
+    /// database (processes claiming at the same moment may briefly pass it), so one slow
+    /// endpoint cannot take every worker.
     pub in_flight_per_endpoint: usize,
     /// How long a claim keeps other workers away unless renewed. A process killed mid-call leaves
     /// its deliveries to others at most this long after its last renewal.

@@ -24,9 +24,12 @@
 //!   connection, records each outcome as its call finishes and claims again as soon as a slot is
 //!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
 //!   endpoints with due deliveries take turns, one delivery each per round, and no endpoint gets
-//!   more than `in_flight_per_endpoint` calls in flight, counted as its live leases in all
-//!   processes (a process's workers claim one at a time; two processes claiming at the same
-//!   moment may briefly pass it), so a hanging endpoint's backlog delays only itself.
+//!   more than 4 × `in_flight_per_endpoint` live leases in all processes (a process's workers
+//!   claim one at a time; two processes claiming at the same moment may briefly pass it), so a
+//!   hanging endpoint's backlog delays only itself. A process runs at most
+//!   `in_flight_per_endpoint` calls to an endpoint at once (its lane); the other leased
+//!   deliveries wait for the lane in the process, so a fast endpoint's calls follow one another
+//!   without a claim in between.
 //! - Leases: a claim holds its deliveries for `lease` (10 s), renewed every `lease_renewal`
 //!   while their calls run; a call is cut at its endpoint's `timeout_ms`. A worker that dies
 //!   mid-delivery stops renewing, its leases end within `lease` and any process claims the

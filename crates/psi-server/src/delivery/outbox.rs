@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::payload::{Envelope, EventType};
 use crate::db::listen::{Act, Channel};
-use crate::db::{deliveries, delivery_endpoints, delivery_messages, now_ms};
+use crate::db::{Backend, Db, deliveries, delivery_endpoints, delivery_messages, now_ms};
 use crate::ids::{EndpointId, MessageId};
 use crate::scope::ServiceScope;
 
@@ -131,6 +131,53 @@ pub(crate) async fn enqueue_to<T: Serialize>(
     payload: &T,
     target: Target<'_>,
 ) -> sqlx::Result<(MessageId, Due)> {
+    let (id, now, body) = envelope(scope, event_type, payload)?;
+    write(conn, scope, id, event_type, &body, target, now).await
+}
+
+/// A notification of `event_type` with `payload` to endpoint `endpoint_id` alone, in a
+/// transaction of its own (a change of nothing else, as a test message is): stored only if the
+/// endpoint is the service's and enabled, else `None`. Announced once committed. On PostgreSQL
+/// one statement, so it takes one round trip and one commit.
+pub(crate) async fn enqueue_alone<T: Serialize>(
+    db: &Db,
+    scope: &ServiceScope,
+    event_type: EventType,
+    payload: &T,
+    endpoint_id: &EndpointId,
+) -> sqlx::Result<Option<MessageId>> {
+    let (id, now, body) = envelope(scope, event_type, payload)?;
+    let written = match db.backend() {
+        Backend::Postgres => {
+            let message = (&id, event_type.as_str(), body.as_str());
+            deliveries::insert_with_message_if_enabled(db, scope, message, endpoint_id, now).await?
+        }
+        Backend::Sqlite => {
+            let mut tx = db.begin().await?;
+            let target = Target::Endpoint(endpoint_id);
+            let (_, due) =
+                write(&mut tx, scope, id.clone(), event_type, &body, target, now).await?;
+            if due.any() {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            due.any()
+        }
+    };
+    if !written {
+        return Ok(None);
+    }
+    announce();
+    Ok(Some(id))
+}
+
+/// A new message's id, time and body: psi's envelope around `payload`.
+fn envelope<T: Serialize>(
+    scope: &ServiceScope,
+    event_type: EventType,
+    payload: &T,
+) -> sqlx::Result<(MessageId, i64, String)> {
     let id = MessageId::generate();
     let now = now_ms();
     let body = serde_json::to_string(&Envelope {
@@ -141,7 +188,7 @@ pub(crate) async fn enqueue_to<T: Serialize>(
         data: payload,
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    write(conn, scope, id, event_type, &body, target, now).await
+    Ok((id, now, body))
 }
 
 /// [`enqueue_to`] with a body of the receiver's own format (a built-in extension's chat message),

@@ -1,22 +1,27 @@
 //! Workers: claim due deliveries with a lease, call the endpoints (no database connection held),
 //! record each attempt and what follows from it.
 //!
-//! A worker keeps up to `batch_size` calls running, each its own task. It records outcomes as
-//! calls finish and claims again as soon as there is room, so a slow call holds its own slot and
+//! A worker keeps up to `batch_size` deliveries in hand, each its own task. It records outcomes
+//! as calls finish and claims again as soon as there is room, so a slow call holds its own slot and
 //! nothing else. While calls run it renews their leases every `lease_renewal`.
+//!
+//! An endpoint has at most `in_flight_per_endpoint` calls at once in a process (its lane), but a
+//! claim may lease it [`claims::LEASE_AHEAD`] times that: the deliveries beyond the lane's room
+//! wait in the process for a call to end, and start then, without a round trip to the database.
+//! So a fast receiver is not held to one claim per `in_flight_per_endpoint` deliveries.
 //!
 //! A worker that dies mid-delivery stops renewing; its leases end within `lease` and the
 //! deliveries are claimed again, so every message is delivered at least once and receivers drop
 //! duplicates by `messageId`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use psi_outbound::header::RETRY_AFTER;
 use psi_outbound::{Bytes, OutboundClient};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +37,7 @@ use crate::db::delivery_attempts::Outcome;
 use crate::db::{Db, new_id, now_ms};
 use crate::domain::AuthScheme;
 use crate::http::AppState;
+use crate::ids::EndpointId;
 /// The shortest idle wait, so a worker never spins.
 const MIN_IDLE: Duration = Duration::from_millis(5);
 
@@ -62,6 +68,9 @@ pub struct Worker {
     /// while claiming, so that the workers of a process claim one at a time and each sees the
     /// leases of the one before (the per-endpoint cap).
     turn: Arc<Mutex<String>>,
+    /// Each endpoint's lane in this process: `in_flight_per_endpoint` permits, one per call.
+    /// Kept while a task of the endpoint holds it.
+    lanes: Arc<SyncMutex<HashMap<EndpointId, Arc<Semaphore>>>>,
 }
 
 /// The calls a worker has running.
@@ -81,6 +90,7 @@ impl Worker {
             config: Arc::new(state.config.delivery.clone()),
             keys: Keys::new(state),
             turn: Arc::default(),
+            lanes: Arc::default(),
         }
     }
 
@@ -138,15 +148,34 @@ impl Worker {
             claim
         };
         let count = claim.claimed.len();
-        for claimed in claim.claimed {
+        let lanes = self.lanes(&claim.claimed);
+        for (claimed, lane) in claim.claimed.into_iter().zip(lanes) {
             let credentials = self.credentials(&claimed, now).await?;
             let lease = (claimed.delivery_id.clone(), claimed.lease_id.clone());
-            let call = running
-                .calls
-                .spawn(self.clone().attempt(claimed, credentials));
+            let worker = self.clone();
+            let call = running.calls.spawn(async move {
+                // A lane is never closed, so a permit always comes.
+                let _permit: Option<OwnedSemaphorePermit> = lane.acquire_owned().await.ok();
+                worker.attempt(claimed, credentials).await
+            });
             running.leases.insert(call.id(), lease);
         }
         Ok(count)
+    }
+
+    /// The lane in this process of each claimed delivery's endpoint, made if missing; lanes no
+    /// task holds any more are dropped.
+    fn lanes(&self, claimed: &[Claimed]) -> Vec<Arc<Semaphore>> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes.retain(|_, lane| Arc::strong_count(lane) > 1);
+        claimed
+            .iter()
+            .map(|c| {
+                Arc::clone(lanes.entry(c.endpoint_id.clone()).or_insert_with(|| {
+                    Arc::new(Semaphore::new(self.config.in_flight_per_endpoint))
+                }))
+            })
+            .collect()
     }
 
     /// Records `first` and every other call that has finished meanwhile, in one transaction.

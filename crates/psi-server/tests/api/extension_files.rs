@@ -3,6 +3,7 @@
 //! version of it. The documents fit docs/extension-manifest.schema.json, which is checked on its
 //! own too.
 
+use futures_util::future::join_all;
 use psi_server::domain::extension::Builtin;
 use psi_server::domain::manifest_file::{FORMAT, ManifestFile};
 use reqwest::StatusCode;
@@ -16,6 +17,7 @@ backend_tests!(
     a_version_exported_from_one_server_imports_into_another_with_the_same_manifest,
     an_import_refuses_other_formats_and_manifests_publishing_refuses_and_creates_nothing,
     only_versions_the_service_may_see_are_exported_and_never_a_built_in_one,
+    concurrent_imports_of_one_name_publish_it_once_and_a_refused_one_leaves_nothing,
 );
 
 const SCHEMA: &str = include_str!(concat!(
@@ -287,6 +289,49 @@ async fn an_import_refuses_other_formats_and_manifests_publishing_refuses_and_cr
     assert!(message.contains("missing"), "{message}");
     let listed = expect_json(api.get("/extensions").await, StatusCode::OK).await;
     assert_eq!(listed["data"], json!([]), "nothing was created");
+    // The name is free: a good import takes it.
+    let response = api
+        .post("/extensions/import", json!({"manifest": document("1.0.0")}))
+        .await;
+    let imported = expect_json(response, StatusCode::CREATED).await;
+    assert_eq!(imported["extension"]["name"], "CRM Sync");
+}
+
+/// Imports of one new name race: each makes the extension and publishes its version in one
+/// transaction, so one wins, the others are refused whole, and the winner's extension stays
+/// with its version.
+async fn concurrent_imports_of_one_name_publish_it_once_and_a_refused_one_leaves_nothing(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let service = Service::create(&app, "Club").await;
+    let api = Api {
+        app: &app,
+        service: &service,
+    };
+    for round in 0..4 {
+        let mut file = document("1.0.0");
+        file["name"] = json!(format!("CRM Sync {round}"));
+        let imports = (0..8).map(|_| {
+            let body = json!({"manifest": file});
+            async move { api.post("/extensions/import", body).await }
+        });
+        let mut won = Vec::new();
+        for response in join_all(imports).await {
+            if response.status() == StatusCode::CREATED {
+                won.push(expect_json(response, StatusCode::CREATED).await);
+            } else {
+                expect_error(response, StatusCode::CONFLICT, "conflict").await;
+            }
+        }
+        assert_eq!(won.len(), 1, "round {round}: {won:?}");
+        let winner = id(&won[0]["extension"]);
+        let read = api.get(&format!("/extensions/{winner}")).await;
+        let read = expect_json(read, StatusCode::OK).await;
+        assert_eq!(read["versions"], json!(["1.0.0"]), "round {round}");
+    }
+    let listed = expect_json(api.get("/extensions").await, StatusCode::OK).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(4), "{listed}");
 }
 
 async fn only_versions_the_service_may_see_are_exported_and_never_a_built_in_one(backend: Backend) {

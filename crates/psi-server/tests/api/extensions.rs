@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use psi_server::db::operators::Role;
 use psi_testkit::{Call, Receiver, Reply};
 use psi_webhook::PublicKey;
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::backend_tests;
+use crate::dashboard::{Session, contains_all, person};
 use crate::engine::support::{Auth, Fixture, Holder, engine_app_with, get_public};
 use crate::helpers::{Backend, TestApp, expect_error, expect_json};
 use crate::notifications::attempts_oldest_first;
@@ -28,6 +30,8 @@ backend_tests!(
     on_finish_reaches_a_receiver_that_was_down,
     uninstalling_is_refused_while_attached_unless_detaching,
     upgrading_reports_the_settings_added_and_removed_and_needs_new_required_values,
+    an_upgrade_takes_the_new_required_interaction_settings_of_each_attachment,
+    a_trigger_psi_disabled_shows_in_the_installation_until_enabling_resumes_it,
     other_services_see_neither_private_extensions_nor_installations,
 );
 
@@ -105,17 +109,20 @@ struct Scenario {
 
 impl Scenario {
     async fn new(backend: Backend) -> Self {
-        let app = engine_app_with(
-            backend,
-            &[
-                (
-                    "delivery.schedule",
-                    json!(["100ms", "200ms", "400ms", "800ms"]),
-                ),
-                ("delivery.jitter", json!(0.0)),
-            ],
-        )
-        .await;
+        Scenario::with(backend, &[]).await
+    }
+
+    /// [`Scenario::new`] with more configuration keys, which win.
+    async fn with(backend: Backend, keys: &[(&str, Value)]) -> Self {
+        let mut config = vec![
+            (
+                "delivery.schedule",
+                json!(["100ms", "200ms", "400ms", "800ms"]),
+            ),
+            ("delivery.jitter", json!(0.0)),
+        ];
+        config.extend(keys.iter().cloned());
+        let app = engine_app_with(backend, &config).await;
         let fx = Fixture::on(app).await;
         let club = Service {
             did: fx.did.clone(),
@@ -1066,6 +1073,174 @@ async fn upgrading_reports_the_settings_added_and_removed_and_needs_new_required
         requirement(&s.required(&s.fx.join).await, &s.contact).is_none(),
         "the requirement 1.0.0 added goes with 2.0.0"
     );
+    s.stop().await;
+}
+
+async fn an_upgrade_takes_the_new_required_interaction_settings_of_each_attachment(
+    backend: Backend,
+) {
+    let s = Scenario::new(backend).await;
+    let (extension, installation) = s.attached().await;
+    // 1.1.0: each attachment needs a segment and a secret list token, without defaults.
+    let mut next = s.manifest("1.1.0");
+    next["interaction_settings"]
+        .as_array_mut()
+        .unwrap()
+        .extend([
+            json!({"name": "segment", "type": "text", "required": true}),
+            json!({"name": "list_token", "type": "secret", "required": true}),
+        ]);
+    expect_json(s.publish(&extension, &next).await, StatusCode::CREATED).await;
+    let path = format!("/installations/{installation}");
+    let upgrade = format!("{path}/upgrade");
+    let join = s.fx.join.clone();
+    let to =
+        |attachments: Map<String, Value>| json!({"version": "1.1.0", "attachments": attachments});
+    let values = json!({"segment": "vip", "list_token": NEW_API_KEY});
+
+    let blocked = s.club().post(&upgrade, json!({"version": "1.1.0"})).await;
+    let message = expect_error(
+        blocked,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        message.contains(&join) && message.contains("segment"),
+        "{message}"
+    );
+    // Values for an interaction it is not attached to are refused, the right ones with them.
+    let mut stray = Map::new();
+    stray.insert(join.clone(), values.clone());
+    stray.insert("not-attached".into(), json!({"segment": "vip"}));
+    let refused = s.club().post(&upgrade, to(stray)).await;
+    let message = expect_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(message.contains("not-attached"), "{message}");
+    let read = secret_free(s.club().get(&path).await, StatusCode::OK).await;
+    assert_eq!(
+        read["version"], "1.0.0",
+        "a refused upgrade changes nothing"
+    );
+
+    let mut given = Map::new();
+    given.insert(join.clone(), values);
+    let upgraded = secret_free(s.club().post(&upgrade, to(given)).await, StatusCode::OK).await;
+    assert_eq!(upgraded["installation"]["version"], "1.1.0");
+    assert_eq!(upgraded["added_settings"], json!(["list_token", "segment"]));
+    let attachments = s.attachments(&join).await;
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0]["version"], "1.1.0");
+    assert_eq!(
+        attachments[0]["settings"],
+        json!({"list": "guests", "segment": "vip"})
+    );
+    assert_eq!(attachments[0]["secrets_set"], json!(["list_token"]));
+    s.stop().await;
+}
+
+/// The installation's `on_finish` trigger as its view shows it.
+async fn on_finish_trigger(s: &Scenario, installation: &str) -> Value {
+    let path = format!("/installations/{installation}");
+    let read = secret_free(s.club().get(&path).await, StatusCode::OK).await;
+    entries(&read["triggers"])
+        .into_iter()
+        .find(|t| t["trigger"] == "on_finish")
+        .unwrap_or_else(|| panic!("an on_finish trigger: {read}"))
+}
+
+async fn a_trigger_psi_disabled_shows_in_the_installation_until_enabling_resumes_it(
+    backend: Backend,
+) {
+    let s = Scenario::with(
+        backend,
+        &[
+            ("delivery.schedule", json!(vec!["100ms"; 40])),
+            ("delivery.disable_after", json!("500ms")),
+        ],
+    )
+    .await;
+    let (_, installation) = s.attached().await;
+    let healthy = on_finish_trigger(&s, &installation).await;
+    assert_eq!(healthy["enabled"], true, "{healthy}");
+    assert_eq!(healthy["url"], s.crm.url("/finished"));
+    assert!(healthy.get("failing_since").is_none(), "{healthy}");
+
+    s.crm.on("/finished", Reply::status(500));
+    s.fx.issue_membership("2");
+    let outcome = s.join(&Holder::new()).await;
+    assert_eq!(outcome["state"], "completed", "{outcome}");
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let stopped = loop {
+        let trigger = on_finish_trigger(&s, &installation).await;
+        if trigger["enabled"] == false {
+            break trigger;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not disabled: {trigger}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stopped["disabled_reason"], "failing");
+    let (since, disabled_at) = (
+        stopped["failing_since"].as_i64().expect("failing_since"),
+        stopped["disabled_at"].as_i64().expect("disabled_at"),
+    );
+    assert!(disabled_at - since >= 500, "{stopped}");
+    let read = secret_free(
+        s.club()
+            .get(&format!("/installations/{installation}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        read["enabled"], true,
+        "the installation itself stays enabled"
+    );
+    let on_issue = entries(&read["triggers"])
+        .into_iter()
+        .find(|t| t["trigger"] == "on_issue")
+        .expect("on_issue");
+    assert_eq!(on_issue["enabled"], true, "only the failing trigger stops");
+    // The dashboard's list says so, and offers to resume it.
+    person(s.app(), "eve", Some((&s.fx.did, Role::Editor))).await;
+    let session = Session::sign_in(s.app(), "eve").await;
+    let screen = format!("/dashboard/services/{}/extensions", s.fx.did);
+    let html = session.page(&screen).await;
+    contains_all(&html, &["on_finish stopped: calls to", "Resume"]);
+    let message_id = s.crm.calls_to("/finished")[0].json()["messageId"]
+        .as_str()
+        .expect("messageId")
+        .to_owned();
+
+    // Enabling the installation again resumes the trigger and delivers what it held.
+    s.crm.on("/finished", Reply::status(200));
+    let path = format!("/installations/{installation}");
+    let enabled = secret_free(
+        s.club().patch(&path, json!({"enabled": true})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let resumed = entries(&enabled["triggers"])
+        .into_iter()
+        .find(|t| t["trigger"] == "on_finish")
+        .expect("on_finish");
+    assert_eq!(resumed["enabled"], true, "{resumed}");
+    for gone in ["disabled_reason", "disabled_at", "failing_since"] {
+        assert!(resumed.get(gone).is_none(), "{gone}: {resumed}");
+    }
+    s.app()
+        .wait_for_status(&s.fx.did, &message_id, "succeeded", WITHIN)
+        .await;
+    assert_eq!(on_finish_trigger(&s, &installation).await["enabled"], true);
+    let html = session.page(&screen).await;
+    assert!(!html.contains("stopped"), "{html}");
     s.stop().await;
 }
 

@@ -12,7 +12,7 @@ use crate::api::webhook_config;
 use crate::db::now_ms;
 use crate::delivery::endpoints::{self, DisabledReason, Endpoint, EndpointSettings};
 use crate::delivery::messages;
-use crate::delivery::outbox::{self, Target};
+use crate::delivery::outbox;
 use crate::delivery::payload::{EventType, TestNotification};
 use crate::domain::{self, AuthScheme, WebhookUrl};
 use crate::http::AppState;
@@ -476,24 +476,14 @@ pub async fn test(
         message: "a test message, sent on request",
     };
     // The write finds the endpoint itself; only a refusal looks up why.
-    let mut tx = state.db.begin().await?;
-    let (message_id, due) = outbox::enqueue_to(
-        &mut tx,
-        &scope,
-        EventType::Test,
-        &notice,
-        Target::Endpoint(&id),
-    )
-    .await?;
-    if !due.any() {
-        tx.rollback().await?;
+    let Some(message_id) =
+        outbox::enqueue_alone(&state.db, &scope, EventType::Test, &notice, &id).await?
+    else {
         found(&state, &scope, &id).await?;
         return Err(ApiError::Conflict(
             "the endpoint is disabled: enable it first".into(),
         ));
-    }
-    tx.commit().await?;
-    due.announce();
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(TestView {

@@ -23,6 +23,8 @@ backend_tests!(
 const WITHIN: Duration = Duration::from_secs(15);
 /// The default `[delivery] in_flight_per_endpoint`.
 const DEFAULT_CAP: usize = 8;
+/// How many times its cap a claim leases of an endpoint.
+const LEASE_AHEAD: usize = 4;
 /// Longer than any test: a receiver answering after this never answers in time.
 const NEVER: Duration = Duration::from_secs(600);
 
@@ -34,7 +36,8 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
     let hanging = Receiver::start().await;
     hanging.answer(Reply::status(200).after(NEVER));
     let stuck = app.create_service("Stuck").await;
-    app.create_endpoint(&stuck, &hanging.url("/hook"), json!({"timeout_ms": 5000}))
+    let hanging_endpoint = app
+        .create_endpoint(&stuck, &hanging.url("/hook"), json!({"timeout_ms": 5000}))
         .await;
     let scope = app.scope(&stuck).await;
     let mut tx = app.app.state().db.begin().await.unwrap();
@@ -74,6 +77,32 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         hanging.calls().len(),
         DEFAULT_CAP,
         "the hanging endpoint has its cap of calls in flight, across the four workers"
+    );
+    // Workers claim one after another, so the leases reach the cap a moment after the calls.
+    let leased_cap = i64::try_from(DEFAULT_CAP * LEASE_AHEAD).unwrap();
+    let count_leased = format!(
+        "SELECT COUNT(*) FROM deliveries WHERE endpoint_id = '{}' AND lease_until IS NOT NULL",
+        hanging_endpoint["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + WITHIN;
+    let leased = loop {
+        let (leased,): (i64,) = sqlx::query_as(&count_leased)
+            .fetch_one(app.app.state().db.pool())
+            .await
+            .unwrap();
+        if leased >= leased_cap || std::time::Instant::now() > deadline {
+            break leased;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        leased, leased_cap,
+        "claims lease ahead of the calls, which wait in the process for the endpoint's lane"
+    );
+    assert_eq!(
+        hanging.calls().len(),
+        DEFAULT_CAP,
+        "and no more calls start"
     );
     app.stop().await;
 }
