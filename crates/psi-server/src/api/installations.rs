@@ -221,7 +221,7 @@ impl InstallationView {
         installation: Installation,
     ) -> Result<Self, ApiError> {
         let triggers =
-            db::extensions::trigger_health(&state.db, scope, Some(&installation.id)).await?;
+            db::extensions::trigger_health(&state.db, scope, &[installation.id.as_str()]).await?;
         Self::with_triggers(state, scope, installation, triggers).await
     }
 
@@ -391,7 +391,8 @@ pub async fn list(
     let (rows, next) = paging.cut(rows);
     // One read for the whole page's triggers.
     let mut triggers: BTreeMap<String, Vec<TriggerHealth>> = BTreeMap::new();
-    for health in db::extensions::trigger_health(&state.db, &scope, None).await? {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    for health in db::extensions::trigger_health(&state.db, &scope, &ids).await? {
         triggers
             .entry(health.installation_id.clone())
             .or_default()

@@ -461,23 +461,24 @@ pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
     Ok(at)
 }
 
-/// Extends to `lease_until` the leases of `held` (delivery id, lease id) that still hold: a
-/// delivery another worker has claimed since has another lease id and is left alone.
+/// Extends to `lease_until` the leases of `held` (delivery id, lease id) that still hold, and
+/// returns their delivery ids: a delivery held, replayed or claimed again since has another lease
+/// (or none) and is left alone.
 pub(crate) async fn renew<'a>(
     db: &Db,
-    held: impl ExactSizeIterator<Item = &'a (String, String)> + Clone,
+    held: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
     lease_until: i64,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Vec<String>> {
     let count = held.len();
     if count == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let sql = format!(
-        "UPDATE deliveries SET lease_until = $1 WHERE id IN ({}) AND lease_id IN ({})",
+        "UPDATE deliveries SET lease_until = $1 WHERE id IN ({}) AND lease_id IN ({}) RETURNING id",
         placeholders(2, count),
         placeholders(count + 2, count)
     );
-    let mut query = sqlx::query(&sql).bind(lease_until);
+    let mut query = sqlx::query_as(&sql).bind(lease_until);
     for (id, _) in held.clone() {
         query = query.bind(id);
     }
@@ -485,8 +486,9 @@ pub(crate) async fn renew<'a>(
         query = query.bind(lease);
     }
     let mut tx = db.relaxed().begin().await?;
-    query.execute(&mut *tx).await?;
-    tx.commit().await
+    let renewed: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(renewed.into_iter().map(|(id,)| id).collect())
 }
 
 /// Settles as succeeded the deliveries of the succeeded `outcomes` that their claims still hold.

@@ -614,26 +614,25 @@ impl TryFrom<TriggerHealthRow> for TriggerHealth {
     }
 }
 
-/// The triggers' endpoints of the scoped service's installation `installation` (`None`: of all
-/// its installations), by installation, in the order the triggers fire.
+/// The triggers' endpoints of the scoped service's `installations` (a page's, at most), by
+/// installation, in the order the triggers fire.
 pub async fn trigger_health(
     db: &Db,
     scope: &ServiceScope,
-    installation: Option<&str>,
+    installations: &[&str],
 ) -> sqlx::Result<Vec<TriggerHealth>> {
+    if installations.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
         "SELECT installation_id, trigger_name, url, enabled, disabled_reason, disabled_at, \
-         failing_since FROM delivery_endpoints WHERE service_id = $1 AND {} \
+         failing_since FROM delivery_endpoints WHERE service_id = $1 AND installation_id IN ({}) \
          ORDER BY installation_id, CASE trigger_name WHEN 'on_issue' THEN 0 ELSE 1 END",
-        if installation.is_some() {
-            "installation_id = $2"
-        } else {
-            "installation_id IS NOT NULL"
-        }
+        super::placeholders(2, installations.len())
     );
     let mut query = sqlx::query_as(&sql).bind(scope.service_id());
-    if let Some(id) = installation {
-        query = query.bind(id);
+    for id in installations {
+        query = query.bind(*id);
     }
     let rows: Vec<TriggerHealthRow> = query.fetch_all(db.pool()).await?;
     rows.into_iter().map(TriggerHealth::try_from).collect()

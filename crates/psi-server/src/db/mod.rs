@@ -225,7 +225,8 @@ impl Db {
     /// delivery is made again (at least once, receivers drop duplicates by `messageId`). On
     /// PostgreSQL their commits return before the WAL reaches the disk, which takes a flush off
     /// every claim and record; a later ordinary commit flushes them too. Nothing a caller was told
-    /// is stored goes through them.
+    /// is stored goes through them, and a transaction that writes what is sent at once (an
+    /// outcome that disables an endpoint writes its notice) sets `synchronous_commit` back on.
     pub(crate) fn relaxed(&self) -> &Relaxed {
         &self.relaxed
     }

@@ -165,7 +165,7 @@ pub(crate) async fn record(
         )
         .await?;
     }
-    let due = endpoint_health(&mut tx, config, outcomes, now).await?;
+    let due = endpoint_health(&mut tx, db.backend(), config, outcomes, now).await?;
     tx.commit().await?;
     due.announce();
     Ok(())
@@ -175,6 +175,7 @@ pub(crate) async fn record(
 /// `disable_after` ago or longer is disabled. Returns the `endpoint.disabled` notices' deliveries.
 async fn endpoint_health(
     conn: &mut AnyConnection,
+    backend: Backend,
     config: &DeliveryConfig,
     outcomes: &[Outcome],
     now: i64,
@@ -200,7 +201,7 @@ async fn endpoint_health(
         }
         let first_failure = of_endpoint().map(|o| o.at).min().unwrap_or(now);
         delivery_endpoints::mark_failing(&mut *conn, endpoint_id, first_failure).await?;
-        due = due.and(disable_if_failing(conn, config, &outcome.claimed, now).await?);
+        due = due.and(disable_if_failing(conn, backend, config, &outcome.claimed, now).await?);
     }
     Ok(due)
 }
@@ -209,6 +210,7 @@ async fn endpoint_health(
 /// enqueues `endpoint.disabled` for the service's other endpoints.
 async fn disable_if_failing(
     conn: &mut AnyConnection,
+    backend: Backend,
     config: &DeliveryConfig,
     claimed: &Claimed,
     now: i64,
@@ -219,6 +221,13 @@ async fn disable_if_failing(
     let Some(failing_since) = disabled else {
         return Ok(Due::default());
     };
+    if backend == Backend::Postgres {
+        // The notice goes out as soon as it is visible: it must not outlive a database crash
+        // that its relaxed commit would not.
+        sqlx::query("SET LOCAL synchronous_commit = on")
+            .execute(&mut *conn)
+            .await?;
+    }
     deliveries::hold(&mut *conn, &claimed.endpoint_id, now).await?;
     let did: Did = claimed
         .service_did

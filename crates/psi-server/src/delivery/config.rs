@@ -1,5 +1,5 @@
-//! The `[delivery]` section: how many workers deliver, how many calls run at once (per worker and
-//! per endpoint), how long a claim lasts and how often it is renewed, the retry schedule and when
+//! The `[delivery]` section: how many workers deliver, how many calls run at once (per worker, and
+//! per endpoint in a process), how long a claim lasts and how often it is renewed, the retry schedule and when
 //! a failing endpoint is disabled.
 
 use std::time::Duration;
@@ -26,8 +26,8 @@ const MIN_LEASE: Duration = Duration::from_millis(200);
 pub struct DeliveryConfig {
     /// Worker tasks in this process; 0: this process serves the API and delivers nothing.
     pub workers: usize,
-    /// Deliveries a worker holds at once (calls in flight, and those waiting for their
-    /// endpoint's lane); it claims more as they finish.
+    /// Calls a worker runs at once; it claims more as they finish. Deliveries waiting for
+    /// their endpoint's lane take no slot (a worker holds at most `LEASE_AHEAD` times this).
     pub batch_size: usize,
     /// Calls in flight to one endpoint at once in a process. Claims lease an endpoint up to
     /// `claims::LEASE_AHEAD` times this, counted as its live leases in every process on the

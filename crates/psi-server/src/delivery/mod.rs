@@ -20,7 +20,7 @@
 //!   is never stored without its notification or the other way round, with the endpoints that
 //!   receive it and the wake-up of the workers; [`notify`] builds the engine's notifications
 //!   (event completed or failed, credentials issued or revoked).
-//! - [`worker`]: each worker keeps up to `batch_size` calls running as tasks that hold no
+//! - [`worker`]: each worker keeps up to `batch_size` calls in flight as tasks that hold no
 //!   connection, records each outcome as its call finishes and claims again as soon as a slot is
 //!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
 //!   endpoints with due deliveries take turns, one delivery each per round, and no endpoint gets

@@ -1,20 +1,23 @@
 //! Workers: claim due deliveries with a lease, call the endpoints (no database connection held),
 //! record each attempt and what follows from it.
 //!
-//! A worker keeps up to `batch_size` deliveries in hand, each its own task. It records outcomes
-//! as calls finish and claims again as soon as there is room, so a slow call holds its own slot and
+//! A worker keeps up to `batch_size` calls in flight, each its own task. It records outcomes as
+//! calls finish and claims again as soon as there is room, so a slow call holds its own slot and
 //! nothing else. While calls run it renews their leases every `lease_renewal`.
 //!
 //! An endpoint has at most `in_flight_per_endpoint` calls at once in a process (its lane), but a
 //! claim may lease it [`claims::LEASE_AHEAD`] times that: the deliveries beyond the lane's room
 //! wait in the process for a call to end, and start then, without a round trip to the database.
-//! So a fast receiver is not held to one claim per `in_flight_per_endpoint` deliveries.
+//! So a fast receiver is not held to one claim per `in_flight_per_endpoint` deliveries. Waiting
+//! takes no call's slot; a delivery whose lease was taken back meanwhile is given up at the next
+//! renewal.
 //!
 //! A worker that dies mid-delivery stops renewing; its leases end within `lease` and the
 //! deliveries are claimed again, so every message is delivered at least once and receivers drop
 //! duplicates by `messageId`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, SystemTime};
 
@@ -76,9 +79,52 @@ pub struct Worker {
 /// The calls a worker has running.
 #[derive(Default)]
 struct Running {
-    calls: JoinSet<Outcome>,
-    /// The (delivery id, lease id) of each running call, by task: the leases to renew.
-    leases: HashMap<task::Id, (String, String)>,
+    /// Each task's outcome; `None` when it gave its delivery up unsent.
+    calls: JoinSet<Option<Outcome>>,
+    /// Each task's delivery, by task: the leases to renew.
+    leases: HashMap<task::Id, Held>,
+    /// The tasks that hold their lane's permit: calls in flight.
+    in_flight: Arc<AtomicUsize>,
+    /// Cancelled at shutdown: deliveries still waiting for their lane are not sent.
+    stopping: CancellationToken,
+}
+
+/// A delivery a task holds.
+struct Held {
+    delivery_id: String,
+    lease_id: String,
+    /// Cancelled when the lease no longer holds (the delivery was held, replayed or deleted
+    /// meanwhile) or at shutdown: while still waiting for its lane, the task gives it up.
+    give_up: CancellationToken,
+}
+
+impl Running {
+    /// How many deliveries the worker may claim: room among its `batch_size` calls in flight,
+    /// within the [`claims::LEASE_AHEAD`] times as many it may hold. Deliveries waiting for
+    /// their lane take no call's room, so endpoints that hang hold back only themselves.
+    fn room(&self, batch_size: usize) -> usize {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        let held = self.calls.len();
+        batch_size
+            .saturating_sub(in_flight)
+            .min((batch_size.saturating_mul(claims::LEASE_AHEAD)).saturating_sub(held))
+    }
+}
+
+/// Counts a call in flight for as long as it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Worker {
@@ -133,7 +179,7 @@ impl Worker {
     /// calls, each a task that holds no database connection (its keys are opened first). Returns
     /// how many.
     async fn claim(&self, running: &mut Running, now: i64) -> anyhow::Result<usize> {
-        let room = self.config.batch_size.saturating_sub(running.calls.len());
+        let room = running.room(self.config.batch_size);
         if room == 0 {
             return Ok(0);
         }
@@ -151,14 +197,27 @@ impl Worker {
         let lanes = self.lanes(&claim.claimed);
         for (claimed, lane) in claim.claimed.into_iter().zip(lanes) {
             let credentials = self.credentials(&claimed, now).await?;
-            let lease = (claimed.delivery_id.clone(), claimed.lease_id.clone());
+            let held = Held {
+                delivery_id: claimed.delivery_id.clone(),
+                lease_id: claimed.lease_id.clone(),
+                give_up: running.stopping.child_token(),
+            };
             let worker = self.clone();
+            let give_up = held.give_up.clone();
+            let in_flight = Arc::clone(&running.in_flight);
             let call = running.calls.spawn(async move {
-                // A lane is never closed, so a permit always comes.
-                let _permit: Option<OwnedSemaphorePermit> = lane.acquire_owned().await.ok();
-                worker.attempt(claimed, credentials).await
+                // A delivery given up while waiting is left to its lease's end, when any process
+                // may claim it again (at shutdown), or to whoever took it back.
+                let _permit: OwnedSemaphorePermit = tokio::select! {
+                    biased;
+                    () = give_up.cancelled() => return None,
+                    // A lane is never closed.
+                    permit = lane.acquire_owned() => permit.ok()?,
+                };
+                let _in_flight = InFlight::start(&in_flight);
+                Some(worker.attempt(claimed, credentials).await)
             });
-            running.leases.insert(call.id(), lease);
+            running.leases.insert(call.id(), held);
         }
         Ok(count)
     }
@@ -182,7 +241,7 @@ impl Worker {
     async fn settle(
         &self,
         running: &mut Running,
-        first: Result<(task::Id, Outcome), JoinError>,
+        first: Result<(task::Id, Option<Outcome>), JoinError>,
     ) -> anyhow::Result<()> {
         let mut outcomes = Vec::new();
         collect(running, first, &mut outcomes);
@@ -209,12 +268,25 @@ impl Worker {
         timer
     }
 
-    /// Extends the leases of the running calls by `lease` from now.
+    /// Extends the leases of the held deliveries by `lease` from now; a delivery whose lease
+    /// was taken back meanwhile is given up if its call has not started.
     async fn renew(&self, running: &Running) -> anyhow::Result<()> {
         let until = now_ms().saturating_add(millis(self.config.lease));
-        deliveries::renew(&self.db, running.leases.values(), until)
+        let held = running
+            .leases
+            .values()
+            .map(|h| (h.delivery_id.as_str(), h.lease_id.as_str()));
+        let renewed: HashSet<String> = deliveries::renew(&self.db, held, until)
             .await
-            .context("renewing delivery leases")
+            .context("renewing delivery leases")?
+            .into_iter()
+            .collect();
+        for held in running.leases.values() {
+            if !renewed.contains(&held.delivery_id) {
+                held.give_up.cancel();
+            }
+        }
+        Ok(())
     }
 
     /// The keys that sign the delivery: the endpoint's, and the one a rotation replaced while its
@@ -287,11 +359,15 @@ impl Worker {
     /// Runs until `shutdown`. Claims whenever it has room: after a wake-up; after calls finish,
     /// once their outcomes are recorded ([`GATHER`] after the first, or when none is left
     /// running); else when the next delivery falls due or after the poll interval, whichever
-    /// comes first. At `shutdown` it stops claiming and returns once its running calls are
-    /// recorded.
+    /// comes first. At `shutdown` it stops claiming, gives up the deliveries still waiting for
+    /// their lane (their leases end and any process claims them again) and returns once its
+    /// running calls are recorded.
     async fn run(self, shutdown: CancellationToken) {
         let mut wake = outbox::wake_receiver();
-        let mut running = Running::default();
+        let mut running = Running {
+            stopping: shutdown.clone(),
+            ..Running::default()
+        };
         let mut renewal = self.renewal();
         let mut claim_at = Instant::now();
         let mut finished = Vec::new();
@@ -311,7 +387,7 @@ impl Worker {
             if stopping && running.calls.is_empty() {
                 return;
             }
-            let room = running.calls.len() < self.config.batch_size;
+            let room = running.room(self.config.batch_size) > 0;
             if !stopping && room && Instant::now() >= claim_at {
                 wake.borrow_and_update();
                 claim_at = self.claim_more(&mut running).await;
@@ -344,7 +420,7 @@ impl Worker {
         let at = now_ms();
         let next_due = async {
             self.claim(running, at).await?;
-            if running.calls.len() >= self.config.batch_size {
+            if running.room(self.config.batch_size) == 0 {
                 return Ok(None);
             }
             if !running.calls.is_empty() {
@@ -384,13 +460,16 @@ async fn sleep_until_some(at: Option<Instant>) {
 /// to `outcomes`, and their leases are no longer renewed.
 fn collect(
     running: &mut Running,
-    first: Result<(task::Id, Outcome), JoinError>,
+    first: Result<(task::Id, Option<Outcome>), JoinError>,
     outcomes: &mut Vec<Outcome>,
 ) {
     let mut joined = Some(first);
     while let Some(result) = joined {
         match result {
-            Ok((id, outcome)) => {
+            Ok((id, None)) => {
+                running.leases.remove(&id);
+            }
+            Ok((id, Some(outcome))) => {
                 running.leases.remove(&id);
                 let result = if outcome.succeeded() {
                     "succeeded"

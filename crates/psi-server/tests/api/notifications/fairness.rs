@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use psi_server::delivery::{self, EventType, Step};
 use psi_testkit::{Receiver, Reply, now_ms};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::delivery::revoked;
 use super::{delivering, spawn_delivering};
@@ -14,7 +14,9 @@ use crate::backend_tests;
 use crate::helpers::{Backend, start};
 
 backend_tests!(
-    a_hanging_endpoint_with_200_queued_does_not_delay_another_services_notification,
+    hanging_endpoints_with_200_queued_each_do_not_delay_another_services_notification,
+    deliveries_waiting_for_an_endpoint_disabled_meanwhile_are_not_sent,
+    a_shutdown_waits_for_the_calls_in_flight_not_for_the_deliveries_behind_them,
     a_worker_keeps_claiming_while_its_slow_calls_run,
     a_lease_is_renewed_while_a_call_outlasts_it_so_no_other_worker_claims_it,
     a_claim_left_by_a_dead_worker_is_taken_again_within_15_seconds,
@@ -28,22 +30,29 @@ const LEASE_AHEAD: usize = 4;
 /// Longer than any test: a receiver answering after this never answers in time.
 const NEVER: Duration = Duration::from_secs(600);
 
-async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_notification(
-    backend: Backend,
-) {
-    // The default workers, calls per worker, cap and lease.
-    let app = spawn_delivering(backend, &[]).await;
+/// A service with an endpoint that never answers in time (`timeout_ms`), with `queued`
+/// notifications waiting for it. Returns the receiver, the service and the endpoint.
+async fn hanging_with_queued(
+    app: &crate::helpers::TestApp,
+    name: &str,
+    timeout_ms: u64,
+    queued: usize,
+) -> (Receiver, String, Value) {
     let hanging = Receiver::start().await;
     hanging.answer(Reply::status(200).after(NEVER));
-    let stuck = app.create_service("Stuck").await;
-    let hanging_endpoint = app
-        .create_endpoint(&stuck, &hanging.url("/hook"), json!({"timeout_ms": 5000}))
+    let stuck = app.create_service(name).await;
+    let endpoint = app
+        .create_endpoint(
+            &stuck,
+            &hanging.url("/hook"),
+            json!({"timeout_ms": timeout_ms}),
+        )
         .await;
     let scope = app.scope(&stuck).await;
     let mut tx = app.app.state().db.begin().await.unwrap();
     let mut due = delivery::Due::default();
-    for n in 0..200 {
-        let (_, queued) = delivery::enqueue(
+    for n in 0..queued {
+        let (_, more) = delivery::enqueue(
             &mut tx,
             &scope,
             EventType::CredentialRevoked,
@@ -51,11 +60,51 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         )
         .await
         .unwrap();
-        due = due.and(queued);
+        due = due.and(more);
     }
     tx.commit().await.unwrap();
     due.announce();
-    hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
+    (hanging, stuck, endpoint)
+}
+
+/// Waits until `endpoint` has `count` live leases (workers claim one after another, so they
+/// reach it a moment after the first calls); returns how many it has then.
+async fn leased(app: &crate::helpers::TestApp, endpoint: &Value, count: i64) -> i64 {
+    let sql = format!(
+        "SELECT COUNT(*) FROM deliveries WHERE endpoint_id = '{}' AND lease_until IS NOT NULL",
+        endpoint["id"].as_str().unwrap()
+    );
+    let deadline = std::time::Instant::now() + WITHIN;
+    loop {
+        let (leased,): (i64,) = sqlx::query_as(&sql)
+            .fetch_one(app.app.state().db.pool())
+            .await
+            .unwrap();
+        if leased >= count || std::time::Instant::now() > deadline {
+            return leased;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn hanging_endpoints_with_200_queued_each_do_not_delay_another_services_notification(
+    backend: Backend,
+) {
+    // The default workers, calls per worker, cap and lease: 4 × 16 calls. Each hanging endpoint
+    // leases 32 deliveries, so, were waiting deliveries to take calls' room, three would fill it.
+    let app = spawn_delivering(backend, &[]).await;
+    let leased_cap = i64::try_from(DEFAULT_CAP * LEASE_AHEAD).unwrap();
+    let mut stuck = Vec::new();
+    for name in ["Stuck", "Stuck too", "Stuck as well"] {
+        let (hanging, _, endpoint) = hanging_with_queued(&app, name, 10_000, 200).await;
+        hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
+        assert_eq!(
+            leased(&app, &endpoint, leased_cap).await,
+            leased_cap,
+            "claims lease ahead of the calls, which wait in the process for the endpoint's lane"
+        );
+        stuck.push(hanging);
+    }
 
     let prompt = app.create_service("Prompt").await;
     let receiver = Receiver::start().await;
@@ -68,43 +117,67 @@ async fn a_hanging_endpoint_with_200_queued_does_not_delay_another_services_noti
         .await;
     let call = receiver.wait_for_calls("/hook", 1, WITHIN).await[0].clone();
     let latency = call.at - sent;
-    eprintln!("{backend:?}: delivered in {latency} ms while an endpoint hangs with 200 queued");
+    eprintln!(
+        "{backend:?}: delivered in {latency} ms while three endpoints hang with 200 queued each"
+    );
     assert!(latency < 1000, "delivered after {latency} ms");
     assert_eq!(call.json()["messageId"], message_id.as_str());
     app.wait_for_status(&prompt, &message_id, "succeeded", Duration::from_secs(1))
         .await;
-    assert_eq!(
-        hanging.calls().len(),
-        DEFAULT_CAP,
-        "the hanging endpoint has its cap of calls in flight, across the four workers"
-    );
-    // Workers claim one after another, so the leases reach the cap a moment after the calls.
+    for hanging in &stuck {
+        assert_eq!(
+            hanging.calls().len(),
+            DEFAULT_CAP,
+            "each hanging endpoint has its cap of calls in flight, across the four workers"
+        );
+    }
+    app.stop().await;
+}
+
+async fn deliveries_waiting_for_an_endpoint_disabled_meanwhile_are_not_sent(backend: Backend) {
+    let app = spawn_delivering(backend, &[]).await;
+    // Its calls end after 5 s, later than the first lease renewal (3 s).
+    let (hanging, did, endpoint) = hanging_with_queued(&app, "Stuck", 5000, 200).await;
+    hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
     let leased_cap = i64::try_from(DEFAULT_CAP * LEASE_AHEAD).unwrap();
-    let count_leased = format!(
-        "SELECT COUNT(*) FROM deliveries WHERE endpoint_id = '{}' AND lease_until IS NOT NULL",
-        hanging_endpoint["id"].as_str().unwrap()
-    );
-    let deadline = std::time::Instant::now() + WITHIN;
-    let leased = loop {
-        let (leased,): (i64,) = sqlx::query_as(&count_leased)
-            .fetch_one(app.app.state().db.pool())
-            .await
-            .unwrap();
-        if leased >= leased_cap || std::time::Instant::now() > deadline {
-            break leased;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(
-        leased, leased_cap,
-        "claims lease ahead of the calls, which wait in the process for the endpoint's lane"
-    );
+    assert_eq!(leased(&app, &endpoint, leased_cap).await, leased_cap);
+    let id = endpoint["id"].as_str().unwrap();
+    let path = format!("/api/v1/services/{did}/endpoints/{id}/disable");
+    let response = app
+        .post(&path, crate::helpers::ADMIN_TOKEN, &json!({}))
+        .await;
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    // The calls in flight time out; the 24 deliveries waiting behind them were given up.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(
         hanging.calls().len(),
         DEFAULT_CAP,
-        "and no more calls start"
+        "no call started after the endpoint was disabled"
     );
     app.stop().await;
+}
+
+async fn a_shutdown_waits_for_the_calls_in_flight_not_for_the_deliveries_behind_them(
+    backend: Backend,
+) {
+    let app = spawn_delivering(backend, &[]).await;
+    let (hanging, _, endpoint) = hanging_with_queued(&app, "Stuck", 2000, 200).await;
+    hanging.wait_for_calls("/hook", DEFAULT_CAP, WITHIN).await;
+    let leased_cap = i64::try_from(DEFAULT_CAP * LEASE_AHEAD).unwrap();
+    assert_eq!(leased(&app, &endpoint, leased_cap).await, leased_cap);
+    let stopping = std::time::Instant::now();
+    app.stop().await;
+    let took = stopping.elapsed();
+    // The calls in flight end at their 2 s timeout; the 24 waiting would take three more rounds.
+    assert!(
+        took < Duration::from_millis(3500),
+        "the shutdown took {took:?}"
+    );
+    assert_eq!(
+        hanging.calls().len(),
+        DEFAULT_CAP,
+        "no call started after the shutdown began"
+    );
 }
 
 async fn a_worker_keeps_claiming_while_its_slow_calls_run(backend: Backend) {
