@@ -13,11 +13,11 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::interactions::{RequiredSchemaJson, required_definition, schema_requirement};
+use super::notifications::endpoints::EndpointState;
 use super::page::{Page, PageQuery};
 use crate::db::credential_definitions::{
     CredentialDefinition, DefinitionSettings, NewCredentialDefinition,
 };
-use crate::db::delivery_endpoints::DisabledReason;
 use crate::db::extensions::{
     AttachedTo, Attachment, Installation, InstallationChange, NewAttachment, NewInstallation,
     NewRequirement, TriggerHealth, Uninstalled,
@@ -134,17 +134,8 @@ pub struct OAuthView {
 pub struct TriggerView {
     pub trigger: TriggerName,
     pub url: String,
-    pub enabled: bool,
-    /// Why it is disabled: `manual` (the installation is disabled) or `failing` (psi disabled
-    /// it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<DisabledReason>,
-    /// Unix milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<i64>,
-    /// Unix milliseconds of the first failed attempt since the last success.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<i64>,
+    #[serde(flatten)]
+    pub state: EndpointState,
 }
 
 impl From<TriggerHealth> for TriggerView {
@@ -152,10 +143,12 @@ impl From<TriggerHealth> for TriggerView {
         TriggerView {
             trigger: health.trigger,
             url: health.url,
-            enabled: health.enabled,
-            disabled_reason: health.disabled_reason,
-            disabled_at: health.disabled_at,
-            failing_since: health.failing_since,
+            state: EndpointState {
+                enabled: health.enabled,
+                disabled_reason: health.disabled_reason,
+                disabled_at: health.disabled_at,
+                failing_since: health.failing_since,
+            },
         }
     }
 }

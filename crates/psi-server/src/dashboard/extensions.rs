@@ -309,10 +309,11 @@ struct InstalledRow {
 /// A trigger psi disabled after it kept failing, as a person reads it; `None` for the others
 /// (a disabled installation's triggers are disabled with it).
 fn stopped(trigger: &TriggerView) -> Option<String> {
-    if trigger.enabled || trigger.disabled_reason != Some(DisabledReason::Failing) {
+    let state = &trigger.state;
+    if state.enabled || state.disabled_reason != Some(DisabledReason::Failing) {
         return None;
     }
-    let since = trigger
+    let since = state
         .failing_since
         .map(|since| format!(" since {}", when(since)))
         .unwrap_or_default();

@@ -133,12 +133,14 @@ struct EndpointRow {
 
 impl From<&EndpointView> for EndpointRow {
     fn from(view: &EndpointView) -> Self {
-        let health = match (view.enabled, view.disabled_reason, view.failing_since) {
+        let state = &view.state;
+        let health = match (state.enabled, state.disabled_reason, state.failing_since) {
             (true, _, None) => "Healthy".to_owned(),
             (true, _, Some(since)) => format!("Failing since {}", when(since)),
             (false, Some(DisabledReason::Failing), _) => format!(
                 "Disabled by psi after failing{}",
-                view.disabled_at
+                state
+                    .disabled_at
                     .map(|at| format!(" ({})", when(at)))
                     .unwrap_or_default()
             ),
@@ -163,8 +165,8 @@ impl From<&EndpointView> for EndpointRow {
                 .as_ref()
                 .map(|p| format!("{} until {}", p.key, when(p.until))),
             auth: auth_label(view.auth),
-            enabled: view.enabled,
-            healthy: view.enabled && view.failing_since.is_none(),
+            enabled: state.enabled,
+            healthy: state.enabled && state.failing_since.is_none(),
             health,
         }
     }

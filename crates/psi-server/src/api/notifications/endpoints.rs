@@ -121,6 +121,23 @@ pub struct PreviousKeyView {
     pub until: i64,
 }
 
+/// Whether an outbox endpoint delivers, and since when it does not: a notification endpoint's,
+/// or an extension trigger's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointState {
+    pub enabled: bool,
+    /// Why it is disabled: `manual` (the API, or the installation disabled) or `failing` (psi
+    /// disabled it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<DisabledReason>,
+    /// Unix milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
+    /// Unix milliseconds of the first failed attempt since the last success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<i64>,
+}
+
 /// A notification endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointView {
@@ -135,16 +152,8 @@ pub struct EndpointView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_key: Option<PreviousKeyView>,
     pub timeout_ms: i64,
-    pub enabled: bool,
-    /// Why it is disabled: `manual` (the API) or `failing` (psi disabled it).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<DisabledReason>,
-    /// Unix milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<i64>,
-    /// Unix milliseconds of the first failed attempt since the last success.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failing_since: Option<i64>,
+    #[serde(flatten)]
+    pub state: EndpointState,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
@@ -166,10 +175,12 @@ impl From<Endpoint> for EndpointView {
                 .filter(|(_, until)| *until > now)
                 .map(|(key, until)| PreviousKeyView { key, until }),
             timeout_ms: endpoint.timeout_ms,
-            enabled: endpoint.enabled,
-            disabled_reason: endpoint.disabled_reason,
-            disabled_at: endpoint.disabled_at,
-            failing_since: endpoint.failing_since,
+            state: EndpointState {
+                enabled: endpoint.enabled,
+                disabled_reason: endpoint.disabled_reason,
+                disabled_at: endpoint.disabled_at,
+                failing_since: endpoint.failing_since,
+            },
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
         }
