@@ -421,7 +421,7 @@ pub(crate) async fn claim_postgres(
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .bind(lease_until)
     .bind(lease_id)
-    .fetch_all(db.relaxed().pool())
+    .fetch_all(db.relaxed_pool())
     .await
 }
 
@@ -456,7 +456,7 @@ pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
              WHERE lease_until IS NOT NULL AND lease_until >= $1) soonest"
     ))
     .bind(now)
-    .fetch_one(db.relaxed().pool())
+    .fetch_one(db.relaxed_pool())
     .await?;
     Ok(at)
 }
@@ -485,7 +485,7 @@ pub(crate) async fn renew<'a>(
     for (_, lease) in held {
         query = query.bind(lease);
     }
-    let mut tx = db.relaxed().begin().await?;
+    let mut tx = db.begin_relaxed().await?;
     let renewed: Vec<(String,)> = query.fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(renewed.into_iter().map(|(id,)| id).collect())
@@ -530,7 +530,7 @@ pub(crate) async fn succeeded_with_attempts(
             .bind(&outcome.claimed.delivery_id)
             .bind(&outcome.claimed.lease_id);
     }
-    query.execute(db.relaxed().pool()).await.map(drop)
+    query.execute(db.relaxed_pool()).await.map(drop)
 }
 
 /// The update that settles `count` deliveries as succeeded: the time is `$first`, then each

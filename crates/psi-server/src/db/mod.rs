@@ -128,10 +128,10 @@ pub struct Db {
     /// instead of failing with `SQLITE_BUSY` when a transaction that read first tries to write.
     /// PostgreSQL: the same pool as `pool`.
     writer: AnyPool,
-    /// Where the delivery workers' bookkeeping runs (claims, lease renewals, outcomes).
-    /// PostgreSQL: a few connections whose commits do not wait for the WAL flush
-    /// (`synchronous_commit = off`); SQLite: the same pools as the other writes.
-    relaxed: Relaxed,
+    /// PostgreSQL: where the delivery workers' bookkeeping runs (claims, lease renewals,
+    /// outcomes), a few connections whose commits do not wait for the WAL flush
+    /// (`synchronous_commit = off`). SQLite: none, the bookkeeping runs as the other writes.
+    relaxed: Option<AnyPool>,
     backend: Backend,
     /// The configuration rows kept between reads, with their version ([`cache`]).
     cache: Arc<ConfigCache>,
@@ -177,10 +177,7 @@ impl Db {
             Backend::Postgres => pool.clone(),
         };
         let relaxed = match backend {
-            Backend::Sqlite => Relaxed {
-                pool: pool.clone(),
-                sqlite_writer: Some(writer.clone()),
-            },
+            Backend::Sqlite => None,
             Backend::Postgres => {
                 // Opened on first use: a process without workers never connects it.
                 let relaxed = AnyPoolOptions::new()
@@ -195,10 +192,7 @@ impl Db {
                         })
                     })
                     .connect_lazy_with(options.clone());
-                Relaxed {
-                    pool: relaxed,
-                    sqlite_writer: None,
-                }
+                Some(relaxed)
             }
         };
         Ok(Db {
@@ -227,8 +221,19 @@ impl Db {
     /// every claim and record; a later ordinary commit flushes them too. Nothing a caller was told
     /// is stored goes through them, and a transaction that writes what is sent at once (an
     /// outcome that disables an endpoint writes its notice) sets `synchronous_commit` back on.
-    pub(crate) fn relaxed(&self) -> &Relaxed {
-        &self.relaxed
+    /// SQLite: [`Db::pool`].
+    pub(crate) fn relaxed_pool(&self) -> &AnyPool {
+        self.relaxed.as_ref().unwrap_or(&self.pool)
+    }
+
+    /// A write transaction on [`Db::relaxed_pool`]'s connections (SQLite: [`Db::begin`]).
+    pub(crate) async fn begin_relaxed(
+        &self,
+    ) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match &self.relaxed {
+            Some(relaxed) => relaxed.begin().await,
+            None => self.begin().await,
+        }
     }
 
     /// Applies the migrations this backend has not run yet (PostgreSQL: under an advisory lock, so
@@ -272,32 +277,11 @@ impl Db {
 
     /// Closes every connection (after the server has stopped).
     pub async fn close(&self) {
-        self.relaxed.pool.close().await;
+        if let Some(relaxed) = &self.relaxed {
+            relaxed.close().await;
+        }
         self.writer.close().await;
         self.pool.close().await;
-    }
-}
-
-/// [`Db::relaxed`]: its pool for reads and single statements, and its write transactions.
-#[derive(Debug, Clone)]
-pub(crate) struct Relaxed {
-    pool: AnyPool,
-    /// SQLite's single writer connection ([`Db::begin`]).
-    sqlite_writer: Option<AnyPool>,
-}
-
-impl Relaxed {
-    /// The pool, to run single statements on.
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
-    /// Starts a write transaction, as [`Db::begin`] does.
-    pub(crate) async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        match &self.sqlite_writer {
-            Some(writer) => writer.begin_with("BEGIN IMMEDIATE").await,
-            None => self.pool.begin().await,
-        }
     }
 }
 

@@ -70,7 +70,7 @@ pub(crate) async fn claim(
         claim.last_endpoint = claim.claimed.last().map(|c| c.endpoint_id.to_string());
         return Ok(claim);
     }
-    let mut tx = db.relaxed().begin().await?;
+    let mut tx = db.begin_relaxed().await?;
     let mut ready = deliveries::ready_endpoints(&mut tx, now, cap).await?;
     // Turn order: the endpoints after `after`, then from the first one again.
     let first = ready.partition_point(|e| e.endpoint_id.as_str() <= after);
@@ -136,7 +136,7 @@ pub(crate) async fn record(
     if health_unchanged && db.backend() == Backend::Postgres {
         return deliveries::succeeded_with_attempts(db, outcomes, now).await;
     }
-    let mut tx = db.relaxed().begin().await?;
+    let mut tx = db.begin_relaxed().await?;
     delivery_attempts::insert(&mut tx, outcomes).await?;
     deliveries::succeeded(&mut tx, outcomes, now).await?;
     for outcome in outcomes.iter().filter(|o| !o.succeeded()) {
