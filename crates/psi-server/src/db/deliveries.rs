@@ -28,19 +28,34 @@ const PENDING_ENDPOINTS: &str = "WITH RECURSIVE pending (endpoint_id) AS ( \
      FROM pending p WHERE p.endpoint_id IS NOT NULL)";
 
 /// Of the endpoints in `pending`, those with a due delivery no live lease covers (at `$1`) and
-/// fewer than `$2` live leases, as `(endpoint_id, busy)`: [`ready_endpoints`] and the `ready`
-/// step of [`claim_postgres`].
-const READY_ENDPOINTS: &str = "SELECT endpoint_id, busy FROM ( \
-         SELECT p.endpoint_id, \
-                (SELECT d.next_attempt_at FROM deliveries d \
-                 WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
-                 AND (d.lease_until IS NULL OR d.lease_until < $1) \
-                 ORDER BY d.next_attempt_at LIMIT 1) AS due, \
-                (SELECT COUNT(*) FROM deliveries d \
-                 WHERE d.endpoint_id = p.endpoint_id AND d.lease_until IS NOT NULL \
-                 AND d.lease_until >= $1) AS busy \
-         FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
-     WHERE due <= $1 AND busy < $2";
+/// fewer than `$2` deliveries held by this process, as `(endpoint_id, busy)`: [`ready_endpoints`]
+/// and the `ready` step of [`claim_postgres`]. `$3` is this process's held deliveries per
+/// endpoint, a JSON object (endpoint id → count); leases are not indexed (the claim's update
+/// then rewrites no index), so they are counted in the process, not in the table.
+fn ready_endpoints_sql(backend: Backend) -> String {
+    let entries = backend.json_entries("$3");
+    format!(
+        "SELECT endpoint_id, busy FROM ( \
+             SELECT p.endpoint_id, \
+                    (SELECT d.next_attempt_at FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
+                     AND (d.lease_until IS NULL OR d.lease_until < $1) \
+                     ORDER BY d.next_attempt_at LIMIT 1) AS due, \
+                    COALESCE((SELECT CAST(b.value AS BIGINT) FROM {entries} b \
+                              WHERE b.key = p.endpoint_id), 0) AS busy \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+         WHERE due <= $1 AND busy < $2"
+    )
+}
+
+/// `busy` as [`ready_endpoints_sql`] reads it: a JSON object of endpoint id → count.
+fn busy_json(busy: &[(EndpointId, usize)]) -> String {
+    let entries: serde_json::Map<String, serde_json::Value> = busy
+        .iter()
+        .map(|(endpoint, count)| (endpoint.to_string(), (*count).into()))
+        .collect();
+    serde_json::Value::Object(entries).to_string()
+}
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -245,26 +260,32 @@ pub(crate) async fn add(
 #[derive(Debug, FromRow)]
 pub(crate) struct Ready {
     pub endpoint_id: EndpointId,
-    /// Its live leases: calls in flight.
+    /// The deliveries this process holds for it: calls in flight and waiting for its lane.
     pub busy: i64,
 }
 
-/// The endpoints, by id (byte order), that have a due delivery no live lease covers and fewer than `cap` live
-/// leases.
+/// The endpoints, by id (byte order), that have a due delivery no live lease covers and of which
+/// this process holds fewer than `cap` deliveries (`busy`, per endpoint; none when missing).
 pub(crate) async fn ready_endpoints(
     conn: &mut AnyConnection,
+    backend: Backend,
     now: i64,
     cap: i64,
+    busy: &[(EndpointId, usize)],
 ) -> sqlx::Result<Vec<Ready>> {
-    sqlx::query_as(&format!("{PENDING_ENDPOINTS} {READY_ENDPOINTS}"))
-        .bind(now)
-        .bind(cap)
-        .fetch_all(conn)
-        .await
-        .map(|mut ready: Vec<Ready>| {
-            ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
-            ready
-        })
+    sqlx::query_as(&format!(
+        "{PENDING_ENDPOINTS} {}",
+        ready_endpoints_sql(backend)
+    ))
+    .bind(now)
+    .bind(cap)
+    .bind(busy_json(busy))
+    .fetch_all(conn)
+    .await
+    .map(|mut ready: Vec<Ready>| {
+        ready.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+        ready
+    })
 }
 
 /// For each of `endpoints`, in order, the ids of its due deliveries no live lease covers,
@@ -375,14 +396,16 @@ const CLAIMED_JOINS: &str = "JOIN delivery_messages m ON m.id = d.message_id \
 
 /// PostgreSQL: the whole claim in one statement, the same one [`ready_endpoints`], [`due_of`],
 /// [`lease`] and [`claimed`] make on SQLite: up to `limit` due deliveries no live lease covers,
-/// within each endpoint's `cap` of live leases, endpoints taking turns (one delivery each per
-/// round, those after `after` first, in byte order), leased to `lease_id` until `lease_until`,
-/// an attempt counted for each, rows other claims have locked skipped. Returns them in turn
-/// order, with what their attempts need.
+/// within each endpoint's `cap` of deliveries held by this process (`busy`), endpoints taking
+/// turns (one delivery each per round, those after `after` first, in byte order), leased to
+/// `lease_id` until `lease_until`, an attempt counted for each, rows other claims have locked
+/// skipped. Returns them in turn order, with what their attempts need.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn claim_postgres(
     db: &Db,
     now: i64,
     cap: i64,
+    busy: &[(EndpointId, usize)],
     limit: usize,
     after: &str,
     lease_id: &str,
@@ -390,7 +413,7 @@ pub(crate) async fn claim_postgres(
 ) -> sqlx::Result<Vec<Claimed>> {
     sqlx::query_as(&format!(
         "{PENDING_ENDPOINTS}, \
-         ready AS ({READY_ENDPOINTS}), \
+         ready AS ({}), \
          due AS ( \
              SELECT q.id, r.endpoint_id, \
                     ROW_NUMBER() OVER (PARTITION BY r.endpoint_id \
@@ -401,10 +424,10 @@ pub(crate) async fn claim_postgres(
                  AND (d.lease_until IS NULL OR d.lease_until < $1) \
                  ORDER BY d.next_attempt_at LIMIT $2 - r.busy) q), \
          picked AS ( \
-             SELECT id, endpoint_id, round, endpoint_id COLLATE \"C\" <= $3 AS wrapped FROM due \
-             ORDER BY round, wrapped, endpoint_id COLLATE \"C\" LIMIT $4), \
+             SELECT id, endpoint_id, round, endpoint_id COLLATE \"C\" <= $4 AS wrapped FROM due \
+             ORDER BY round, wrapped, endpoint_id COLLATE \"C\" LIMIT $5), \
          leased AS ( \
-             UPDATE deliveries SET lease_until = $5, lease_id = $6, attempts = attempts + 1, \
+             UPDATE deliveries SET lease_until = $6, lease_id = $7, attempts = attempts + 1, \
                     updated_at = $1 \
              WHERE id IN (SELECT id FROM deliveries WHERE id IN (SELECT id FROM picked) \
                           AND next_attempt_at <= $1 \
@@ -413,10 +436,12 @@ pub(crate) async fn claim_postgres(
              RETURNING id, lease_id, message_id, endpoint_id, service_id, attempts) \
          SELECT {CLAIMED_COLUMNS} \
          FROM leased d JOIN picked p ON p.id = d.id {CLAIMED_JOINS} \
-         ORDER BY p.round, p.wrapped, d.endpoint_id COLLATE \"C\""
+         ORDER BY p.round, p.wrapped, d.endpoint_id COLLATE \"C\"",
+        ready_endpoints_sql(Backend::Postgres)
     ))
     .bind(now)
     .bind(cap)
+    .bind(busy_json(busy))
     .bind(after)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .bind(lease_until)
@@ -441,9 +466,12 @@ pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Re
 
 /// When a delivery next becomes claimable after a claim at `now` (the claim's time, so that none
 /// falling due since is missed): the earliest retry still to come, or the earliest end of a live
-/// lease; `None` when neither exists. Due deliveries that wait for their endpoint's
-/// cap become claimable when a call ends, which the worker running it sees.
-pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
+/// lease among each endpoint's first `scan` due deliveries; `None` when neither exists. Leases
+/// are not indexed, but a leased delivery is due (claims take only due ones, earliest first), so
+/// the leases of a process that died are among its endpoints' earliest due deliveries. A lease
+/// further back is seen at the next poll; due deliveries that wait for their endpoint's cap
+/// become claimable when a call ends, which the worker running it sees.
+pub(crate) async fn next_due(db: &Db, now: i64, scan: i64) -> sqlx::Result<Option<i64>> {
     let (at,): (Option<i64>,) = sqlx::query_as(&format!(
         "{PENDING_ENDPOINTS} \
          SELECT MIN(at) FROM ( \
@@ -452,10 +480,15 @@ pub(crate) async fn next_due(db: &Db, now: i64) -> sqlx::Result<Option<i64>> {
                      ORDER BY d.next_attempt_at LIMIT 1) AS at \
              FROM pending p WHERE p.endpoint_id IS NOT NULL \
              UNION ALL \
-             SELECT MIN(lease_until) AS at FROM deliveries \
-             WHERE lease_until IS NOT NULL AND lease_until >= $1) soonest"
+             SELECT (SELECT MIN(l.lease_until) FROM ( \
+                         SELECT d.lease_until FROM deliveries d \
+                         WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at <= $1 \
+                         ORDER BY d.next_attempt_at LIMIT $2) l \
+                     WHERE l.lease_until >= $1) AS at \
+             FROM pending p WHERE p.endpoint_id IS NOT NULL) soonest"
     ))
     .bind(now)
+    .bind(scan)
     .fetch_one(db.relaxed_pool())
     .await?;
     Ok(at)

@@ -100,6 +100,14 @@ impl Backend {
             Backend::Sqlite => ("json_group_array", "json_object"),
         }
     }
+
+    /// A table of the entries of the JSON object bound at `param`, as `(key, value)` rows.
+    pub(crate) fn json_entries(self, param: &str) -> String {
+        match self {
+            Backend::Postgres => format!("jsonb_each_text(CAST({param} AS jsonb))"),
+            Backend::Sqlite => format!("json_each({param})"),
+        }
+    }
 }
 
 /// `$first, $first+1, …`: the placeholders of `count` values bound one after another, as in an

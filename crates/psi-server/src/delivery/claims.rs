@@ -35,14 +35,15 @@ pub(crate) struct Claim {
 /// Claims up to `limit` due deliveries that no live lease covers, for `lease_id` until `now +
 /// lease`, counting an attempt for each, in one transaction.
 ///
-/// Fair across endpoints: no endpoint gets more than [`LEASE_AHEAD`] × `in_flight_per_endpoint`
-/// live leases (its calls in flight and waiting for its lane, in every process), and the
-/// endpoints with due deliveries take turns, one delivery each per round, starting after `after`
-/// (the previous claim's last endpoint), each giving its earliest due first. So a backlog on one
-/// endpoint takes at most its cap of leases and never delays another endpoint's deliveries. The
-/// cap is exact when claims do not overlap:
-/// the caller runs one claim at a time per process, and SQLite's single writer orders them
-/// all; on PostgreSQL two processes claiming at the same moment may together pass it.
+/// Fair across endpoints: this process holds no more than [`LEASE_AHEAD`] ×
+/// `in_flight_per_endpoint` deliveries of an endpoint (`busy`: those it holds now, calls in
+/// flight and waiting for the endpoint's lane), and the endpoints with due deliveries take turns,
+/// one delivery each per round, starting after `after` (the previous claim's last endpoint), each
+/// giving its earliest due first. So a backlog on one endpoint takes at most its cap of a
+/// process's room and never delays another endpoint's deliveries. The caller runs one claim at a
+/// time per process, with `busy` as of then. The cap is per process: leases are not indexed, so
+/// the claim's update rewrites no index (on PostgreSQL, a heap-only update), and nothing counts
+/// them across processes.
 ///
 /// The cost grows with the number of endpoints that have pending deliveries (an index probe
 /// each), not with the number of deliveries.
@@ -53,6 +54,7 @@ pub(crate) async fn claim(
     lease_id: &str,
     limit: usize,
     after: &str,
+    busy: &[(EndpointId, usize)],
 ) -> sqlx::Result<Claim> {
     let mut claim = Claim {
         claimed: Vec::new(),
@@ -61,17 +63,17 @@ pub(crate) async fn claim(
     if limit == 0 {
         return Ok(claim);
     }
-    let cap = i64::try_from(config.in_flight_per_endpoint.saturating_mul(LEASE_AHEAD))
-        .unwrap_or(i64::MAX);
+    let cap = cap(config);
     let lease_until = now.saturating_add(millis(config.lease));
     if db.backend() == Backend::Postgres {
         claim.claimed =
-            deliveries::claim_postgres(db, now, cap, limit, after, lease_id, lease_until).await?;
+            deliveries::claim_postgres(db, now, cap, busy, limit, after, lease_id, lease_until)
+                .await?;
         claim.last_endpoint = claim.claimed.last().map(|c| c.endpoint_id.to_string());
         return Ok(claim);
     }
     let mut tx = db.begin_relaxed().await?;
-    let mut ready = deliveries::ready_endpoints(&mut tx, now, cap).await?;
+    let mut ready = deliveries::ready_endpoints(&mut tx, db.backend(), now, cap, busy).await?;
     // Turn order: the endpoints after `after`, then from the first one again.
     let first = ready.partition_point(|e| e.endpoint_id.as_str() <= after);
     ready.rotate_left(first);
@@ -95,6 +97,23 @@ pub(crate) async fn claim(
     }
     claim.claimed = deliveries::claimed(db, lease_id, &leased).await?;
     Ok(claim)
+}
+
+/// How many deliveries of an endpoint a process holds at most.
+fn cap(config: &DeliveryConfig) -> i64 {
+    i64::try_from(config.in_flight_per_endpoint.saturating_mul(LEASE_AHEAD)).unwrap_or(i64::MAX)
+}
+
+/// When a delivery next becomes claimable after a claim at `now` ([`deliveries::next_due`]),
+/// the leases looked for among each endpoint's first [`LEASE_AHEAD`] caps of due deliveries: as
+/// many as four processes hold.
+pub(crate) async fn next_due(
+    db: &Db,
+    config: &DeliveryConfig,
+    now: i64,
+) -> sqlx::Result<Option<i64>> {
+    let scan = cap(config).saturating_mul(i64::try_from(LEASE_AHEAD).unwrap_or(i64::MAX));
+    deliveries::next_due(db, now, scan).await
 }
 
 /// Up to `limit` ids from `queues` (one per endpoint, in turn order), one from each queue per

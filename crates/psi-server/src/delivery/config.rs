@@ -29,10 +29,9 @@ pub struct DeliveryConfig {
     /// Calls a worker runs at once; it claims more as they finish. Deliveries waiting for
     /// their endpoint's lane take no slot (a worker holds at most `LEASE_AHEAD` times this).
     pub batch_size: usize,
-    /// Calls in flight to one endpoint at once in a process. Claims lease an endpoint up to
-    /// `claims::LEASE_AHEAD` times this, counted as its live leases in every process on the
-    /// database (processes claiming at the same moment may briefly pass it), so one slow
-    /// endpoint cannot take every worker.
+    /// Calls in flight to one endpoint at once in a process. A process holds up to
+    /// `claims::LEASE_AHEAD` times this many deliveries of an endpoint, so one slow endpoint
+    /// cannot take every worker.
     pub in_flight_per_endpoint: usize,
     /// How long a claim keeps other workers away unless renewed. A process killed mid-call leaves
     /// its deliveries to others at most this long after its last renewal.

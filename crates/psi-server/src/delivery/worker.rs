@@ -72,7 +72,8 @@ pub struct Worker {
     /// leases of the one before (the per-endpoint cap).
     turn: Arc<Mutex<String>>,
     /// Each endpoint's lane in this process: `in_flight_per_endpoint` permits, one per call.
-    /// Kept while a task of the endpoint holds it.
+    /// Kept while a task of the endpoint holds it; the tasks holding it are the deliveries the
+    /// process holds for the endpoint, which its claims count against the cap.
     lanes: Arc<SyncMutex<HashMap<EndpointId, Arc<Semaphore>>>>,
 }
 
@@ -149,7 +150,7 @@ impl Worker {
         let now = now_ms();
         let count = self.claim(&mut running, now).await?;
         if count == 0 {
-            let next_due = deliveries::next_due(&self.db, now)
+            let next_due = claims::next_due(&self.db, &self.config, now)
                 .await
                 .context("next due delivery")?;
             return Ok(Step::Empty { next_due });
@@ -183,18 +184,20 @@ impl Worker {
         if room == 0 {
             return Ok(0);
         }
-        let claim = {
+        let (claim, lanes) = {
             let mut turn = self.turn.lock().await;
-            let claim = claims::claim(&self.db, &self.config, now, &new_id(), room, &turn)
+            let busy = self.busy();
+            let claim = claims::claim(&self.db, &self.config, now, &new_id(), room, &turn, &busy)
                 .await
                 .context("claiming deliveries")?;
             if let Some(last) = &claim.last_endpoint {
                 last.clone_into(&mut turn);
             }
-            claim
+            // Counted before the next claim's `busy`.
+            let lanes = self.lanes(&claim.claimed);
+            (claim, lanes)
         };
         let count = claim.claimed.len();
-        let lanes = self.lanes(&claim.claimed);
         for (claimed, lane) in claim.claimed.into_iter().zip(lanes) {
             let credentials = self.credentials(&claimed, now).await?;
             let held = Held {
@@ -220,6 +223,17 @@ impl Worker {
             running.leases.insert(call.id(), held);
         }
         Ok(count)
+    }
+
+    /// The deliveries this process holds per endpoint: each of its tasks holds its endpoint's
+    /// lane, waiting for a permit or with one.
+    fn busy(&self) -> Vec<(EndpointId, usize)> {
+        let lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
+            .iter()
+            .map(|(endpoint, lane)| (endpoint.clone(), Arc::strong_count(lane) - 1))
+            .filter(|(_, held)| *held > 0)
+            .collect()
     }
 
     /// The lane in this process of each claimed delivery's endpoint, made if missing; lanes no
@@ -426,7 +440,7 @@ impl Worker {
             if !running.calls.is_empty() {
                 return Ok(Some(None));
             }
-            deliveries::next_due(&self.db, at)
+            claims::next_due(&self.db, &self.config, at)
                 .await
                 .map(Some)
                 .context("next due delivery")
