@@ -10,7 +10,8 @@
 //! # counts distinct messageIds until N arrived, then prints the rate and exits
 //! deliveries_load receive --port 9000 --count 20000
 //! # end to end: receives on the port while 32 closed-loop clients send N test messages;
-//! # prints the rate and the send→receive latency percentiles
+//! # prints the rate and the send→receive latency percentiles (TIMELINE=1: and, per 250 ms of
+//! # send time, how many were sent and the slowest arrival, on standard error)
 //! deliveries_load e2e --server ... --did D --endpoint E --port 9000 --count 20000
 //! ```
 
@@ -276,14 +277,15 @@ async fn take(State((tally, done)): State<Shared>, body: Bytes) -> &'static str 
 struct Timings {
     sent: HashMap<String, Instant>,
     received: HashMap<String, Instant>,
-    latencies: Vec<Duration>,
+    /// Each message's send→receive latency, with when it was sent.
+    latencies: Vec<(Instant, Duration)>,
     last: Option<Instant>,
 }
 
 impl Timings {
     fn sent(&mut self, id: String, at: Instant) {
         match self.received.remove(&id) {
-            Some(received) => self.latencies.push(received - at),
+            Some(received) => self.latencies.push((at, received - at)),
             None => drop(self.sent.insert(id, at)),
         }
     }
@@ -291,7 +293,7 @@ impl Timings {
     /// Returns whether this was the message's first arrival.
     fn received(&mut self, id: String, at: Instant) -> bool {
         match self.sent.remove(&id) {
-            Some(sent) => self.latencies.push(at - sent),
+            Some(sent) => self.latencies.push((sent, at - sent)),
             None if self.received.contains_key(&id) => return false,
             None => drop(self.received.insert(id, at)),
         }
@@ -330,10 +332,14 @@ async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
     receiver.abort();
     let mut timings = timings.lock().unwrap();
     let seconds = (timings.last.context("nothing arrived")? - started).as_secs_f64();
-    timings.latencies.sort_unstable();
+    if std::env::var_os("TIMELINE").is_some() {
+        timeline(started, &timings.latencies);
+    }
+    let mut latencies: Vec<Duration> = timings.latencies.iter().map(|(_, l)| *l).collect();
+    latencies.sort_unstable();
     let percentile = |p: f64| {
-        let at = ((timings.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        timings.latencies[at].as_secs_f64() * 1000.0
+        let at = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        latencies[at].as_secs_f64() * 1000.0
     };
     println!(
         "{label}: {count} sent and received in {seconds:.2} s = {:.0}/s end to end, \
@@ -343,6 +349,26 @@ async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
         percentile(0.99)
     );
     Ok(())
+}
+
+/// With `TIMELINE` set: per 250 ms of send time, how many were sent and their slowest arrival, on
+/// standard error, to see when a latency tail forms.
+fn timeline(started: Instant, latencies: &[(Instant, Duration)]) {
+    let mut windows: std::collections::BTreeMap<u128, (usize, Duration)> = Default::default();
+    for (sent, latency) in latencies {
+        let window = windows
+            .entry((*sent - started).as_millis() / 250)
+            .or_default();
+        window.0 += 1;
+        window.1 = window.1.max(*latency);
+    }
+    for (window, (sent, slowest)) in windows {
+        eprintln!(
+            "  {:>6} ms: {sent:>5} sent, slowest {:.1} ms",
+            window * 250,
+            slowest.as_secs_f64() * 1000.0
+        );
+    }
 }
 
 async fn arrive(State((timings, done, count)): State<E2eShared>, body: Bytes) -> &'static str {
