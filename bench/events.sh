@@ -162,7 +162,7 @@ PY
     loaded_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$psi_pid/status")
     sleep "$idle_after"
     idle_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$psi_pid/status")
-    results+=("    RSS $((loaded_kb / 1024)) MB as the load ended, $((idle_kb / 1024)) MB ${idle_after} s later")
+    results+=("    RSS $((loaded_kb / 1024)) MB as the load ended, $((idle_kb / 1024)) MB ${idle_after} s later ($(rss_split "$psi_pid"))")
     result_row lower "idle RSS ${idle_after} s after the events, $backend" "$((idle_kb / 1024))" \
       target 40 MB "< 40 MB"
   fi

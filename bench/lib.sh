@@ -39,6 +39,14 @@ bench_database_url() {
 # Builds the release `psi` and psi-cli's load examples. Every script builds exactly this set: a
 # build without the examples resolves the dependencies' features differently and would build the
 # server again.
+# How process $1's resident memory splits: "anonymous A MB, file F MB". The file part is mostly
+# psi's own code, mapped from its binary: clean pages the kernel may drop, shared with other psi
+# processes; the anonymous part is what the process allocated.
+rss_split() {
+  awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
+       END { printf "anonymous %d MB, file %d MB", a / 1024, f / 1024 }' "/proc/$1/status"
+}
+
 build_release() {
   echo "building psi and the load generators (release)..." >&2
   cargo build --quiet --release -p psi-cli --bin psi --examples --manifest-path "$root/Cargo.toml"

@@ -174,6 +174,7 @@ echo "idle for ${idle_after} s after the load..." >&2
 loaded_rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$psi_pid/status")
 sleep "$idle_after"
 after_rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$psi_pid/status")
+after_rss_split=$(rss_split "$psi_pid")
 
 ratio=$(awk -v a="$psi_templates" -v b="$nginx_templates" 'BEGIN { printf "%.2f", a / b }')
 cat <<EOF
@@ -182,7 +183,7 @@ psi serve (SQLite, release, $(nproc) cores, wrk -t2 -c64 -d${duration}s, best of
   start to ready, existing data:    ${restart_ready_ms} ms
   idle RSS:                         $((idle_rss_kb / 1024)) MB (${idle_rss_kb} kB)
   RSS as the load ended:            $((loaded_rss_kb / 1024)) MB
-  idle RSS ${idle_after} s after the load:      $((after_rss_kb / 1024)) MB (${after_rss_kb} kB)
+  idle RSS ${idle_after} s after the load:      $((after_rss_kb / 1024)) MB (${after_rss_kb} kB; $after_rss_split)
   action-templates (psi):           ${psi_templates} req/s (p99 ${psi_templates_p99})
   link endpoint (psi, pre-filled):  ${psi_link} req/s (p99 ${psi_link_p99})
   action-templates bytes (nginx):   ${nginx_templates} req/s (p99 ${nginx_p99})

@@ -41,9 +41,11 @@ fn ready_endpoints_sql(backend: Backend) -> String {
                      WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at IS NOT NULL \
                      AND (d.lease_until IS NULL OR d.lease_until < $1) \
                      ORDER BY d.next_attempt_at LIMIT 1) AS due, \
-                    COALESCE((SELECT CAST(b.value AS BIGINT) FROM {entries} b \
-                              WHERE b.key = p.endpoint_id), 0) AS busy \
-             FROM pending p WHERE p.endpoint_id IS NOT NULL) endpoints \
+                    COALESCE(b.busy, 0) AS busy \
+             FROM pending p LEFT JOIN ( \
+                 SELECT key AS endpoint_id, CAST(value AS BIGINT) AS busy FROM {entries}) b \
+             ON b.endpoint_id = p.endpoint_id \
+             WHERE p.endpoint_id IS NOT NULL) endpoints \
          WHERE due <= $1 AND busy < $2"
     )
 }
