@@ -36,9 +36,6 @@ bench_database_url() {
   echo "${postgres_url%/*}/$1?sslmode=${PSI_BENCH_SSLMODE:-disable}"
 }
 
-# Builds the release `psi` and psi-cli's load examples. Every script builds exactly this set: a
-# build without the examples resolves the dependencies' features differently and would build the
-# server again.
 # How process $1's resident memory splits: "anonymous A MB, file F MB". The file part is mostly
 # psi's own code, mapped from its binary: clean pages the kernel may drop, shared with other psi
 # processes; the anonymous part is what the process allocated.
@@ -47,6 +44,9 @@ rss_split() {
        END { printf "anonymous %d MB, file %d MB", a / 1024, f / 1024 }' "/proc/$1/status"
 }
 
+# Builds the release `psi` and psi-cli's load examples. Every script builds exactly this set: a
+# build without the examples resolves the dependencies' features differently and would build the
+# server again.
 build_release() {
   echo "building psi and the load generators (release)..." >&2
   cargo build --quiet --release -p psi-cli --bin psi --examples --manifest-path "$root/Cargo.toml"

@@ -466,14 +466,20 @@ pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Re
     query.fetch_all(db.pool()).await
 }
 
-/// When a delivery next becomes claimable after a claim at `now` (the claim's time, so that none
-/// falling due since is missed): the earliest retry still to come, or the earliest end of a live
-/// lease among each endpoint's first `scan` due deliveries; `None` when neither exists. Leases
-/// are not indexed, but a leased delivery is due (claims take only due ones, earliest first), so
-/// the leases of a process that died are among its endpoints' earliest due deliveries. A lease
-/// further back is seen at the next poll; due deliveries that wait for their endpoint's cap
-/// become claimable when a call ends, which the worker running it sees.
-pub(crate) async fn next_due(db: &Db, now: i64, scan: i64) -> sqlx::Result<Option<i64>> {
+/// When a delivery next becomes claimable after a claim at `now` that took nothing (at `now`, the
+/// claim's time, so that none falling due since is missed): the earliest retry still to come, or
+/// the earliest end of a live lease of an endpoint this process holds fewer than `cap`
+/// deliveries of (`busy`, as for [`ready_endpoints`]); `None` when neither exists. Leases are
+/// not indexed, but such an endpoint's due deliveries are all leased (else the claim would have
+/// taken one), so they are read as its due ones: as many as its leases in every process. An
+/// endpoint at this process's cap is claimed again when one of the process's calls to it ends.
+pub(crate) async fn next_due(
+    db: &Db,
+    now: i64,
+    cap: i64,
+    busy: &[(EndpointId, usize)],
+) -> sqlx::Result<Option<i64>> {
+    let entries = db.backend().json_entries("$3");
     let (at,): (Option<i64>,) = sqlx::query_as(&format!(
         "{PENDING_ENDPOINTS} \
          SELECT MIN(at) FROM ( \
@@ -482,15 +488,17 @@ pub(crate) async fn next_due(db: &Db, now: i64, scan: i64) -> sqlx::Result<Optio
                      ORDER BY d.next_attempt_at LIMIT 1) AS at \
              FROM pending p WHERE p.endpoint_id IS NOT NULL \
              UNION ALL \
-             SELECT (SELECT MIN(l.lease_until) FROM ( \
-                         SELECT d.lease_until FROM deliveries d \
-                         WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at <= $1 \
-                         ORDER BY d.next_attempt_at LIMIT $2) l \
-                     WHERE l.lease_until >= $1) AS at \
-             FROM pending p WHERE p.endpoint_id IS NOT NULL) soonest"
+             SELECT (SELECT MIN(d.lease_until) FROM deliveries d \
+                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at <= $1 \
+                     AND d.lease_until >= $1) AS at \
+             FROM pending p LEFT JOIN ( \
+                 SELECT key AS endpoint_id, CAST(value AS BIGINT) AS busy FROM {entries}) b \
+             ON b.endpoint_id = p.endpoint_id \
+             WHERE p.endpoint_id IS NOT NULL AND COALESCE(b.busy, 0) < $2) soonest"
     ))
     .bind(now)
-    .bind(scan)
+    .bind(cap)
+    .bind(busy_json(busy))
     .fetch_one(db.relaxed_pool())
     .await?;
     Ok(at)

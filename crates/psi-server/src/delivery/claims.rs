@@ -35,9 +35,9 @@ pub(crate) struct Claim {
 /// Claims up to `limit` due deliveries that no live lease covers, for `lease_id` until `now +
 /// lease`, counting an attempt for each, in one transaction.
 ///
-/// Fair across endpoints: this process holds no more than [`LEASE_AHEAD`] ×
-/// `in_flight_per_endpoint` deliveries of an endpoint (`busy`: those it holds now, calls in
-/// flight and waiting for the endpoint's lane), and the endpoints with due deliveries take turns,
+/// Fair across endpoints: this process has no more than [`LEASE_AHEAD`] ×
+/// `in_flight_per_endpoint` deliveries of an endpoint waiting for the endpoint's lane or in
+/// flight (`busy`: those it has now), and the endpoints with due deliveries take turns,
 /// one delivery each per round, starting after `after` (the previous claim's last endpoint), each
 /// giving its earliest due first. So a backlog on one endpoint takes at most its cap of a
 /// process's room and never delays another endpoint's deliveries. The caller runs one claim at a
@@ -99,21 +99,20 @@ pub(crate) async fn claim(
     Ok(claim)
 }
 
-/// How many deliveries of an endpoint a process holds at most.
+/// How many deliveries of an endpoint a process has waiting or in flight at most.
 fn cap(config: &DeliveryConfig) -> i64 {
     i64::try_from(config.in_flight_per_endpoint.saturating_mul(LEASE_AHEAD)).unwrap_or(i64::MAX)
 }
 
-/// When a delivery next becomes claimable after a claim at `now` ([`deliveries::next_due`]),
-/// the leases looked for among each endpoint's first [`LEASE_AHEAD`] caps of due deliveries: as
-/// many as four processes hold.
+/// When a delivery next becomes claimable after a claim at `now` that took nothing, this process
+/// holding `busy` deliveries per endpoint ([`deliveries::next_due`]).
 pub(crate) async fn next_due(
     db: &Db,
     config: &DeliveryConfig,
     now: i64,
+    busy: &[(EndpointId, usize)],
 ) -> sqlx::Result<Option<i64>> {
-    let scan = cap(config).saturating_mul(i64::try_from(LEASE_AHEAD).unwrap_or(i64::MAX));
-    deliveries::next_due(db, now, scan).await
+    deliveries::next_due(db, now, cap(config), busy).await
 }
 
 /// Up to `limit` ids from `queues` (one per endpoint, in turn order), one from each queue per

@@ -68,8 +68,8 @@ pub struct Worker {
     config: Arc<DeliveryConfig>,
     keys: Keys,
     /// The endpoint the last claim ended its turn with; the next claim starts after it. Held
-    /// while claiming, so that the workers of a process claim one at a time and each sees the
-    /// leases of the one before (the per-endpoint cap).
+    /// while claiming, so that the workers of a process claim one at a time and each counts the
+    /// deliveries the one before took (the per-endpoint cap, counted in `lanes`).
     turn: Arc<Mutex<String>>,
     /// Each endpoint's lane in this process: `in_flight_per_endpoint` permits, one per call.
     /// Kept while a task of the endpoint holds it; the tasks holding it are the deliveries the
@@ -150,7 +150,7 @@ impl Worker {
         let now = now_ms();
         let count = self.claim(&mut running, now).await?;
         if count == 0 {
-            let next_due = claims::next_due(&self.db, &self.config, now)
+            let next_due = claims::next_due(&self.db, &self.config, now, &self.busy())
                 .await
                 .context("next due delivery")?;
             return Ok(Step::Empty { next_due });
@@ -440,7 +440,7 @@ impl Worker {
             if !running.calls.is_empty() {
                 return Ok(Some(None));
             }
-            claims::next_due(&self.db, &self.config, at)
+            claims::next_due(&self.db, &self.config, at, &self.busy())
                 .await
                 .map(Some)
                 .context("next due delivery")
