@@ -330,7 +330,7 @@ async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
             .context("not every message arrived within 120 s")?;
     }
     receiver.abort();
-    let mut timings = timings.lock().unwrap();
+    let timings = timings.lock().unwrap();
     let seconds = (timings.last.context("nothing arrived")? - started).as_secs_f64();
     if std::env::var_os("TIMELINE").is_some() {
         timeline(started, &timings.latencies);
