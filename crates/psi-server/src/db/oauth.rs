@@ -59,12 +59,13 @@ pub async fn client(db: &Db, client_id: &str) -> sqlx::Result<Found> {
 }
 
 /// The service's "SSI Authentication" definition (found by its schema's name: self-attested,
-/// with the user code's attribute), which carries SSI OAuth's user code.
+/// with the user code's attribute), which carries SSI OAuth's user code. From the configuration
+/// cache: each device authorization and each view of a pending grant's page reads it.
 pub async fn ssi_authentication(
     db: &Db,
     scope: &ServiceScope,
 ) -> sqlx::Result<Option<CredentialDefinition>> {
-    Ok(super::credential_definitions::list(db, scope)
+    Ok(super::credential_definitions::list_cached(db, scope)
         .await?
         .into_iter()
         .find(|d| {
