@@ -332,7 +332,7 @@ async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
     receiver.abort();
     let timings = timings.lock().unwrap();
     let seconds = (timings.last.context("nothing arrived")? - started).as_secs_f64();
-    if std::env::var_os("TIMELINE").is_some() {
+    if std::env::var("TIMELINE").is_ok_and(|v| v == "1") {
         timeline(started, &timings.latencies);
     }
     let mut latencies: Vec<Duration> = timings.latencies.iter().map(|(_, l)| *l).collect();
@@ -351,7 +351,7 @@ async fn e2e(messages: &Messages, port: u16, label: &str) -> Result<()> {
     Ok(())
 }
 
-/// With `TIMELINE` set: per 250 ms of send time, how many were sent and their slowest arrival, on
+/// With `TIMELINE=1`: per 250 ms of send time, how many were sent and their slowest arrival, on
 /// standard error, to see when a latency tail forms.
 fn timeline(started: Instant, latencies: &[(Instant, Duration)]) {
     let mut windows: std::collections::BTreeMap<u128, (usize, Duration)> = Default::default();

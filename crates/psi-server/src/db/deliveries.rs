@@ -33,7 +33,7 @@ const PENDING_ENDPOINTS: &str = "WITH RECURSIVE pending (endpoint_id) AS ( \
 /// endpoint, a JSON object (endpoint id → count); leases are not indexed (the claim's update
 /// then rewrites no index), so they are counted in the process, not in the table.
 fn ready_endpoints_sql(backend: Backend) -> String {
-    let entries = backend.json_entries("$3");
+    let pending = pending_with_busy(backend);
     format!(
         "SELECT endpoint_id, busy FROM ( \
              SELECT p.endpoint_id, \
@@ -42,15 +42,24 @@ fn ready_endpoints_sql(backend: Backend) -> String {
                      AND (d.lease_until IS NULL OR d.lease_until < $1) \
                      ORDER BY d.next_attempt_at LIMIT 1) AS due, \
                     COALESCE(b.busy, 0) AS busy \
-             FROM pending p LEFT JOIN ( \
-                 SELECT key AS endpoint_id, CAST(value AS BIGINT) AS busy FROM {entries}) b \
-             ON b.endpoint_id = p.endpoint_id \
-             WHERE p.endpoint_id IS NOT NULL) endpoints \
+             FROM {pending}) endpoints \
          WHERE due <= $1 AND busy < $2"
     )
 }
 
-/// `busy` as [`ready_endpoints_sql`] reads it: a JSON object of endpoint id → count.
+/// The endpoints in `pending` (as `p`), each with the deliveries this process holds of it (as
+/// `b.busy`, NULL for none) from the JSON object bound at `$3` ([`busy_json`]).
+fn pending_with_busy(backend: Backend) -> String {
+    let entries = backend.json_entries("$3");
+    format!(
+        "pending p LEFT JOIN ( \
+             SELECT key AS endpoint_id, CAST(value AS BIGINT) AS busy FROM {entries}) b \
+         ON b.endpoint_id = p.endpoint_id \
+         WHERE p.endpoint_id IS NOT NULL"
+    )
+}
+
+/// `busy` as [`pending_with_busy`] reads it: a JSON object of endpoint id → count.
 fn busy_json(busy: &[(EndpointId, usize)]) -> String {
     let entries: serde_json::Map<String, serde_json::Value> = busy
         .iter()
@@ -468,18 +477,21 @@ pub(crate) async fn claimed(db: &Db, lease_id: &str, ids: &[String]) -> sqlx::Re
 
 /// When a delivery next becomes claimable after a claim at `now` that took nothing (at `now`, the
 /// claim's time, so that none falling due since is missed): the earliest retry still to come, or
-/// the earliest end of a live lease of an endpoint this process holds fewer than `cap`
-/// deliveries of (`busy`, as for [`ready_endpoints`]); `None` when neither exists. Leases are
-/// not indexed, but such an endpoint's due deliveries are all leased (else the claim would have
-/// taken one), so they are read as its due ones: as many as its leases in every process. An
-/// endpoint at this process's cap is claimed again when one of the process's calls to it ends.
+/// the earliest end of a live lease among the first `scan` due deliveries of each endpoint this
+/// process holds fewer than `cap` deliveries of (`busy`, as for [`ready_endpoints`]); `None`
+/// when neither exists. Leases are not indexed, but such an endpoint's due deliveries are leased
+/// (else the claim would have taken one; on PostgreSQL, unless another process's claim had them
+/// locked), and claims take the earliest due first, so the leases of a process that died are
+/// among the first. A lease further back is seen at the next poll; an endpoint at this
+/// process's cap is claimed again when one of the process's calls to it ends.
 pub(crate) async fn next_due(
     db: &Db,
     now: i64,
     cap: i64,
+    scan: i64,
     busy: &[(EndpointId, usize)],
 ) -> sqlx::Result<Option<i64>> {
-    let entries = db.backend().json_entries("$3");
+    let pending = pending_with_busy(db.backend());
     let (at,): (Option<i64>,) = sqlx::query_as(&format!(
         "{PENDING_ENDPOINTS} \
          SELECT MIN(at) FROM ( \
@@ -488,17 +500,17 @@ pub(crate) async fn next_due(
                      ORDER BY d.next_attempt_at LIMIT 1) AS at \
              FROM pending p WHERE p.endpoint_id IS NOT NULL \
              UNION ALL \
-             SELECT (SELECT MIN(d.lease_until) FROM deliveries d \
-                     WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at <= $1 \
-                     AND d.lease_until >= $1) AS at \
-             FROM pending p LEFT JOIN ( \
-                 SELECT key AS endpoint_id, CAST(value AS BIGINT) AS busy FROM {entries}) b \
-             ON b.endpoint_id = p.endpoint_id \
-             WHERE p.endpoint_id IS NOT NULL AND COALESCE(b.busy, 0) < $2) soonest"
+             SELECT (SELECT MIN(l.lease_until) FROM ( \
+                         SELECT d.lease_until FROM deliveries d \
+                         WHERE d.endpoint_id = p.endpoint_id AND d.next_attempt_at <= $1 \
+                         ORDER BY d.next_attempt_at LIMIT $4) l \
+                     WHERE l.lease_until >= $1) AS at \
+             FROM {pending} AND COALESCE(b.busy, 0) < $2) soonest"
     ))
     .bind(now)
     .bind(cap)
     .bind(busy_json(busy))
+    .bind(scan)
     .fetch_one(db.relaxed_pool())
     .await?;
     Ok(at)

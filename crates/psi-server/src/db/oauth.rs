@@ -59,23 +59,37 @@ pub async fn client(db: &Db, client_id: &str) -> sqlx::Result<Found> {
 }
 
 /// The service's "SSI Authentication" definition (found by its schema's name: self-attested,
-/// with the user code's attribute), which carries SSI OAuth's user code. From the configuration
-/// cache: each device authorization and each view of a pending grant's page reads it.
+/// with the user code's attribute), which carries SSI OAuth's user code. Read afresh: the
+/// management API creates the definition when it finds none.
 pub async fn ssi_authentication(
     db: &Db,
     scope: &ServiceScope,
 ) -> sqlx::Result<Option<CredentialDefinition>> {
-    Ok(super::credential_definitions::list_cached(db, scope)
-        .await?
-        .into_iter()
-        .find(|d| {
-            d.schema.name == oauth::SCHEMA_NAME
-                && d.attestation == Attestation::SelfAttested
-                && d.schema
-                    .attributes
-                    .iter()
-                    .any(|a| a.name.as_str() == oauth::USER_CODE_ATTRIBUTE)
-        }))
+    Ok(find_ssi_authentication(
+        super::credential_definitions::list(db, scope).await?,
+    ))
+}
+
+/// [`ssi_authentication`] from the configuration cache, for the public paths that read it on
+/// each request: a device authorization, a pending grant's page.
+pub async fn ssi_authentication_cached(
+    db: &Db,
+    scope: &ServiceScope,
+) -> sqlx::Result<Option<CredentialDefinition>> {
+    Ok(find_ssi_authentication(
+        super::credential_definitions::list_cached(db, scope).await?,
+    ))
+}
+
+fn find_ssi_authentication(definitions: Vec<CredentialDefinition>) -> Option<CredentialDefinition> {
+    definitions.into_iter().find(|d| {
+        d.schema.name == oauth::SCHEMA_NAME
+            && d.attestation == Attestation::SelfAttested
+            && d.schema
+                .attributes
+                .iter()
+                .any(|a| a.name.as_str() == oauth::USER_CODE_ATTRIBUTE)
+    })
 }
 
 /// Whether an attachment other than (`installation_id`, `interaction_id`) has `client_id`.

@@ -19,8 +19,8 @@ use crate::ids::EndpointId;
 use crate::scope::ServiceScope;
 use psi_link::Did;
 
-/// How many times an endpoint's `in_flight_per_endpoint` a claim may lease: the deliveries
-/// beyond its calls in flight wait in the process that leased them and start as calls end
+/// How many times an endpoint's `in_flight_per_endpoint` a process may hold of its deliveries:
+/// those beyond its calls in flight wait in the process that leased them and start as calls end
 /// (`worker`), so one claim and one record serve several rounds of calls.
 pub(crate) const LEASE_AHEAD: usize = 4;
 
@@ -105,14 +105,18 @@ fn cap(config: &DeliveryConfig) -> i64 {
 }
 
 /// When a delivery next becomes claimable after a claim at `now` that took nothing, this process
-/// holding `busy` deliveries per endpoint ([`deliveries::next_due`]).
+/// holding `busy` deliveries per endpoint ([`deliveries::next_due`]); lease ends are looked for
+/// among each endpoint's first [`LEASE_AHEAD`] caps of due deliveries, as many as four
+/// processes hold.
 pub(crate) async fn next_due(
     db: &Db,
     config: &DeliveryConfig,
     now: i64,
     busy: &[(EndpointId, usize)],
 ) -> sqlx::Result<Option<i64>> {
-    deliveries::next_due(db, now, cap(config), busy).await
+    let cap = cap(config);
+    let scan = cap.saturating_mul(i64::try_from(LEASE_AHEAD).unwrap_or(i64::MAX));
+    deliveries::next_due(db, now, cap, scan, busy).await
 }
 
 /// Up to `limit` ids from `queues` (one per endpoint, in turn order), one from each queue per

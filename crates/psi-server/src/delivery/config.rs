@@ -30,8 +30,8 @@ pub struct DeliveryConfig {
     /// their endpoint's lane take no slot (a worker holds at most `LEASE_AHEAD` times this).
     pub batch_size: usize,
     /// Calls in flight to one endpoint at once in a process. A process has up to
-    /// `claims::LEASE_AHEAD` times this many deliveries of an endpoint waiting or in flight, so one slow endpoint
-    /// cannot take every worker.
+    /// `claims::LEASE_AHEAD` times this many deliveries of an endpoint waiting or in flight, so
+    /// one slow endpoint cannot take every worker.
     pub in_flight_per_endpoint: usize,
     /// How long a claim keeps other workers away unless renewed. A process killed mid-call leaves
     /// its deliveries to others at most this long after its last renewal.

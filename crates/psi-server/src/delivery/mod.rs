@@ -24,9 +24,9 @@
 //!   connection, records each outcome as its call finishes and claims again as soon as a slot is
 //!   free, so one slow call never holds the others. Claims (`claims`) are fair across endpoints:
 //!   endpoints with due deliveries take turns, one delivery each per round, and a process has
-//!   no more than 4 × `in_flight_per_endpoint` deliveries of an endpoint waiting or in flight (its workers claim one
-//!   at a time and count them in the process: leases are not indexed, so a claim rewrites no
-//!   index), so a hanging endpoint's backlog delays only itself. A process runs at most
+//!   no more than 4 × `in_flight_per_endpoint` deliveries of an endpoint waiting or in flight
+//!   (its workers claim one at a time and count them in the process: leases are not indexed, so
+//!   a claim rewrites no index), so a hanging endpoint's backlog delays only itself. A process runs at most
 //!   `in_flight_per_endpoint` calls to an endpoint at once (its lane); the other leased
 //!   deliveries wait for the lane in the process, so a fast endpoint's calls follow one another
 //!   without a claim in between.

@@ -5,9 +5,10 @@
 //! calls finish and claims again as soon as there is room, so a slow call holds its own slot and
 //! nothing else. While calls run it renews their leases every `lease_renewal`.
 //!
-//! An endpoint has at most `in_flight_per_endpoint` calls at once in a process (its lane), but a
-//! claim may lease it [`claims::LEASE_AHEAD`] times that: the deliveries beyond the lane's room
-//! wait in the process for a call to end, and start then, without a round trip to the database.
+//! An endpoint has at most `in_flight_per_endpoint` calls at once in a process (its lane), but the
+//! process may lease [`claims::LEASE_AHEAD`] times that of its deliveries: those beyond the
+//! lane's room wait in the process for a call to end, and start then, without a round trip to
+//! the database.
 //! So a fast receiver is not held to one claim per `in_flight_per_endpoint` deliveries. Waiting
 //! takes no call's slot; a delivery whose lease was taken back meanwhile is given up at the next
 //! renewal.

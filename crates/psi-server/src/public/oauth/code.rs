@@ -352,7 +352,7 @@ async fn show(
     prefill: &mut Vec<String>,
     (uri, headers): (&Uri, &HeaderMap),
 ) -> Result<Response, OAuthError> {
-    let definition = db::oauth::ssi_authentication(&state.db, &client.scope)
+    let definition = db::oauth::ssi_authentication_cached(&state.db, &client.scope)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the service has no SSI Authentication definition"))?;
     prefill.push(format!(

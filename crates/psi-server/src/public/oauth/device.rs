@@ -124,7 +124,7 @@ pub(super) async fn device_authorization(
         "{}/s/{}/{}/start.html",
         state.public_url, client.found.service_did, client.found.interaction_id
     );
-    let definition = db::oauth::ssi_authentication(&state.db, &client.scope)
+    let definition = db::oauth::ssi_authentication_cached(&state.db, &client.scope)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the service has no SSI Authentication definition"))?;
     let mut complete = url::Url::parse(&start).map_err(anyhow::Error::new)?;

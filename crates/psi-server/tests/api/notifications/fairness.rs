@@ -25,7 +25,7 @@ backend_tests!(
 const WITHIN: Duration = Duration::from_secs(15);
 /// The default `[delivery] in_flight_per_endpoint`.
 const DEFAULT_CAP: usize = 8;
-/// How many times its cap a claim leases of an endpoint.
+/// How many times its cap a process leases of an endpoint.
 const LEASE_AHEAD: usize = 4;
 /// Longer than any test: a receiver answering after this never answers in time.
 const NEVER: Duration = Duration::from_secs(600);
