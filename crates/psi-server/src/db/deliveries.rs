@@ -159,6 +159,10 @@ pub(crate) async fn of_messages(
     Ok(found)
 }
 
+/// The start of every insert of new deliveries: each is pending with no attempt yet.
+const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, \
+     status, attempts, next_attempt_at, created_at, updated_at)";
+
 /// One pending delivery of `message_id` per endpoint, due now.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
@@ -177,11 +181,7 @@ pub(crate) async fn insert(
             format!("(${id}, $1, ${endpoint}, $2, 'pending', 0, $3, $3, $3)")
         })
         .collect();
-    let sql = format!(
-        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
-         next_attempt_at, created_at, updated_at) VALUES {}",
-        rows.join(", ")
-    );
+    let sql = format!("{INSERT_DELIVERIES} VALUES {}", rows.join(", "));
     let mut query = sqlx::query(&sql)
         .bind(message_id)
         .bind(service_id)
@@ -201,12 +201,11 @@ pub(crate) async fn insert_if_enabled(
     endpoint_id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<usize> {
-    let done = sqlx::query(
-        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
-         next_attempt_at, created_at, updated_at) \
+    let done = sqlx::query(&format!(
+        "{INSERT_DELIVERIES} \
          SELECT $1, $2, id, service_id, 'pending', 0, $5, $5, $5 FROM delivery_endpoints \
-         WHERE id = $3 AND service_id = $4 AND enabled = 1",
-    )
+         WHERE id = $3 AND service_id = $4 AND enabled = 1"
+    ))
     .bind(new_id())
     .bind(message_id)
     .bind(endpoint_id)
@@ -228,9 +227,17 @@ pub(crate) async fn insert_with_message_if_enabled(
     now: i64,
 ) -> sqlx::Result<bool> {
     let (message_id, event_type, body) = message;
-    let done = sqlx::query(
-        "WITH endpoint AS (              SELECT id, service_id FROM delivery_endpoints              WHERE id = $3 AND service_id = $4 AND enabled = 1),          message AS (              INSERT INTO delivery_messages (id, service_id, event_type, payload, created_at)              SELECT $2, service_id, $6, $7, $5 FROM endpoint RETURNING id)          INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts,          next_attempt_at, created_at, updated_at)          SELECT $1, m.id, e.id, e.service_id, 'pending', 0, $5, $5, $5          FROM message m CROSS JOIN endpoint e",
-    )
+    let done = sqlx::query(&format!(
+        "WITH endpoint AS ( \
+             SELECT id, service_id FROM delivery_endpoints \
+             WHERE id = $3 AND service_id = $4 AND enabled = 1), \
+         message AS ( \
+             INSERT INTO delivery_messages (id, service_id, event_type, payload, created_at) \
+             SELECT $2, service_id, $6, $7, $5 FROM endpoint RETURNING id) \
+         {INSERT_DELIVERIES} \
+         SELECT $1, m.id, e.id, e.service_id, 'pending', 0, $5, $5, $5 \
+         FROM message m CROSS JOIN endpoint e"
+    ))
     .bind(new_id())
     .bind(message_id)
     .bind(endpoint_id)
@@ -251,12 +258,10 @@ pub(crate) async fn add(
     endpoint_id: &EndpointId,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO deliveries (id, message_id, endpoint_id, service_id, status, attempts, \
-         next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) \
-         ON CONFLICT (message_id, endpoint_id) DO NOTHING",
-    )
+    sqlx::query(&format!(
+        "{INSERT_DELIVERIES} VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5) \
+             ON CONFLICT (message_id, endpoint_id) DO NOTHING"
+    ))
     .bind(new_id())
     .bind(message_id)
     .bind(endpoint_id)
