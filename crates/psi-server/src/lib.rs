@@ -29,6 +29,7 @@ pub mod event;
 pub mod http;
 pub mod ids;
 pub mod inbound;
+pub mod memory;
 pub mod pages;
 pub mod public;
 pub mod router;
@@ -64,8 +65,9 @@ pub struct App {
     state: AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<std::io::Result<()>>,
-    /// Delivery workers, the notifier and listener between processes and the writer of the
-    /// counts of start pages and links; they stop with the server.
+    /// Delivery workers, the notifier and listener between processes, the writer of the counts
+    /// of start pages and links, the metrics' upkeep and the memory trim; they stop with the
+    /// server.
     workers: tokio::task::JoinSet<()>,
 }
 
@@ -129,6 +131,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         ];
         workers.spawn(db::listen::run(url, channels, shutdown.child_token()));
     }
+    workers.spawn(http::metrics::upkeep(shutdown.child_token()));
+    workers.spawn(memory::trim_periodically(shutdown.child_token()));
     workers.spawn(db::interaction_counts::run(
         Arc::clone(&state.interaction_counts),
         state.db.clone(),
@@ -142,6 +146,8 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         state.config.connections.clone(),
         shutdown.clone(),
     );
+    // Migrations, the demo seed and the router's OpenAPI document freed megabytes on the way.
+    memory::trim();
     let handle = tokio::spawn(server);
     Ok(App {
         addr,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::middleware::from_fn_with_state;
@@ -46,7 +46,11 @@ pub fn openapi() -> OpenApi {
 /// The application: routes, the OpenAPI document, fallbacks and middleware.
 pub fn router(state: AppState) -> Router {
     let (routes, openapi) = routes().split_for_parts();
-    let openapi = Arc::new(openapi);
+    // Kept as its JSON: the document's tree is megabytes of small allocations for the life of the
+    // process, its JSON a fraction of that, and each request would otherwise clone the tree.
+    let openapi = axum::body::Bytes::from(
+        serde_json::to_vec(&openapi).expect("the OpenAPI document serialises to JSON"),
+    );
     let config = Arc::clone(&state.config);
     let public_cache = Arc::new(cache::PublicCache::new(state.db.config_version().clone()));
     let routes = if config.demo {
@@ -57,7 +61,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .route(
             "/api/openapi.json",
-            get(move || async move { axum::Json(openapi.as_ref().clone()) }),
+            get(move || async move { ([(CONTENT_TYPE, "application/json")], openapi.clone()) }),
         )
         .merge(crate::pages::routes(&config.pages))
         .merge(crate::public::oauth::routes())

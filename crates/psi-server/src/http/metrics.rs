@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
@@ -50,9 +50,26 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often the recorded latencies are folded into their buckets when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// Installs the recorder; call once before serving.
 pub fn init() {
     handle();
+}
+
+/// Folds the recorded latencies into their buckets every [`UPKEEP_EVERY`], until `shutdown`.
+/// The recorder keeps each request's sample until then: without it, a server nobody scrapes
+/// would hold one sample per request served, and never give that memory back.
+pub async fn upkeep(shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => handle().run_upkeep(),
+        }
+    }
 }
 
 /// Middleware: counts and times every request under its route template (not its raw path, which
