@@ -147,7 +147,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         shutdown.clone(),
     );
     // Migrations, the demo seed and the router's OpenAPI document freed megabytes on the way.
-    memory::trim();
+    tokio::task::spawn_blocking(memory::trim);
     let handle = tokio::spawn(server);
     Ok(App {
         addr,

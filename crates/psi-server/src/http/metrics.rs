@@ -51,7 +51,7 @@ fn handle() -> &'static PrometheusHandle {
 }
 
 /// How often the recorded latencies are folded into their buckets when nobody scrapes.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Installs the recorder; call once before serving.
 pub fn init() {
